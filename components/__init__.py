@@ -1,0 +1,1 @@
+"""Reusable ComponentResources of the Redis HTTP Gateway platform, one per module."""

@@ -1,0 +1,122 @@
+"""Building blocks shared by the components: encryption keys and IRSA roles.
+
+Private to ``components``: each helper declares resources under the parent it is given, so the
+resource tree stays the one the component describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+
+def caller(opts: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """The (partition, account id) that the provider inherited through ``opts.parent`` works in."""
+    invoke = pulumi.InvokeOutputOptions(parent=opts.parent)
+    return (
+        aws.get_partition_output(opts=invoke).partition,
+        aws.get_caller_identity_output(opts=invoke).account_id,
+    )
+
+
+def encryption_key(
+    name: str,
+    *,
+    description: str,
+    region: str,
+    service_principals: Sequence[str] = (),
+    opts: pulumi.ResourceOptions,
+) -> aws.kms.Key:
+    """A customer-managed KMS key with yearly rotation and a 30-day deletion window.
+
+    The key policy keeps the account root as administrator (so IAM policies can grant use) and lets
+    the named AWS services in ``region`` (e.g. ``logs``) use the key for their own encryption.
+    """
+    partition, account = caller(opts)
+    service_statements = [
+        {
+            "Sid": f"Allow{svc.capitalize()}Service",
+            "Effect": "Allow",
+            "Principal": {"Service": f"{svc}.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        }
+        for svc in service_principals
+    ]
+    policy = pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministration",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": pulumi.Output.format("arn:{0}:iam::{1}:root", partition, account)},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                *service_statements,
+            ],
+        }
+    )
+    key = aws.kms.Key(
+        name,
+        description=description,
+        enable_key_rotation=True,
+        deletion_window_in_days=30,
+        policy=policy,
+        opts=opts,
+    )
+    aws.kms.Alias(f"{name}-alias", name=f"alias/{name}", target_key_id=key.key_id, opts=opts)
+    return key
+
+
+def irsa_role(
+    name: str,
+    *,
+    oidc_provider_arn: pulumi.Input[str],
+    oidc_issuer: pulumi.Input[str],
+    namespace: str,
+    service_account: str,
+    policy_arns: Sequence[str] = (),
+    inline_policy: Mapping[str, Any] | None = None,
+    opts: pulumi.ResourceOptions,
+) -> aws.iam.Role:
+    """An IAM role only the given Kubernetes service account can assume (IAM Roles for Service Accounts).
+
+    ``oidc_issuer`` is the cluster's issuer without ``https://``. The trust policy pins both the
+    ``sub`` (namespace and service account) and the ``aud`` claims.
+    """
+    subject = f"system:serviceaccount:{namespace}:{service_account}"
+    claims = pulumi.Output.from_input(oidc_issuer).apply(
+        lambda issuer: {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}
+    )
+    trust = pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": oidc_provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {"StringEquals": claims},
+                }
+            ],
+        }
+    )
+    role = aws.iam.Role(name, assume_role_policy=trust, opts=opts)
+    partition, _ = caller(opts)
+    for arn in policy_arns:
+        short = arn.rsplit("/", 1)[-1]
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{short}",
+            role=role.name,
+            policy_arn=pulumi.Output.format("arn:{0}:iam::aws:policy/{1}", partition, arn),
+            opts=opts,
+        )
+    if inline_policy is not None:
+        aws.iam.RolePolicy(f"{name}-inline", role=role.id, policy=pulumi.Output.json_dumps(inline_policy), opts=opts)
+    return role

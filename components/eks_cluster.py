@@ -1,0 +1,438 @@
+"""EksCluster: a hardened EKS control plane, its node groups and the add-ons every workload needs.
+
+pulumi-eks defaults are not production defaults (public endpoint, no envelope encryption, no
+control-plane logs, no OIDC provider, IMDSv1 reachable from pods), so every one of them is set here
+explicitly:
+
+* API-only authentication with EKS access entries (no ``aws-auth`` ConfigMap);
+* private endpoint always on, public endpoint off or limited to configured CIDRs;
+* Secrets envelope-encrypted with a rotating customer-managed KMS key;
+* all five control-plane log types into a KMS-encrypted log group with retention;
+* an OIDC provider for IAM Roles for Service Accounts;
+* managed node groups ``main`` and ``redis`` in private subnets only, launched from templates that
+  require IMDSv2 with a hop limit of 1 (pods cannot reach node credentials), encrypted gp3 root
+  volumes, no SSH key (SSM Session Manager instead);
+* managed add-ons: vpc-cni with NetworkPolicy enforcement, CoreDNS, kube-proxy, EBS CSI driver (IRSA)
+  and metrics-server; the default StorageClass is encrypted gp3 with a customer-managed key;
+* AWS Load Balancer Controller and Cluster Autoscaler from their Helm charts, each with its own
+  least-privilege IRSA role.
+
+Cluster autoscaling uses the Cluster Autoscaler, not Karpenter: the managed node groups stay the unit
+of configuration, policy and capacity planning (the ``redis`` group is tainted and sized on its own),
+zonal EBS volumes of Redis keep their pods in their zone, and there is no extra interruption queue or
+node-class API to operate. ``balance-similar-node-groups`` keeps zones even.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from components import _iam_documents
+from components._shared import encryption_key, irsa_role
+
+REDIS_NODE_LABELS: Mapping[str, str] = {"role": "redis"}
+"""Labels of the Redis node group; Redis pods select them."""
+REDIS_NODE_TAINT = {"key": "redis-workload", "value": "true", "effect": "NO_SCHEDULE"}
+"""Taint of the Redis node group (``redis-workload=true:NoSchedule``); only Redis pods tolerate it."""
+MAIN_NODE_LABELS: Mapping[str, str] = {"role": "general"}
+"""Labels of the general-purpose node group."""
+
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+DEFAULT_STORAGE_CLASS = "gp3-encrypted"
+"""Name of the default StorageClass (encrypted gp3, customer-managed key, Retain)."""
+
+LOAD_BALANCER_CONTROLLER_CHART = ("aws-load-balancer-controller", "1.14.0", "https://aws.github.io/eks-charts")
+"""(chart, version, repository). 1.14.0 ships controller v2.14.0 (IngressClassParams, ALB/NLB, WAFv2)."""
+CLUSTER_AUTOSCALER_CHART = ("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler")
+"""(chart, version, repository). The image tag is matched to the cluster minor below."""
+CLUSTER_AUTOSCALER_IMAGES = {"1.32": "v1.32.5", "1.33": "v1.33.3", "1.34": "v1.34.2", "1.35": "v1.35.0"}
+"""Cluster Autoscaler releases per Kubernetes minor (the autoscaler must match the control plane)."""
+
+_NODE_POLICIES = (
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    # The vpc-cni add-on is created with the cluster, before an IRSA role could trust its OIDC
+    # provider, so the CNI permissions stay on the node role.
+    "AmazonEKS_CNI_Policy",
+    "AmazonSSMManagedInstanceCore",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeGroupSpec:
+    """Shape of one managed node group."""
+
+    instance_types: tuple[str, ...]
+    """Instance types, first preferred."""
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_size_gb: int = 50
+    """Encrypted gp3 root volume size."""
+    capacity_type: str = "ON_DEMAND"
+    """``ON_DEMAND`` or ``SPOT``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksClusterArgs:
+    """Inputs of :class:`EksCluster`."""
+
+    cluster_name: str
+    """Name of the EKS cluster (also used in discovery tags and IAM conditions)."""
+    version: str
+    """Kubernetes minor version, e.g. ``"1.34"``."""
+    region: str
+    """Region of the provider the component runs under."""
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[list[str]]
+    """Nodes and the control plane's ENIs go here."""
+    public_subnet_ids: pulumi.Input[list[str]]
+    """Internet-facing load balancers go here."""
+    main_node_group: NodeGroupSpec
+    """General-purpose nodes."""
+    redis_node_group: NodeGroupSpec
+    """Memory-optimised nodes for Redis, tainted and labelled."""
+    endpoint_public_access: bool = False
+    """Expose the API endpoint publicly (limited to ``public_access_cidrs``)."""
+    public_access_cidrs: tuple[str, ...] = ()
+    admin_role_arns: tuple[str, ...] = ()
+    """IAM roles granted ``AmazonEKSClusterAdminPolicy`` through access entries."""
+    log_retention_days: int = 365
+    deletion_protection: bool = True
+    """EKS deletion protection on the control plane."""
+    protect: bool = True
+    """Pulumi ``protect`` on the cluster, its keys and its log group."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for resources that pulumi-eks creates itself (provider default tags do not reach them all)."""
+
+
+class EksCluster(pulumi.ComponentResource):
+    """A hardened EKS cluster with the platform add-ons installed."""
+
+    cluster_name: pulumi.Output[str]
+    """Name of the EKS cluster."""
+    kubeconfig: pulumi.Output[str]
+    """Kubeconfig (JSON) that authenticates through ``aws eks get-token``. Secret."""
+    oidc_provider_arn: pulumi.Output[str]
+    """ARN of the IAM OIDC provider, for IRSA trust policies."""
+    oidc_issuer: pulumi.Output[str]
+    """OIDC issuer without ``https://``, for IRSA trust conditions."""
+    node_role_arn: pulumi.Output[str]
+    """IAM role of the managed nodes."""
+    volume_key_arn: pulumi.Output[str]
+    """KMS key encrypting persistent volumes of the default StorageClass."""
+    provider: k8s.Provider
+    """Kubernetes provider for this cluster; later components deploy through it."""
+
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("redisgw:index:EksCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+
+        secrets_key = encryption_key(
+            f"{name}-secrets", description=f"Envelope encryption of Kubernetes Secrets in {args.cluster_name}",
+            region=args.region, opts=stateful,
+        )
+        logs_key = encryption_key(
+            f"{name}-logs", description=f"Encrypts the control-plane logs of {args.cluster_name}",
+            region=args.region, service_principals=["logs"], opts=stateful,
+        )
+        volume_key = encryption_key(
+            f"{name}-volumes", description=f"Encrypts the persistent volumes of {args.cluster_name}",
+            region=args.region, opts=stateful,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=logs_key.arn,
+            opts=stateful,
+        )
+
+        access_entries = {
+            arn.rsplit("/", 1)[-1]: eks.AccessEntryArgs(
+                principal_arn=arn,
+                access_policies={
+                    "cluster-admin": eks.AccessPolicyAssociationArgs(
+                        policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    )
+                },
+            )
+            for arn in args.admin_role_arns
+        }
+        cluster = eks.Cluster(
+            name,
+            name=args.cluster_name,
+            version=args.version,
+            vpc_id=args.vpc_id,
+            private_subnet_ids=args.private_subnet_ids,
+            public_subnet_ids=args.public_subnet_ids,
+            endpoint_private_access=True,
+            endpoint_public_access=args.endpoint_public_access,
+            public_access_cidrs=list(args.public_access_cidrs) if args.endpoint_public_access else None,
+            authentication_mode=eks.AuthenticationMode.API,
+            access_entries=access_entries,
+            encryption_config_key_arn=secrets_key.arn,
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            create_oidc_provider=True,
+            skip_default_node_group=True,
+            skip_default_security_groups=True,
+            deletion_protection=args.deletion_protection,
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=True),
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=True),
+            tags=dict(args.tags),
+            # EKS creates /aws/eks/<name>/cluster on first log write, unencrypted and kept forever,
+            # unless ours exists first.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[log_group]),
+        )
+        # Everything below addresses the cluster by its static name; it must exist first.
+        after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
+
+        node_role = aws.iam.Role(
+            f"{name}-nodes",
+            assume_role_policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-nodes-{policy}",
+                role=node_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+                opts=child,
+            )
+            for policy in _NODE_POLICIES
+        ]
+        node_groups = [
+            self._node_group(
+                f"{name}-main", args, args.main_node_group, node_role, attachments, after_cluster,
+                labels=MAIN_NODE_LABELS, taints=(),
+            ),
+            self._node_group(
+                f"{name}-redis", args, args.redis_node_group, node_role, attachments, after_cluster,
+                labels=REDIS_NODE_LABELS, taints=(REDIS_NODE_TAINT,),
+            ),
+        ]
+        # Add-on and chart pods need schedulable nodes, or their creation waits until it times out.
+        with_nodes = pulumi.ResourceOptions(parent=self, depends_on=node_groups)
+
+        ebs_role = irsa_role(
+            f"{name}-ebs-csi",
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            namespace="kube-system",
+            service_account="ebs-csi-controller-sa",
+            policy_arns=["service-role/AmazonEBSCSIDriverPolicy"],
+            inline_policy=_iam_documents.ebs_volume_key_use(volume_key.arn),
+            opts=child,
+        )
+        ebs_csi = aws.eks.Addon(
+            f"{name}-ebs-csi",
+            cluster_name=args.cluster_name,
+            addon_name="aws-ebs-csi-driver",
+            service_account_role_arn=ebs_role.arn,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=with_nodes,
+        )
+        aws.eks.Addon(
+            f"{name}-metrics-server",
+            cluster_name=args.cluster_name,
+            addon_name="metrics-server",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=with_nodes,
+        )
+
+        provider = k8s.Provider(f"{name}-k8s", kubeconfig=cluster.kubeconfig_json, opts=child)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=node_groups)
+
+        k8s.storage.v1.StorageClass(
+            f"{name}-{DEFAULT_STORAGE_CLASS}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=DEFAULT_STORAGE_CLASS,
+                annotations={"storageclass.kubernetes.io/is-default-class": "true"},
+            ),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": volume_key.arn, "csi.storage.k8s.io/fstype": "xfs"},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy="Retain",
+            # Volumes of this class are provisioned by the EBS CSI driver.
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[ebs_csi]),
+        )
+
+        lbc_role = irsa_role(
+            f"{name}-lb-controller",
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            namespace="kube-system",
+            service_account="aws-load-balancer-controller",
+            inline_policy=_iam_documents.load_balancer_controller(),
+            opts=child,
+        )
+        chart, version, repo = LOAD_BALANCER_CONTROLLER_CHART
+        k8s.helm.v3.Release(
+            f"{name}-lb-controller",
+            name="aws-load-balancer-controller",
+            chart=chart,
+            version=version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            namespace="kube-system",
+            atomic=True,
+            cleanup_on_fail=True,
+            values={
+                "clusterName": args.cluster_name,
+                "region": args.region,
+                "vpcId": args.vpc_id,
+                "replicaCount": 2,
+                "podDisruptionBudget": {"maxUnavailable": 1},
+                # Services of type LoadBalancer stay explicit: no webhook rewrites them.
+                "enableServiceMutatorWebhook": False,
+                "serviceAccount": {
+                    "create": True,
+                    "name": "aws-load-balancer-controller",
+                    "annotations": {"eks.amazonaws.com/role-arn": lbc_role.arn},
+                },
+            },
+            opts=in_cluster,
+        )
+
+        ca_role = irsa_role(
+            f"{name}-autoscaler",
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            namespace="kube-system",
+            service_account="cluster-autoscaler",
+            inline_policy=_iam_documents.cluster_autoscaler(args.cluster_name),
+            opts=child,
+        )
+        chart, version, repo = CLUSTER_AUTOSCALER_CHART
+        k8s.helm.v3.Release(
+            f"{name}-autoscaler",
+            name="cluster-autoscaler",
+            chart=chart,
+            version=version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            namespace="kube-system",
+            atomic=True,
+            cleanup_on_fail=True,
+            values={
+                "autoDiscovery": {"clusterName": args.cluster_name},
+                "awsRegion": args.region,
+                "image": {"tag": CLUSTER_AUTOSCALER_IMAGES[args.version]},
+                "extraArgs": {
+                    "balance-similar-node-groups": True,
+                    "skip-nodes-with-system-pods": False,
+                    "expander": "least-waste",
+                },
+                "rbac": {
+                    "serviceAccount": {
+                        "create": True,
+                        "name": "cluster-autoscaler",
+                        "annotations": {"eks.amazonaws.com/role-arn": ca_role.arn},
+                    }
+                },
+            },
+            opts=in_cluster,
+        )
+
+        self.cluster_name = pulumi.Output.from_input(args.cluster_name)
+        self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
+        self.oidc_provider_arn = cluster.oidc_provider_arn
+        self.oidc_issuer = cluster.oidc_issuer
+        self.node_role_arn = node_role.arn
+        self.volume_key_arn = volume_key.arn
+        self.provider = provider
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "kubeconfig": self.kubeconfig,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "oidc_issuer": self.oidc_issuer,
+                "node_role_arn": self.node_role_arn,
+                "volume_key_arn": self.volume_key_arn,
+            }
+        )
+
+    def _node_group(
+        self,
+        name: str,
+        args: EksClusterArgs,
+        spec: NodeGroupSpec,
+        role: aws.iam.Role,
+        attachments: list[aws.iam.RolePolicyAttachment],
+        opts: pulumi.ResourceOptions,
+        *,
+        labels: Mapping[str, str],
+        taints: tuple[Mapping[str, str], ...],
+    ) -> aws.eks.NodeGroup:
+        template = aws.ec2.LaunchTemplate(
+            name,
+            description=f"Hardened launch template of node group {name}",
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                http_put_response_hop_limit=1,
+                instance_metadata_tags="disabled",
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=spec.disk_size_gb,
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags={"Name": name, **args.tags}),
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="volume", tags={"Name": name, **args.tags}),
+            ],
+            update_default_version=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.eks.NodeGroup(
+            name,
+            cluster_name=args.cluster_name,
+            node_group_name=name,
+            node_role_arn=role.arn,
+            subnet_ids=args.private_subnet_ids,
+            ami_type="AL2023_x86_64_STANDARD",
+            instance_types=list(spec.instance_types),
+            capacity_type=spec.capacity_type,
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=spec.min_size, desired_size=spec.desired_size, max_size=spec.max_size
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            labels=dict(labels),
+            taints=[aws.eks.NodeGroupTaintArgs(**t) for t in taints],
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
+            opts=pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    # The node role needs its policies before a node can join.
+                    depends_on=attachments,
+                    # The Cluster Autoscaler owns the desired size once the group exists.
+                    ignore_changes=["scalingConfig.desiredSize"],
+                ),
+            ),
+        )

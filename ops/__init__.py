@@ -1,0 +1,1 @@
+"""Operational tooling of the Redis HTTP Gateway platform: one CLI, ``python -m ops <command>``."""

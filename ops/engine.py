@@ -1,0 +1,175 @@
+"""Run the real Pulumi program under Pulumi's mock runtime and record what it declares.
+
+:func:`run_program` is shared by the offline preview and the tests: it configures
+:func:`pulumi.runtime.set_mocks` with :class:`ops.mocks.RealisticMocks`, loads the stack's config
+the way the CLI passes it (strings, objects as JSON, secrets marked), runs the program to completion
+and returns every registered resource with its type, name, URN, parent, dependencies, inputs (with
+secrets masked) and the wire-format properties the policy analyzer receives.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime.settings
+import yaml
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.sync_await import _sync_await
+
+from ops.errors import OpsError
+from ops.mocks import RealisticMocks
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The project directory (holds ``Pulumi.yaml``)."""
+
+SECRET_PLACEHOLDER = "[secret]"
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_OUTPUT_SIG = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """One ``Pulumi.<stack>.yaml`` as the engine reads it."""
+
+    stack: str
+    path: Path
+    values: Mapping[str, Any]
+    """Config key -> value; secure values are replaced by a placeholder."""
+    secret_keys: frozenset[str]
+
+
+@dataclass
+class Resource:
+    """One registered resource."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str | None
+    custom: bool
+    dependencies: list[str]
+    inputs: dict[str, Any]
+    """Inputs as plain JSON, secrets replaced by ``[secret]``."""
+    properties: struct_pb2.Struct = field(repr=False)
+    """Inputs in wire format, as the engine hands them to analyzers."""
+    provider: str | None = None
+    protect: bool = False
+
+
+def mask(value: Any) -> Any:
+    """Turn wire-format JSON into plain JSON: secrets -> ``[secret]``, references -> URN."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            return SECRET_PLACEHOLDER
+        if sig == _RESOURCE_SIG:
+            return value.get("urn")
+        if sig == _OUTPUT_SIG:
+            return SECRET_PLACEHOLDER if value.get("secret") else mask(value.get("value"))
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    if value == _UNKNOWN:
+        return "[unknown]"
+    return value
+
+
+class RecordingMonitor(MockMonitor):
+    """The mock resource monitor, keeping every registration in order."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Resource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recorded.append(
+                Resource(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent or None,
+                    custom=request.custom,
+                    dependencies=list(request.dependencies),
+                    inputs=mask(json_format.MessageToDict(request.object)),
+                    properties=request.object,
+                    provider=request.provider or None,
+                    protect=request.protect,
+                )
+            )
+        return response
+
+
+def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
+    """Read ``Pulumi.<stack>.yaml``. Raises :class:`OpsError` (exit 2) naming the file on any problem."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
+        raise OpsError(f"{path.name}: no such stack file (stacks: {', '.join(known) or 'none'})", code=2)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise OpsError(f"{path.name}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})", code=2) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+        raise OpsError(f"{path.name}: config: must be a mapping of config keys to values", code=2)
+    values: dict[str, Any] = {}
+    secrets: set[str] = set()
+    for key, value in (doc.get("config") or {}).items():
+        if ":" not in str(key):
+            raise OpsError(f"{path.name}: config.{key}: keys must be namespaced, like redisgw:{key}", code=2)
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[key], _ = SECRET_PLACEHOLDER, secrets.add(key)
+        else:
+            values[key] = value
+    return StackConfig(stack=stack, path=path, values=values, secret_keys=frozenset(secrets))
+
+
+def cli_config(config: StackConfig) -> dict[str, str]:
+    """Config as the Pulumi CLI passes it to the language host: strings, objects JSON-encoded."""
+    out = {}
+    for key, value in config.values.items():
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = json.dumps(value)
+    return out
+
+
+def run_program(
+    program: Callable[[], Any] | Path,
+    *,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: frozenset[str] = frozenset(),
+    region: str,
+    project: str = "redisgw",
+) -> list[Resource]:
+    """Run ``program`` (a callable, or a path to ``__main__.py``) under mocks; return what it registered."""
+    monitor = RecordingMonitor(RealisticMocks(region))
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
+
+    def body() -> None:
+        if isinstance(program, Path):
+            runpy.run_path(str(program), run_name="__main__")
+        else:
+            program()
+
+    _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
+    return monitor.recorded

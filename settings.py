@@ -1,0 +1,308 @@
+"""Typed, validated stack settings, read once before any resource is declared.
+
+Every difference between stacks is a value in ``Pulumi.<stack>.yaml``; this module turns those values
+into one frozen :class:`StackSettings` object. Unknown keys are rejected, ranges and relations are
+checked, and a broken file produces :class:`SettingsError` whose lines each name the file, the key
+path and the rule that was broken, e.g.::
+
+    Pulumi.production.yaml: redisgw:cluster.nodeGroups.main: minSize (4) must not exceed desiredSize (3)
+
+Values are never echoed back, so a misplaced secret cannot leak through an error message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+NAMESPACE = "redisgw"
+"""Config namespace of this project (``redisgw:<key>`` in the stack files)."""
+
+_PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_K8S_VERSION_RE = re.compile(r"^1\.(\d{2})$")
+SUPPORTED_KUBERNETES_MINORS = range(32, 36)
+"""EKS minors this program supports (1.32 .. 1.35): each has a matching Cluster Autoscaler release."""
+
+
+class SettingsError(pulumi.RunError):
+    """Invalid stack configuration. Raised before any resource is declared; printed without traceback."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
+    )
+
+
+def _network(value: str, key: str) -> ipaddress.IPv4Network:
+    try:
+        return ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{key} {value!r} is not a valid IPv4 CIDR block ({exc})") from None
+
+
+def _private_cidr(value: str, key: str) -> str:
+    net = _network(value, key)
+    if not any(net.subnet_of(r) for r in _PRIVATE_RANGES):
+        raise ValueError(f"{key} must lie inside an RFC 1918 private range (10/8, 172.16/12, 192.168/16)")
+    if not 16 <= net.prefixlen <= 20:
+        raise ValueError(f"{key} must be a /16 to /20 block to fit three private and three public subnets")
+    return value
+
+
+class NetworkSettings(_Model):
+    """The VPC: address space, zones, egress and flow logs."""
+
+    cidr: str
+    """VPC CIDR (RFC 1918, /16 to /20). Subnets are carved from it deterministically."""
+    availability_zones: tuple[str, ...]
+    """Zones to spread subnets, NAT gateways and nodes across (3 to 6, distinct, in the stack's region)."""
+    nat_gateways: Literal["per-az", "single"] = "per-az"
+    """``per-az`` keeps egress alive when a zone fails; ``single`` saves cost where that is acceptable."""
+    flow_log_retention_days: int = Field(default=365, ge=1, le=3653)
+    """Retention of the VPC flow log group, in days."""
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, v: str) -> str:
+        return _private_cidr(v, "cidr")
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not 3 <= len(v) <= 6:
+            raise ValueError(f"availabilityZones needs 3 to 6 zones, got {len(v)}")
+        if len(set(v)) != len(v):
+            raise ValueError("availabilityZones must not repeat a zone")
+        return v
+
+
+class NodeGroupSettings(_Model):
+    """One EKS managed node group."""
+
+    instance_types: tuple[str, ...]
+    """EC2 instance types, first preferred. Never empty."""
+    min_size: int = Field(ge=0, le=450)
+    desired_size: int = Field(ge=0, le=450)
+    max_size: int = Field(ge=1, le=450)
+    disk_size_gb: int = Field(default=50, ge=20, le=16384)
+    """Root volume size (encrypted gp3)."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+
+    @field_validator("instance_types")
+    @classmethod
+    def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("instanceTypes must name at least one instance type")
+        for t in v:
+            if not re.fullmatch(r"[a-z][a-z0-9-]*\.[a-z0-9]+", t):
+                raise ValueError(f"instanceTypes entry {t!r} is not an EC2 instance type like 'm7i.large'")
+        return v
+
+    @model_validator(mode="after")
+    def _sizes(self) -> NodeGroupSettings:
+        if self.min_size > self.desired_size:
+            raise ValueError(f"minSize ({self.min_size}) must not exceed desiredSize ({self.desired_size})")
+        if self.desired_size > self.max_size:
+            raise ValueError(f"desiredSize ({self.desired_size}) must not exceed maxSize ({self.max_size})")
+        return self
+
+
+class NodeGroupsSettings(_Model):
+    main: NodeGroupSettings
+    """General-purpose nodes: gateway, controllers, monitoring."""
+    redis: NodeGroupSettings
+    """Memory-optimised nodes, tainted ``redis-workload=true:NoSchedule``, labelled ``role=redis``."""
+
+
+class ClusterSettings(_Model):
+    """The EKS control plane and its node groups."""
+
+    version: str
+    """Kubernetes minor version, e.g. ``"1.34"``."""
+    endpoint_public_access: bool = False
+    """Expose the API server endpoint publicly (restricted to ``publicAccessCidrs``). Private is always on."""
+    public_access_cidrs: tuple[str, ...] = ()
+    """CIDRs allowed to reach a public endpoint. Required when ``endpointPublicAccess`` is true."""
+    log_retention_days: int = Field(default=365, ge=1, le=3653)
+    """Retention of the control-plane log group, in days."""
+    admin_role_arns: tuple[str, ...] = ()
+    """IAM roles granted cluster-admin through EKS access entries (no aws-auth ConfigMap)."""
+    deletion_protection: bool = True
+    """EKS deletion protection on the control plane."""
+    node_groups: NodeGroupsSettings
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        m = _K8S_VERSION_RE.fullmatch(v)
+        if not m or int(m.group(1)) not in SUPPORTED_KUBERNETES_MINORS:
+            lo, hi = SUPPORTED_KUBERNETES_MINORS[0], SUPPORTED_KUBERNETES_MINORS[-1]
+            raise ValueError(f"version must be a quoted Kubernetes minor from '1.{lo}' to '1.{hi}'")
+        return v
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for c in v:
+            _network(c, "publicAccessCidrs entry")
+        return v
+
+    @field_validator("admin_role_arns")
+    @classmethod
+    def _arns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in v:
+            if not _ROLE_ARN_RE.fullmatch(arn):
+                raise ValueError(f"adminRoleArns entry {arn!r} is not an IAM role ARN")
+        return v
+
+    @model_validator(mode="after")
+    def _public(self) -> ClusterSettings:
+        if self.endpoint_public_access and not self.public_access_cidrs:
+            raise ValueError("endpointPublicAccess is true but publicAccessCidrs is empty: name the CIDRs allowed in")
+        if not self.endpoint_public_access and self.public_access_cidrs:
+            raise ValueError("publicAccessCidrs is set but endpointPublicAccess is false: remove it or enable access")
+        return self
+
+
+class DrSettings(_Model):
+    """The warm-standby disaster-recovery region."""
+
+    enabled: bool = False
+    region: str | None = None
+    """AWS region of the standby. Must differ from the primary region."""
+    vpc_cidr: str | None = None
+    """VPC CIDR in the DR region. Must not overlap the primary VPC (they may be peered)."""
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, v: str | None) -> str | None:
+        return None if v is None else _private_cidr(v, "vpcCidr")
+
+    @model_validator(mode="after")
+    def _complete(self) -> DrSettings:
+        if self.enabled and (self.region is None or self.vpc_cidr is None):
+            raise ValueError("enabled is true, so region and vpcCidr are required")
+        if self.region is not None and not _REGION_RE.fullmatch(self.region):
+            raise ValueError(f"region {self.region!r} is not an AWS region name")
+        return self
+
+
+class StackSettings(_Model):
+    """Everything one stack declares. Built by :func:`load_settings`; never mutated."""
+
+    region: str
+    """Primary AWS region (``aws:region``)."""
+    protect_stateful_resources: bool = True
+    """Set Pulumi ``protect`` on the cluster, KMS keys, log groups and data volumes."""
+    tags: Mapping[str, str] = Field(default_factory=dict)
+    """Tags applied to every AWS resource through the provider's ``default_tags``."""
+    network: NetworkSettings
+    cluster: ClusterSettings
+    dr: DrSettings = DrSettings()
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not _REGION_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not an AWS region name like 'eu-west-1'")
+        return v
+
+    @model_validator(mode="after")
+    def _relations(self) -> StackSettings:
+        foreign = [z for z in self.network.availability_zones if not z.startswith(self.region)]
+        if foreign:
+            raise _RelationError(
+                ("network", "availabilityZones"), f"zones {foreign} are not in region {self.region}"
+            )
+        if self.dr.enabled:
+            if self.dr.region == self.region:
+                raise _RelationError(("dr", "region"), f"must differ from the primary region {self.region}")
+            assert self.dr.vpc_cidr is not None  # checked by DrSettings
+            if ipaddress.ip_network(self.dr.vpc_cidr).overlaps(ipaddress.ip_network(self.network.cidr)):
+                raise _RelationError(("dr", "vpcCidr"), f"overlaps the primary VPC {self.network.cidr}")
+        return self
+
+
+class _RelationError(ValueError):
+    """A rule across sections; carries the key path it should be reported at."""
+
+    def __init__(self, loc: tuple[str, ...], message: str) -> None:
+        self.loc = loc
+        super().__init__(message)
+
+
+def _config_key(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return f"{NAMESPACE}:"
+    head, *rest = (str(p) for p in loc)
+    key = "aws:region" if head == "region" else f"{NAMESPACE}:{head}"
+    return ".".join([key, *rest])
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def load_settings(config: Mapping[str, Any], *, source: str) -> StackSettings:
+    """Validate a stack's configuration.
+
+    ``config`` maps full config keys (``aws:region``, ``redisgw:network``) to their values as the
+    stack file holds them (objects as dicts). Keys of other namespaces (``aws:``, ``kubernetes:``)
+    are left to their providers, except ``aws:region`` which is required here.
+    """
+    data: dict[str, Any] = {}
+    if "aws:region" in config:
+        data["region"] = config["aws:region"]
+    for key, value in config.items():
+        ns, _, name = key.partition(":")
+        if ns == NAMESPACE:
+            data[name] = value
+    try:
+        # JSON mode: strict types (no "3" for 3, no "yes" for true) while arrays still fill tuples.
+        return StackSettings.model_validate_json(json.dumps(data))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            ctx_error = (err.get("ctx") or {}).get("error")
+            loc = ctx_error.loc if isinstance(ctx_error, _RelationError) else err["loc"]
+            problems.append(f"{source}: {_config_key(tuple(loc))}: {_message(err)}")
+        raise SettingsError(problems) from None
+
+
+def from_pulumi_config() -> StackSettings:
+    """Read the running stack's configuration (as the Pulumi CLI passes it) and validate it."""
+    raw: dict[str, Any] = dict(pulumi.runtime.get_config_env())
+    raw.update(pulumi.runtime.config.CONFIG.get())
+    config: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass
+        elif isinstance(value, str) and value in ("true", "false"):
+            value = value == "true"
+        config[key] = value
+    return load_settings(config, source=f"Pulumi.{pulumi.get_stack()}.yaml")
