@@ -12,6 +12,7 @@ Values are never echoed back, so a misplaced secret cannot leak through an error
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -25,9 +26,7 @@ from pydantic.alias_generators import to_camel
 NAMESPACE = "redisgw"
 """Config namespace of this project (``redisgw:<key>`` in the stack files)."""
 
-_PRIVATE_RANGES = tuple(
-    ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-)
+_PRIVATE_RANGES = tuple(ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _K8S_VERSION_RE = re.compile(r"^1\.(\d{2})$")
@@ -44,9 +43,7 @@ class SettingsError(pulumi.RunError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True)
 
 
 def _network(value: str, key: str) -> ipaddress.IPv4Network:
@@ -227,9 +224,7 @@ class StackSettings(_Model):
     def _relations(self) -> StackSettings:
         foreign = [z for z in self.network.availability_zones if not z.startswith(self.region)]
         if foreign:
-            raise _RelationError(
-                ("network", "availabilityZones"), f"zones {foreign} are not in region {self.region}"
-            )
+            raise _RelationError(("network", "availabilityZones"), f"zones {foreign} are not in region {self.region}")
         if self.dr.enabled:
             if self.dr.region == self.region:
                 raise _RelationError(("dr", "region"), f"must differ from the primary region {self.region}")
@@ -298,10 +293,8 @@ def from_pulumi_config() -> StackSettings:
     config: dict[str, Any] = {}
     for key, value in raw.items():
         if isinstance(value, str) and value[:1] in "[{":
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 value = json.loads(value)
-            except json.JSONDecodeError:
-                pass
         elif isinstance(value, str) and value in ("true", "false"):
             value = value == "true"
         config[key] = value

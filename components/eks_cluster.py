@@ -136,16 +136,23 @@ class EksCluster(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
         secrets_key = encryption_key(
-            f"{name}-secrets", description=f"Envelope encryption of Kubernetes Secrets in {args.cluster_name}",
-            region=args.region, opts=stateful,
+            f"{name}-secrets",
+            description=f"Envelope encryption of Kubernetes Secrets in {args.cluster_name}",
+            region=args.region,
+            opts=stateful,
         )
         logs_key = encryption_key(
-            f"{name}-logs", description=f"Encrypts the control-plane logs of {args.cluster_name}",
-            region=args.region, service_principals=["logs"], opts=stateful,
+            f"{name}-logs",
+            description=f"Encrypts the control-plane logs of {args.cluster_name}",
+            region=args.region,
+            service_principals=["logs"],
+            opts=stateful,
         )
         volume_key = encryption_key(
-            f"{name}-volumes", description=f"Encrypts the persistent volumes of {args.cluster_name}",
-            region=args.region, opts=stateful,
+            f"{name}-volumes",
+            description=f"Encrypts the persistent volumes of {args.cluster_name}",
+            region=args.region,
+            opts=stateful,
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
@@ -220,12 +227,24 @@ class EksCluster(pulumi.ComponentResource):
         ]
         node_groups = [
             self._node_group(
-                f"{name}-main", args, args.main_node_group, node_role, attachments, after_cluster,
-                labels=MAIN_NODE_LABELS, taints=(),
+                f"{name}-main",
+                args,
+                args.main_node_group,
+                node_role,
+                attachments,
+                after_cluster,
+                labels=MAIN_NODE_LABELS,
+                taints=(),
             ),
             self._node_group(
-                f"{name}-redis", args, args.redis_node_group, node_role, attachments, after_cluster,
-                labels=REDIS_NODE_LABELS, taints=(REDIS_NODE_TAINT,),
+                f"{name}-redis",
+                args,
+                args.redis_node_group,
+                node_role,
+                attachments,
+                after_cluster,
+                labels=REDIS_NODE_LABELS,
+                taints=(REDIS_NODE_TAINT,),
             ),
         ]
         # Add-on and chart pods need schedulable nodes, or their creation waits until it times out.
@@ -269,7 +288,12 @@ class EksCluster(pulumi.ComponentResource):
                 annotations={"storageclass.kubernetes.io/is-default-class": "true"},
             ),
             provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": volume_key.arn, "csi.storage.k8s.io/fstype": "xfs"},
+            parameters={
+                "type": "gp3",
+                "encrypted": "true",
+                "kmsKeyId": volume_key.arn,
+                "csi.storage.k8s.io/fstype": "xfs",
+            },
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
             reclaim_policy="Retain",
@@ -425,7 +449,9 @@ class EksCluster(pulumi.ComponentResource):
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
             labels=dict(labels),
             taints=[aws.eks.NodeGroupTaintArgs(**t) for t in taints],
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
             opts=pulumi.ResourceOptions.merge(
                 opts,
                 pulumi.ResourceOptions(

@@ -101,8 +101,11 @@ class Vpc(pulumi.ComponentResource):
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags={"Name": name}, opts=child)
         public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags={"Name": f"{name}-public"}, opts=child)
         aws.ec2.Route(
-            f"{name}-public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0",
-            gateway_id=igw.id, opts=child,
+            f"{name}-public-default",
+            route_table_id=public_rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+            opts=child,
         )
 
         public_subnets: dict[str, aws.ec2.Subnet] = {}
@@ -118,7 +121,9 @@ class Vpc(pulumi.ComponentResource):
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{plan.zone}", subnet_id=public_subnets[plan.zone].id, route_table_id=public_rt.id,
+                f"{name}-public-{plan.zone}",
+                subnet_id=public_subnets[plan.zone].id,
+                route_table_id=public_rt.id,
                 opts=child,
             )
             private_subnets[plan.zone] = aws.ec2.Subnet(
@@ -151,11 +156,16 @@ class Vpc(pulumi.ComponentResource):
 
         private_rts = []
         for zone in args.availability_zones:
-            rt = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=vpc.id, tags={"Name": f"{name}-private-{zone}"}, opts=child)
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-{zone}", vpc_id=vpc.id, tags={"Name": f"{name}-private-{zone}"}, opts=child
+            )
             nat = nats.get(zone, nats[nat_zones[0]])
             aws.ec2.Route(
-                f"{name}-private-{zone}-default", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=nat.id, opts=child,
+                f"{name}-private-{zone}-default",
+                route_table_id=rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.id,
+                opts=child,
             )
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{zone}", subnet_id=private_subnets[zone].id, route_table_id=rt.id, opts=child

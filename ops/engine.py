@@ -62,7 +62,10 @@ class Resource:
     """Inputs as plain JSON, secrets replaced by ``[secret]``."""
     properties: struct_pb2.Struct = field(repr=False)
     """Inputs in wire format, as the engine hands them to analyzers."""
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """Input name -> URNs the input's value came from."""
     provider: str | None = None
+    """Provider reference (``<provider urn>::<id>``), if the resource is custom."""
     protect: bool = False
 
 
@@ -104,6 +107,7 @@ class RecordingMonitor(MockMonitor):
                     dependencies=list(request.dependencies),
                     inputs=mask(json_format.MessageToDict(request.object)),
                     properties=request.object,
+                    property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                     provider=request.provider or None,
                     protect=request.protect,
                 )
@@ -131,7 +135,8 @@ def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
         if ":" not in str(key):
             raise OpsError(f"{path.name}: config.{key}: keys must be namespaced, like redisgw:{key}", code=2)
         if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key], _ = SECRET_PLACEHOLDER, secrets.add(key)
+            values[key] = SECRET_PLACEHOLDER
+            secrets.add(key)
         else:
             values[key] = value
     return StackConfig(stack=stack, path=path, values=values, secret_keys=frozenset(secrets))

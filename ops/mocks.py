@@ -85,8 +85,12 @@ class RealisticMocks(pulumi.runtime.Mocks):
         if typ == "aws:kms/alias:Alias":
             return physical, {**state, "arn": self._arn("kms", region, physical)}
         if typ == "aws:iam/role:Role":
-            return physical, {**state, "name": physical, "arn": self._arn("iam", "", f"role/{physical}", global_=True),
-                              "uniqueId": f"AROA{h[:17].upper()}"}
+            return physical, {
+                **state,
+                "name": physical,
+                "arn": self._arn("iam", "", f"role/{physical}", global_=True),
+                "uniqueId": f"AROA{h[:17].upper()}",
+            }
         if typ == "aws:cloudwatch/logGroup:LogGroup":
             return physical, {**state, "name": physical, "arn": self._arn("logs", region, f"log-group:{physical}")}
         if typ == "aws:eks/nodeGroup:NodeGroup":
@@ -96,8 +100,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
             return f"{cluster}:{node_group}", {**state, "arn": arn, "status": "ACTIVE"}
         if typ == "aws:eks/addon:Addon":
             cluster, addon = inputs.get("clusterName", "cluster"), inputs.get("addonName", name)
-            return f"{cluster}:{addon}", {**state, "arn": self._arn("eks", region, f"addon/{cluster}/{addon}/{h[:36]}"),
-                                          "addonVersion": "v1.0.0-eksbuild.1"}
+            return f"{cluster}:{addon}", {
+                **state,
+                "arn": self._arn("eks", region, f"addon/{cluster}/{addon}/{h[:36]}"),
+                "addonVersion": "v1.0.0-eksbuild.1",
+            }
         return physical, {**state, "arn": self._arn(module, region, f"{module}/{physical}")}
 
     def _eks_cluster(self, name: str, inputs: dict[str, Any], h: str) -> tuple[str, dict[str, Any]]:
@@ -107,7 +114,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
         kubeconfig = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": cluster, "cluster": {"server": endpoint, "certificate-authority-data": "LS0tLS1CRUdJTg=="}}],
+            "clusters": [
+                {"name": cluster, "cluster": {"server": endpoint, "certificate-authority-data": "LS0tLS1CRUdJTg=="}}
+            ],
             "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": cluster}}],
             "current-context": cluster,
             "users": [
@@ -137,8 +146,14 @@ class RealisticMocks(pulumi.runtime.Mocks):
     def _kubernetes(self, typ: str, name: str, inputs: dict[str, Any], h: str) -> tuple[str, dict[str, Any]]:
         if typ.startswith("kubernetes:helm.sh/"):
             release = inputs.get("name") or f"{name}-{h[:8]}"
-            status = {"name": release, "namespace": inputs.get("namespace", "default"), "status": "deployed",
-                      "chart": inputs.get("chart"), "version": inputs.get("version"), "revision": 1}
+            status = {
+                "name": release,
+                "namespace": inputs.get("namespace", "default"),
+                "status": "deployed",
+                "chart": inputs.get("chart"),
+                "version": inputs.get("version"),
+                "revision": 1,
+            }
             return f"{status['namespace']}/{release}", {**inputs, "name": release, "status": status}
         metadata = dict(inputs.get("metadata") or {})
         metadata.setdefault("name", f"{name}-{h[:8]}")

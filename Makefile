@@ -1,0 +1,35 @@
+# make preview STACK=<stack>   offline preview of a stack, report in build/preview-<stack>.json
+# make test                    lint, types and tests
+# Each target bootstraps .venv from requirements.txt when it is missing or stale.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STACK  ?= production
+TYPED  := components settings.py ops policies/redisgw_policies
+
+.PHONY: preview test lint typecheck pytest clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+preview: $(VENV)/.installed
+	$(PY) -m ops preview --stack $(STACK) --json build/preview-$(STACK).json
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	MYPYPATH=policies $(VENV)/bin/mypy $(TYPED)
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

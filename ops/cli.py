@@ -1,0 +1,51 @@
+"""``python -m ops``: one CLI for the platform's operational tooling."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from ops.errors import OpsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    preview = commands.add_parser(
+        "preview",
+        help="offline preview: run the program under mocks, evaluate policies and Kubernetes schemas",
+        description="Run the stack's program under Pulumi's mock runtime, evaluate the policy pack with the "
+        "stack's enforcement config and validate Kubernetes objects. Exit 0 clean, 1 mandatory violation "
+        "or schema error, 2 invalid stack config.",
+    )
+    preview.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    preview.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON to FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)  # logs and CI: do not wrap the plan at 80 columns
+    err = Console(stderr=True, highlight=False)
+    try:
+        if args.command == "preview":
+            from ops import preview
+
+            return preview.run(args.stack, args.json, console)
+    except OpsError as exc:
+        err.print(exc.message, markup=False)
+        return exc.code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

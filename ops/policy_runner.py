@@ -1,0 +1,196 @@
+"""Evaluate the policy pack on recorded resources through the analyzer protocol, as the CLI does.
+
+The pack in ``policies/`` is started as its own process exactly as ``pulumi preview --policy-pack``
+starts it: it serves the Analyzer gRPC service and prints its port. We then speak that protocol:
+``GetAnalyzerInfo`` for the policy list and config schemas, ``Configure`` with the enforcement
+levels and properties resolved from ``policies/config/<stack>.json`` (the ``all`` key, then
+per-policy entries, then schema defaults, as ``--policy-pack-config`` does), ``Analyze`` for every
+resource and ``AnalyzeStack`` once for the whole stack.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jsonschema
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from ops.engine import ROOT, Resource
+from ops.errors import OpsError
+
+POLICY_DIR = ROOT / "policies"
+_LEVELS = {"advisory", "mandatory", "disabled", "remediate"}
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    enforcement: str
+    severity: str
+    urn: str
+    message: str
+
+
+@dataclass
+class PolicyResult:
+    pack: str
+    levels: dict[str, str]
+    """Policy name -> enforcement level in force for this stack."""
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.enforcement == "mandatory"]
+
+
+@contextmanager
+def _pack_process(policy_dir: Path) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "__main__.py"],
+        cwd=policy_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline().strip()
+        if not line.isdigit():
+            proc.kill()
+            raise OpsError(f"policy pack in {policy_dir} failed to start:\n{proc.stderr.read()[-2000:]}")
+        with grpc.insecure_channel(f"127.0.0.1:{line}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=30)
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def load_pack_config(path: Path) -> dict[str, Any]:
+    """Read ``policies/config/<stack>.json``; OpsError (exit 2) naming the file and key if malformed."""
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise OpsError(f"{path.relative_to(ROOT)}: missing policy config for this stack", code=2) from None
+    except json.JSONDecodeError as exc:
+        raise OpsError(f"{path.relative_to(ROOT)}: line {exc.lineno}: not valid JSON ({exc.msg})", code=2) from None
+    if not isinstance(doc, dict):
+        raise OpsError(f"{path.relative_to(ROOT)}: must be a JSON object of policy names", code=2)
+    return doc
+
+
+def _resolve(info: analyzer_pb2.AnalyzerInfo, doc: dict[str, Any], path: Path) -> dict[str, analyzer_pb2.PolicyConfig]:
+    where = path.relative_to(ROOT)
+    names = {p.name for p in info.policies}
+    for key, value in doc.items():
+        if key != "all" and key not in names:
+            raise OpsError(f"{where}: {key}: no such policy in pack {info.name}", code=2)
+        level = value if isinstance(value, str) else (value or {}).get("enforcementLevel", "advisory")
+        if not isinstance(value, (str, dict)) or level not in _LEVELS:
+            raise OpsError(f"{where}: {key}: enforcement level must be one of {sorted(_LEVELS)}", code=2)
+    default = doc.get("all")
+    configs = {}
+    for policy in info.policies:
+        entry = doc.get(policy.name)
+        level = analyzer_pb2.EnforcementLevel.Name(policy.enforcementLevel).lower()
+        if isinstance(default, str):
+            level = default
+        props: dict[str, Any] = {}
+        if isinstance(entry, str):
+            level = entry
+        elif isinstance(entry, dict):
+            level = entry.get("enforcementLevel", level)
+            props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+        schema = json_format.MessageToDict(policy.configSchema.properties) if policy.HasField("configSchema") else {}
+        for prop, spec in schema.items():
+            if prop not in props and isinstance(spec, dict) and "default" in spec:
+                props[prop] = spec["default"]
+        if props or schema:
+            full = {"type": "object", "properties": schema, "additionalProperties": False}
+            try:
+                jsonschema.validate(props, full)
+            except jsonschema.ValidationError as exc:
+                at = ".".join(str(p) for p in exc.absolute_path) or "(config)"
+                raise OpsError(f"{where}: {policy.name}.{at}: {exc.message}", code=2) from None
+        struct = struct_pb2.Struct()
+        struct.update(props)
+        configs[policy.name] = analyzer_pb2.PolicyConfig(
+            enforcementLevel=analyzer_pb2.EnforcementLevel.Value(level.upper()), properties=struct
+        )
+    return configs
+
+
+def _violations(response: analyzer_pb2.AnalyzeResponse, default_urn: str = "") -> Iterator[Violation]:
+    for d in response.diagnostics:
+        yield Violation(
+            policy=d.policyName,
+            enforcement=analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel).lower(),
+            severity=analyzer_pb2.PolicySeverity.Name(d.severity).removeprefix("POLICY_SEVERITY_").lower(),
+            urn=d.urn or default_urn,
+            message=d.message,
+        )
+
+
+def evaluate(
+    resources: Sequence[Resource], *, stack: str, project: str = "redisgw", policy_dir: Path = POLICY_DIR
+) -> PolicyResult:
+    """Run the pack over ``resources`` with the stack's enforcement config."""
+    config_path = policy_dir / "config" / f"{stack}.json"
+    doc = load_pack_config(config_path)
+    by_urn = {r.urn: r for r in resources}
+
+    def options(r: Resource) -> analyzer_pb2.AnalyzerResourceOptions:
+        return analyzer_pb2.AnalyzerResourceOptions(protect=r.protect, parent=r.parent or "")
+
+    def provider(r: Resource) -> analyzer_pb2.AnalyzerProviderResource | None:
+        urn = (r.provider or "").rsplit("::", 1)[0]
+        p = by_urn.get(urn)
+        return (
+            analyzer_pb2.AnalyzerProviderResource(type=p.type, properties=p.properties, urn=p.urn, name=p.name)
+            if p
+            else None
+        )
+
+    with _pack_process(policy_dir) as analyzer:
+        info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+        configs = _resolve(info, doc, config_path)
+        analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=configs))
+        analyzer.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack, project=project, dry_run=True))
+        result = PolicyResult(
+            pack=info.name,
+            levels={n: analyzer_pb2.EnforcementLevel.Name(c.enforcementLevel).lower() for n, c in configs.items()},
+        )
+        for r in resources:
+            request = analyzer_pb2.AnalyzeRequest(
+                type=r.type, properties=r.properties, urn=r.urn, name=r.name, options=options(r), provider=provider(r)
+            )
+            result.violations.extend(_violations(analyzer.Analyze(request), r.urn))
+        stack_request = analyzer_pb2.AnalyzeStackRequest(
+            resources=[
+                analyzer_pb2.AnalyzerResource(
+                    type=r.type,
+                    properties=r.properties,
+                    urn=r.urn,
+                    name=r.name,
+                    options=options(r),
+                    provider=provider(r),
+                    parent=r.parent or "",
+                    dependencies=r.dependencies,
+                    propertyDependencies={
+                        k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v) for k, v in r.property_dependencies.items()
+                    },
+                )
+                for r in resources
+            ]
+        )
+        result.violations.extend(_violations(analyzer.AnalyzeStack(stack_request)))
+    return result

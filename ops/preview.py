@@ -1,0 +1,140 @@
+"""``python -m ops preview``: the offline engine.
+
+Loads ``Pulumi.<stack>.yaml`` (secure values become placeholders), validates the settings before
+anything is declared, runs ``__main__.py`` under Pulumi's mock runtime, evaluates the policy pack
+through the analyzer protocol with ``policies/config/<stack>.json``, validates every Kubernetes
+object against the schema of the stack's cluster version, prints the plan and optionally writes it
+as JSON.
+
+Exit codes: 0 clean; 1 a mandatory policy violation or a schema error; 2 invalid stack config.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import settings
+from ops import k8s_schema, policy_runner
+from ops.engine import ROOT, Resource, cli_config, load_stack_config, run_program
+from ops.errors import OpsError
+
+COMPONENT_PREFIX = "redisgw:index:"
+
+
+def component_of(resource: Resource, by_urn: dict[str, Resource]) -> str:
+    """The outermost project component a resource belongs to (``Vpc:primary``), or ``stack``."""
+    found = "stack"
+    current: Resource | None = resource
+    while current is not None:
+        if current.type.startswith(COMPONENT_PREFIX):
+            found = f"{current.type.removeprefix(COMPONENT_PREFIX)}:{current.name}"
+        current = by_urn.get(current.parent or "")
+    return found
+
+
+def build_report(
+    stack: str,
+    resources: list[Resource],
+    policies: policy_runner.PolicyResult,
+    schema: k8s_schema.SchemaResult,
+    seconds: float,
+) -> dict[str, Any]:
+    by_urn = {r.urn: r for r in resources}
+    return {
+        "stack": stack,
+        "elapsed_seconds": round(seconds, 3),
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "urn": r.urn,
+                "parent": r.parent,
+                "component": component_of(r, by_urn),
+                "custom": r.custom,
+                "protect": r.protect,
+                "dependencies": r.dependencies,
+                "inputs": r.inputs,
+            }
+            for r in resources
+        ],
+        "policies": {
+            "pack": policies.pack,
+            "evaluated": [{"policy": n, "enforcement": lvl} for n, lvl in sorted(policies.levels.items())],
+            "violations": [v.__dict__ for v in policies.violations],
+        },
+        "schema": {
+            "kubernetes_version": schema.version,
+            "checked": len(schema.checked),
+            "not_checked": schema.not_checked,
+        },
+        "schema_errors": schema.errors,
+    }
+
+
+def render(report: dict[str, Any], console: Console) -> None:
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in report["resources"]:
+        groups[r["component"]][r["type"]] += 1
+    table = Table(title=f"Plan for stack {report['stack']}: {len(report['resources'])} resources", show_lines=False)
+    table.add_column("component")
+    table.add_column("type")
+    table.add_column("count", justify="right")
+    for component in sorted(groups):
+        first = True
+        for typ, n in sorted(groups[component].items()):
+            table.add_row(component if first else "", typ, str(n))
+            first = False
+        table.add_row("", "[bold]total[/bold]", f"[bold]{sum(groups[component].values())}[/bold]", end_section=True)
+    console.print(table)
+
+    pol = report["policies"]
+    levels = Counter(p["enforcement"] for p in pol["evaluated"])
+    console.print(
+        f"Policies: {len(pol['evaluated'])} evaluated from {pol['pack']} "
+        f"({', '.join(f'{n} {lvl}' for lvl, n in sorted(levels.items()))})"
+    )
+    for v in pol["violations"]:
+        colour = "red" if v["enforcement"] == "mandatory" else "yellow"
+        console.print(f"  [{colour}]{v['enforcement']}[/{colour}] {v['policy']} ({v['severity']}): {v['message']}")
+        if v["urn"]:
+            console.print(f"    at {v['urn']}")
+    sch = report["schema"]
+    console.print(
+        f"Kubernetes schema {sch['kubernetes_version']} (strict): {sch['checked']} checked, "
+        f"{len(report['schema_errors'])} errors, {len(sch['not_checked'])} custom resources not schema-checked"
+    )
+    for e in report["schema_errors"]:
+        console.print(f"  [red]schema[/red] {e['kind']} {e['path']}: {e['message']}\n    at {e['urn']}")
+
+
+def run(stack: str, json_path: Path | None, console: Console) -> int:
+    start = time.perf_counter()
+    config = load_stack_config(stack)
+    try:
+        cfg = settings.load_settings(config.values, source=config.path.name)
+    except settings.SettingsError as exc:
+        raise OpsError(str(exc), code=2) from None
+    resources = run_program(
+        ROOT / "__main__.py", stack=stack, config=cli_config(config), secret_keys=config.secret_keys, region=cfg.region
+    )
+    policies = policy_runner.evaluate(resources, stack=stack)
+    schema = k8s_schema.validate(resources, cfg.cluster.version)
+    report = build_report(stack, resources, policies, schema, time.perf_counter() - start)
+    render(report, console)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+        console.print(f"Report written to {json_path}")
+    failed = bool(policies.mandatory or schema.errors)
+    console.print(
+        f"[{'red' if failed else 'green'}]{'FAILED' if failed else 'OK'}[/]: {len(policies.mandatory)} mandatory "
+        f"violations, {len(schema.errors)} schema errors ({report['elapsed_seconds']:.1f}s)"
+    )
+    return 1 if failed else 0
