@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 NAMESPACE = "redisgw"
 """Config namespace of this project (``redisgw:<key>`` in the stack files)."""
 
-_PRIVATE_RANGES = tuple(ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_PRIVATE_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _K8S_VERSION_RE = re.compile(r"^1\.(\d{2})$")

@@ -24,6 +24,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     preview.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON to FILE")
+    preview.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="read the stack's config from FILE instead of Pulumi.<stack>.yaml (try a variant against the "
+        "stack's policies)",
+    )
     return parser
 
 
@@ -32,17 +39,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=160)  # logs and CI: do not wrap the plan at 80 columns
-    err = Console(stderr=True, highlight=False)
     try:
         if args.command == "preview":
             from ops import preview
 
-            return preview.run(args.stack, args.json, console)
+            return preview.run(args.stack, args.json, console, args.config)
     except OpsError as exc:
-        err.print(exc.message, markup=False)
+        print(exc.message, file=sys.stderr)  # plain: one line per problem, never re-wrapped
         return exc.code
     except KeyboardInterrupt:
-        err.print("interrupted")
+        print("interrupted", file=sys.stderr)
         return 130
     return 2
 

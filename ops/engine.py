@@ -115,9 +115,12 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
-def load_stack_config(stack: str, root: Path = ROOT) -> StackConfig:
-    """Read ``Pulumi.<stack>.yaml``. Raises :class:`OpsError` (exit 2) naming the file on any problem."""
-    path = root / f"Pulumi.{stack}.yaml"
+def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -> StackConfig:
+    """Read ``Pulumi.<stack>.yaml`` (or ``path``, a variant of it).
+
+    Raises :class:`OpsError` (exit 2) naming the file on any problem.
+    """
+    path = path or root / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
         raise OpsError(f"{path.name}: no such stack file (stacks: {', '.join(known) or 'none'})", code=2)

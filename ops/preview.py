@@ -114,9 +114,10 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"  [red]schema[/red] {e['kind']} {e['path']}: {e['message']}\n    at {e['urn']}")
 
 
-def run(stack: str, json_path: Path | None, console: Console) -> int:
+def run(stack: str, json_path: Path | None, console: Console, config_file: Path | None = None) -> int:
+    """Preview ``stack``; ``config_file`` replaces ``Pulumi.<stack>.yaml`` (to try a variant)."""
     start = time.perf_counter()
-    config = load_stack_config(stack)
+    config = load_stack_config(stack, config_file)
     try:
         cfg = settings.load_settings(config.values, source=config.path.name)
     except settings.SettingsError as exc:
