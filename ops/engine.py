@@ -173,11 +173,10 @@ def run_program(
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
 
-    def body() -> None:
+    def body() -> Any:
         if isinstance(program, Path):
-            runpy.run_path(str(program), run_name="__main__")
-        else:
-            program()
+            return runpy.run_path(str(program), run_name="__main__")
+        return program()  # may return an awaitable; run_pulumi_func awaits it
 
     _sync_await(pulumi.runtime.stack.run_pulumi_func(body))
     return monitor.recorded

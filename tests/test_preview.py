@@ -1,0 +1,122 @@
+"""The offline engine end to end: exit codes, the JSON report, policy verdicts and schema checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ops import k8s_schema
+from ops.cli import main
+from ops.engine import ROOT, Resource
+from tests.conftest import STACKS, write_variant
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_preview_is_clean_and_writes_the_report(tmp_path: Path, stack: str) -> None:
+    out = tmp_path / f"preview-{stack}.json"
+    assert main(["preview", "--stack", stack, "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["stack"] == stack
+    assert report["schema_errors"] == []
+    assert report["schema"]["checked"] >= 1
+    first = report["resources"][0]
+    assert {"type", "name", "urn", "parent", "inputs"} <= set(first)
+    assert len(report["policies"]["evaluated"]) >= 8
+    levels = {p["enforcement"] for p in report["policies"]["evaluated"]}
+    assert levels == ({"mandatory"} if stack == "production" else {"advisory"})
+    assert not [v for v in report["policies"]["violations"] if v["enforcement"] == "mandatory"]
+
+
+def test_staging_reports_its_single_nat_as_advisory(tmp_path: Path) -> None:
+    out = tmp_path / "staging.json"
+    assert main(["preview", "--stack", "staging", "--json", str(out)]) == 0
+    (violation,) = json.loads(out.read_text())["policies"]["violations"]
+    assert violation["policy"] == "ec2-vpc-require-nat-per-az"
+    assert violation["enforcement"] == "advisory"
+
+
+@pytest.mark.parametrize(
+    ("changes", "policy"),
+    [
+        ([("redisgw:network.natGateways", "single")], "ec2-vpc-require-nat-per-az"),
+        (
+            [("redisgw:cluster.endpointPublicAccess", True), ("redisgw:cluster.publicAccessCidrs", ["0.0.0.0/0"])],
+            "eks-cluster-disallow-public-endpoint",
+        ),
+    ],
+    ids=["single-nat", "public-endpoint"],
+)
+def test_broken_production_variant_exits_1_naming_the_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], changes: list[tuple[str, object]], policy: str
+) -> None:
+    variant = write_variant(tmp_path, "production", changes)
+    out = tmp_path / "r.json"
+    assert main(["preview", "--stack", "production", "--config", str(variant), "--json", str(out)]) == 1
+    violations = json.loads(out.read_text())["policies"]["violations"]
+    assert [v["policy"] for v in violations if v["enforcement"] == "mandatory"] == [policy]
+    assert policy in capsys.readouterr().out
+
+
+def test_report_masks_secrets(tmp_path: Path) -> None:
+    variant = write_variant(tmp_path, "production", [("redisgw:tags.owner", {"secure": "v1:c2VjcmV0"})])
+    # A secure value where a plain string is expected is a config error, and the value stays hidden.
+    proc = subprocess.run(
+        [sys.executable, "-m", "ops", "preview", "--stack", "production", "--config", str(variant)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "c2VjcmV0" not in proc.stdout + proc.stderr
+
+
+def test_policy_config_naming_an_unknown_policy_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ops import policy_runner
+
+    pack = tmp_path / "policies"
+    (pack / "config").mkdir(parents=True)
+    for item in ("__main__.py", "PulumiPolicy.yaml"):
+        (pack / item).write_text((policy_runner.POLICY_DIR / item).read_text())
+    (pack / "redisgw_policies").symlink_to(policy_runner.POLICY_DIR / "redisgw_policies")
+    (pack / "config" / "production.json").write_text('{"all": "mandatory", "s3-bucket-be-nice": "advisory"}')
+    monkeypatch.setattr(policy_runner, "POLICY_DIR", pack)
+    monkeypatch.setattr(policy_runner, "ROOT", tmp_path)
+    with pytest.raises(Exception) as info:
+        policy_runner.evaluate([], stack="production", policy_dir=pack)
+    assert "policies/config/production.json: s3-bucket-be-nice: no such policy" in str(info.value)
+
+
+def _k8s(typ: str, inputs: dict[str, object]) -> Resource:
+    from google.protobuf import struct_pb2
+
+    return Resource(
+        type=typ,
+        name="x",
+        urn=f"urn:x::{typ}",
+        parent=None,
+        custom=True,
+        dependencies=[],
+        inputs=inputs,
+        properties=struct_pb2.Struct(),
+    )
+
+
+def test_schema_check_is_strict_and_names_the_path() -> None:
+    bad = _k8s("kubernetes:core/v1:Service", {"spec": {"ports": [{"port": "http"}], "tpye": "ClusterIP"}})
+    result = k8s_schema.validate([bad], "1.34")
+    assert len(result.errors) == 1 and not result.checked
+    assert result.errors[0]["kind"] == "Service"
+
+
+def test_custom_resources_are_counted_not_checked() -> None:
+    rollout = _k8s("kubernetes:argoproj.io/v1alpha1:Rollout", {"spec": {}})
+    ok = _k8s("kubernetes:core/v1:Namespace", {"metadata": {"name": "redis"}})
+    result = k8s_schema.validate([rollout, ok], "1.34")
+    assert [n["kind"] for n in result.not_checked] == ["argoproj.io/v1alpha1/Rollout"]
+    assert result.checked == [ok.urn] and result.errors == []

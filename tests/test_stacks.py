@@ -1,0 +1,84 @@
+"""Whole stacks: the real program runs for each stack file and declares what the stack promises."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import STACKS, Recording
+
+StackRun = Callable[[str], Recording]
+
+
+@pytest.mark.parametrize(("stack", "nats"), [("production", 3), ("staging", 1)])
+def test_network_shape(stack_run: StackRun, stack: str, nats: int) -> None:
+    rec = stack_run(stack)
+    types = Counter(r.type for r in rec)
+    assert types["aws:ec2/vpc:Vpc"] == 1
+    assert types["aws:ec2/subnet:Subnet"] == 6
+    assert types["aws:ec2/natGateway:NatGateway"] == nats
+    assert types["aws:ec2/flowLog:FlowLog"] == 1
+
+
+def test_production_cluster_is_private_encrypted_logged_with_oidc(stack_run: StackRun) -> None:
+    c = stack_run("production").one("eks:index:Cluster").inputs
+    assert c["name"] == "redisgw-production"
+    assert (c["endpointPrivateAccess"], c["endpointPublicAccess"]) == (True, False)
+    assert c["encryptionConfigKeyArn"].startswith("arn:aws:kms:")
+    assert {"api", "audit", "authenticator"} <= set(c["enabledClusterLogTypes"])
+    assert c["createOidcProvider"] is True
+
+
+def test_staging_endpoint_is_public_only_for_its_cidrs(stack_run: StackRun) -> None:
+    c = stack_run("staging").one("eks:index:Cluster").inputs
+    assert c["endpointPublicAccess"] is True
+    assert c["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_two_managed_node_groups_and_only_redis_tainted(stack_run: StackRun, stack: str) -> None:
+    groups = {g.name: g.inputs for g in stack_run(stack).of_type("aws:eks/nodeGroup:NodeGroup")}
+    assert set(groups) == {"primary-main", "primary-redis"}
+    assert groups["primary-redis"]["taints"][0]["key"] == "redis-workload"
+    assert not groups["primary-main"].get("taints")
+
+
+def test_node_sizes_come_from_the_stack_file(stack_run: StackRun) -> None:
+    prod = stack_run("production").one("aws:eks/nodeGroup:NodeGroup", "primary-main").inputs
+    stag = stack_run("staging").one("aws:eks/nodeGroup:NodeGroup", "primary-main").inputs
+    assert prod["instanceTypes"][0] == "m7i.xlarge" and prod["scalingConfig"]["maxSize"] == 12
+    assert stag["instanceTypes"][0] == "m7i.large" and stag["scalingConfig"]["maxSize"] == 6
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_resource_but_the_providers_lives_in_a_component(stack_run: StackRun, stack: str) -> None:
+    rec = stack_run(stack)
+    components = {r.urn for r in rec if r.type.startswith("redisgw:index:")}
+    assert len(components) == 2
+    for r in rec:
+        if r.type.startswith("redisgw:index:") or r.type == "pulumi:providers:aws":
+            continue
+        ancestor = r
+        while ancestor.parent and ancestor.urn not in components:
+            ancestor = rec.by_urn(ancestor.parent)
+        assert ancestor.urn in components, r.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_aws_resources_use_the_explicit_provider_with_default_tags(stack_run: StackRun, stack: str) -> None:
+    rec = stack_run(stack)
+    provider = rec.one("pulumi:providers:aws")
+    assert provider.inputs["region"] == "eu-west-1"
+    # Provider inputs travel JSON-encoded, as the engine hands them to the provider plugin.
+    assert json.loads(provider.inputs["defaultTags"])["tags"]["environment"] == stack
+    for r in rec:
+        if r.custom and r.type.startswith("aws:"):
+            assert (r.provider or "").startswith(provider.urn), r.urn
+
+
+def test_protection_follows_config(stack_run: StackRun) -> None:
+    assert stack_run("production").one("eks:index:Cluster").protect
+    assert not stack_run("staging").one("eks:index:Cluster").protect
