@@ -4,10 +4,13 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
-from components.eks_cluster import EksCluster, EksClusterArgs, NodeGroupSpec
+from components.eks_cluster import DEFAULT_STORAGE_CLASS, EksCluster, EksClusterArgs, NodeGroupSpec
+from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.redis_gateway import RedisGateway, RedisGatewayArgs, Resources
 from components.vpc import Vpc, VpcArgs
 
 cfg = settings.from_pulumi_config()
+secrets = settings.secrets_from_pulumi_config()
 stack = pulumi.get_stack()
 cluster_name = f"redisgw-{stack}"
 
@@ -50,9 +53,63 @@ cluster = EksCluster(
     opts=in_primary,
 )
 
+in_cluster = pulumi.ResourceOptions(providers={"aws": primary, "kubernetes": cluster.provider})
+
+monitoring = MonitoringStack(
+    "monitoring",
+    MonitoringStackArgs(
+        prometheus_retention=cfg.monitoring.prometheus_retention,
+        prometheus_storage_size=cfg.monitoring.prometheus_storage_size,
+        storage_class=DEFAULT_STORAGE_CLASS,
+        slack_channel=cfg.monitoring.slack_channel,
+        slack_webhook_url=secrets.alert_slack_webhook_url,
+        pagerduty_routing_key=secrets.alert_pagerduty_routing_key,
+        runbook_base_url=cfg.monitoring.runbook_base_url,
+        gateway_namespace=cfg.gateway.namespace,
+        redis_replicas=cfg.redis.replicas,
+        availability_slo=cfg.monitoring.availability_slo,
+        latency_p99_seconds=cfg.monitoring.latency_p99_seconds,
+    ),
+    opts=in_cluster,
+)
+
+gateway = RedisGateway(
+    "gateway",
+    RedisGatewayArgs(
+        namespace=cfg.gateway.namespace,
+        image=cfg.gateway.image,
+        hostname=cfg.gateway.hostname,
+        hosted_zone_id=cfg.gateway.hosted_zone_id,
+        min_replicas=cfg.gateway.replicas.min,
+        max_replicas=cfg.gateway.replicas.max,
+        target_cpu_utilization=cfg.gateway.replicas.target_cpu_utilization,
+        resources=Resources(**cfg.gateway.resources.model_dump()),
+        rate_limit=cfg.gateway.rate_limit,
+        log_level=cfg.gateway.log_level,
+        vpc_cidr=cfg.network.cidr,
+        storage_class=DEFAULT_STORAGE_CLASS,
+        monitoring_namespace="monitoring",
+        redis_image=cfg.redis.image,
+        redis_sentinel_image=cfg.redis.sentinel_image,
+        redis_exporter_image=cfg.redis.exporter_image,
+        redis_replicas=cfg.redis.replicas,
+        redis_sentinels=cfg.redis.sentinels,
+        redis_storage_size=cfg.redis.storage_size,
+        redis_resources=Resources(**cfg.redis.resources.model_dump()),
+        redis_maxmemory_percent=cfg.redis.maxmemory_percent,
+        environment=stack,
+    ),
+    # ServiceMonitor, PodMonitor and PrometheusRule CRDs come with the monitoring chart.
+    opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[monitoring])),
+)
+
 pulumi.export("region", cfg.region)
 pulumi.export("vpcId", vpc.vpc_id)
 pulumi.export("privateSubnetIds", vpc.private_subnet_ids)
 pulumi.export("clusterName", cluster.cluster_name)
 pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
 pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("apiUrl", gateway.url)
+pulumi.export("loadBalancerHostname", gateway.load_balancer_hostname)
+pulumi.export("webAclArn", gateway.web_acl_arn)
+pulumi.export("grafanaAdminSecret", monitoring.grafana_admin_secret)

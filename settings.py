@@ -17,6 +17,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
@@ -25,6 +26,12 @@ from pydantic.alias_generators import to_camel
 
 NAMESPACE = "redisgw"
 """Config namespace of this project (``redisgw:<key>`` in the stack files)."""
+
+SECRET_KEYS = {
+    "alertSlackWebhookUrl": "Slack incoming-webhook URL Alertmanager posts to",
+    "alertPagerdutyRoutingKey": "PagerDuty Events API v2 routing key for critical alerts",
+}
+"""Config keys that must be set with ``pulumi config set --secret``; read as secret Outputs only."""
 
 _PRIVATE_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -200,6 +207,181 @@ class DrSettings(_Model):
         return self
 
 
+_QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*(:\d+)?(/[a-z0-9._-]+)+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$")
+_HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_BYTES = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def quantity_bytes(value: str) -> int:
+    """Bytes in a Kubernetes memory quantity (``512Mi``, ``2Gi``, ``1G``)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(k|M|G|T|Ki|Mi|Gi|Ti)?", value)
+    if not m:
+        raise ValueError(f"{value!r} is not a memory quantity like '512Mi'")
+    return int(float(m.group(1)) * _BYTES[m.group(2) or ""])
+
+
+def _quantity(value: str, key: str) -> str:
+    if not _QUANTITY_RE.fullmatch(value):
+        raise ValueError(f"{key} {value!r} is not a Kubernetes quantity like '500m', '512Mi' or '2'")
+    return value
+
+
+def _image(value: str, key: str) -> str:
+    if not _IMAGE_RE.fullmatch(value):
+        raise ValueError(f"{key} {value!r} must be registry/repository:tag or @sha256 digest")
+    if value.endswith(":latest"):
+        raise ValueError(f"{key} must pin a version, not ':latest'")
+    return value
+
+
+class ResourcesSettings(_Model):
+    """Requests and limits of one container."""
+
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+
+    @field_validator("cpu_request", "memory_request", "cpu_limit", "memory_limit")
+    @classmethod
+    def _q(cls, v: str) -> str:
+        return _quantity(v, "quantity")
+
+    @model_validator(mode="after")
+    def _order(self) -> ResourcesSettings:
+        if quantity_bytes(self.memory_request) > quantity_bytes(self.memory_limit):
+            raise ValueError(f"memoryRequest ({self.memory_request}) exceeds memoryLimit ({self.memory_limit})")
+        return self
+
+
+class GatewayReplicasSettings(_Model):
+    """Horizontal scaling of the gateway."""
+
+    min: int = Field(ge=2, le=500)
+    """At least 2, so one pod can be disrupted while another serves."""
+    max: int = Field(ge=2, le=500)
+    target_cpu_utilization: int = Field(default=70, ge=10, le=95)
+
+    @model_validator(mode="after")
+    def _order(self) -> GatewayReplicasSettings:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+
+class GatewaySettings(_Model):
+    """The Redis HTTP Gateway workload and its public entry point."""
+
+    image: str
+    """Container image, pinned by tag or digest."""
+    hostname: str
+    """Public API host name (TLS certificate and DNS alias)."""
+    hosted_zone_id: str
+    """Route53 public hosted zone holding ``hostname`` (certificate validation and alias)."""
+    namespace: str = "redis-system"
+    replicas: GatewayReplicasSettings
+    resources: ResourcesSettings
+    rate_limit: int = Field(default=1000, ge=100, le=2_000_000_000)
+    """WAF rate-based rule: requests per client IP per 5 minutes before blocking."""
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+
+    @field_validator("image")
+    @classmethod
+    def _img(cls, v: str) -> str:
+        return _image(v, "image")
+
+    @field_validator("hostname")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        if not _HOSTNAME_RE.fullmatch(v):
+            raise ValueError(f"hostname {v!r} is not a DNS name")
+        return v
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        if not re.fullmatch(r"Z[A-Z0-9]{1,32}", v):
+            raise ValueError(f"hostedZoneId {v!r} is not a Route53 zone ID like 'Z0123456789ABCDEFGHIJ'")
+        return v
+
+    @field_validator("namespace")
+    @classmethod
+    def _ns(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", v):
+            raise ValueError(f"namespace {v!r} is not a Kubernetes namespace name")
+        return v
+
+
+class RedisSettings(_Model):
+    """The in-cluster Redis tier (replication with Sentinel)."""
+
+    image: str
+    sentinel_image: str
+    exporter_image: str
+    replicas: int = Field(default=3, ge=3, le=9)
+    """Pods in the replication group: one primary, the rest replicas (at least two)."""
+    sentinels: int = Field(default=3, ge=3, le=7)
+    """Sentinel pods; an odd number so a quorum always exists."""
+    storage_size: str = "20Gi"
+    """Volume per Redis pod (encrypted gp3, AOF everysec)."""
+    resources: ResourcesSettings
+    maxmemory_percent: int = Field(default=70, ge=10, le=75)
+    """``maxmemory`` as a share of the memory limit; at most 75 (25% reserve for fork copy-on-write)."""
+
+    @field_validator("image", "sentinel_image", "exporter_image")
+    @classmethod
+    def _img(cls, v: str) -> str:
+        return _image(v, "image")
+
+    @field_validator("storage_size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        quantity_bytes(v)
+        return v
+
+    @field_validator("sentinels")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"sentinels must be odd for a clear quorum, got {v}")
+        return v
+
+
+class MonitoringSettings(_Model):
+    """kube-prometheus-stack sizing and alert routing."""
+
+    prometheus_retention: str = "30d"
+    prometheus_storage_size: str = "100Gi"
+    slack_channel: str = "#redis-gateway-alerts"
+    runbook_base_url: str
+    """Where ``docs/runbooks`` is browsable; every alert's ``runbook_url`` starts with it."""
+    latency_p99_seconds: float = Field(default=0.25, gt=0, le=10)
+    """p99 latency SLO of the gateway."""
+    availability_slo: float = Field(default=0.999, ge=0.9, lt=1)
+    """Availability SLO of the gateway (share of non-5xx responses)."""
+
+    @field_validator("prometheus_retention")
+    @classmethod
+    def _ret(cls, v: str) -> str:
+        if not re.fullmatch(r"\d+[hdwy]", v):
+            raise ValueError(f"prometheusRetention {v!r} must be a duration like '30d'")
+        return v
+
+    @field_validator("prometheus_storage_size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        quantity_bytes(v)
+        return v
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.fullmatch(r"https://[^\s]+[^/]", v):
+            raise ValueError("runbookBaseUrl must be an https URL without a trailing slash")
+        return v
+
+
 class StackSettings(_Model):
     """Everything one stack declares. Built by :func:`load_settings`; never mutated."""
 
@@ -211,6 +393,9 @@ class StackSettings(_Model):
     """Tags applied to every AWS resource through the provider's ``default_tags``."""
     network: NetworkSettings
     cluster: ClusterSettings
+    gateway: GatewaySettings
+    redis: RedisSettings
+    monitoring: MonitoringSettings
     dr: DrSettings = DrSettings()
 
     @field_validator("region")
@@ -260,20 +445,30 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
-def load_settings(config: Mapping[str, Any], *, source: str) -> StackSettings:
+def load_settings(
+    config: Mapping[str, Any], *, source: str, secret_keys: frozenset[str] | set[str] = frozenset()
+) -> StackSettings:
     """Validate a stack's configuration.
 
     ``config`` maps full config keys (``aws:region``, ``redisgw:network``) to their values as the
     stack file holds them (objects as dicts). Keys of other namespaces (``aws:``, ``kubernetes:``)
-    are left to their providers, except ``aws:region`` which is required here.
+    are left to their providers, except ``aws:region`` which is required here. The keys of
+    :data:`SECRET_KEYS` are not part of the settings; they must be stored encrypted
+    (``secret_keys`` names the keys that are) and are read with :func:`secrets_from_pulumi_config`.
     """
     data: dict[str, Any] = {}
+    plaintext = []
     if "aws:region" in config:
         data["region"] = config["aws:region"]
     for key, value in config.items():
         ns, _, name = key.partition(":")
-        if ns == NAMESPACE:
+        if ns == NAMESPACE and name in SECRET_KEYS:
+            if key not in secret_keys:
+                plaintext.append(f"{source}: {key}: stored in plain text; set it with pulumi config set --secret {key}")
+        elif ns == NAMESPACE:
             data[name] = value
+    if plaintext:
+        raise SettingsError(plaintext)
     try:
         # JSON mode: strict types (no "3" for 3, no "yes" for true) while arrays still fill tuples.
         return StackSettings.model_validate_json(json.dumps(data))
@@ -298,4 +493,23 @@ def from_pulumi_config() -> StackSettings:
         elif isinstance(value, str) and value in ("true", "false"):
             value = value == "true"
         config[key] = value
-    return load_settings(config, source=f"Pulumi.{pulumi.get_stack()}.yaml")
+    secret = {k for k in config if pulumi.runtime.is_config_secret(k)}
+    secret.update(pulumi.runtime.get_config_secret_keys_env())
+    return load_settings(config, source=f"Pulumi.{pulumi.get_stack()}.yaml", secret_keys=secret)
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Secret config values, only ever as secret Outputs."""
+
+    alert_slack_webhook_url: pulumi.Output[str]
+    alert_pagerduty_routing_key: pulumi.Output[str]
+
+
+def secrets_from_pulumi_config() -> StackSecrets:
+    """The stack's secret config (see :data:`SECRET_KEYS`); the CLI reports any that are missing."""
+    cfg = pulumi.Config(NAMESPACE)
+    return StackSecrets(
+        alert_slack_webhook_url=cfg.require_secret("alertSlackWebhookUrl"),
+        alert_pagerduty_routing_key=cfg.require_secret("alertPagerdutyRoutingKey"),
+    )

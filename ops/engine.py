@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,16 +69,26 @@ class Resource:
     protect: bool = False
 
 
+def _redact(value: Any) -> Any:
+    """Keep the shape of a secret (keys, list lengths) and replace every scalar in it."""
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items() if k != _SIG}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return SECRET_PLACEHOLDER
+
+
 def mask(value: Any) -> Any:
-    """Turn wire-format JSON into plain JSON: secrets -> ``[secret]``, references -> URN."""
+    """Turn wire-format JSON into plain JSON: secret scalars -> ``[secret]``, references -> URN."""
     if isinstance(value, dict):
         sig = value.get(_SIG)
         if sig == _SECRET_SIG:
-            return SECRET_PLACEHOLDER
+            return _redact(mask(value.get("value")))
         if sig == _RESOURCE_SIG:
             return value.get("urn")
         if sig == _OUTPUT_SIG:
-            return SECRET_PLACEHOLDER if value.get("secret") else mask(value.get("value"))
+            inner = mask(value.get("value"))
+            return _redact(inner) if value.get("secret") else inner
         return {k: mask(v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask(v) for v in value]
@@ -143,6 +153,17 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
         else:
             values[key] = value
     return StackConfig(stack=stack, path=path, values=values, secret_keys=frozenset(secrets))
+
+
+def assume_secrets(config: StackConfig, keys: Iterable[str]) -> tuple[StackConfig, list[str]]:
+    """Stand in for secret keys a stack file does not hold (users set them with ``--secret``).
+
+    Committed stack files cannot carry ciphertext (it is bound to each user's secrets provider),
+    so the offline engine treats missing secret keys as set, with a placeholder, and says so.
+    """
+    missing = [k for k in keys if k not in config.values]
+    values = {**config.values, **dict.fromkeys(missing, SECRET_PLACEHOLDER)}
+    return StackConfig(config.stack, config.path, values, config.secret_keys | set(missing)), missing
 
 
 def cli_config(config: StackConfig) -> dict[str, str]:

@@ -98,6 +98,28 @@ class RealisticMocks(pulumi.runtime.Mocks):
             node_group = inputs.get("nodeGroupName", physical)
             arn = self._arn("eks", region, f"nodegroup/{cluster}/{node_group}/{h[:36]}")
             return f"{cluster}:{node_group}", {**state, "arn": arn, "status": "ACTIVE"}
+        if typ == "aws:acm/certificate:Certificate":
+            domain = inputs.get("domainName", "example.com")
+            arn = self._arn("acm", region, f"certificate/{uuid.UUID(h[:32])}")
+            option = {
+                "domainName": domain,
+                "resourceRecordName": f"_{h[:32]}.{domain}.",
+                "resourceRecordType": "CNAME",
+                "resourceRecordValue": f"_{h[32:64]}.jkddzztszm.acm-validations.aws.",
+            }
+            return arn, {**state, "arn": arn, "domainValidationOptions": [option], "status": "ISSUED"}
+        if typ == "aws:acm/certificateValidation:CertificateValidation":
+            return str(inputs.get("certificateArn")), state
+        if typ == "aws:route53/record:Record":
+            fqdn = str(inputs.get("name", name)).rstrip(".")
+            return f"{inputs.get('zoneId')}_{fqdn}_{inputs.get('type')}", {**state, "fqdn": fqdn}
+        if typ == "aws:wafv2/webAcl:WebAcl":
+            waf_id = str(uuid.UUID(h[:32]))
+            return waf_id, {
+                **state,
+                "arn": self._arn("wafv2", region, f"regional/webacl/{physical}/{waf_id}"),
+                "capacity": 750,
+            }
         if typ == "aws:eks/addon:Addon":
             cluster, addon = inputs.get("clusterName", "cluster"), inputs.get("addonName", name)
             return f"{cluster}:{addon}", {
@@ -158,6 +180,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
         metadata = dict(inputs.get("metadata") or {})
         metadata.setdefault("name", f"{name}-{h[:8]}")
         state = {**inputs, "metadata": {**metadata, "uid": str(uuid.UUID(h[:32]))}}
+        if typ == "kubernetes:networking.k8s.io/v1:Ingress":
+            alb = f"k8s-{metadata.get('namespace', 'default')[:8]}-{metadata['name'][:8]}-{h[:10]}-{int(h[10:19], 16)}"
+            state["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{alb}.{self.region}.elb.amazonaws.com"}]}}
         ns = metadata.get("namespace")
         return (f"{ns}/{metadata['name']}" if ns else metadata["name"]), state
 
@@ -180,4 +205,8 @@ class RealisticMocks(pulumi.runtime.Mocks):
             return {"partition": self.partition, "dnsSuffix": "amazonaws.com", "id": self.partition}, []
         if token == "aws:index/getRegion:getRegion":
             return {"name": self.region, "region": self.region, "id": self.region}, []
+        if token == "aws:lb/getHostedZoneId:getHostedZoneId":
+            # The published canonical zone of ALBs in eu-west-1; other regions get a stand-in.
+            zone = "Z32O12XQLNTSW2" if self.region == "eu-west-1" else "Z0000000000ALB"
+            return {"id": zone, "loadBalancerType": args.args.get("loadBalancerType"), "region": self.region}, []
         raise NotImplementedError(f"the offline engine has no mock for invoke {token}")

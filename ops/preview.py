@@ -22,7 +22,7 @@ from rich.table import Table
 
 import settings
 from ops import k8s_schema, policy_runner
-from ops.engine import ROOT, Resource, cli_config, load_stack_config, run_program
+from ops.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
 from ops.errors import OpsError
 
 COMPONENT_PREFIX = "redisgw:index:"
@@ -79,6 +79,8 @@ def build_report(
 
 
 def render(report: dict[str, Any], console: Console) -> None:
+    for key in report.get("secrets_assumed_set", []):
+        console.print(f"[dim]secret {key} not in the stack file: assumed set with pulumi config set --secret[/dim]")
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     for r in report["resources"]:
         groups[r["component"]][r["type"]] += 1
@@ -119,15 +121,17 @@ def run(stack: str, json_path: Path | None, console: Console, config_file: Path 
     start = time.perf_counter()
     config = load_stack_config(stack, config_file)
     try:
-        cfg = settings.load_settings(config.values, source=config.path.name)
+        cfg = settings.load_settings(config.values, source=config.path.name, secret_keys=config.secret_keys)
     except settings.SettingsError as exc:
         raise OpsError(str(exc), code=2) from None
+    config, assumed = assume_secrets(config, [f"{settings.NAMESPACE}:{k}" for k in settings.SECRET_KEYS])
     resources = run_program(
         ROOT / "__main__.py", stack=stack, config=cli_config(config), secret_keys=config.secret_keys, region=cfg.region
     )
     policies = policy_runner.evaluate(resources, stack=stack)
     schema = k8s_schema.validate(resources, cfg.cluster.version)
     report = build_report(stack, resources, policies, schema, time.perf_counter() - start)
+    report["secrets_assumed_set"] = assumed
     render(report, console)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ops.engine import ROOT, Resource, cli_config, load_stack_config, run_program
+from ops.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
+from settings import NAMESPACE, SECRET_KEYS
 
 REGION = "eu-west-1"
 STACKS = ("production", "staging")
@@ -81,9 +82,15 @@ def stack_run() -> Callable[[str], Recording]:
 
     def run(stack: str) -> Recording:
         if stack not in cache:
-            cfg = load_stack_config(stack)
+            cfg, _ = assume_secrets(load_stack_config(stack), [f"{NAMESPACE}:{k}" for k in SECRET_KEYS])
             cache[stack] = Recording(
-                run_program(ROOT / "__main__.py", stack=stack, config=cli_config(cfg), region=REGION)
+                run_program(
+                    ROOT / "__main__.py",
+                    stack=stack,
+                    config=cli_config(cfg),
+                    secret_keys=cfg.secret_keys,
+                    region=REGION,
+                )
             )
         return cache[stack]
 

@@ -57,7 +57,7 @@ def test_node_sizes_come_from_the_stack_file(stack_run: StackRun) -> None:
 def test_every_resource_but_the_providers_lives_in_a_component(stack_run: StackRun, stack: str) -> None:
     rec = stack_run(stack)
     components = {r.urn for r in rec if r.type.startswith("redisgw:index:")}
-    assert len(components) == 2
+    assert len(components) == 4  # Vpc, EksCluster, MonitoringStack, RedisGateway
     for r in rec:
         if r.type.startswith("redisgw:index:") or r.type == "pulumi:providers:aws":
             continue

@@ -1,0 +1,463 @@
+"""MonitoringStack: Prometheus, Alertmanager and Grafana, the gateway's SLO alerts and dashboards.
+
+kube-prometheus-stack is installed from its Helm chart with:
+
+* Prometheus retention and volume from config, on the encrypted default StorageClass, selecting
+  ServiceMonitors, PodMonitors and PrometheusRules from every namespace;
+* Alertmanager configured from a Secret we write (Slack for everything, PagerDuty for critical), so
+  webhook URLs never sit in Helm values;
+* Grafana with a generated admin password in a Secret and the dashboard sidecar, which loads the
+  gateway and Redis dashboards declared here as ConfigMaps.
+
+Every alert carries ``runbook_url`` into ``docs/runbooks/incident-response.md``; the anchors are
+listed in :data:`RUNBOOK_ANCHORS` and the tests check that each one exists.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+KUBE_PROMETHEUS_STACK_CHART = ("kube-prometheus-stack", "88.6.5", "https://prometheus-community.github.io/helm-charts")
+"""(chart, version, repository). 88.x: Prometheus Operator CRDs monitoring.coreos.com/v1, Grafana 12."""
+RUNBOOK_FILE = "incident-response.md"
+GATEWAY_JOB = "redis-gateway"
+"""``job`` label of the gateway's metrics (the name of its Service)."""
+
+RUNBOOK_ANCHORS = {
+    "GatewayErrorBudgetFastBurn": "gateway-error-budget-burn",
+    "GatewayErrorBudgetSlowBurn": "gateway-error-budget-burn",
+    "GatewayLatencyP99High": "gateway-latency-p99-high",
+    "GatewayPodsUnavailable": "gateway-pods-unavailable",
+    "RedisMemoryNearMaxmemory": "redis-memory-near-maxmemory",
+    "RedisNoPrimary": "redis-no-primary",
+    "RedisReplicationBroken": "redis-replication-broken",
+    "RedisFailoverOccurred": "redis-failover-occurred",
+    "RedisBackupTooOld": "redis-backup-too-old",
+    "RedisRestoreDrillFailed": "redis-restore-drill-failed",
+}
+"""Alert name -> section of the incident-response runbook."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringStackArgs:
+    """Inputs of :class:`MonitoringStack`."""
+
+    namespace: str = "monitoring"
+    prometheus_retention: str = "30d"
+    prometheus_storage_size: str = "100Gi"
+    storage_class: str
+    """StorageClass of the Prometheus and Alertmanager volumes (encrypted)."""
+    slack_channel: str
+    slack_webhook_url: pulumi.Input[str]
+    """Secret."""
+    pagerduty_routing_key: pulumi.Input[str]
+    """Secret."""
+    runbook_base_url: str
+    """``docs/runbooks`` as users browse it (no trailing slash)."""
+    gateway_namespace: str
+    """Namespace of the gateway and Redis, whose metrics the rules read."""
+    redis_replicas: int
+    """Pods in the Redis replication group (one primary, the rest replicas)."""
+    availability_slo: float = 0.999
+    latency_p99_seconds: float = 0.25
+
+
+def _alert(name: str, expr: str, duration: str, severity: str, summary: str, base_url: str) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity, "service": "redis-gateway"},
+        "annotations": {
+            "summary": summary,
+            "description": f"{summary} ({{{{ $labels.namespace }}}}, value {{{{ $value | humanize }}}})",
+            "runbook_url": f"{base_url}/{RUNBOOK_FILE}#{RUNBOOK_ANCHORS[name]}",
+        },
+    }
+
+
+def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
+    """The PrometheusRule groups: gateway SLOs (multi-window burn rates, p99), Redis, backups."""
+    ns, url = args.gateway_namespace, args.runbook_base_url
+    budget = round(1 - args.availability_slo, 6)
+    sel = f'job="{GATEWAY_JOB}",namespace="{ns}"'
+    windows = ("5m", "30m", "1h", "6h")
+    recording = [
+        {
+            "record": f"gateway:request_errors:ratio_rate{w}",
+            "expr": (
+                f'sum(rate(http_requests_total{{{sel},code=~"5.."}}[{w}]))'
+                f" / sum(rate(http_requests_total{{{sel}}}[{w}]))"
+            ),
+        }
+        for w in windows
+    ]
+    recording.append(
+        {
+            "record": "gateway:request_duration_seconds:p99_5m",
+            "expr": f"histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{{{sel}}}[5m])))",
+        }
+    )
+    burn = "gateway:request_errors:ratio_rate"
+    gateway = [
+        _alert(
+            "GatewayErrorBudgetFastBurn",
+            f"{burn}1h > (14.4 * {budget}) and {burn}5m > (14.4 * {budget})",
+            "2m",
+            "critical",
+            "Gateway is burning its error budget 14x too fast (2% of a 30-day budget per hour)",
+            url,
+        ),
+        _alert(
+            "GatewayErrorBudgetSlowBurn",
+            f"{burn}6h > (6 * {budget}) and {burn}30m > (6 * {budget})",
+            "15m",
+            "warning",
+            "Gateway is burning its error budget 6x too fast",
+            url,
+        ),
+        _alert(
+            "GatewayLatencyP99High",
+            f"gateway:request_duration_seconds:p99_5m > {args.latency_p99_seconds}",
+            "10m",
+            "warning",
+            f"Gateway p99 latency is above {args.latency_p99_seconds}s",
+            url,
+        ),
+        _alert(
+            "GatewayPodsUnavailable",
+            f"sum(up{{{sel}}}) == 0 or absent(up{{{sel}}})",
+            "2m",
+            "critical",
+            "No gateway pod is up",
+            url,
+        ),
+    ]
+    redis_sel = f'namespace="{ns}"'
+    redis = [
+        _alert(
+            "RedisMemoryNearMaxmemory",
+            f"redis_memory_used_bytes{{{redis_sel}}} / (redis_memory_max_bytes{{{redis_sel}}} > 0) > 0.9",
+            "5m",
+            "warning",
+            "Redis uses more than 90% of maxmemory",
+            url,
+        ),
+        _alert(
+            "RedisNoPrimary",
+            f'count(redis_instance_info{{{redis_sel},role="master"}}) == 0'
+            f" or absent(redis_instance_info{{{redis_sel}}})",
+            "1m",
+            "critical",
+            "Redis has no primary: writes fail",
+            url,
+        ),
+        _alert(
+            "RedisReplicationBroken",
+            f"max(redis_connected_slaves{{{redis_sel}}}) < {args.redis_replicas - 1} or "
+            f"min(redis_master_link_up{{{redis_sel}}}) == 0",
+            "5m",
+            "critical",
+            f"Redis has fewer than {args.redis_replicas - 1} healthy replicas",
+            url,
+        ),
+        _alert(
+            "RedisFailoverOccurred",
+            f'count by (pod) (redis_instance_info{{{redis_sel},role="master"}}) '
+            f'unless count by (pod) (redis_instance_info{{{redis_sel},role="master"}} offset 10m)',
+            "0m",
+            "warning",
+            "Sentinel promoted a new Redis primary",
+            url,
+        ),
+    ]
+    backups = [
+        _alert(
+            "RedisBackupTooOld",
+            f'time() - max(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="redis-backup"}}) > 3600',
+            "5m",
+            "critical",
+            "No successful Redis backup in the last hour",
+            url,
+        ),
+        _alert(
+            "RedisRestoreDrillFailed",
+            f'max(kube_job_status_failed{{namespace="{ns}",job_name=~"redis-restore-drill.*"}}) > 0',
+            "0m",
+            "warning",
+            "The weekly restore drill failed",
+            url,
+        ),
+    ]
+    return [
+        {"name": "redis-gateway.recording", "rules": recording},
+        {"name": "redis-gateway.slo", "rules": gateway},
+        {"name": "redis", "rules": redis},
+        {"name": "redis-backups", "rules": backups},
+    ]
+
+
+def _panel(panel_id: int, title: str, exprs: dict[str, str], unit: str, x: int, y: int) -> dict[str, Any]:
+    return {
+        "id": panel_id,
+        "type": "timeseries",
+        "title": title,
+        "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [
+            {"expr": e, "legendFormat": legend, "refId": chr(65 + i)} for i, (legend, e) in enumerate(exprs.items())
+        ],
+        "datasource": {"type": "prometheus", "uid": "prometheus"},
+    }
+
+
+def dashboards(gateway_namespace: str) -> dict[str, dict[str, Any]]:
+    """Grafana dashboards as code: file name -> dashboard JSON model."""
+    sel = f'job="{GATEWAY_JOB}",namespace="{gateway_namespace}"'
+    rsel = f'namespace="{gateway_namespace}"'
+    bucket_rate = f"rate(http_request_duration_seconds_bucket{{{sel}}}[5m])"
+    specs: dict[str, tuple[str, list[tuple[str, dict[str, str], str]]]] = {
+        "redis-gateway.json": (
+            "Redis HTTP Gateway",
+            [
+                (
+                    "Requests per second",
+                    {"{{code}}": f"sum by (code) (rate(http_requests_total{{{sel}}}[5m]))"},
+                    "reqps",
+                ),
+                (
+                    "Error ratio (5xx)",
+                    {"5m": "gateway:request_errors:ratio_rate5m", "1h": "gateway:request_errors:ratio_rate1h"},
+                    "percentunit",
+                ),
+                (
+                    "Latency",
+                    {q: f"histogram_quantile({q}, sum by (le) ({bucket_rate}))" for q in ("0.5", "0.9", "0.99")},
+                    "s",
+                ),
+                (
+                    "Ready pods",
+                    {"ready": f'sum(kube_pod_status_ready{{{rsel},condition="true",pod=~"redis-gateway.*"}})'},
+                    "short",
+                ),
+            ],
+        ),
+        "redis.json": (
+            "Redis",
+            [
+                (
+                    "Memory used / maxmemory",
+                    {"{{pod}}": f"redis_memory_used_bytes{{{rsel}}} / redis_memory_max_bytes{{{rsel}}}"},
+                    "percentunit",
+                ),
+                ("Commands per second", {"{{pod}}": f"rate(redis_commands_processed_total{{{rsel}}}[5m])"}, "ops"),
+                ("Connected clients", {"{{pod}}": f"redis_connected_clients{{{rsel}}}"}, "short"),
+                (
+                    "Replication lag (bytes)",
+                    {
+                        "{{pod}}": f"redis_master_repl_offset{{{rsel}}}"
+                        f" - on() group_left max(redis_slave_repl_offset{{{rsel}}})"
+                    },
+                    "bytes",
+                ),
+            ],
+        ),
+    }
+    out = {}
+    for file, (title, panels) in specs.items():
+        out[file] = {
+            "uid": file.removesuffix(".json"),
+            "title": title,
+            "schemaVersion": 39,
+            "time": {"from": "now-6h", "to": "now"},
+            "refresh": "30s",
+            "tags": ["redis-gateway"],
+            "panels": [_panel(i + 1, t, e, u, 12 * (i % 2), 8 * (i // 2)) for i, (t, e, u) in enumerate(panels)],
+        }
+    return out
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    """kube-prometheus-stack with the gateway's alerts, routing and dashboards."""
+
+    namespace: pulumi.Output[str]
+    """Namespace of Prometheus, Alertmanager and Grafana."""
+    grafana_admin_secret: pulumi.Output[str]
+    """Name of the Secret holding Grafana's admin credentials."""
+    release: k8s.helm.v3.Release
+    """The chart release; resources using its CRDs depend on it."""
+
+    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("redisgw:index:MonitoringStack", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        ns = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.namespace, labels={"app.kubernetes.io/part-of": "redis-gateway"}
+            ),
+            opts=child,
+        )
+        meta = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
+
+        grafana_password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
+        grafana_secret = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata={**meta, "name": "grafana-admin"},
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": grafana_password.result},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+
+        receivers_config = pulumi.Output.json_dumps(
+            {
+                "global": {"resolve_timeout": "5m"},
+                "route": {
+                    "receiver": "slack",
+                    "group_by": ["alertname", "namespace"],
+                    "group_wait": "30s",
+                    "group_interval": "5m",
+                    "repeat_interval": "4h",
+                    "routes": [
+                        {"receiver": "null", "matchers": ['alertname="Watchdog"']},
+                        {"receiver": "pagerduty", "matchers": ['severity="critical"'], "continue": True},
+                        {"receiver": "slack", "matchers": ['severity=~"critical|warning"']},
+                    ],
+                },
+                "inhibit_rules": [
+                    {
+                        "source_matchers": ['severity="critical"'],
+                        "target_matchers": ['severity="warning"'],
+                        "equal": ["alertname", "namespace"],
+                    }
+                ],
+                "receivers": [
+                    {"name": "null"},
+                    {
+                        "name": "slack",
+                        "slack_configs": [
+                            {
+                                "api_url": args.slack_webhook_url,
+                                "channel": args.slack_channel,
+                                "send_resolved": True,
+                                "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
+                                "text": (
+                                    "{{ range .Alerts }}{{ .Annotations.summary }}\n"
+                                    "Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
+                                ),
+                            }
+                        ],
+                    },
+                    {
+                        "name": "pagerduty",
+                        "pagerduty_configs": [{"routing_key": args.pagerduty_routing_key, "send_resolved": True}],
+                    },
+                ],
+            }
+        )
+        am_secret = k8s.core.v1.Secret(
+            f"{name}-alertmanager-config",
+            metadata={**meta, "name": "alertmanager-redisgw"},
+            type="Opaque",
+            string_data={"alertmanager.yaml": pulumi.Output.secret(receivers_config)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+
+        volume = {
+            "volumeClaimTemplate": {
+                "spec": {
+                    "storageClassName": args.storage_class,
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": args.prometheus_storage_size}},
+                }
+            }
+        }
+        chart, version, repo = KUBE_PROMETHEUS_STACK_CHART
+        self.release = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            name="kube-prometheus-stack",
+            chart=chart,
+            version=version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            namespace=args.namespace,
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=900,
+            values={
+                "fullnameOverride": "kps",
+                "prometheus": {
+                    "prometheusSpec": {
+                        "replicas": 2,
+                        "retention": args.prometheus_retention,
+                        "storageSpec": volume,
+                        "serviceMonitorSelectorNilUsesHelmValues": False,
+                        "podMonitorSelectorNilUsesHelmValues": False,
+                        "ruleSelectorNilUsesHelmValues": False,
+                        "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+                    }
+                },
+                "alertmanager": {
+                    "alertmanagerSpec": {
+                        "replicas": 2,
+                        "configSecret": "alertmanager-redisgw",
+                        "storage": {
+                            "volumeClaimTemplate": {
+                                "spec": {
+                                    "storageClassName": args.storage_class,
+                                    "accessModes": ["ReadWriteOnce"],
+                                    "resources": {"requests": {"storage": "5Gi"}},
+                                }
+                            }
+                        },
+                    }
+                },
+                "grafana": {
+                    "admin": {
+                        "existingSecret": "grafana-admin",
+                        "userKey": "admin-user",
+                        "passwordKey": "admin-password",
+                    },
+                    "sidecar": {
+                        "dashboards": {
+                            "enabled": True,
+                            "label": "grafana_dashboard",
+                            "labelValue": "1",
+                            "searchNamespace": "ALL",
+                        }
+                    },
+                },
+            },
+            # Alertmanager and Grafana read these Secrets by name at start.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, grafana_secret, am_secret]),
+        )
+        # The PrometheusRule CRD comes with the chart.
+        with_crds = pulumi.ResourceOptions(parent=self, depends_on=[self.release])
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={**meta, "name": "redis-gateway"},
+            spec={"groups": alert_rules(args)},
+            opts=with_crds,
+        )
+        for file, model in dashboards(args.gateway_namespace).items():
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{file.removesuffix('.json')}",
+                metadata={
+                    **meta,
+                    "name": f"dashboard-{file.removesuffix('.json')}",
+                    "labels": {**meta["labels"], "grafana_dashboard": "1"},
+                },
+                data={file: json.dumps(model, indent=1)},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+            )
+
+        self.namespace = ns.metadata.name
+        self.grafana_admin_secret = grafana_secret.metadata.name
+        self.register_outputs({"namespace": self.namespace, "grafana_admin_secret": self.grafana_admin_secret})

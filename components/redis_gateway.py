@@ -1,0 +1,829 @@
+"""RedisGateway: the gateway workload, its Redis data tier and its public entry point.
+
+Inside the cluster:
+
+* a namespace with a ResourceQuota sized from the configured maxima, a LimitRange, Pod Security
+  ``baseline`` enforced (``restricted`` warned), ALB pod readiness gates, and NetworkPolicies that
+  deny everything but: the load balancer to the gateway, the gateway to Redis and Sentinel, Redis
+  replication, the operator to Redis, Prometheus scraping, and DNS;
+* Redis from the OT-Container-Kit redis-operator (Helm chart and CRDs): a ``RedisReplication`` of
+  one primary and N-1 replicas with AOF ``everysec`` on encrypted gp3 volumes, on the tainted
+  ``redis`` node group only, one pod per node and spread across zones, exporter on, password from
+  ``pulumi-random`` in a Secret; and a ``RedisSentinel`` quorum on the general nodes for failover.
+  The operator project's own images (``quay.io/opstree``) are used, pinned; never Bitnami;
+* the gateway as an Argo ``Rollout`` (controller from its Helm chart), non-root, read-only root
+  filesystem, no capabilities, probes on ``/healthz`` and ``/readyz`` (8080), metrics on 9090,
+  spread across zones, with its own ServiceAccount and RBAC, an HPA, a PDB consistent with the
+  HPA minimum, a ServiceMonitor, configuration from a ConfigMap and the Redis password from the
+  Secret. ``pulumi.com/waitFor`` makes ``pulumi up`` wait for a healthy rollout.
+
+At the edge: an internet-facing ALB (IP targets) through the AWS Load Balancer Controller, TLS from
+an ACM certificate validated in Route53, HTTP redirected to HTTPS, a WAFv2 web ACL (rate-based rule
+plus AWS managed rules) attached, and a Route53 alias for the API host.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.eks_cluster import MAIN_NODE_LABELS, REDIS_NODE_LABELS, REDIS_NODE_TAINT
+
+REDIS_OPERATOR_CHART = ("redis-operator", "0.25.0", "https://ot-container-kit.github.io/helm-charts")
+"""(chart, version, repository). 0.25 serves redis.redis.opstreelabs.in/v1beta2 RedisReplication/RedisSentinel."""
+ARGO_ROLLOUTS_CHART = ("argo-rollouts", "2.40.0", "https://argoproj.github.io/argo-helm")
+"""(chart, version, repository). Rollouts v1.8: ALB traffic routing, pulumi-visible status.phase."""
+
+GATEWAY = "redis-gateway"
+REDIS = "redis"
+"""Name of the RedisReplication; the operator labels its pods ``app=redis`` and serves Service ``redis``."""
+SENTINEL = "redis-sentinel"
+"""Pods of the RedisSentinel ``redis`` carry ``app=redis-sentinel``; its Service is ``redis-sentinel``."""
+MASTER_GROUP = "mymaster"
+HTTP_PORT, METRICS_PORT, REDIS_PORT, SENTINEL_PORT, EXPORTER_PORT = 8080, 9090, 6379, 26379, 9121
+WAIT_FOR_HEALTHY = "jsonpath={.status.phase}=Healthy"
+"""``pulumi.com/waitFor`` on the Rollout: an aborted or degraded rollout fails ``pulumi up``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+
+    def spec(self) -> dict[str, dict[str, str]]:
+        return {
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisGatewayArgs:
+    """Inputs of :class:`RedisGateway`."""
+
+    namespace: str
+    image: str
+    """Gateway image, pinned."""
+    hostname: str
+    """Public API host."""
+    hosted_zone_id: str
+    """Route53 zone of ``hostname``."""
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int
+    resources: Resources
+    rate_limit: int
+    """WAF: requests per client IP per 5 minutes."""
+    log_level: str
+    vpc_cidr: str
+    """ALB targets are reached from the VPC (IP target mode): the ingress allow rule."""
+    storage_class: str
+    """StorageClass of the Redis volumes (encrypted gp3)."""
+    monitoring_namespace: str
+    """Namespace of Prometheus (scrape allow rule)."""
+    redis_image: str
+    redis_sentinel_image: str
+    redis_exporter_image: str
+    redis_replicas: int
+    redis_sentinels: int
+    redis_storage_size: str
+    redis_resources: Resources
+    redis_maxmemory_percent: int
+    environment: str
+    """Label and ``ENVIRONMENT`` of the gateway (the stack name)."""
+
+
+def cpu_millis(q: str) -> int:
+    """Millicores in a CPU quantity (``250m``, ``1``, ``0.5``)."""
+    return int(q[:-1]) if q.endswith("m") else int(float(q) * 1000)
+
+
+def mebibytes(q: str) -> int:
+    from settings import quantity_bytes
+
+    return -(-quantity_bytes(q) // 2**20)
+
+
+def quota(args: RedisGatewayArgs) -> dict[str, str]:
+    """Hard limits of the namespace: every workload at its maximum scale, plus room for one rollout
+    surge (25%) and the backup and drill jobs (2 CPU, 4 GiB)."""
+    gw, rd = args.resources, args.redis_resources
+    surge = -(-args.max_replicas // 4)
+    gw_n, rd_n, st_n = args.max_replicas + surge, args.redis_replicas, args.redis_sentinels
+    sentinel_cpu, sentinel_mem, exporter_cpu, exporter_mem = 200, 256, 100, 128
+    cpu_req = (
+        gw_n * cpu_millis(gw.cpu_request) + rd_n * (cpu_millis(rd.cpu_request) + exporter_cpu) + st_n * sentinel_cpu
+    )
+    cpu_lim = gw_n * cpu_millis(gw.cpu_limit) + rd_n * (cpu_millis(rd.cpu_limit) + exporter_cpu) + st_n * sentinel_cpu
+    mem_req = (
+        gw_n * mebibytes(gw.memory_request) + rd_n * (mebibytes(rd.memory_request) + exporter_mem) + st_n * sentinel_mem
+    )
+    mem_lim = (
+        gw_n * mebibytes(gw.memory_limit) + rd_n * (mebibytes(rd.memory_limit) + exporter_mem) + st_n * sentinel_mem
+    )
+    jobs_cpu, jobs_mem = 2000, 4096
+    return {
+        "requests.cpu": f"{cpu_req + jobs_cpu}m",
+        "limits.cpu": f"{cpu_lim + jobs_cpu}m",
+        "requests.memory": f"{mem_req + jobs_mem}Mi",
+        "limits.memory": f"{mem_lim + jobs_mem}Mi",
+        "pods": str(gw_n + rd_n + st_n + 10),
+        "persistentvolumeclaims": str(rd_n + 4),
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+    }
+
+
+def pdb_min_available(min_replicas: int) -> int:
+    """One less than the HPA minimum: a drain can always evict a pod, and never more than one at
+    the HPA floor."""
+    return max(1, min_replicas - 1)
+
+
+def _selector(app: str) -> dict[str, Any]:
+    return {"matchLabels": {"app": app}}
+
+
+def _port(port: int) -> dict[str, Any]:
+    return {"protocol": "TCP", "port": port}
+
+
+def network_policies(args: RedisGatewayArgs, gateway_labels: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """NetworkPolicy specs by name: default deny, then only the flows the tier needs."""
+    ns_of = lambda name: {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}  # noqa: E731
+    gw = {"matchLabels": gateway_labels}
+    return {
+        "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        "allow-dns": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{**ns_of("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                    "ports": [{"protocol": "UDP", "port": 53}, _port(53)],
+                }
+            ],
+        },
+        "gateway-from-load-balancer": {
+            "podSelector": gw,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": args.vpc_cidr}}], "ports": [_port(HTTP_PORT)]}],
+        },
+        "gateway-to-redis": {
+            "podSelector": gw,
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"podSelector": _selector(REDIS)}], "ports": [_port(REDIS_PORT)]},
+                {"to": [{"podSelector": _selector(SENTINEL)}], "ports": [_port(SENTINEL_PORT)]},
+            ],
+        },
+        "redis-ingress": {
+            "podSelector": _selector(REDIS),
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": gw},
+                        {"podSelector": _selector(REDIS)},
+                        {"podSelector": _selector(SENTINEL)},
+                        ns_of("redis-operator"),
+                    ],
+                    "ports": [_port(REDIS_PORT)],
+                }
+            ],
+        },
+        "sentinel-ingress": {
+            "podSelector": _selector(SENTINEL),
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": gw}, {"podSelector": _selector(SENTINEL)}, ns_of("redis-operator")],
+                    "ports": [_port(SENTINEL_PORT)],
+                }
+            ],
+        },
+        "redis-tier-egress": {
+            "podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [REDIS, SENTINEL]}]},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"podSelector": _selector(REDIS)}, {"podSelector": _selector(SENTINEL)}],
+                    "ports": [_port(REDIS_PORT), _port(SENTINEL_PORT)],
+                }
+            ],
+        },
+        "allow-prometheus-scrape": {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [ns_of(args.monitoring_namespace)], "ports": [_port(METRICS_PORT), _port(EXPORTER_PORT)]}
+            ],
+        },
+    }
+
+
+def redis_placement(args: RedisGatewayArgs) -> dict[str, Any]:
+    """Scheduling of Redis pods: the tainted node group only, one per node, even across zones."""
+    taint_effect = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+    return {
+        "nodeSelector": dict(REDIS_NODE_LABELS),
+        "tolerations": [
+            {
+                "key": REDIS_NODE_TAINT["key"],
+                "operator": "Equal",
+                "value": REDIS_NODE_TAINT["value"],
+                "effect": taint_effect[REDIS_NODE_TAINT["effect"]],
+            }
+        ],
+        "affinity": {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": _selector(REDIS), "topologyKey": "kubernetes.io/hostname"}
+                ]
+            }
+        },
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": _selector(REDIS),
+            }
+        ],
+    }
+
+
+_RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+class RedisGateway(pulumi.ComponentResource):
+    """The gateway, Redis with Sentinel, and the ALB/WAF/TLS/DNS entry point."""
+
+    namespace: pulumi.Output[str]
+    """Namespace of the tier."""
+    url: pulumi.Output[str]
+    """Public HTTPS URL of the API."""
+    load_balancer_hostname: pulumi.Output[str]
+    """DNS name of the ALB the controller created."""
+    web_acl_arn: pulumi.Output[str]
+    """WAFv2 web ACL attached to the ALB."""
+    redis_password_secret: pulumi.Output[str]
+    """Name of the Secret with the Redis password (key ``password``)."""
+
+    def __init__(self, name: str, args: RedisGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("redisgw:index:RedisGateway", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ns_name = args.namespace
+        part_of = {"app.kubernetes.io/part-of": "redis-gateway"}
+        gateway_labels = {"app": GATEWAY, "app.kubernetes.io/name": GATEWAY, **part_of}
+
+        def meta(obj_name: str, **labels: str) -> dict[str, Any]:
+            return {"name": obj_name, "namespace": ns_name, "labels": {**part_of, **labels}}
+
+        # -- controllers -------------------------------------------------------------------------
+        operator_release = self._chart(
+            f"{name}-redis-operator",
+            REDIS_OPERATOR_CHART,
+            "redis-operator",
+            {
+                "redisOperator": {"watchNamespace": ns_name},
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "128Mi"},
+                    "limits": {"cpu": "500m", "memory": "256Mi"},
+                },
+            },
+        )
+        rollouts_release = self._chart(
+            f"{name}-argo-rollouts",
+            ARGO_ROLLOUTS_CHART,
+            "argo-rollouts",
+            {
+                "installCRDs": True,
+                "controller": {"replicas": 2, "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}}},
+                "dashboard": {"enabled": False},
+            },
+        )
+
+        # -- namespace guard rails ---------------------------------------------------------------
+        ns = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata={
+                "name": ns_name,
+                "labels": {
+                    **part_of,
+                    "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
+                    "pod-security.kubernetes.io/enforce": "baseline",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            },
+            opts=child,
+        )
+        in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota", metadata=meta("redis-gateway-quota"), spec={"hard": quota(args)}, opts=in_ns
+        )
+        biggest_cpu = max(args.resources.cpu_limit, args.redis_resources.cpu_limit, key=cpu_millis)
+        biggest_mem = f"{max(mebibytes(args.resources.memory_limit), mebibytes(args.redis_resources.memory_limit))}Mi"
+        k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata=meta("redis-gateway-limits"),
+            spec={
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": "500m", "memory": "512Mi"},
+                        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                        "max": {"cpu": biggest_cpu, "memory": biggest_mem},
+                    },
+                    {"type": "PersistentVolumeClaim", "max": {"storage": "1Ti"}},
+                ]
+            },
+            opts=in_ns,
+        )
+        for policy_name, spec in network_policies(args, {"app": GATEWAY}).items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-netpol-{policy_name}", metadata=meta(policy_name), spec=spec, opts=in_ns
+            )
+
+        # -- Redis -------------------------------------------------------------------------------
+        password = random.RandomPassword(f"{name}-redis-password", length=40, special=False, opts=child)
+        redis_secret = k8s.core.v1.Secret(
+            f"{name}-redis-auth",
+            metadata=meta("redis-auth"),
+            type="Opaque",
+            string_data={"password": password.result},
+            opts=in_ns,
+        )
+        redis_config = k8s.core.v1.ConfigMap(
+            f"{name}-redis-config",
+            metadata=meta("redis-extra-config"),
+            data={
+                "redis-additional.conf": "\n".join(
+                    [
+                        "appendonly yes",
+                        "appendfsync everysec",
+                        "aof-use-rdb-preamble yes",
+                        "maxmemory-policy noeviction",
+                        "save 900 1 300 100 60 10000",
+                        "repl-diskless-sync yes",
+                        "min-replicas-to-write 1",
+                        "min-replicas-max-lag 10",
+                    ]
+                )
+                + "\n"
+            },
+            opts=in_ns,
+        )
+        secret_ref = {"name": "redis-auth", "key": "password"}
+        # The CRDs come with the operator chart; the password Secret and config are read at start.
+        with_operator = pulumi.ResourceOptions(parent=self, depends_on=[operator_release, redis_secret, redis_config])
+        pod_security = {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "fsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        k8s.apiextensions.CustomResource(
+            f"{name}-redis",
+            api_version="redis.redis.opstreelabs.in/v1beta2",
+            kind="RedisReplication",
+            metadata=meta(REDIS),
+            spec={
+                "clusterSize": args.redis_replicas,
+                "kubernetesConfig": {
+                    "image": args.redis_image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "resources": args.redis_resources.spec(),
+                    "redisSecret": secret_ref,
+                },
+                "redisConfig": {
+                    "additionalRedisConfig": "redis-extra-config",
+                    "maxMemoryPercentOfLimit": args.redis_maxmemory_percent,
+                },
+                "redisExporter": {
+                    "enabled": True,
+                    "image": args.redis_exporter_image,
+                    "port": EXPORTER_PORT,
+                    "resources": Resources(
+                        cpu_request="100m", memory_request="128Mi", cpu_limit="100m", memory_limit="128Mi"
+                    ).spec(),
+                    "securityContext": _RESTRICTED_CONTAINER,
+                },
+                "storage": {
+                    "keepAfterDelete": True,
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": args.storage_class,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": args.redis_storage_size}},
+                        }
+                    },
+                },
+                "podSecurityContext": pod_security,
+                "securityContext": _RESTRICTED_CONTAINER,
+                "pdb": {"enabled": True, "minAvailable": args.redis_replicas - 1},
+                **redis_placement(args),
+            },
+            opts=with_operator,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-sentinel",
+            api_version="redis.redis.opstreelabs.in/v1beta2",
+            kind="RedisSentinel",
+            metadata=meta(REDIS),
+            spec={
+                "clusterSize": args.redis_sentinels,
+                "kubernetesConfig": {
+                    "image": args.redis_sentinel_image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "resources": Resources(
+                        cpu_request="100m", memory_request="128Mi", cpu_limit="200m", memory_limit="256Mi"
+                    ).spec(),
+                    "redisSecret": secret_ref,
+                },
+                "redisSentinelConfig": {
+                    "redisReplicationName": REDIS,
+                    "redisReplicationPassword": {"secretKeyRef": secret_ref},
+                    "masterGroupName": MASTER_GROUP,
+                    "redisPort": str(REDIS_PORT),
+                    "quorum": str(args.redis_sentinels // 2 + 1),
+                    "downAfterMilliseconds": "5000",
+                    "failoverTimeout": "60000",
+                    "parallelSyncs": "1",
+                },
+                "podSecurityContext": pod_security,
+                "securityContext": _RESTRICTED_CONTAINER,
+                "pdb": {"enabled": True, "minAvailable": args.redis_sentinels // 2 + 1},
+                "nodeSelector": dict(MAIN_NODE_LABELS),
+                "topologySpreadConstraints": [
+                    {
+                        "maxSkew": 1,
+                        "topologyKey": "topology.kubernetes.io/zone",
+                        "whenUnsatisfiable": "DoNotSchedule",
+                        "labelSelector": _selector(SENTINEL),
+                    }
+                ],
+            },
+            opts=with_operator,
+        )
+
+        # -- gateway -----------------------------------------------------------------------------
+        sa = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata=meta(GATEWAY), automount_service_account_token=False, opts=in_ns
+        )
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=meta(GATEWAY),
+            data={
+                "LISTEN_ADDR": f":{HTTP_PORT}",
+                "METRICS_ADDR": f":{METRICS_PORT}",
+                "LOG_LEVEL": args.log_level,
+                "ENVIRONMENT": args.environment,
+                "REDIS_SENTINEL_ADDRS": f"{SENTINEL}.{ns_name}.svc.cluster.local:{SENTINEL_PORT}",
+                "REDIS_MASTER_NAME": MASTER_GROUP,
+            },
+            opts=in_ns,
+        )
+        role = k8s.rbac.v1.Role(
+            f"{name}-role",
+            metadata=meta(GATEWAY),
+            rules=[
+                {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [GATEWAY], "verbs": ["get", "watch"]}
+            ],
+            opts=in_ns,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-rolebinding",
+            metadata=meta(GATEWAY),
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": GATEWAY},
+            subjects=[{"kind": "ServiceAccount", "name": GATEWAY, "namespace": ns_name}],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns, role, sa]),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-svc",
+            metadata=meta(GATEWAY),
+            spec={
+                "type": "ClusterIP",
+                "selector": {"app": GATEWAY},
+                "ports": [
+                    {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+                    {"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+                ],
+            },
+            opts=in_ns,
+        )
+        pod_spec = self._gateway_pod(args, gateway_labels)
+        rollout = k8s.apiextensions.CustomResource(
+            f"{name}-rollout",
+            api_version="argoproj.io/v1alpha1",
+            kind="Rollout",
+            metadata={**meta(GATEWAY), "annotations": {"pulumi.com/waitFor": WAIT_FOR_HEALTHY}},
+            spec={
+                "replicas": args.min_replicas,
+                "revisionHistoryLimit": 5,
+                "selector": {"matchLabels": {"app": GATEWAY}},
+                "template": {"metadata": {"labels": gateway_labels}, "spec": pod_spec},
+                "strategy": {"canary": {"maxSurge": "25%", "maxUnavailable": 0}},
+            },
+            # The Rollout CRD comes with the chart; the pods mount the ConfigMap and Secret.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[rollouts_release, config, redis_secret, sa],
+                # The HPA owns spec.replicas once the Rollout exists.
+                ignore_changes=["spec.replicas"],
+            ),
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=meta(GATEWAY),
+            spec={
+                "scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": GATEWAY},
+                "minReplicas": args.min_replicas,
+                "maxReplicas": args.max_replicas,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": args.target_cpu_utilization},
+                        },
+                    }
+                ],
+                "behavior": {
+                    "scaleDown": {
+                        "stabilizationWindowSeconds": 300,
+                        "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}],
+                    },
+                    "scaleUp": {
+                        "stabilizationWindowSeconds": 0,
+                        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 30}],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout]),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(GATEWAY),
+            spec={"minAvailable": pdb_min_available(args.min_replicas), "selector": {"matchLabels": {"app": GATEWAY}}},
+            opts=in_ns,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-servicemonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=meta(GATEWAY),
+            spec={
+                "selector": {"matchLabels": {"app.kubernetes.io/name": GATEWAY}},
+                "namespaceSelector": {"matchNames": [ns_name]},
+                "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-redis-podmonitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata=meta(REDIS),
+            spec={
+                "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [REDIS]}]},
+                "namespaceSelector": {"matchNames": [ns_name]},
+                "podMetricsEndpoints": [{"port": "redis-exporter", "interval": "15s"}],
+            },
+            opts=in_ns,
+        )
+
+        # -- edge: certificate, WAF, ALB, DNS -----------------------------------------------------
+        cert = aws.acm.Certificate(f"{name}-cert", domain_name=args.hostname, validation_method="DNS", opts=child)
+        option = cert.domain_validation_options[0]
+        validation_record = aws.route53.Record(
+            f"{name}-cert-validation",
+            zone_id=args.hosted_zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=300,
+            allow_overwrite=True,
+            opts=child,
+        )
+        validated = aws.acm.CertificateValidation(
+            f"{name}-cert", certificate_arn=cert.arn, validation_record_fqdns=[validation_record.fqdn], opts=child
+        )
+        acl = aws.wafv2.WebAcl(
+            f"{name}-waf",
+            scope="REGIONAL",
+            description=f"Protects {args.hostname}",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            rules=[
+                aws.wafv2.WebAclRuleArgs(
+                    name="rate-limit-per-ip",
+                    priority=0,
+                    action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+                    statement=aws.wafv2.WebAclRuleStatementArgs(
+                        rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                            limit=args.rate_limit, aggregate_key_type="IP", evaluation_window_sec=300
+                        )
+                    ),
+                    visibility_config=_rule_visibility("rate-limit-per-ip"),
+                ),
+                *[
+                    aws.wafv2.WebAclRuleArgs(
+                        name=group,
+                        priority=priority,
+                        override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                            none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
+                        ),
+                        statement=aws.wafv2.WebAclRuleStatementArgs(
+                            managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
+                                name=group, vendor_name="AWS"
+                            )
+                        ),
+                        visibility_config=_rule_visibility(group),
+                    )
+                    for priority, group in enumerate(
+                        ["AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"], start=1
+                    )
+                ],
+            ],
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True, metric_name=f"{name}-waf", sampled_requests_enabled=True
+            ),
+            opts=child,
+        )
+        annotations = pulumi.Output.all(validated.certificate_arn, acl.arn).apply(
+            lambda v: {
+                "alb.ingress.kubernetes.io/scheme": "internet-facing",
+                "alb.ingress.kubernetes.io/target-type": "ip",
+                "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+                "alb.ingress.kubernetes.io/ssl-redirect": "443",
+                "alb.ingress.kubernetes.io/certificate-arn": v[0],
+                "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                "alb.ingress.kubernetes.io/wafv2-acl-arn": v[1],
+                "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
+                "alb.ingress.kubernetes.io/load-balancer-attributes": ",".join(
+                    [
+                        "routing.http.drop_invalid_header_fields.enabled=true",
+                        "idle_timeout.timeout_seconds=60",
+                    ]
+                ),
+                "alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30",
+            }
+        )
+        ingress = k8s.networking.v1.Ingress(
+            f"{name}-ingress",
+            metadata={**meta(GATEWAY), "annotations": annotations},
+            spec={
+                "ingressClassName": "alb",
+                "tls": [{"hosts": [args.hostname]}],
+                "rules": [
+                    {
+                        "host": args.hostname,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": GATEWAY, "port": {"name": "http"}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
+        )
+        lb_hostname = ingress.status.apply(lambda s: s.load_balancer.ingress[0].hostname)
+        lb_zone = aws.lb.get_hosted_zone_id_output(
+            load_balancer_type="application", opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        aws.route53.Record(
+            f"{name}-api",
+            zone_id=args.hosted_zone_id,
+            name=args.hostname,
+            type="A",
+            aliases=[aws.route53.RecordAliasArgs(name=lb_hostname, zone_id=lb_zone.id, evaluate_target_health=True)],
+            opts=child,
+        )
+
+        self.namespace = ns.metadata.name
+        self.url = pulumi.Output.from_input(f"https://{args.hostname}")
+        self.load_balancer_hostname = lb_hostname
+        self.web_acl_arn = acl.arn
+        self.redis_password_secret = redis_secret.metadata.name
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "url": self.url,
+                "load_balancer_hostname": self.load_balancer_hostname,
+                "web_acl_arn": self.web_acl_arn,
+                "redis_password_secret": self.redis_password_secret,
+            }
+        )
+
+    def _chart(
+        self, name: str, chart: tuple[str, str, str], namespace: str, values: dict[str, Any]
+    ) -> k8s.helm.v3.Release:
+        chart_name, version, repo = chart
+        return k8s.helm.v3.Release(
+            name,
+            name=chart_name,
+            chart=chart_name,
+            version=version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            namespace=namespace,
+            create_namespace=True,
+            atomic=True,
+            cleanup_on_fail=True,
+            values=values,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    @staticmethod
+    def _gateway_pod(args: RedisGatewayArgs, labels: dict[str, str]) -> dict[str, Any]:
+        probe = lambda path, period, threshold: {  # noqa: E731
+            "httpGet": {"path": path, "port": "http"},
+            "periodSeconds": period,
+            "timeoutSeconds": 2,
+            "failureThreshold": threshold,
+        }
+        return {
+            "serviceAccountName": GATEWAY,
+            "automountServiceAccountToken": False,
+            "nodeSelector": dict(MAIN_NODE_LABELS),
+            "terminationGracePeriodSeconds": 45,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "runAsGroup": 10001,
+                "fsGroup": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "gateway",
+                    "image": args.image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "ports": [
+                        {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
+                        {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
+                    ],
+                    "envFrom": [{"configMapRef": {"name": GATEWAY}}],
+                    "env": [
+                        {
+                            "name": "REDIS_PASSWORD",
+                            "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "password"}},
+                        }
+                    ],
+                    "resources": args.resources.spec(),
+                    "startupProbe": probe("/healthz", 2, 30),
+                    "livenessProbe": probe("/healthz", 10, 3),
+                    "readinessProbe": probe("/readyz", 5, 2),
+                    # Let the ALB deregister the pod before it stops accepting connections.
+                    "lifecycle": {"preStop": {"sleep": {"seconds": 15}}},
+                    "securityContext": {**_RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True, "runAsNonRoot": True},
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - private emptyDir
+                }
+            ],
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "DoNotSchedule",
+                    "labelSelector": {"matchLabels": {"app": GATEWAY}},
+                }
+            ],
+            "affinity": {
+                "podAntiAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 100,
+                            "podAffinityTerm": {
+                                "labelSelector": {"matchLabels": {"app": GATEWAY}},
+                                "topologyKey": "kubernetes.io/hostname",
+                            },
+                        }
+                    ]
+                }
+            },
+        }
+
+
+def _rule_visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
+    return aws.wafv2.WebAclRuleVisibilityConfigArgs(
+        cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+    )
