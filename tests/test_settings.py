@@ -120,6 +120,43 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
     ),
     ("missing-region", [("aws:region", ...)], "aws:region: required key is missing"),
     (
+        "image-latest",
+        [("redisgw:gateway.image", "ghcr.io/example/gateway:latest")],
+        "redisgw:gateway.image: image must pin a version, not ':latest'",
+    ),
+    (
+        "image-untagged",
+        [("redisgw:redis.image", "quay.io/opstree/redis")],
+        "redisgw:redis.image: image 'quay.io/opstree/redis' must be registry/repository:tag or @sha256 digest",
+    ),
+    (
+        "gateway-min-above-max",
+        [("redisgw:gateway.replicas.min", 30)],
+        "redisgw:gateway.replicas: min (30) must not exceed max (20)",
+    ),
+    (
+        "gateway-single-replica",
+        [("redisgw:gateway.replicas.min", 1)],
+        "redisgw:gateway.replicas.min: Input should be greater than or equal to 2",
+    ),
+    (
+        "maxmemory-no-fork-reserve",
+        [("redisgw:redis.maxmemoryPercent", 90)],
+        "redisgw:redis.maxmemoryPercent: Input should be less than or equal to 75",
+    ),
+    ("sentinels-even", [("redisgw:redis.sentinels", 4)], "redisgw:redis.sentinels: sentinels must be odd"),
+    (
+        "redis-memory-request-above-limit",
+        [("redisgw:redis.resources.memoryRequest", "64Gi")],
+        "redisgw:redis.resources: memoryRequest (64Gi) exceeds memoryLimit (20Gi)",
+    ),
+    ("bad-hostname", [("redisgw:gateway.hostname", "api_gateway")], "redisgw:gateway.hostname: hostname 'api_gateway'"),
+    (
+        "secret-in-plain-text",
+        [("redisgw:alertSlackWebhookUrl", "https://hooks.slack.invalid/T/B/X")],
+        "redisgw:alertSlackWebhookUrl: stored in plain text; set it with pulumi config set --secret",
+    ),
+    (
         "admin-not-a-role",
         [("redisgw:cluster.adminRoleArns", ["arn:aws:iam::123456789012:user/alice"])],
         "redisgw:cluster.adminRoleArns: adminRoleArns entry 'arn:aws:iam::123456789012:user/alice' is not an IAM role",

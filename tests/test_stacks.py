@@ -82,3 +82,39 @@ def test_aws_resources_use_the_explicit_provider_with_default_tags(stack_run: St
 def test_protection_follows_config(stack_run: StackRun) -> None:
     assert stack_run("production").one("eks:index:Cluster").protect
     assert not stack_run("staging").one("eks:index:Cluster").protect
+
+
+APP_TIER = {
+    "kubernetes:core/v1:Namespace": 2,
+    "kubernetes:core/v1:ResourceQuota": 1,
+    "kubernetes:core/v1:LimitRange": 1,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 8,
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication": 1,
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel": 1,
+    "kubernetes:argoproj.io/v1alpha1:Rollout": 1,
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
+    "kubernetes:policy/v1:PodDisruptionBudget": 1,
+    "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
+    "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
+    "kubernetes:networking.k8s.io/v1:Ingress": 1,
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
+    "kubernetes:core/v1:ServiceAccount": 1,
+    "aws:wafv2/webAcl:WebAcl": 1,
+    "aws:acm/certificate:Certificate": 1,
+    "aws:route53/record:Record": 2,
+    "kubernetes:helm.sh/v3:Release": 5,
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_application_tier_is_complete(stack_run: StackRun, stack: str) -> None:
+    types = Counter(r.type for r in stack_run(stack))
+    assert {t: types[t] for t in APP_TIER} == APP_TIER
+
+
+@pytest.mark.parametrize(("stack", "minimum", "host"), [("production", 3, "api."), ("staging", 2, "api.staging.")])
+def test_application_sizes_come_from_the_stack_file(stack_run: StackRun, stack: str, minimum: int, host: str) -> None:
+    rec = stack_run(stack)
+    hpa = rec.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
+    assert hpa["minReplicas"] == minimum
+    assert rec.one("aws:acm/certificate:Certificate").inputs["domainName"].startswith(host)
