@@ -4,9 +4,19 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
+from components.backup_vault import BackupVault, BackupVaultArgs
 from components.eks_cluster import DEFAULT_STORAGE_CLASS, EksCluster, EksClusterArgs, NodeGroupSpec
 from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
-from components.redis_gateway import RedisGateway, RedisGatewayArgs, Resources
+from components.redis_gateway import (
+    MASTER_GROUP,
+    REDIS,
+    REDIS_AUTH_SECRET,
+    SENTINEL,
+    SENTINEL_PORT,
+    RedisGateway,
+    RedisGatewayArgs,
+    Resources,
+)
 from components.vpc import Vpc, VpcArgs
 
 cfg = settings.from_pulumi_config()
@@ -14,7 +24,9 @@ secrets = settings.secrets_from_pulumi_config()
 stack = pulumi.get_stack()
 cluster_name = f"redisgw-{stack}"
 
-primary = aws.Provider("primary", region=cfg.region, default_tags=aws.ProviderDefaultTagsArgs(tags=dict(cfg.tags)))
+default_tags = aws.ProviderDefaultTagsArgs(tags=dict(cfg.tags))
+primary = aws.Provider("primary", region=cfg.region, default_tags=default_tags)
+dr = aws.Provider("dr", region=cfg.dr.region, default_tags=default_tags) if cfg.dr.enabled else None
 in_primary = pulumi.ResourceOptions(providers={"aws": primary})
 
 vpc = Vpc(
@@ -103,6 +115,37 @@ gateway = RedisGateway(
     opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[monitoring])),
 )
 
+backups = BackupVault(
+    "backups",
+    BackupVaultArgs(
+        region=cfg.region,
+        namespace=cfg.gateway.namespace,
+        ops_image=cfg.backup.ops_image,
+        schedule=cfg.backup.schedule,
+        drill_schedule=cfg.backup.drill_schedule,
+        scratch_size=cfg.backup.scratch_size,
+        storage_class=DEFAULT_STORAGE_CLASS,
+        infrequent_access_after_days=cfg.backup.infrequent_access_after_days,
+        glacier_after_days=cfg.backup.glacier_after_days,
+        expire_after_days=cfg.backup.expire_after_days,
+        snapshot_retention_days=cfg.backup.snapshot_retention_days,
+        object_lock_days=cfg.backup.object_lock.days if cfg.backup.object_lock.enabled else None,
+        object_lock_mode=cfg.backup.object_lock.mode,
+        vault_lock=cfg.backup.vault_lock.model_dump(exclude={"enabled"}) if cfg.backup.vault_lock.enabled else None,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        sentinel_address=f"{SENTINEL}.{cfg.gateway.namespace}.svc.cluster.local:{SENTINEL_PORT}",
+        master_name=MASTER_GROUP,
+        redis_password_secret=REDIS_AUTH_SECRET,
+        redis_app_label=REDIS,
+        dr_provider=dr,
+        dr_region=cfg.dr.region if cfg.dr.enabled else None,
+        protect=cfg.protect_stateful_resources,
+    ),
+    # The jobs run in the gateway's namespace and read its Redis password Secret.
+    opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[gateway])),
+)
+
 pulumi.export("region", cfg.region)
 pulumi.export("vpcId", vpc.vpc_id)
 pulumi.export("privateSubnetIds", vpc.private_subnet_ids)
@@ -113,3 +156,6 @@ pulumi.export("apiUrl", gateway.url)
 pulumi.export("loadBalancerHostname", gateway.load_balancer_hostname)
 pulumi.export("webAclArn", gateway.web_acl_arn)
 pulumi.export("grafanaAdminSecret", monitoring.grafana_admin_secret)
+pulumi.export("backupBucket", backups.bucket_name)
+pulumi.export("backupReplicaBucket", backups.replica_bucket_name)
+pulumi.export("backupVaultArn", backups.vault_arn)

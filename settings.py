@@ -382,6 +382,74 @@ class MonitoringSettings(_Model):
         return v
 
 
+class ObjectLockSettings(_Model):
+    enabled: bool = False
+    """S3 Object Lock on the backup bucket (set at creation; cannot be turned off)."""
+    mode: Literal["GOVERNANCE", "COMPLIANCE"] = "COMPLIANCE"
+    days: int = Field(default=14, ge=1, le=3650)
+
+
+class VaultLockSettings(_Model):
+    enabled: bool = False
+    """AWS Backup Vault Lock: recovery points cannot be deleted before ``minRetentionDays``."""
+    min_retention_days: int = Field(default=7, ge=1, le=36500)
+    max_retention_days: int = Field(default=35, ge=1, le=36500)
+    changeable_for_days: int = Field(default=3, ge=3, le=36500)
+    """Grace period before the lock becomes immutable (AWS minimum: 3)."""
+
+    @model_validator(mode="after")
+    def _order(self) -> VaultLockSettings:
+        if self.min_retention_days > self.max_retention_days:
+            raise ValueError(
+                f"minRetentionDays ({self.min_retention_days}) exceeds maxRetentionDays ({self.max_retention_days})"
+            )
+        return self
+
+
+class BackupSettings(_Model):
+    """Redis backups: S3 (RDB streams), AWS Backup (EBS snapshots), schedules and retention tiers."""
+
+    ops_image: str
+    """The ops image the backup and drill CronJobs run (built from ``Dockerfile``)."""
+    schedule: str = "*/15 * * * *"
+    drill_schedule: str = "0 4 * * 1"
+    scratch_size: str = "20Gi"
+    """``backup-storage`` PVC of the CronJob (spool when S3 is slow)."""
+    infrequent_access_after_days: int = Field(default=30, ge=30)
+    glacier_after_days: int = Field(default=90, ge=31)
+    expire_after_days: int = Field(default=365, ge=32)
+    snapshot_retention_days: int = Field(default=7, ge=1, le=35)
+    """Retention of the hourly EBS snapshots (and their DR copies)."""
+    object_lock: ObjectLockSettings = ObjectLockSettings()
+    vault_lock: VaultLockSettings = VaultLockSettings()
+
+    @field_validator("ops_image")
+    @classmethod
+    def _img(cls, v: str) -> str:
+        return _image(v, "opsImage")
+
+    @field_validator("schedule", "drill_schedule")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError(f"{v!r} is not a five-field cron schedule")
+        return v
+
+    @model_validator(mode="after")
+    def _tiers(self) -> BackupSettings:
+        if not self.infrequent_access_after_days < self.glacier_after_days < self.expire_after_days:
+            raise ValueError("tiers must grow: infrequentAccessAfterDays < glacierAfterDays < expireAfterDays")
+        if self.object_lock.enabled and self.object_lock.days >= self.expire_after_days:
+            raise ValueError(f"objectLock.days ({self.object_lock.days}) must be shorter than expireAfterDays")
+        lock = self.vault_lock
+        if lock.enabled and not lock.min_retention_days <= self.snapshot_retention_days <= lock.max_retention_days:
+            raise ValueError(
+                f"snapshotRetentionDays ({self.snapshot_retention_days}) must lie within the vault lock's "
+                f"{lock.min_retention_days}..{lock.max_retention_days} days"
+            )
+        return self
+
+
 class StackSettings(_Model):
     """Everything one stack declares. Built by :func:`load_settings`; never mutated."""
 
@@ -396,6 +464,7 @@ class StackSettings(_Model):
     gateway: GatewaySettings
     redis: RedisSettings
     monitoring: MonitoringSettings
+    backup: BackupSettings
     dr: DrSettings = DrSettings()
 
     @field_validator("region")

@@ -46,6 +46,8 @@ REDIS = "redis"
 SENTINEL = "redis-sentinel"
 """Pods of the RedisSentinel ``redis`` carry ``app=redis-sentinel``; its Service is ``redis-sentinel``."""
 MASTER_GROUP = "mymaster"
+REDIS_AUTH_SECRET = "redis-auth"
+"""Secret holding the generated Redis password under key ``password``."""
 HTTP_PORT, METRICS_PORT, REDIS_PORT, SENTINEL_PORT, EXPORTER_PORT = 8080, 9090, 6379, 26379, 9121
 WAIT_FOR_HEALTHY = "jsonpath={.status.phase}=Healthy"
 """``pulumi.com/waitFor`` on the Rollout: an aborted or degraded rollout fails ``pulumi up``."""
@@ -362,7 +364,7 @@ class RedisGateway(pulumi.ComponentResource):
         password = random.RandomPassword(f"{name}-redis-password", length=40, special=False, opts=child)
         redis_secret = k8s.core.v1.Secret(
             f"{name}-redis-auth",
-            metadata=meta("redis-auth"),
+            metadata=meta(REDIS_AUTH_SECRET),
             type="Opaque",
             string_data={"password": password.result},
             opts=in_ns,
@@ -387,7 +389,7 @@ class RedisGateway(pulumi.ComponentResource):
             },
             opts=in_ns,
         )
-        secret_ref = {"name": "redis-auth", "key": "password"}
+        secret_ref = {"name": REDIS_AUTH_SECRET, "key": "password"}
         # The CRDs come with the operator chart; the password Secret and config are read at start.
         with_operator = pulumi.ResourceOptions(parent=self, depends_on=[operator_release, redis_secret, redis_config])
         pod_security = {
@@ -785,7 +787,7 @@ class RedisGateway(pulumi.ComponentResource):
                     "env": [
                         {
                             "name": "REDIS_PASSWORD",
-                            "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "password"}},
+                            "valueFrom": {"secretKeyRef": {"name": REDIS_AUTH_SECRET, "key": "password"}},
                         }
                     ],
                     "resources": args.resources.spec(),

@@ -46,13 +46,20 @@ class RealisticMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str, partition: str = "aws") -> None:
         self.region = region
         self.partition = partition
+        self._provider_regions: dict[str, str] = {}
+        """Provider ID -> region, so resources of an explicit DR provider get DR ARNs."""
+
+    def _region_of(self, provider_ref: str | None) -> str:
+        return self._provider_regions.get((provider_ref or "").rsplit("::", 1)[-1], self.region)
 
     # -- resources -------------------------------------------------------------------------------
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         h = _digest(typ, name)
-        region = inputs.get("region", self.region) if typ == "pulumi:providers:aws" else self.region
+        region = self._region_of(args.provider)
         if typ.startswith("pulumi:providers:"):
+            if typ == "pulumi:providers:aws" and isinstance(inputs.get("region"), str):
+                self._provider_regions[f"{name}-provider-id"] = inputs["region"]
             return f"{name}-provider-id", inputs
         if typ.startswith("kubernetes:"):
             return self._kubernetes(typ, name, inputs, h)
@@ -207,6 +214,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}, []
         if token == "aws:lb/getHostedZoneId:getHostedZoneId":
             # The published canonical zone of ALBs in eu-west-1; other regions get a stand-in.
-            zone = "Z32O12XQLNTSW2" if self.region == "eu-west-1" else "Z0000000000ALB"
-            return {"id": zone, "loadBalancerType": args.args.get("loadBalancerType"), "region": self.region}, []
+            region = self._region_of(args.provider)
+            zone = "Z32O12XQLNTSW2" if region == "eu-west-1" else "Z0000000000ALB"
+            return {"id": zone, "loadBalancerType": args.args.get("loadBalancerType"), "region": region}, []
         raise NotImplementedError(f"the offline engine has no mock for invoke {token}")

@@ -57,7 +57,7 @@ def test_node_sizes_come_from_the_stack_file(stack_run: StackRun) -> None:
 def test_every_resource_but_the_providers_lives_in_a_component(stack_run: StackRun, stack: str) -> None:
     rec = stack_run(stack)
     components = {r.urn for r in rec if r.type.startswith("redisgw:index:")}
-    assert len(components) == 4  # Vpc, EksCluster, MonitoringStack, RedisGateway
+    assert len(components) == 5  # Vpc, EksCluster, MonitoringStack, RedisGateway, BackupVault
     for r in rec:
         if r.type.startswith("redisgw:index:") or r.type == "pulumi:providers:aws":
             continue
@@ -70,13 +70,26 @@ def test_every_resource_but_the_providers_lives_in_a_component(stack_run: StackR
 @pytest.mark.parametrize("stack", STACKS)
 def test_aws_resources_use_the_explicit_provider_with_default_tags(stack_run: StackRun, stack: str) -> None:
     rec = stack_run(stack)
-    provider = rec.one("pulumi:providers:aws")
+    provider = rec.one("pulumi:providers:aws", "primary")
     assert provider.inputs["region"] == "eu-west-1"
     # Provider inputs travel JSON-encoded, as the engine hands them to the provider plugin.
     assert json.loads(provider.inputs["defaultTags"])["tags"]["environment"] == stack
+    providers = {p.urn for p in rec.of_type("pulumi:providers:aws")}
+    assert len(providers) == (2 if stack == "production" else 1)  # the DR region has its own provider
     for r in rec:
         if r.custom and r.type.startswith("aws:"):
-            assert (r.provider or "").startswith(provider.urn), r.urn
+            assert (r.provider or "").rsplit("::", 1)[0] in providers, r.urn
+
+
+@pytest.mark.parametrize(("stack", "buckets", "locks"), [("production", 2, 1), ("staging", 1, 0)])
+def test_backups_replicate_and_lock_only_where_configured(
+    stack_run: StackRun, stack: str, buckets: int, locks: int
+) -> None:
+    types = Counter(r.type for r in stack_run(stack))
+    assert types["aws:s3/bucket:Bucket"] == buckets
+    assert types["aws:s3/bucketReplicationConfig:BucketReplicationConfig"] == buckets - 1
+    assert types["aws:backup/vaultLockConfiguration:VaultLockConfiguration"] == locks
+    assert types["aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"] == locks
 
 
 def test_protection_follows_config(stack_run: StackRun) -> None:
@@ -88,7 +101,7 @@ APP_TIER = {
     "kubernetes:core/v1:Namespace": 2,
     "kubernetes:core/v1:ResourceQuota": 1,
     "kubernetes:core/v1:LimitRange": 1,
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 8,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 11,
     "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication": 1,
     "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel": 1,
     "kubernetes:argoproj.io/v1alpha1:Rollout": 1,
@@ -98,7 +111,10 @@ APP_TIER = {
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
     "kubernetes:networking.k8s.io/v1:Ingress": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
-    "kubernetes:core/v1:ServiceAccount": 1,
+    "kubernetes:core/v1:ServiceAccount": 2,
+    "kubernetes:batch/v1:CronJob": 2,
+    "kubernetes:core/v1:PersistentVolumeClaim": 1,
+    "aws:backup/plan:Plan": 1,
     "aws:wafv2/webAcl:WebAcl": 1,
     "aws:acm/certificate:Certificate": 1,
     "aws:route53/record:Record": 2,

@@ -1,0 +1,625 @@
+"""BackupVault: where Redis backups live, how they get there, and how they are proven restorable.
+
+Two independent backup paths, so one failure mode never takes both:
+
+* **Logical (RDB) backups** every 15 minutes: the ``redis-backup`` CronJob runs ``python -m ops
+  backup`` from the ops image, which streams an RDB from a Redis replica, compresses and checksums
+  it and uploads it to the backup bucket under its prefix. The bucket is versioned, SSE-KMS with a
+  rotating key, public access blocked, TLS-only, Object Lock where configured, with lifecycle tiers
+  (Standard -> Standard-IA -> Glacier Instant Retrieval -> expiry) and, with DR on, replicated with
+  Replication Time Control to a bucket in the DR region under its own key. The job's IRSA role can
+  only touch its prefix. A weekly ``redis-restore-drill`` CronJob restores the latest backup into a
+  scratch Redis and fails loudly if it cannot.
+* **Volume snapshots** every hour: an AWS Backup plan snapshots the Redis EBS volumes (selected by
+  the PVC-namespace tag the EBS CSI driver sets) into a vault with Vault Lock where configured, and
+  copies each recovery point to a vault in the DR region.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components._shared import caller, encryption_key, irsa_role
+
+BACKUP_PREFIX = "redis/"
+"""Key prefix of RDB backups in the bucket; the job's IAM role is limited to it."""
+SERVICE_ACCOUNT = "redis-backup"
+SPOOL_CLAIM = "backup-storage"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupVaultArgs:
+    """Inputs of :class:`BackupVault`."""
+
+    region: str
+    namespace: str
+    """Namespace of Redis and the backup jobs."""
+    ops_image: str
+    schedule: str = "*/15 * * * *"
+    drill_schedule: str = "0 4 * * 1"
+    scratch_size: str = "20Gi"
+    storage_class: str
+    infrequent_access_after_days: int = 30
+    glacier_after_days: int = 90
+    expire_after_days: int = 365
+    snapshot_retention_days: int = 7
+    object_lock_days: int | None = None
+    """Default Object Lock retention; ``None`` creates the bucket without Object Lock."""
+    object_lock_mode: str = "COMPLIANCE"
+    vault_lock: Mapping[str, int] | None = None
+    """``min_retention_days``, ``max_retention_days``, ``changeable_for_days``; ``None``: no Vault Lock."""
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    sentinel_address: str
+    """``host:port`` of Sentinel, which names a replica to stream from."""
+    master_name: str
+    redis_password_secret: str
+    """Secret (key ``password``) with the Redis password."""
+    redis_app_label: str
+    """``app`` label of the Redis pods (NetworkPolicy allow)."""
+    dr_provider: aws.Provider | None = None
+    """Provider of the DR region; with it, the bucket replicates and snapshots are copied there."""
+    dr_region: str | None = None
+    protect: bool = True
+
+
+def _tls_only_policy(bucket_arn: pulumi.Output[str]) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
+
+
+class BackupVault(pulumi.ComponentResource):
+    """Backup bucket, AWS Backup vault and plan, and the backup and drill CronJobs."""
+
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    """KMS key of backups in the primary region."""
+    vault_arn: pulumi.Output[str]
+    job_role_arn: pulumi.Output[str]
+    """IRSA role of the backup and drill jobs."""
+    replica_bucket_name: pulumi.Output[str | None]
+    """DR replica bucket, when DR is on."""
+
+    def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("redisgw:index:BackupVault", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        _, account = caller(child)
+
+        key = encryption_key(f"{name}-key", description="Encrypts Redis backups", region=args.region, opts=stateful)
+        bucket = self._bucket(f"{name}-bucket", key, stateful, object_lock_days=args.object_lock_days, args=args)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-bucket-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="tiers",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=BACKUP_PREFIX),
+                    transitions=[
+                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                            days=args.infrequent_access_after_days, storage_class="STANDARD_IA"
+                        ),
+                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                            days=args.glacier_after_days, storage_class="GLACIER_IR"
+                        ),
+                    ],
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.expire_after_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=30
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=1
+                    ),
+                )
+            ],
+            opts=child,
+        )
+
+        replica_bucket: aws.s3.Bucket | None = None
+        dr_vault: aws.backup.Vault | None = None
+        if args.dr_provider is not None and args.dr_region is not None:
+            in_dr = pulumi.ResourceOptions(parent=self, provider=args.dr_provider, protect=args.protect)
+            dr_key = encryption_key(
+                f"{name}-dr-key",
+                description="Encrypts Redis backups in the DR region",
+                region=args.dr_region,
+                opts=in_dr,
+            )
+            replica_bucket = self._bucket(f"{name}-replica", dr_key, in_dr, object_lock_days=None, args=args)
+            dr_vault = aws.backup.Vault(f"{name}-dr-vault", kms_key_arn=dr_key.arn, opts=in_dr)
+            self._replication(name, bucket, key, replica_bucket, dr_key, child)
+
+        # -- AWS Backup: hourly EBS snapshots of the Redis volumes --------------------------------
+        vault = aws.backup.Vault(f"{name}-vault", kms_key_arn=key.arn, opts=stateful)
+        if args.vault_lock is not None:
+            aws.backup.VaultLockConfiguration(
+                f"{name}-vault-lock",
+                backup_vault_name=vault.name,
+                min_retention_days=args.vault_lock["min_retention_days"],
+                max_retention_days=args.vault_lock["max_retention_days"],
+                changeable_for_days=args.vault_lock["changeable_for_days"],
+                opts=stateful,
+            )
+        plan = aws.backup.Plan(
+            f"{name}-plan",
+            rules=[
+                aws.backup.PlanRuleArgs(
+                    rule_name="hourly-redis-volumes",
+                    target_vault_name=vault.name,
+                    schedule="cron(0 * ? * * *)",
+                    start_window=60,
+                    completion_window=180,
+                    lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.snapshot_retention_days),
+                    copy_actions=[
+                        aws.backup.PlanRuleCopyActionArgs(
+                            destination_vault_arn=dr_vault.arn,
+                            lifecycle=aws.backup.PlanRuleCopyActionLifecycleArgs(
+                                delete_after=args.snapshot_retention_days
+                            ),
+                        )
+                    ]
+                    if dr_vault is not None
+                    else None,
+                )
+            ],
+            opts=child,
+        )
+        backup_role = aws.iam.Role(
+            f"{name}-aws-backup",
+            assume_role_policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "backup.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        for policy in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
+            aws.iam.RolePolicyAttachment(
+                f"{name}-aws-backup-{policy}",
+                role=backup_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/service-role/{policy}",
+                opts=child,
+            )
+        aws.backup.Selection(
+            f"{name}-redis-volumes",
+            plan_id=plan.id,
+            iam_role_arn=backup_role.arn,
+            resources=[pulumi.Output.format("arn:aws:ec2:{0}:{1}:volume/*", args.region, account)],
+            conditions=[
+                aws.backup.SelectionConditionArgs(
+                    string_equals=[
+                        aws.backup.SelectionConditionStringEqualArgs(
+                            key="aws:ResourceTag/kubernetes.io/created-for/pvc/namespace", value=args.namespace
+                        )
+                    ]
+                )
+            ],
+            opts=child,
+        )
+
+        # -- the jobs' identity: its prefix, its key, nothing else -------------------------------
+        job_role = irsa_role(
+            f"{name}-job",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace=args.namespace,
+            service_account=SERVICE_ACCOUNT,
+            inline_policy=job_policy(bucket.arn, key.arn),
+            opts=child,
+        )
+
+        # -- in the cluster ----------------------------------------------------------------------
+        meta = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
+        k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata={**meta, "name": SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": job_role.arn}},
+            opts=child,
+        )
+        claim_spec = {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": args.storage_class,
+            "resources": {"requests": {"storage": args.scratch_size}},
+        }
+        k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-spool",
+            # WaitForFirstConsumer keeps the claim Pending until the first job: do not wait for Bound.
+            metadata={**meta, "name": SPOOL_CLAIM, "annotations": {"pulumi.com/skipAwait": "true"}},
+            spec=claim_spec,
+            opts=child,
+        )
+        common = [
+            "--bucket",
+            bucket.bucket,
+            "--prefix",
+            BACKUP_PREFIX,
+            "--region",
+            args.region,
+            "--json",
+        ]
+        backup_args = [
+            "backup",
+            "--sentinel",
+            args.sentinel_address,
+            "--master-name",
+            args.master_name,
+            "--kms-key-id",
+            key.arn,
+            "--spool-dir",
+            "/spool",
+            *common,
+        ]
+        drill_args = ["drill", "--work-dir", "/spool", *common]
+        # The drill gets its own throw-away volume: it may overlap a backup on another node.
+        jobs = {
+            "redis-backup": (args.schedule, backup_args, 840, {"persistentVolumeClaim": {"claimName": SPOOL_CLAIM}}),
+            "redis-restore-drill": (
+                args.drill_schedule,
+                drill_args,
+                3600,
+                {"ephemeral": {"volumeClaimTemplate": {"spec": claim_spec}}},
+            ),
+        }
+        for job_name, (schedule, cmd, deadline, spool) in jobs.items():
+            k8s.batch.v1.CronJob(
+                f"{name}-{job_name}",
+                metadata={**meta, "name": job_name},
+                spec={
+                    "schedule": schedule,
+                    "timeZone": "Etc/UTC",
+                    "concurrencyPolicy": "Forbid",
+                    "startingDeadlineSeconds": 300,
+                    "successfulJobsHistoryLimit": 3,
+                    "failedJobsHistoryLimit": 3,
+                    "jobTemplate": {
+                        "spec": {
+                            "backoffLimit": 2,
+                            "activeDeadlineSeconds": deadline,
+                            "template": {
+                                "metadata": {"labels": {"app": "redis-backup", "job": job_name}},
+                                "spec": job_pod(args, cmd, spool),
+                            },
+                        }
+                    },
+                },
+                opts=child,
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol-egress",
+            metadata={**meta, "name": "redis-backup-egress"},
+            spec={
+                "podSelector": {"matchLabels": {"app": "redis-backup"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [{"podSelector": {"matchLabels": {"app": args.redis_app_label}}}],
+                        "ports": [{"protocol": "TCP", "port": 6379}],
+                    },
+                    {
+                        "to": [{"podSelector": {"matchLabels": {"app": f"{args.redis_app_label}-sentinel"}}}],
+                        "ports": [{"protocol": "TCP", "port": 26379}],
+                    },
+                    # S3 (gateway endpoint prefix list), STS and KMS over TLS.
+                    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]},
+                ],
+            },
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol-redis",
+            metadata={**meta, "name": "redis-from-backup"},
+            spec={
+                "podSelector": {"matchLabels": {"app": args.redis_app_label}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"podSelector": {"matchLabels": {"app": "redis-backup"}}}],
+                        "ports": [{"protocol": "TCP", "port": 6379}],
+                    }
+                ],
+            },
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol-sentinel",
+            metadata={**meta, "name": "sentinel-from-backup"},
+            spec={
+                "podSelector": {"matchLabels": {"app": f"{args.redis_app_label}-sentinel"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"podSelector": {"matchLabels": {"app": "redis-backup"}}}],
+                        "ports": [{"protocol": "TCP", "port": 26379}],
+                    }
+                ],
+            },
+            opts=child,
+        )
+
+        self.bucket_name = bucket.bucket
+        self.bucket_arn = bucket.arn
+        self.key_arn = key.arn
+        self.vault_arn = vault.arn
+        self.job_role_arn = job_role.arn
+        self.replica_bucket_name = (
+            replica_bucket.bucket if replica_bucket is not None else pulumi.Output.from_input(None)
+        )
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "key_arn": self.key_arn,
+                "vault_arn": self.vault_arn,
+                "job_role_arn": self.job_role_arn,
+                "replica_bucket_name": self.replica_bucket_name,
+            }
+        )
+
+    def _bucket(
+        self,
+        name: str,
+        key: aws.kms.Key,
+        opts: pulumi.ResourceOptions,
+        *,
+        object_lock_days: int | None,
+        args: BackupVaultArgs,
+    ) -> aws.s3.Bucket:
+        """A private, versioned, SSE-KMS, TLS-only bucket (optionally with Object Lock)."""
+        bucket = aws.s3.Bucket(name, object_lock_enabled=object_lock_days is not None, force_destroy=False, opts=opts)
+        plain = pulumi.ResourceOptions(parent=self, provider=opts.provider)
+        aws.s3.BucketOwnershipControls(
+            name,
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=plain,
+        )
+        block = aws.s3.BucketPublicAccessBlock(
+            name,
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=plain,
+        )
+        aws.s3.BucketVersioning(
+            name,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=plain,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            name,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=plain,
+        )
+        aws.s3.BucketPolicy(
+            name,
+            bucket=bucket.id,
+            policy=_tls_only_policy(bucket.arn),
+            # S3 rejects a bucket policy while the public access block is being applied.
+            opts=pulumi.ResourceOptions(parent=self, provider=opts.provider, depends_on=[block]),
+        )
+        if object_lock_days is not None:
+            aws.s3.BucketObjectLockConfiguration(
+                name,
+                bucket=bucket.id,
+                object_lock_enabled="Enabled",
+                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                        mode=args.object_lock_mode, days=object_lock_days
+                    )
+                ),
+                opts=plain,
+            )
+        return bucket
+
+    def _replication(
+        self,
+        name: str,
+        source: aws.s3.Bucket,
+        source_key: aws.kms.Key,
+        replica: aws.s3.Bucket,
+        replica_key: aws.kms.Key,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        role = aws.iam.Role(
+            f"{name}-replication",
+            assume_role_policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            opts=opts,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-replication",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                            "Resource": source.arn,
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "s3:GetObjectVersionForReplication",
+                                "s3:GetObjectVersionAcl",
+                                "s3:GetObjectVersionTagging",
+                                "s3:GetObjectRetention",
+                                "s3:GetObjectLegalHold",
+                            ],
+                            "Resource": pulumi.Output.concat(source.arn, "/*"),
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                            "Resource": pulumi.Output.concat(replica.arn, "/*"),
+                        },
+                        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": source_key.arn},
+                        {
+                            "Effect": "Allow",
+                            "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                            "Resource": replica_key.arn,
+                        },
+                    ],
+                }
+            ),
+            opts=opts,
+        )
+        aws.s3.BucketReplicationConfig(
+            f"{name}-replication",
+            bucket=source.id,
+            role=role.arn,
+            rules=[
+                aws.s3.BucketReplicationConfigRuleArgs(
+                    id="to-dr-region",
+                    status="Enabled",
+                    priority=1,
+                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=BACKUP_PREFIX),
+                    delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
+                        status="Disabled"
+                    ),
+                    source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+                        sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
+                            status="Enabled"
+                        )
+                    ),
+                    destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
+                        bucket=replica.arn,
+                        storage_class="STANDARD",
+                        encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                            replica_kms_key_id=replica_key.arn
+                        ),
+                        replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
+                            status="Enabled",
+                            time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=15),
+                        ),
+                        metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
+                            status="Enabled",
+                            event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(
+                                minutes=15
+                            ),
+                        ),
+                    ),
+                )
+            ],
+            opts=opts,
+        )
+
+
+def job_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """What the backup and drill jobs may do: objects under their prefix, listing it, their key."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ObjectsUnderPrefix",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                "Resource": pulumi.Output.concat(bucket_arn, f"/{BACKUP_PREFIX}*"),
+            },
+            {
+                "Sid": "ListPrefix",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": [f"{BACKUP_PREFIX}*"]}},
+            },
+            {
+                "Sid": "BackupKey",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt"],
+                "Resource": key_arn,
+            },
+        ],
+    }
+
+
+def job_pod(args: BackupVaultArgs, command_args: list[Any], spool: dict[str, Any]) -> dict[str, Any]:
+    """Pod spec of the backup and drill jobs: the ops image, non-root, read-only root, a spool volume."""
+    return {
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "restartPolicy": "Never",
+        "nodeSelector": {"role": "general"},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": "ops",
+                "image": args.ops_image,
+                "imagePullPolicy": "IfNotPresent",
+                "args": command_args,
+                "env": [
+                    {
+                        "name": "REDIS_PASSWORD",
+                        "valueFrom": {"secretKeyRef": {"name": args.redis_password_secret, "key": "password"}},
+                    },
+                    {"name": "AWS_REGION", "value": args.region},
+                ],
+                "resources": {
+                    "requests": {"cpu": "250m", "memory": "256Mi"},
+                    "limits": {"cpu": "1", "memory": "512Mi"},
+                },
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "volumeMounts": [{"name": "spool", "mountPath": "/spool"}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+            }
+        ],
+        "volumes": [
+            {"name": "spool", **spool},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+        ],
+    }
