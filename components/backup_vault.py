@@ -148,19 +148,12 @@ class BackupVault(pulumi.ComponentResource):
             )
             replica_bucket = self._bucket(f"{name}-replica", dr_key, in_dr, object_lock_days=None, args=args)
             dr_vault = aws.backup.Vault(f"{name}-dr-vault", kms_key_arn=dr_key.arn, opts=in_dr)
+            self._lock(f"{name}-dr-vault-lock", dr_vault, args, in_dr)
             self._replication(name, bucket, key, replica_bucket, dr_key, child)
 
         # -- AWS Backup: hourly EBS snapshots of the Redis volumes --------------------------------
         vault = aws.backup.Vault(f"{name}-vault", kms_key_arn=key.arn, opts=stateful)
-        if args.vault_lock is not None:
-            aws.backup.VaultLockConfiguration(
-                f"{name}-vault-lock",
-                backup_vault_name=vault.name,
-                min_retention_days=args.vault_lock["min_retention_days"],
-                max_retention_days=args.vault_lock["max_retention_days"],
-                changeable_for_days=args.vault_lock["changeable_for_days"],
-                opts=stateful,
-            )
+        self._lock(f"{name}-vault-lock", vault, args, stateful)
         plan = aws.backup.Plan(
             f"{name}-plan",
             rules=[
@@ -237,7 +230,7 @@ class BackupVault(pulumi.ComponentResource):
         )
 
         # -- in the cluster ----------------------------------------------------------------------
-        meta = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
+        meta: dict[str, Any] = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
         k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata={**meta, "name": SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": job_role.arn}},
@@ -288,29 +281,25 @@ class BackupVault(pulumi.ComponentResource):
             ),
         }
         for job_name, (schedule, cmd, deadline, spool) in jobs.items():
-            k8s.batch.v1.CronJob(
-                f"{name}-{job_name}",
-                metadata={**meta, "name": job_name},
-                spec={
-                    "schedule": schedule,
-                    "timeZone": "Etc/UTC",
-                    "concurrencyPolicy": "Forbid",
-                    "startingDeadlineSeconds": 300,
-                    "successfulJobsHistoryLimit": 3,
-                    "failedJobsHistoryLimit": 3,
-                    "jobTemplate": {
-                        "spec": {
-                            "backoffLimit": 2,
-                            "activeDeadlineSeconds": deadline,
-                            "template": {
-                                "metadata": {"labels": {"app": "redis-backup", "job": job_name}},
-                                "spec": job_pod(args, cmd, spool),
-                            },
-                        }
-                    },
+            cron_spec: dict[str, Any] = {
+                "schedule": schedule,
+                "timeZone": "Etc/UTC",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 300,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "spec": {
+                        "backoffLimit": 2,
+                        "activeDeadlineSeconds": deadline,
+                        "template": {
+                            "metadata": {"labels": {"app": "redis-backup", "job": job_name}},
+                            "spec": job_pod(args, cmd, spool),
+                        },
+                    }
                 },
-                opts=child,
-            )
+            }
+            k8s.batch.v1.CronJob(f"{name}-{job_name}", metadata={**meta, "name": job_name}, spec=cron_spec, opts=child)
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol-egress",
             metadata={**meta, "name": "redis-backup-egress"},
@@ -381,6 +370,18 @@ class BackupVault(pulumi.ComponentResource):
                 "replica_bucket_name": self.replica_bucket_name,
             }
         )
+
+    @staticmethod
+    def _lock(name: str, vault: aws.backup.Vault, args: BackupVaultArgs, opts: pulumi.ResourceOptions) -> None:
+        if args.vault_lock is not None:
+            aws.backup.VaultLockConfiguration(
+                name,
+                backup_vault_name=vault.name,
+                min_retention_days=args.vault_lock["min_retention_days"],
+                max_retention_days=args.vault_lock["max_retention_days"],
+                changeable_for_days=args.vault_lock["changeable_for_days"],
+                opts=opts,
+            )
 
     def _bucket(
         self,

@@ -304,7 +304,7 @@ class MonitoringStack(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        meta = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
+        meta: dict[str, Any] = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
 
         grafana_password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
         grafana_secret = k8s.core.v1.Secret(

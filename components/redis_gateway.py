@@ -423,7 +423,7 @@ class RedisGateway(pulumi.ComponentResource):
                     "resources": Resources(
                         cpu_request="100m", memory_request="128Mi", cpu_limit="100m", memory_limit="128Mi"
                     ).spec(),
-                    "securityContext": _RESTRICTED_CONTAINER,
+                    "securityContext": {**_RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True, "runAsNonRoot": True},
                 },
                 "storage": {
                     "keepAfterDelete": True,
@@ -517,7 +517,7 @@ class RedisGateway(pulumi.ComponentResource):
         )
         service = k8s.core.v1.Service(
             f"{name}-svc",
-            metadata=meta(GATEWAY),
+            metadata=meta(GATEWAY, **{"app.kubernetes.io/name": GATEWAY}),
             spec={
                 "type": "ClusterIP",
                 "selector": {"app": GATEWAY},

@@ -187,14 +187,22 @@ def run_program(
     secret_keys: frozenset[str] = frozenset(),
     region: str,
     project: str = "redisgw",
+    transformations: Iterable[pulumi.ResourceTransformation] = (),
 ) -> list[Resource]:
-    """Run ``program`` (a callable, or a path to ``__main__.py``) under mocks; return what it registered."""
+    """Run ``program`` (a callable, or a path to ``__main__.py``) under mocks; return what it registered.
+
+    ``transformations`` are registered on the stack before the program runs (SDK-side, as
+    ``pulumi.runtime.register_stack_transformation`` does in a real run): the tests use them to
+    derive broken variants of the real program.
+    """
     monitor = RecordingMonitor(RealisticMocks(region))
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
 
     def body() -> Any:
+        for transformation in transformations:
+            pulumi.runtime.register_stack_transformation(transformation)
         if isinstance(program, Path):
             return runpy.run_path(str(program), run_name="__main__")
         return program()  # may return an awaitable; run_pulumi_func awaits it

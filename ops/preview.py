@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pulumi
 from rich.console import Console
 from rich.table import Table
 
@@ -116,8 +118,15 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"  [red]schema[/red] {e['kind']} {e['path']}: {e['message']}\n    at {e['urn']}")
 
 
-def run(stack: str, json_path: Path | None, console: Console, config_file: Path | None = None) -> int:
-    """Preview ``stack``; ``config_file`` replaces ``Pulumi.<stack>.yaml`` (to try a variant)."""
+def run(
+    stack: str,
+    json_path: Path | None,
+    console: Console,
+    config_file: Path | None = None,
+    transformations: Sequence[pulumi.ResourceTransformation] = (),
+) -> int:
+    """Preview ``stack``; ``config_file`` replaces ``Pulumi.<stack>.yaml`` (to try a variant), and
+    ``transformations`` alter what the program declares (see :func:`ops.engine.run_program`)."""
     start = time.perf_counter()
     config = load_stack_config(stack, config_file)
     try:
@@ -126,7 +135,12 @@ def run(stack: str, json_path: Path | None, console: Console, config_file: Path 
         raise OpsError(str(exc), code=2) from None
     config, assumed = assume_secrets(config, [f"{settings.NAMESPACE}:{k}" for k in settings.SECRET_KEYS])
     resources = run_program(
-        ROOT / "__main__.py", stack=stack, config=cli_config(config), secret_keys=config.secret_keys, region=cfg.region
+        ROOT / "__main__.py",
+        stack=stack,
+        config=cli_config(config),
+        secret_keys=config.secret_keys,
+        region=cfg.region,
+        transformations=transformations,
     )
     policies = policy_runner.evaluate(resources, stack=stack)
     schema = k8s_schema.validate(resources, cfg.cluster.version)

@@ -102,8 +102,14 @@ def test_lifecycle_tiers_and_object_lock(rec: Recording) -> None:
 
 
 def test_vault_lock_and_hourly_plan_copied_to_dr(rec: Recording) -> None:
-    lock = rec.one("aws:backup/vaultLockConfiguration:VaultLockConfiguration").inputs
-    assert (lock["minRetentionDays"], lock["maxRetentionDays"], lock["changeableForDays"]) == (7, 35, 3)
+    locks = rec.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+    assert len(locks) == 2  # the primary vault and its DR copy
+    for lock in locks:
+        assert (lock.inputs["minRetentionDays"], lock.inputs["maxRetentionDays"], lock.inputs["changeableForDays"]) == (
+            7,
+            35,
+            3,
+        )
     (rule,) = rec.one("aws:backup/plan:Plan").inputs["rules"]
     assert rule["schedule"] == "cron(0 * ? * * *)"
     (copy,) = rule["copyActions"]

@@ -1,13 +1,26 @@
-"""Every policy has a compliant and a violating case; the pack assembles and keeps its metadata."""
+"""Every policy has a compliant and a violating case.
+
+Resource rules are fed small manifests. Stack rules are fed the real production stack (the program
+run under mocks, converted to the objects the analyzer hands policies): it must be compliant, and a
+copy with one thing broken must violate. The pack's metadata and exemptions are checked here too.
+"""
 
 from __future__ import annotations
 
+import copy
+import datetime
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs
 
-from redisgw_policies import POLICIES, eks, network
+from ops.engine import Resource
+from redisgw_policies import DOMAINS, POLICIES, data, edge, eks, network, platform, workloads
+from redisgw_policies._policy import exemption_state
+from tests.conftest import Recording
+
+# -- resource rules ------------------------------------------------------------------------------
 
 COMPLIANT_CLUSTER = {
     "endpointPublicAccess": False,
@@ -16,32 +29,193 @@ COMPLIANT_CLUSTER = {
     "createOidcProvider": True,
 }
 
+GOOD_CONTAINER = {
+    "name": "app",
+    "image": "ghcr.io/ai-decenter/app:1.2.3",
+    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}},
+    "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}},
+    "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+    "securityContext": {
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    },
+}
 
-def _messages(rule: Any, props: dict[str, Any], config: dict[str, Any] | None = None) -> list[str]:
+
+def deployment(**container_changes: Any) -> dict[str, Any]:
+    container = {**GOOD_CONTAINER, **container_changes}
+    container = {k: v for k, v in container.items() if v is not None}
+    return {"kind": "Deployment", "spec": {"template": {"spec": {"containers": [container]}}}}
+
+
+def messages(rule: Callable[[Any, Any], Iterable[str]], props: Any, config: dict[str, Any] | None = None) -> list[str]:
     return list(rule(props, config or {}))
 
 
+RESOURCE_CASES: list[tuple[str, Callable[[Any, Any], Iterable[str]], Any, Any, dict[str, Any]]] = [
+    # (policy, rule, compliant props, violating props, config)
+    (
+        "eks-cluster-disallow-public-endpoint",
+        eks.public_endpoint,
+        COMPLIANT_CLUSTER,
+        {**COMPLIANT_CLUSTER, "endpointPublicAccess": True},
+        {},
+    ),
+    (
+        "eks-cluster-require-secrets-encryption",
+        eks.secrets_encryption,
+        COMPLIANT_CLUSTER,
+        {k: v for k, v in COMPLIANT_CLUSTER.items() if k != "encryptionConfigKeyArn"},
+        {},
+    ),
+    (
+        "eks-cluster-require-control-plane-logs",
+        eks.control_plane_logs,
+        COMPLIANT_CLUSTER,
+        {**COMPLIANT_CLUSTER, "enabledClusterLogTypes": ["api"]},
+        {},
+    ),
+    (
+        "eks-cluster-require-oidc-provider",
+        eks.oidc_provider,
+        COMPLIANT_CLUSTER,
+        {**COMPLIANT_CLUSTER, "createOidcProvider": False},
+        {},
+    ),
+    (
+        "ec2-launch-template-require-imdsv2",
+        eks.imdsv2,
+        {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}},
+        {"metadataOptions": {"httpTokens": "optional"}},
+        {},
+    ),
+    (
+        "eks-node-group-disallow-ssh",
+        eks.node_ssh,
+        {"instanceTypes": ["m7i.large"]},
+        {"remoteAccess": {"ec2SshKey": "k"}},
+        {},
+    ),
+    ("kms-key-require-rotation", data.key_rotation, {"enableKeyRotation": True}, {"enableKeyRotation": False}, {}),
+    (
+        "alb-ingress-require-https",
+        edge.ingress_https,
+        {
+            "spec": {"ingressClassName": "alb"},
+            "metadata": {
+                "annotations": {
+                    "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+                    "alb.ingress.kubernetes.io/ssl-redirect": "443",
+                    "alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:x",
+                }
+            },
+        },
+        {
+            "spec": {"ingressClassName": "alb"},
+            "metadata": {"annotations": {"alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}]'}},
+        },
+        {},
+    ),
+    (
+        "alb-ingress-require-waf",
+        edge.ingress_waf,
+        {
+            "spec": {"ingressClassName": "alb"},
+            "metadata": {
+                "annotations": {
+                    "alb.ingress.kubernetes.io/scheme": "internet-facing",
+                    "alb.ingress.kubernetes.io/wafv2-acl-arn": "arn:w",
+                }
+            },
+        },
+        {
+            "spec": {"ingressClassName": "alb"},
+            "metadata": {"annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}},
+        },
+        {},
+    ),
+    (
+        "k8s-service-disallow-external-exposure",
+        edge.service_exposure,
+        {"spec": {"type": "ClusterIP"}},
+        {"spec": {"type": "NodePort"}},
+        {},
+    ),
+    (
+        "k8s-container-require-non-root",
+        workloads.per_container(workloads.non_root),
+        deployment(),
+        deployment(securityContext={**GOOD_CONTAINER["securityContext"], "runAsNonRoot": False}),
+        {},
+    ),
+    (
+        "k8s-container-require-read-only-root-filesystem",
+        workloads.per_container(workloads.read_only_root),
+        deployment(),
+        deployment(securityContext={**GOOD_CONTAINER["securityContext"], "readOnlyRootFilesystem": False}),
+        {},
+    ),
+    (
+        "k8s-container-disallow-privilege-escalation",
+        workloads.per_container(workloads.no_privilege_escalation),
+        deployment(),
+        deployment(securityContext={**GOOD_CONTAINER["securityContext"], "allowPrivilegeEscalation": True}),
+        {},
+    ),
+    (
+        "k8s-container-require-drop-all-capabilities",
+        workloads.per_container(workloads.drop_all),
+        deployment(),
+        deployment(securityContext={**GOOD_CONTAINER["securityContext"], "capabilities": {"add": ["NET_ADMIN"]}}),
+        {},
+    ),
+    (
+        "k8s-container-disallow-latest-tag",
+        workloads.per_container(workloads.pinned_image),
+        deployment(),
+        deployment(image="ghcr.io/ai-decenter/app:latest"),
+        {},
+    ),
+    (
+        "k8s-container-require-allowed-registry",
+        workloads.per_container(workloads.allowed_registry),
+        deployment(),
+        deployment(image="docker.io/bitnami/redis:7.2"),
+        {"allowedRegistries": ["ghcr.io/ai-decenter/"]},
+    ),
+    (
+        "k8s-container-require-probes",
+        workloads.per_container(workloads.probes),
+        deployment(),
+        deployment(livenessProbe=None),
+        {},
+    ),
+    (
+        "k8s-container-require-resources",
+        workloads.per_container(workloads.resources),
+        deployment(),
+        deployment(resources={"requests": {"cpu": "1"}}),
+        {},
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    ("rule", "violating"),
-    [
-        (eks.public_endpoint, {**COMPLIANT_CLUSTER, "endpointPublicAccess": True}),
-        (eks.secrets_encryption, {k: v for k, v in COMPLIANT_CLUSTER.items() if k != "encryptionConfigKeyArn"}),
-        (eks.control_plane_logs, {**COMPLIANT_CLUSTER, "enabledClusterLogTypes": ["api"]}),
-        (eks.oidc_provider, {**COMPLIANT_CLUSTER, "createOidcProvider": False}),
-    ],
-    ids=["public-endpoint", "secrets-encryption", "control-plane-logs", "oidc"],
+    ("rule", "good", "bad", "config"), [c[1:] for c in RESOURCE_CASES], ids=[c[0] for c in RESOURCE_CASES]
 )
-def test_cluster_rules(rule: Any, violating: dict[str, Any]) -> None:
-    assert _messages(rule, COMPLIANT_CLUSTER) == []
-    assert len(_messages(rule, violating)) == 1
+def test_resource_rule(rule: Any, good: Any, bad: Any, config: dict[str, Any]) -> None:
+    assert messages(rule, good, config) == []
+    assert messages(rule, bad, config)
 
 
-def test_public_endpoint_allowed_by_config_only_with_named_cidrs() -> None:
-    allowed = {"allowPublicEndpoint": True}
+def test_public_endpoint_allowed_by_config_only_for_named_cidrs() -> None:
+    allowed = {"allowPublicEndpoint": True, "allowedPublicCidrs": ["203.0.113.0/24"]}
     public = {**COMPLIANT_CLUSTER, "endpointPublicAccess": True}
-    assert _messages(eks.public_endpoint, {**public, "publicAccessCidrs": ["203.0.113.0/24"]}, allowed) == []
-    assert _messages(eks.public_endpoint, {**public, "publicAccessCidrs": ["0.0.0.0/0"]}, allowed)
-    assert _messages(eks.public_endpoint, public, allowed)
+    assert messages(eks.public_endpoint, {**public, "publicAccessCidrs": ["203.0.113.0/24"]}, allowed) == []
+    assert messages(eks.public_endpoint, {**public, "publicAccessCidrs": ["198.51.100.0/24"]}, allowed)
+    assert messages(eks.public_endpoint, {**public, "publicAccessCidrs": ["0.0.0.0/0"]}, allowed)
 
 
 def test_rules_read_the_aws_cluster_shape_too() -> None:
@@ -50,67 +224,279 @@ def test_rules_read_the_aws_cluster_shape_too() -> None:
         "encryptionConfig": [{"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:k"}}],
         "enabledClusterLogTypes": ["api", "audit", "authenticator"],
     }
-    assert _messages(eks.public_endpoint, cluster) == []
-    assert _messages(eks.secrets_encryption, cluster) == []
-    assert _messages(eks.secrets_encryption, {"encryptionConfig": [{"resources": ["configmaps"]}]})
+    assert messages(eks.public_endpoint, cluster) == []
+    assert messages(eks.secrets_encryption, cluster) == []
 
 
-def test_imdsv2_rule() -> None:
-    good = {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}}
-    assert _messages(eks.imdsv2, good) == []
-    assert len(_messages(eks.imdsv2, {"metadataOptions": {"httpTokens": "optional"}})) == 1
-    assert (
-        len(_messages(eks.imdsv2, {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 2}})) == 1
-    )
+def test_operator_containers_are_checked_from_the_custom_resource() -> None:
+    redis = {
+        "kind": "RedisReplication",
+        "spec": {
+            "kubernetesConfig": {"image": "quay.io/opstree/redis:latest", "resources": {}},
+            "securityContext": {},
+            "redisExporter": {"enabled": True, "image": "quay.io/opstree/redis-exporter:v1.44.0"},
+        },
+    }
+    assert messages(workloads.per_container(workloads.pinned_image), redis)
+    assert len(messages(workloads.per_container(workloads.resources), redis)) == 4  # redis and exporter
+    assert messages(workloads.per_container(workloads.probes), redis) == []  # the operator probes its pods
 
 
-def test_ssh_rule() -> None:
-    assert _messages(eks.node_ssh, {"instanceTypes": ["m7i.large"]}) == []
-    assert _messages(eks.node_ssh, {"remoteAccess": {"ec2SshKey": "ops"}})
-    assert _messages(eks.node_ssh, {"keyName": "ops"})
+def test_cron_jobs_need_no_probes() -> None:
+    job = {
+        "kind": "CronJob",
+        "spec": {
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {"containers": [{**GOOD_CONTAINER, "readinessProbe": None, "livenessProbe": None}]}
+                    }
+                }
+            }
+        },
+    }
+    assert messages(workloads.per_container(workloads.probes), job) == []
 
 
-def _res(
-    typ: str, name: str, props: dict[str, Any], deps: dict[str, list[PolicyResource]] | None = None
-) -> PolicyResource:
-    return PolicyResource(
-        typ,
-        props,
-        f"urn:{typ}::{name}",
-        name,
-        PolicyResourceOptions(False, [], None, [], None, [], None),
-        None,
-        None,
-        [],
-        deps or {},
-    )
+# -- stack rules, on the real production stack ---------------------------------------------------
 
 
-def _stack(*resources: PolicyResource) -> StackValidationArgs:
-    return StackValidationArgs(list(resources), None)
+def as_policy_resources(recorded: Iterable[Resource]) -> list[PolicyResource]:
+    """The recorded stack as the analyzer hands it to stack policies."""
+    items = [
+        PolicyResource(
+            r.type,
+            copy.deepcopy(r.inputs),
+            r.urn,
+            r.name,
+            PolicyResourceOptions(r.protect, [], None, [], None, [], r.parent),
+            None,
+            None,
+            [],
+            {},
+        )
+        for r in recorded
+    ]
+    by_urn = {p.urn: p for p in items}
+    for p, r in zip(items, recorded, strict=True):
+        p.property_dependencies = {k: [by_urn[u] for u in v if u in by_urn] for k, v in r.property_dependencies.items()}
+        p.dependencies = [by_urn[u] for u in r.dependencies if u in by_urn]
+    return items
 
 
-def test_flow_log_rule() -> None:
-    vpc = _res("aws:ec2/vpc:Vpc", "main", {})
-    flow = _res("aws:ec2/flowLog:FlowLog", "fl", {}, {"vpcId": [vpc]})
-    assert list(network.flow_logs(_stack(vpc, flow))) == []
-    ((message, urn),) = network.flow_logs(_stack(vpc))
-    assert urn == vpc.urn and "no flow log" in message
+@pytest.fixture(scope="module")
+def production(stack_run: Callable[[str], Recording]) -> list[PolicyResource]:
+    return as_policy_resources(stack_run("production"))
 
 
-def test_nat_per_zone_rule() -> None:
-    subnets = [_res("aws:ec2/subnet:Subnet", f"pub-{z}", {"availabilityZone": z}) for z in "abc"]
-    nats = [_res("aws:ec2/natGateway:NatGateway", f"nat-{s.name}", {}, {"subnetId": [s]}) for s in subnets]
-    assert list(network.nat_per_zone(_stack(*subnets, *nats))) == []
-    ((message, _),) = network.nat_per_zone(_stack(*subnets, nats[0]))
-    assert "['b', 'c']" in message
+def find(resources: list[PolicyResource], suffix: str, name: str | None = None) -> PolicyResource:
+    return next(r for r in resources if r.resource_type.endswith(suffix) and (name is None or r.name == name))
+
+
+def without(resources: list[PolicyResource], suffix: str, name: str | None = None) -> list[PolicyResource]:
+    gone = find(resources, suffix, name)
+    return [r for r in resources if r is not gone]
+
+
+def mutated(
+    resources: list[PolicyResource], suffix: str, change: Callable[[dict[str, Any]], None], name: str | None = None
+) -> list[PolicyResource]:
+    out = [copy.copy(r) for r in resources]
+    target = find(out, suffix, name)
+    target.props = copy.deepcopy(target.props)
+    change(target.props)
+    return out
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(props: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node = props
+        for p in parents:
+            node = node[p]
+        node[last] = value
+
+    return change
+
+
+StackCase = tuple[
+    str,
+    Callable[..., Iterable[tuple[str, str | None]]],
+    Callable[[list[PolicyResource]], list[PolicyResource]],
+    dict[str, Any],
+]
+STACK_CASES: list[StackCase] = [
+    ("ec2-vpc-require-flow-logs", network.flow_logs, lambda rs: without(rs, ":FlowLog"), {}),
+    (
+        "ec2-vpc-require-nat-per-az",
+        network.nat_per_zone,
+        lambda rs: without(rs, ":NatGateway", "primary-nat-eu-west-1b"),
+        {},
+    ),
+    (
+        "s3-bucket-require-versioning",
+        data.versioning,
+        lambda rs: without(rs, ":BucketVersioning", "backups-bucket"),
+        {},
+    ),
+    (
+        "s3-bucket-require-kms-encryption",
+        data.kms_encryption,
+        lambda rs: mutated(
+            rs,
+            ":BucketServerSideEncryptionConfiguration",
+            _set("rules", [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]),
+            "backups-bucket",
+        ),
+        {},
+    ),
+    (
+        "s3-bucket-require-public-access-block",
+        data.public_access_block,
+        lambda rs: mutated(rs, ":BucketPublicAccessBlock", _set("restrictPublicBuckets", False), "backups-replica"),
+        {},
+    ),
+    ("s3-bucket-require-tls-only-policy", data.tls_only, lambda rs: without(rs, ":BucketPolicy", "backups-bucket"), {}),
+    (
+        "backup-vault-require-lock",
+        data.vault_lock,
+        lambda rs: without(rs, ":VaultLockConfiguration", "backups-vault-lock"),
+        {"minRetentionDays": 7},
+    ),
+    (
+        "k8s-namespace-require-default-deny",
+        platform.default_deny,
+        lambda rs: mutated(
+            rs,
+            ":NetworkPolicy",
+            _set("spec.podSelector", {"matchLabels": {"app": "redis-gateway"}}),
+            "gateway-netpol-default-deny",
+        ),
+        {},
+    ),
+    ("k8s-namespace-require-resource-quota", platform.resource_quota, lambda rs: without(rs, ":ResourceQuota"), {}),
+    ("k8s-namespace-require-limit-range", platform.limit_range, lambda rs: without(rs, ":LimitRange"), {}),
+    ("k8s-workload-require-pdb", platform.pdb, lambda rs: without(rs, ":PodDisruptionBudget"), {}),
+    (
+        "k8s-pdb-require-hpa-consistency",
+        platform.pdb_matches_hpa,
+        lambda rs: mutated(rs, ":PodDisruptionBudget", _set("spec.minAvailable", 3)),
+        {},
+    ),
+    (
+        "k8s-workload-require-hpa",
+        platform.hpa,
+        lambda rs: mutated(rs, ":HorizontalPodAutoscaler", _set("spec.minReplicas", 2)),
+        {"minReplicas": 3},
+    ),
+    (
+        "k8s-workload-require-anti-affinity",
+        platform.anti_affinity,
+        lambda rs: mutated(
+            rs, ":RedisReplication", lambda p: (p["spec"].pop("affinity"), p["spec"].pop("topologySpreadConstraints"))
+        ),
+        {},
+    ),
+    ("k8s-service-require-service-monitor", platform.service_monitor, lambda rs: without(rs, ":ServiceMonitor"), {}),
+    (
+        "k8s-workload-require-dedicated-service-account",
+        platform.service_account,
+        lambda rs: without(rs, ":ServiceAccount", "gateway-sa"),
+        {},
+    ),
+    (
+        "k8s-rbac-disallow-wildcard-permissions",
+        platform.rbac,
+        lambda rs: mutated(
+            rs,
+            "rbac.authorization.k8s.io/v1:Role",
+            _set("rules", [{"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}]),
+        ),
+        {},
+    ),
+    (
+        "k8s-workload-require-declared-secrets",
+        platform.declared_secrets,
+        lambda rs: without(rs, ":Secret", "gateway-redis-auth"),
+        {},
+    ),
+    (
+        "monitoring-stack-require-prometheus-grafana-alertmanager",
+        platform.monitoring,
+        lambda rs: mutated(rs, ":Release", _set("values.grafana.enabled", False), "monitoring-kube-prometheus-stack"),
+        {},
+    ),
+    (
+        "monitoring-alert-require-runbook-url",
+        platform.runbook_urls,
+        lambda rs: mutated(
+            rs, ":PrometheusRule", lambda p: p["spec"]["groups"][1]["rules"][0]["annotations"].pop("runbook_url")
+        ),
+        {},
+    ),
+    (
+        "redis-pods-require-redis-node-group",
+        platform.redis_node_group,
+        lambda rs: mutated(rs, ":RedisReplication", _set("spec.tolerations", [])),
+        {},
+    ),
+    (
+        "k8s-backup-require-cronjob-and-storage",
+        platform.backups,
+        lambda rs: mutated(rs, ":CronJob", _set("spec.schedule", "0 3 * * *"), "backups-redis-backup"),
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "breaker", "config"), [c[1:] for c in STACK_CASES], ids=[c[0] for c in STACK_CASES])
+def test_stack_rule_on_production(
+    production: list[PolicyResource], rule: Any, breaker: Any, config: dict[str, Any]
+) -> None:
+    assert list(rule(StackValidationArgs(production, config), config)) == []
+    findings = list(rule(StackValidationArgs(breaker(production), config), config))
+    assert findings and all(isinstance(m, str) and m for m, _ in findings)
+
+
+def test_backup_storage_must_be_declared(production: list[PolicyResource]) -> None:
+    broken = without(production, ":PersistentVolumeClaim")
+    ((message, _),) = platform.backups(StackValidationArgs(broken, {}), {})
+    assert "backup-storage" in message
+
+
+@pytest.mark.parametrize(
+    ("schedule", "minutes"), [("*/15 * * * *", 15), ("0,30 * * * *", 30), ("5 * * * *", 60), ("0 3 * * *", 1440)]
+)
+def test_cron_interval(schedule: str, minutes: int) -> None:
+    assert platform._interval_minutes(schedule) == minutes
+
+
+# -- pack metadata and exemptions ----------------------------------------------------------------
+
+
+def test_every_policy_is_tested_here() -> None:
+    covered = {c[0] for c in RESOURCE_CASES} | {c[0] for c in STACK_CASES}
+    assert covered == {p.name for p in POLICIES}
 
 
 def test_every_policy_has_metadata_and_a_kebab_case_name() -> None:
     names = [p.name for p in POLICIES]
-    assert len(names) == len(set(names))
+    assert len(names) == len(set(names)) == sum(len(v) for v in DOMAINS.values())
     for p in POLICIES:
         assert p.name == p.name.lower() and " " not in p.name and p.name.count("-") >= 2
         assert p.description.endswith(".")
-        assert p.severity is not None
-        assert p.remediation_steps
+        assert p.severity is not None and p.remediation_steps
+        assert "exemptions" in p.config_schema.properties
+
+
+def test_exemption_needs_a_match_and_expires() -> None:
+    urn = "urn:pulumi:production::redisgw::redisgw:index:RedisGateway$kubernetes:x::gateway-redis"
+    config = {
+        "exemptions": [
+            {"resource": "gateway-redis", "reason": "written by the operator at start", "expires": "2027-06-30"}
+        ]
+    }
+    assert exemption_state(config, urn, today=datetime.date(2027, 1, 1)) == "exempt"
+    assert exemption_state(config, urn, today=datetime.date(2027, 7, 1)) == "expired 2027-06-30"
+    assert exemption_state(config, urn.replace("gateway-redis", "gateway-sentinel")) is None
+    assert exemption_state({"exemptions": [{"resource": "*redis*", "reason": "r" * 15}]}, urn) == "exempt"

@@ -81,15 +81,17 @@ def test_aws_resources_use_the_explicit_provider_with_default_tags(stack_run: St
             assert (r.provider or "").rsplit("::", 1)[0] in providers, r.urn
 
 
-@pytest.mark.parametrize(("stack", "buckets", "locks"), [("production", 2, 1), ("staging", 1, 0)])
+@pytest.mark.parametrize(
+    ("stack", "buckets", "vault_locks", "object_locks"), [("production", 2, 2, 1), ("staging", 1, 0, 0)]
+)
 def test_backups_replicate_and_lock_only_where_configured(
-    stack_run: StackRun, stack: str, buckets: int, locks: int
+    stack_run: StackRun, stack: str, buckets: int, vault_locks: int, object_locks: int
 ) -> None:
     types = Counter(r.type for r in stack_run(stack))
     assert types["aws:s3/bucket:Bucket"] == buckets
     assert types["aws:s3/bucketReplicationConfig:BucketReplicationConfig"] == buckets - 1
-    assert types["aws:backup/vaultLockConfiguration:VaultLockConfiguration"] == locks
-    assert types["aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"] == locks
+    assert types["aws:backup/vaultLockConfiguration:VaultLockConfiguration"] == vault_locks
+    assert types["aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"] == object_locks
 
 
 def test_protection_follows_config(stack_run: StackRun) -> None:

@@ -1,6 +1,19 @@
 """The policies of the pack, by domain. ``policies/__main__.py`` only assembles them."""
 
-from redisgw_policies import eks, network
+from collections.abc import Sequence
+
+from pulumi_policy import Policy
+
+from redisgw_policies import data, edge, eks, network, platform, workloads
 
 PACK_NAME = "redisgw-production-readiness"
-POLICIES = [*eks.POLICIES, *network.POLICIES]
+DOMAINS: dict[str, Sequence[Policy]] = {
+    "eks": eks.POLICIES,
+    "network": network.POLICIES,
+    "data": data.POLICIES,
+    "edge": edge.POLICIES,
+    "workloads": workloads.POLICIES,
+    "platform": platform.POLICIES,
+}
+"""Domain -> its policies (the README table groups by domain)."""
+POLICIES: list[Policy] = [policy for policies in DOMAINS.values() for policy in policies]

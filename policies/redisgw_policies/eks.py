@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import PolicyConfigSchema, Severity
+from pulumi_policy import Severity
 
 from redisgw_policies._policy import get, resource_policy
 
@@ -29,9 +29,14 @@ def public_endpoint(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iter
     if not config.get("allowPublicEndpoint", False):
         yield "The EKS API endpoint is public; this stack requires a private-only endpoint."
         return
-    cidrs = cfg.get("publicAccessCidrs") or []
+    cidrs = cfg.get("publicAccessCidrs") or props.get("publicAccessCidrs") or []
     if not cidrs or "0.0.0.0/0" in cidrs:
         yield "The EKS API endpoint is public and open to 0.0.0.0/0."
+        return
+    allowed = set(config.get("allowedPublicCidrs") or [])
+    extra = sorted(set(cidrs) - allowed)
+    if allowed and extra:
+        yield f"The EKS API endpoint admits CIDRs outside allowedPublicCidrs: {extra}."
 
 
 def secrets_encryption(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
@@ -75,7 +80,15 @@ POLICIES = [
         rule=public_endpoint,
         severity=Severity.HIGH,
         remediation="Set redisgw:cluster.endpointPublicAccess to false (or list publicAccessCidrs where allowed).",
-        config_schema=PolicyConfigSchema(properties={"allowPublicEndpoint": {"type": "boolean", "default": False}}),
+        config={
+            "allowPublicEndpoint": {"type": "boolean", "default": False},
+            "allowedPublicCidrs": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [],
+                "description": "CIDRs a public endpoint may admit; others are violations.",
+            },
+        },
     ),
     resource_policy(
         name="eks-cluster-require-secrets-encryption",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pulumi_policy import Severity, StackValidationArgs
 
@@ -11,7 +12,7 @@ from redisgw_policies._policy import stack_policy
 VPC = "aws:ec2/vpc:Vpc"
 
 
-def flow_logs(args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+def flow_logs(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     logged: set[str] = set()
     for r in args.resources:
         if r.resource_type == "aws:ec2/flowLog:FlowLog":
@@ -21,7 +22,7 @@ def flow_logs(args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
             yield f"VPC {r.name} has no flow log.", r.urn
 
 
-def nat_per_zone(args: StackValidationArgs) -> Iterable[tuple[str, str | None]]:
+def nat_per_zone(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     subnets = {r.urn: r for r in args.resources if r.resource_type == "aws:ec2/subnet:Subnet"}
     zones: set[str] = {str(s.props["availabilityZone"]) for s in subnets.values() if s.props.get("availabilityZone")}
     nat_zones: set[str] = set()
