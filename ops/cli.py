@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         help="read the stack's config from FILE instead of Pulumi.<stack>.yaml (try a variant against the "
         "stack's policies)",
     )
+    policies = commands.add_parser(
+        "policies",
+        help="list every policy of the pack with its severity and enforcement level per stack",
+        description="List the policies of policies/ as the analyzer reports them, with the level each stack's "
+        "policies/config/<stack>.json gives them.",
+    )
+    policies.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
     return parser
 
 
@@ -44,6 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ops import preview
 
             return preview.run(args.stack, args.json, console, args.config)
+        if args.command == "policies":
+            from ops import policy_runner
+
+            rows = policy_runner.describe()
+            if args.markdown:
+                print(policy_runner.markdown_table(rows), end="")
+            else:
+                policy_runner.render_table(rows, console)
+            return 0
     except OpsError as exc:
         print(exc.message, file=sys.stderr)  # plain: one line per problem, never re-wrapped
         return exc.code

@@ -77,19 +77,20 @@ def _pack_process(policy_dir: Path) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
 
 def load_pack_config(path: Path) -> dict[str, Any]:
     """Read ``policies/config/<stack>.json``; OpsError (exit 2) naming the file and key if malformed."""
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
-        raise OpsError(f"{path.relative_to(ROOT)}: missing policy config for this stack", code=2) from None
+        raise OpsError(f"{where}: missing policy config for this stack", code=2) from None
     except json.JSONDecodeError as exc:
-        raise OpsError(f"{path.relative_to(ROOT)}: line {exc.lineno}: not valid JSON ({exc.msg})", code=2) from None
+        raise OpsError(f"{where}: line {exc.lineno}: not valid JSON ({exc.msg})", code=2) from None
     if not isinstance(doc, dict):
-        raise OpsError(f"{path.relative_to(ROOT)}: must be a JSON object of policy names", code=2)
+        raise OpsError(f"{where}: must be a JSON object of policy names", code=2)
     return doc
 
 
 def _resolve(info: analyzer_pb2.AnalyzerInfo, doc: dict[str, Any], path: Path) -> dict[str, analyzer_pb2.PolicyConfig]:
-    where = path.relative_to(ROOT)
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     names = {p.name for p in info.policies}
     for key, value in doc.items():
         if key != "all" and key not in names:
@@ -127,6 +128,71 @@ def _resolve(info: analyzer_pb2.AnalyzerInfo, doc: dict[str, Any], path: Path) -
             enforcementLevel=analyzer_pb2.EnforcementLevel.Value(level.upper()), properties=struct
         )
     return configs
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    name: str
+    severity: str
+    description: str
+    levels: dict[str, str]
+    """Stack -> enforcement level from ``policies/config/<stack>.json``."""
+
+
+def describe(policy_dir: Path = POLICY_DIR) -> list[PolicyRow]:
+    """Every policy of the pack (from the analyzer itself) with its level in each stack's config."""
+    configs = sorted((policy_dir / "config").glob("*.json"))
+    with _pack_process(policy_dir) as analyzer:
+        info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    levels: dict[str, dict[str, str]] = {}
+    for path in configs:
+        resolved = _resolve(info, load_pack_config(path), path)
+        levels[path.stem] = {
+            n: analyzer_pb2.EnforcementLevel.Name(c.enforcementLevel).lower() for n, c in resolved.items()
+        }
+    return [
+        PolicyRow(
+            name=p.name,
+            severity=analyzer_pb2.PolicySeverity.Name(p.severity).removeprefix("POLICY_SEVERITY_").lower(),
+            description=p.description,
+            levels={stack: lv[p.name] for stack, lv in levels.items()},
+        )
+        for p in info.policies
+    ]
+
+
+def exemptions(stack: str, policy_dir: Path = POLICY_DIR) -> list[dict[str, str]]:
+    """The exemptions ``policies/config/<stack>.json`` grants, for the report."""
+    doc = load_pack_config(policy_dir / "config" / f"{stack}.json")
+    return [
+        {"policy": name, **exemption}
+        for name, entry in doc.items()
+        if isinstance(entry, dict)
+        for exemption in entry.get("exemptions", [])
+    ]
+
+
+def markdown_table(rows: Sequence[PolicyRow]) -> str:
+    stacks = sorted({s for r in rows for s in r.levels})
+    head = ["policy", "severity", *stacks, "what it checks"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append(
+            "| " + " | ".join([f"`{r.name}`", r.severity, *(r.levels[s] for s in stacks), r.description]) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_table(rows: Sequence[PolicyRow], console: Any) -> None:
+    from rich.table import Table
+
+    stacks = sorted({s for r in rows for s in r.levels})
+    table = Table(title=f"{len(rows)} policies")
+    for col in ("policy", "severity", *stacks, "what it checks"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.name, r.severity, *(r.levels[s] for s in stacks), r.description)
+    console.print(table)
 
 
 def _violations(response: analyzer_pb2.AnalyzeResponse, default_urn: str = "") -> Iterator[Violation]:

@@ -104,6 +104,9 @@ def render(report: dict[str, Any], console: Console) -> None:
         f"Policies: {len(pol['evaluated'])} evaluated from {pol['pack']} "
         f"({', '.join(f'{n} {lvl}' for lvl, n in sorted(levels.items()))})"
     )
+    for e in pol.get("exemptions", []):
+        until = f" until {e['expires']}" if e.get("expires") else ""
+        console.print(f"  [dim]exempt{until}: {e['policy']} on {e['resource']}: {e['reason']}[/dim]")
     for v in pol["violations"]:
         colour = "red" if v["enforcement"] == "mandatory" else "yellow"
         console.print(f"  [{colour}]{v['enforcement']}[/{colour}] {v['policy']} ({v['severity']}): {v['message']}")
@@ -146,6 +149,7 @@ def run(
     schema = k8s_schema.validate(resources, cfg.cluster.version)
     report = build_report(stack, resources, policies, schema, time.perf_counter() - start)
     report["secrets_assumed_set"] = assumed
+    report["policies"]["exemptions"] = policy_runner.exemptions(stack)
     render(report, console)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)

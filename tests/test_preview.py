@@ -120,3 +120,41 @@ def test_custom_resources_are_counted_not_checked() -> None:
     result = k8s_schema.validate([rollout, ok], "1.34")
     assert [n["kind"] for n in result.not_checked] == ["argoproj.io/v1alpha1/Rollout"]
     assert result.checked == [ok.urn] and result.errors == []
+
+
+def test_readme_policy_table_is_what_ops_policies_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policies", "--markdown"]) == 0
+    table = capsys.readouterr().out
+    readme = (ROOT / "README.md").read_text()
+    between = readme.split("<!-- policies:start -->\n", 1)[1].split("<!-- policies:end -->", 1)[0]
+    assert between == table
+    assert table.count("\n") == 2 + 40  # header, rule, one line per policy
+
+
+def test_exemptions_in_force_are_reported(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert main(["preview", "--stack", "production", "--json", str(out)]) == 0
+    exemptions = json.loads(out.read_text())["policies"]["exemptions"]
+    assert {(e["policy"], e["resource"]) for e in exemptions} == {
+        ("k8s-container-require-read-only-root-filesystem", "gateway-redis"),
+        ("k8s-container-require-read-only-root-filesystem", "gateway-sentinel"),
+    }
+    assert all(len(e["reason"]) >= 15 for e in exemptions)
+
+
+def test_exemption_without_reason_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops import policy_runner
+    from ops.errors import OpsError
+
+    pack = tmp_path / "policies"
+    (pack / "config").mkdir(parents=True)
+    for item in ("__main__.py", "PulumiPolicy.yaml"):
+        (pack / item).write_text((policy_runner.POLICY_DIR / item).read_text())
+    (pack / "redisgw_policies").symlink_to(policy_runner.POLICY_DIR / "redisgw_policies")
+    (pack / "config" / "production.json").write_text(
+        json.dumps({"all": "mandatory", "kms-key-require-rotation": {"exemptions": [{"resource": "backups-key"}]}})
+    )
+    with pytest.raises(OpsError) as info:
+        policy_runner.evaluate([], stack="production", policy_dir=pack)
+    assert info.value.code == 2
+    assert "kms-key-require-rotation.exemptions.0: 'reason' is a required property" in info.value.message
