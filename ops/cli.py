@@ -38,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
         "policies/config/<stack>.json gives them.",
     )
     policies.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
+    from ops import backup_cli
+
+    backup_cli.add_commands(commands)
     return parser
 
 
@@ -60,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 policy_runner.render_table(rows, console)
             return 0
+        from ops import backup_cli
+
+        return backup_cli.run(args, console)
     except OpsError as exc:
         print(exc.message, file=sys.stderr)  # plain: one line per problem, never re-wrapped
         return exc.code
