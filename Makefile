@@ -10,6 +10,17 @@ TYPED  := components settings.py ops policies/redisgw_policies
 
 .PHONY: preview test lint typecheck pytest clean
 
+# The backup tests run against a real redis-server (Debian package); install it when missing and root.
+REDIS_SERVER := $(shell command -v redis-server 2>/dev/null)
+
+.PHONY: redis-server
+redis-server:
+ifeq ($(REDIS_SERVER),)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	else echo "make test needs redis-server on PATH (Debian/Ubuntu: apt-get install redis-server)" >&2; exit 1; fi
+endif
+
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -26,7 +37,7 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	MYPYPATH=policies $(VENV)/bin/mypy $(TYPED)
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed redis-server
 	$(PY) -m pytest
 
 test: lint typecheck pytest
