@@ -265,7 +265,8 @@ class BackupVault(pulumi.ComponentResource):
             args.master_name,
             "--kms-key-id",
             key.arn,
-            "--spool-dir",
+            "--verify",  # read the upload back and check it, in the scratch volume
+            "--work-dir",
             "/spool",
             *common,
         ]

@@ -20,7 +20,6 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from ops import backups
-from ops.cli import main
 from ops.engine import ROOT
 from tests.conftest import REGION, RedisServer, free_port
 
