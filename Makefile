@@ -6,9 +6,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= production
-TYPED  := components settings.py ops policies/redisgw_policies
+TYPED  := components settings.py ops policies/redisgw_policies bench
 
-.PHONY: preview test lint typecheck pytest clean
+.PHONY: preview test lint typecheck pytest bench clean
 
 # The backup tests run against a real redis-server (Debian package); install it when missing and root.
 REDIS_SERVER := $(shell command -v redis-server 2>/dev/null)
@@ -41,6 +41,10 @@ pytest: $(VENV)/.installed redis-server
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# Backup/restore throughput against redis-cli --rdb + boto3, and peak memory (a few minutes).
+bench: $(VENV)/.installed redis-server
+	$(PY) bench/backup.py --sizes 256,1024
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
