@@ -11,7 +11,7 @@ compresses like real data does rather than like zeros):
 Throughput is RDB bytes per second; the ratio is ours over the baseline (above 1 is faster). Peak
 memory is the highest resident set size of the ``ops backup`` process, sampled every 20 ms.
 
-Run: ``make bench`` (or ``python bench/backup.py --sizes 256,1024``). Needs redis-server, redis-cli.
+Run: ``make bench`` (or ``python -m bench.backup --sizes 256,1024``). Needs redis-server, redis-cli.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import boto3
 import psutil
 import redis
 from moto.server import ThreadedMotoServer
+
+from ops.backups import redis_info
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
@@ -66,7 +68,7 @@ def start_redis(workdir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], in
     client = redis.Redis(port=port)
     for _ in range(6000):
         try:
-            if client.ping() and not client.info("persistence").get("loading"):
+            if client.ping() and not redis_info(client, "persistence").get("loading"):
                 return proc, port
         except redis.RedisError:
             pass
@@ -80,13 +82,13 @@ def fill(port: int, size: int) -> int:
     value_size, batch = 1024, 5000
     text = (b"redis-gateway session payload " * 40)[: value_size // 2]
     written = 0
-    while int(client.info("memory")["used_memory_dataset"]) < size:
+    while int(redis_info(client, "memory")["used_memory_dataset"]) < size:
         pipe = client.pipeline(transaction=False)
         for i in range(written, written + batch):
             pipe.set(f"key:{i:09d}", os.urandom(value_size // 2) + text)
         pipe.execute()
         written += batch
-    return int(client.info("memory")["used_memory_dataset"])
+    return int(redis_info(client, "memory")["used_memory_dataset"])
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:

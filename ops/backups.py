@@ -169,13 +169,13 @@ def find_replica(sentinel: str, master_name: str, password: str | None) -> str:
     return f"redis://{chosen[0]}:{chosen[1]}"
 
 
-def _info(client: redis.Redis, section: str) -> dict[str, Any]:
+def redis_info(client: redis.Redis, section: str) -> dict[str, Any]:
     """``INFO <section>`` as a dict (redis-py types it for its async client too)."""
     return cast(dict[str, Any], client.info(section))
 
 
 def _key_count(client: redis.Redis) -> int:
-    return sum(int(v["keys"]) for v in _info(client, "keyspace").values() if isinstance(v, dict))
+    return sum(int(v["keys"]) for v in redis_info(client, "keyspace").values() if isinstance(v, dict))
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -192,8 +192,8 @@ def backup(
     """Stream, compress, hash and upload one backup; write its manifest last. Returns the manifest."""
     host, port, client = _connect(source_url, password)
     try:
-        server = _info(client, "server")
-        replication = _info(client, "replication")
+        server = redis_info(client, "server")
+        replication = redis_info(client, "replication")
         keys = _key_count(client)
     except redis.RedisError as exc:
         raise OpsError(f"cannot read INFO from Redis at {host}:{port}: {exc}") from None
@@ -383,8 +383,10 @@ def load_into(target_url: str, password: str | None, rdb: Path, advertise: str, 
                 raise OpsError(f"serving the backup failed: {master.error}")
 
             def loaded() -> bool:
-                info = _info(client, "replication")
-                return bool(info.get("master_link_status") == "up" and not _info(client, "persistence").get("loading"))
+                info = redis_info(client, "replication")
+                return bool(
+                    info.get("master_link_status") == "up" and not redis_info(client, "persistence").get("loading")
+                )
 
             wait_until(loaded, timeout, "the target to load the backup")
         finally:
