@@ -100,12 +100,12 @@ def stream_rdb(
         reader.line()
         sock.sendall(_command("SYNC"))
         while True:
-            header = reader.line()
+            # While the server forks and writes its RDB it sends bare "\n" keep-alives before the header.
+            header = reader.line().lstrip(b"\n")
             if header.startswith(b"$"):
                 break
             if header.startswith(b"-"):
                 raise OpsError(f"Redis at {host}:{port} refused SYNC: {header.decode(errors='replace')}")
-            # Empty lines are keep-alives while the server forks and writes its RDB.
         if header.startswith(b"$EOF:"):
             yield from reader.until_mark(header[5:])
         else:
