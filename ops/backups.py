@@ -6,8 +6,9 @@ The manifest is written last, so **a backup without a manifest is incomplete by 
 every reader ignores it.
 
 * backup: streams the RDB from a replica over the replication protocol (found through Sentinel, or
-  a given URL), hashes it (SHA-256) and compresses it while streaming, and uploads it as a
-  multipart upload in 8 MiB parts (up to 4 in flight): memory stays flat whatever the dataset size.
+  a given URL), hashes it (SHA-256) and compresses it (zstd level 1, two worker threads) while
+  streaming, and uploads it as a multipart upload in 8 MiB parts (up to 8 in flight): memory stays
+  flat whatever the dataset size (about 160 MiB peak at 256 MiB and at 1 GiB, see ``bench/``).
   A failed upload is aborted and leaves no manifest.
 * verify: re-reads a backup, checks the object's and the RDB's size and SHA-256 against the
   manifest and runs ``redis-check-rdb``; it touches no Redis server.
@@ -54,7 +55,7 @@ from ops.replication import RdbMaster, stream_rdb, wait_until
 DATA_NAME = "dump.rdb.zst"
 MANIFEST_NAME = "manifest.json"
 PART_SIZE = 8 << 20
-MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 8
 FORMAT_VERSION = 1
 
 
@@ -187,7 +188,7 @@ def backup(
     location: Location,
     kms_key_id: str | None,
     progress: Callable[[int], None] = lambda n: None,
-    level: int = 3,
+    level: int = 1,
 ) -> dict[str, Any]:
     """Stream, compress, hash and upload one backup; write its manifest last. Returns the manifest."""
     host, port, client = _connect(source_url, password)
@@ -208,7 +209,7 @@ def backup(
     rdb_hash, rdb_size = hashlib.sha256(), 0
     t0 = time.monotonic()
     try:
-        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True).stream_writer(
+        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=2).stream_writer(
             cast(IO[bytes], writer), closefd=False
         )
         for chunk in stream_rdb(host, port, password or urlparse(source_url).password):
