@@ -38,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
         "policies/config/<stack>.json gives them.",
     )
     policies.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
+    smoke = commands.add_parser(
+        "smoke",
+        help="post-deployment validation: health, readiness, metrics, key round trip",
+        description="Check a gateway endpoint: /healthz, /readyz, the metrics endpoint and a write-read-delete "
+        "round trip. Exit 0 when no check failed, 1 otherwise.",
+    )
+    smoke.add_argument("--url", required=True, help="base URL of the gateway, e.g. https://api.example.com")
+    smoke.add_argument("--metrics-url", help="metrics endpoint (default: the URL's host, port 9090, /metrics)")
+    smoke.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default: 5)")
+    smoke.add_argument("--json", action="store_true", help="print the report as JSON")
     from ops import backup_cli
 
     backup_cli.add_commands(commands)
@@ -63,6 +73,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 policy_runner.render_table(rows, console)
             return 0
+        if args.command == "smoke":
+            import json
+
+            from ops import smoke
+
+            report = smoke.run(args.url, args.metrics_url, args.timeout)
+            if args.json:
+                print(json.dumps(report.as_dict()))
+            else:
+                for c in report.checks:
+                    console.print(f"{c.status.upper():5} {c.name:<11} {c.detail} ({c.seconds}s)", markup=False)
+                console.print("smoke test " + ("passed" if report.ok else "FAILED"), markup=False)
+            return 0 if report.ok else 1
         from ops import backup_cli
 
         return backup_cli.run(args, console)
