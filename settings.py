@@ -482,7 +482,7 @@ class AnalysisSettings(_Model):
     def _limit(self) -> AnalysisSettings:
         if self.failure_limit >= self.count:
             raise ValueError(
-                f"failureLimit ({self.failure_limit}) must be below count ({self.count}) or nothing can fail the analysis"
+                f"failureLimit ({self.failure_limit}) must be below count ({self.count}), else no measurement can fail"
             )
         return self
 

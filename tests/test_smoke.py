@@ -12,7 +12,11 @@ import pytest
 
 from ops.cli import main
 
-METRICS = b'# TYPE http_requests_total counter\nhttp_requests_total{code="200"} 5\nhttp_request_duration_seconds_bucket{le="0.1"} 5\n'
+METRICS = (
+    b"# TYPE http_requests_total counter\n"
+    b'http_requests_total{code="200"} 5\n'
+    b'http_request_duration_seconds_bucket{le="0.1"} 5\n'
+)
 
 
 class Gateway(BaseHTTPRequestHandler):
