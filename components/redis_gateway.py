@@ -33,6 +33,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components._shared import irsa_role
 from components.eks_cluster import MAIN_NODE_LABELS, REDIS_NODE_LABELS, REDIS_NODE_TAINT
 
 REDIS_OPERATOR_CHART = ("redis-operator", "0.25.0", "https://ot-container-kit.github.io/helm-charts")
@@ -65,6 +66,33 @@ class Resources:
             "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
             "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
         }
+
+
+PROMETHEUS_URL = "http://kps-prometheus.monitoring.svc.cluster.local:9090"
+"""Prometheus of the MonitoringStack (``fullnameOverride: kps``), queried by the analysis."""
+PREVIEW_SERVICE = f"{GATEWAY}-preview"
+CANARY_SERVICE = f"{GATEWAY}-canary"
+SMOKE = f"{GATEWAY}-smoke"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery:
+    """How a new gateway version reaches users, and when it is rolled back automatically."""
+
+    strategy: str = "rolling"
+    """``blue-green``, ``canary`` or ``rolling``."""
+    min_success_rate: float = 0.99
+    max_latency_p99_seconds: float = 0.25
+    interval: str = "1m"
+    count: int = 5
+    failure_limit: int = 1
+    canary_steps: tuple[tuple[int, str], ...] = ((10, "2m"), (25, "2m"), (50, "5m"))
+    """(weight percent, pause) per canary step."""
+    scale_down_delay_seconds: int = 300
+    max_surge: str = "25%"
+    max_unavailable: str = "0"
+    smoke_image: str
+    """Image running ``python -m ops smoke`` in the pre-promotion analysis."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +129,10 @@ class RedisGatewayArgs:
     redis_maxmemory_percent: int
     environment: str
     """Label and ``ENVIRONMENT`` of the gateway (the stack name)."""
+    delivery: Delivery
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    """For the IRSA role of the Argo Rollouts controller (ALB target-group verification)."""
 
 
 def cpu_millis(q: str) -> int:
@@ -222,6 +254,16 @@ def network_policies(args: RedisGatewayArgs, gateway_labels: dict[str, str]) -> 
                 }
             ],
         },
+        "smoke-test-to-gateway": {
+            "podSelector": {"matchLabels": {"app": SMOKE}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [{"podSelector": gw}], "ports": [_port(HTTP_PORT), _port(METRICS_PORT)]}],
+        },
+        "gateway-metrics-from-smoke-test": {
+            "podSelector": gw,
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": SMOKE}}}], "ports": [_port(METRICS_PORT)]}],
+        },
         "allow-prometheus-scrape": {
             "podSelector": {},
             "policyTypes": ["Ingress"],
@@ -262,6 +304,165 @@ def redis_placement(args: RedisGatewayArgs) -> dict[str, Any]:
         ],
     }
 
+
+def _window(interval: str) -> str:
+    """Rate window of a measurement: the interval, but never under a minute (two scrapes)."""
+    seconds = int(interval[:-1]) * {"s": 1, "m": 60, "h": 3600}[interval[-1]]
+    return interval if seconds >= 60 else "1m"
+
+
+def analysis_templates(args: RedisGatewayArgs) -> dict[str, dict[str, Any]]:
+    """AnalysisTemplate specs by name: the SLO gate on Prometheus, and the smoke-test Job."""
+    d = args.delivery
+    sel = f'job="{GATEWAY}",namespace="{args.namespace}",rollouts_pod_template_hash="{{{{args.pod-hash}}}}"'
+    w = _window(d.interval)
+    prometheus = {"prometheus": {"address": PROMETHEUS_URL}}
+    measurement = {"interval": d.interval, "count": d.count, "failureLimit": d.failure_limit}
+    slo = {
+        "args": [{"name": "pod-hash"}],
+        "metrics": [
+            {
+                "name": "success-rate",
+                **measurement,
+                "successCondition": f"result[0] >= {d.min_success_rate}",
+                "provider": {
+                    "prometheus": {
+                        **prometheus["prometheus"],
+                        "query": f'sum(rate(http_requests_total{{{sel},code!~"5.."}}[{w}]))'
+                        f" / sum(rate(http_requests_total{{{sel}}}[{w}]))",
+                    }
+                },
+            },
+            {
+                "name": "latency-p99",
+                **measurement,
+                "successCondition": f"result[0] <= {d.max_latency_p99_seconds}",
+                "provider": {
+                    "prometheus": {
+                        **prometheus["prometheus"],
+                        "query": "histogram_quantile(0.99, sum by (le) "
+                        f"(rate(http_request_duration_seconds_bucket{{{sel}}}[{w}])))",
+                    }
+                },
+            },
+        ],
+    }
+    smoke = {
+        "args": [{"name": "url"}, {"name": "metrics-url"}],
+        "metrics": [
+            {
+                "name": "smoke-test",
+                "failureLimit": 0,
+                "provider": {
+                    "job": {
+                        "spec": {
+                            "backoffLimit": 0,
+                            "activeDeadlineSeconds": 300,
+                            "template": {
+                                "metadata": {"labels": {"app": SMOKE}},
+                                "spec": {
+                                    "restartPolicy": "Never",
+                                    "serviceAccountName": SMOKE,
+                                    "automountServiceAccountToken": False,
+                                    "securityContext": {
+                                        "runAsNonRoot": True,
+                                        "runAsUser": 10001,
+                                        "seccompProfile": {"type": "RuntimeDefault"},
+                                    },
+                                    "containers": [
+                                        {
+                                            "name": "smoke",
+                                            "image": d.smoke_image,
+                                            "args": [
+                                                "smoke",
+                                                "--url",
+                                                "{{args.url}}",
+                                                "--metrics-url",
+                                                "{{args.metrics-url}}",
+                                            ],
+                                            "resources": Resources(
+                                                cpu_request="50m",
+                                                memory_request="64Mi",
+                                                cpu_limit="500m",
+                                                memory_limit="256Mi",
+                                            ).spec(),
+                                            "securityContext": {
+                                                **_RESTRICTED_CONTAINER,
+                                                "readOnlyRootFilesystem": True,
+                                            },
+                                        }
+                                    ],
+                                },
+                            },
+                        }
+                    }
+                },
+            }
+        ],
+    }
+    return {"gateway-slo": slo, "smoke-test": smoke}
+
+
+def rollout_strategy(args: RedisGatewayArgs) -> dict[str, Any]:
+    """The Rollout's ``spec.strategy`` for the configured delivery strategy."""
+    d = args.delivery
+    slo = {
+        "templates": [{"templateName": "gateway-slo"}],
+        "args": [{"name": "pod-hash", "valueFrom": {"podTemplateHashValue": "Latest"}}],
+    }
+    if d.strategy == "blue-green":
+        preview = f"http://{PREVIEW_SERVICE}.{args.namespace}.svc.cluster.local"
+        return {
+            "blueGreen": {
+                "activeService": GATEWAY,
+                "previewService": PREVIEW_SERVICE,
+                "autoPromotionEnabled": True,
+                "scaleDownDelaySeconds": d.scale_down_delay_seconds,
+                "prePromotionAnalysis": {
+                    "templates": [{"templateName": "smoke-test"}],
+                    "args": [
+                        {"name": "url", "value": preview},
+                        {"name": "metrics-url", "value": f"{preview}:{METRICS_PORT}/metrics"},
+                    ],
+                },
+                "postPromotionAnalysis": slo,
+            }
+        }
+    if d.strategy == "canary":
+        steps: list[dict[str, Any]] = []
+        for weight, pause in d.canary_steps:
+            steps += [{"setWeight": weight}, {"pause": {"duration": pause}}]
+        return {
+            "canary": {
+                "stableService": GATEWAY,
+                "canaryService": CANARY_SERVICE,
+                "trafficRouting": {"alb": {"ingress": GATEWAY, "rootService": GATEWAY, "servicePort": 80}},
+                "steps": steps,
+                "analysis": {**slo, "startingStep": 1},
+            }
+        }
+    return {"canary": {"maxSurge": d.max_surge, "maxUnavailable": d.max_unavailable, "analysis": slo}}
+
+
+_TARGET_GROUP_READ = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "VerifyTargetGroups",
+            "Effect": "Allow",
+            "Action": [
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetHealth",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+"""What the Argo Rollouts controller needs to verify ALB target groups (read only)."""
 
 _RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,
@@ -307,13 +508,31 @@ class RedisGateway(pulumi.ComponentResource):
                 },
             },
         )
+        rollouts_role = irsa_role(
+            f"{name}-argo-rollouts",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace="argo-rollouts",
+            service_account="argo-rollouts",
+            inline_policy=_TARGET_GROUP_READ,
+            opts=child,
+        )
         rollouts_release = self._chart(
             f"{name}-argo-rollouts",
             ARGO_ROLLOUTS_CHART,
             "argo-rollouts",
             {
                 "installCRDs": True,
-                "controller": {"replicas": 2, "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}}},
+                "controller": {
+                    "replicas": 2,
+                    "metrics": {"enabled": True, "serviceMonitor": {"enabled": True}},
+                    # Blue-green: before switching, check the ALB target group holds the new pods.
+                    "extraArgs": ["--aws-verify-target-group"],
+                },
+                "serviceAccount": {
+                    "name": "argo-rollouts",
+                    "annotations": {"eks.amazonaws.com/role-arn": rollouts_role.arn},
+                },
                 "dashboard": {"enabled": False},
             },
         )
@@ -528,6 +747,39 @@ class RedisGateway(pulumi.ComponentResource):
             },
             opts=in_ns,
         )
+        roles = {"blue-green": {"preview": PREVIEW_SERVICE}, "canary": {"canary": CANARY_SERVICE}}
+        extra_services = [
+            k8s.core.v1.Service(
+                f"{name}-svc-{role}",
+                # No app.kubernetes.io/name label: the ServiceMonitor must not scrape a pod twice.
+                metadata=meta(svc_name),
+                spec={
+                    "type": "ClusterIP",
+                    "selector": {"app": GATEWAY},
+                    "ports": [
+                        {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"},
+                        {"name": "probe-metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+                    ],
+                },
+                opts=in_ns,
+            )
+            for role, svc_name in roles.get(args.delivery.strategy, {}).items()
+        ]
+        k8s.core.v1.ServiceAccount(
+            f"{name}-smoke-sa", metadata=meta(SMOKE), automount_service_account_token=False, opts=in_ns
+        )
+        templates = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-analysis-{template}",
+                api_version="argoproj.io/v1alpha1",
+                kind="AnalysisTemplate",
+                metadata=meta(template),
+                spec=spec,
+                # The AnalysisTemplate CRD comes with the Argo Rollouts chart.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[rollouts_release, ns]),
+            )
+            for template, spec in analysis_templates(args).items()
+        ]
         pod_spec = self._gateway_pod(args, gateway_labels)
         rollout = k8s.apiextensions.CustomResource(
             f"{name}-rollout",
@@ -539,12 +791,13 @@ class RedisGateway(pulumi.ComponentResource):
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": {"app": GATEWAY}},
                 "template": {"metadata": {"labels": gateway_labels}, "spec": pod_spec},
-                "strategy": {"canary": {"maxSurge": "25%", "maxUnavailable": 0}},
+                "strategy": rollout_strategy(args),
             },
-            # The Rollout CRD comes with the chart; the pods mount the ConfigMap and Secret.
+            # The Rollout CRD comes with the chart; the pods mount the ConfigMap and Secret; the
+            # strategy names the preview or canary Service and the analysis templates.
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[rollouts_release, config, redis_secret, sa],
+                depends_on=[rollouts_release, config, redis_secret, sa, *extra_services, *templates],
                 # The HPA owns spec.replicas once the Rollout exists.
                 ignore_changes=["spec.replicas"],
             ),
@@ -593,6 +846,8 @@ class RedisGateway(pulumi.ComponentResource):
                 "selector": {"matchLabels": {"app.kubernetes.io/name": GATEWAY}},
                 "namespaceSelector": {"matchNames": [ns_name]},
                 "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
+                # The analysis tells versions apart by this label (rollouts_pod_template_hash).
+                "podTargetLabels": ["rollouts-pod-template-hash"],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[service]),
         )
@@ -685,6 +940,8 @@ class RedisGateway(pulumi.ComponentResource):
                 "alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30",
             }
         )
+        # Canary: Argo Rollouts writes the weighted forward action that this port name refers to.
+        backend_port = "use-annotation" if args.delivery.strategy == "canary" else "http"
         ingress = k8s.networking.v1.Ingress(
             f"{name}-ingress",
             metadata={**meta(GATEWAY), "annotations": annotations},
@@ -699,7 +956,7 @@ class RedisGateway(pulumi.ComponentResource):
                                 {
                                     "path": "/",
                                     "pathType": "Prefix",
-                                    "backend": {"service": {"name": GATEWAY, "port": {"name": "http"}}},
+                                    "backend": {"service": {"name": GATEWAY, "port": {"name": backend_port}}},
                                 }
                             ]
                         },

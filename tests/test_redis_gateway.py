@@ -13,6 +13,7 @@ from components.redis_gateway import (
     ARGO_ROLLOUTS_CHART,
     REDIS_OPERATOR_CHART,
     WAIT_FOR_HEALTHY,
+    Delivery,
     RedisGateway,
     RedisGatewayArgs,
     Resources,
@@ -51,6 +52,9 @@ def _args(**overrides: Any) -> RedisGatewayArgs:
         redis_resources=Resources(cpu_request="1", memory_request="8Gi", cpu_limit="2", memory_limit="8Gi"),
         redis_maxmemory_percent=70,
         environment="test",
+        delivery=Delivery(smoke_image="ghcr.io/example/ops:1.0.0"),
+        oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+        oidc_issuer="oidc.eks.eu-west-1.amazonaws.com/id/ABC",
     )
     values.update(overrides)
     return RedisGatewayArgs(**values)
@@ -203,6 +207,8 @@ def test_default_deny_with_only_the_needed_allows(rec: Recording) -> None:
         "sentinel-ingress",
         "redis-tier-egress",
         "allow-prometheus-scrape",
+        "smoke-test-to-gateway",
+        "gateway-metrics-from-smoke-test",
     }
 
 
