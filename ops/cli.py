@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     smoke.add_argument("--url", required=True, help="base URL of the gateway, e.g. https://api.example.com")
     smoke.add_argument("--metrics-url", help="metrics endpoint (default: the URL's host, port 9090, /metrics)")
+    smoke.add_argument(
+        "--skip-metrics",
+        action="store_true",
+        help="do not check the metrics endpoint (it is cluster-internal; the in-cluster smoke Job checks it)",
+    )
     smoke.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default: 5)")
     smoke.add_argument("--json", action="store_true", help="print the report as JSON")
     from ops import backup_cli
@@ -78,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             from ops import smoke
 
-            report = smoke.run(args.url, args.metrics_url, args.timeout)
+            report = smoke.run(args.url, args.metrics_url, args.timeout, check_metrics=not args.skip_metrics)
             if args.json:
                 print(json.dumps(report.as_dict()))
             else:

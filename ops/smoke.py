@@ -65,7 +65,7 @@ def _metrics_url(url: str) -> str:
     return urlunparse(parsed._replace(netloc=f"{parsed.hostname}:9090", path="/metrics"))
 
 
-def run(url: str, metrics_url: str | None = None, timeout: float = 5.0) -> SmokeReport:
+def run(url: str, metrics_url: str | None = None, timeout: float = 5.0, *, check_metrics: bool = True) -> SmokeReport:
     base = url.rstrip("/")
     report = SmokeReport(url=base)
 
@@ -85,6 +85,8 @@ def run(url: str, metrics_url: str | None = None, timeout: float = 5.0) -> Smoke
         return fn
 
     def metrics() -> tuple[str, str]:
+        if not check_metrics:
+            return "skip", "not checked (--skip-metrics)"
         target = metrics_url or _metrics_url(base)
         code, body = _request("GET", target, timeout)
         if code != 200:

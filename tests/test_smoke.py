@@ -114,3 +114,9 @@ def test_an_unreachable_gateway_fails_every_check(capsys: pytest.CaptureFixture[
 
     code, checks = smoke(f"http://127.0.0.1:{free_port()}", capsys)
     assert code == 1 and set(checks.values()) == {"fail"}
+
+
+def test_metrics_can_be_skipped_from_outside_the_cluster(gateway: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["smoke", "--url", gateway("no-metrics"), "--skip-metrics", "--json"])
+    checks = {c["name"]: c["status"] for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert code == 0 and checks["metrics"] == "skip"
