@@ -1,4 +1,4 @@
-"""Building blocks shared by the components: encryption keys and IRSA roles.
+"""Building blocks shared by the components: encryption keys, IAM roles and Helm releases.
 
 Private to ``components``: each helper declares resources under the parent it is given, so the
 resource tree stays the one the component describes.
@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 
 def caller(opts: pulumi.ResourceOptions) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
@@ -120,3 +121,41 @@ def irsa_role(
     if inline_policy is not None:
         aws.iam.RolePolicy(f"{name}-inline", role=role.id, policy=pulumi.Output.json_dumps(inline_policy), opts=opts)
     return role
+
+
+def service_role(name: str, *, service: str, opts: pulumi.ResourceOptions) -> aws.iam.Role:
+    """An IAM role that only the AWS service ``service`` (e.g. ``backup.amazonaws.com``) can assume."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    return aws.iam.Role(name, assume_role_policy=pulumi.Output.json_dumps(trust), opts=opts)
+
+
+def helm_release(
+    name: str,
+    chart: tuple[str, str, str],
+    *,
+    namespace: str,
+    values: Mapping[str, Any],
+    opts: pulumi.ResourceOptions,
+    create_namespace: bool = False,
+    timeout: int | None = None,
+) -> k8s.helm.v3.Release:
+    """A pinned chart ``(name, version, repository)``, installed atomically: a failed install or
+    upgrade rolls back and fails the update."""
+    chart_name, version, repo = chart
+    return k8s.helm.v3.Release(
+        name,
+        name=chart_name,
+        chart=chart_name,
+        version=version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+        namespace=namespace,
+        create_namespace=create_namespace,
+        atomic=True,
+        cleanup_on_fail=True,
+        timeout=timeout,
+        values=values,
+        opts=opts,
+    )

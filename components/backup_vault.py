@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._shared import caller, encryption_key, irsa_role
+from components._shared import caller, encryption_key, irsa_role, service_role
 
 BACKUP_PREFIX = "redis/"
 """Key prefix of RDB backups in the bucket; the job's IAM role is limited to it."""
@@ -178,22 +178,7 @@ class BackupVault(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        backup_role = aws.iam.Role(
-            f"{name}-aws-backup",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "backup.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=child,
-        )
+        backup_role = service_role(f"{name}-aws-backup", service="backup.amazonaws.com", opts=child)
         for policy in ("AWSBackupServiceRolePolicyForBackup", "AWSBackupServiceRolePolicyForRestores"):
             aws.iam.RolePolicyAttachment(
                 f"{name}-aws-backup-{policy}",
@@ -460,18 +445,7 @@ class BackupVault(pulumi.ComponentResource):
         replica_key: aws.kms.Key,
         opts: pulumi.ResourceOptions,
     ) -> None:
-        role = aws.iam.Role(
-            f"{name}-replication",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
-            opts=opts,
-        )
+        role = service_role(f"{name}-replication", service="s3.amazonaws.com", opts=opts)
         aws.iam.RolePolicy(
             f"{name}-replication",
             role=role.id,

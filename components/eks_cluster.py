@@ -34,7 +34,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components import _iam_documents
-from components._shared import encryption_key, irsa_role
+from components._shared import encryption_key, helm_release, irsa_role, service_role
 
 REDIS_NODE_LABELS: Mapping[str, str] = {"role": "redis"}
 """Labels of the Redis node group; Redis pods select them."""
@@ -204,18 +204,7 @@ class EksCluster(pulumi.ComponentResource):
         # Everything below addresses the cluster by its static name; it must exist first.
         after_cluster = pulumi.ResourceOptions(parent=self, depends_on=[cluster])
 
-        node_role = aws.iam.Role(
-            f"{name}-nodes",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
-            opts=child,
-        )
+        node_role = service_role(f"{name}-nodes", service="ec2.amazonaws.com", opts=child)
         attachments = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-nodes-{policy}",
@@ -310,16 +299,10 @@ class EksCluster(pulumi.ComponentResource):
             inline_policy=_iam_documents.load_balancer_controller(),
             opts=child,
         )
-        chart, version, repo = LOAD_BALANCER_CONTROLLER_CHART
-        k8s.helm.v3.Release(
+        helm_release(
             f"{name}-lb-controller",
-            name="aws-load-balancer-controller",
-            chart=chart,
-            version=version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            LOAD_BALANCER_CONTROLLER_CHART,
             namespace="kube-system",
-            atomic=True,
-            cleanup_on_fail=True,
             values={
                 "clusterName": args.cluster_name,
                 "region": args.region,
@@ -346,16 +329,10 @@ class EksCluster(pulumi.ComponentResource):
             inline_policy=_iam_documents.cluster_autoscaler(args.cluster_name),
             opts=child,
         )
-        chart, version, repo = CLUSTER_AUTOSCALER_CHART
-        k8s.helm.v3.Release(
+        helm_release(
             f"{name}-autoscaler",
-            name="cluster-autoscaler",
-            chart=chart,
-            version=version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            CLUSTER_AUTOSCALER_CHART,
             namespace="kube-system",
-            atomic=True,
-            cleanup_on_fail=True,
             values={
                 "autoDiscovery": {"clusterName": args.cluster_name},
                 "awsRegion": args.region,

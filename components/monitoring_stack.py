@@ -23,6 +23,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components._shared import helm_release
+
 KUBE_PROMETHEUS_STACK_CHART = ("kube-prometheus-stack", "88.6.5", "https://prometheus-community.github.io/helm-charts")
 """(chart, version, repository). 88.x: Prometheus Operator CRDs monitoring.coreos.com/v1, Grafana 12."""
 RUNBOOK_FILE = "incident-response.md"
@@ -378,16 +380,10 @@ class MonitoringStack(pulumi.ComponentResource):
                 }
             }
         }
-        chart, version, repo = KUBE_PROMETHEUS_STACK_CHART
-        self.release = k8s.helm.v3.Release(
+        self.release = helm_release(
             f"{name}-kube-prometheus-stack",
-            name="kube-prometheus-stack",
-            chart=chart,
-            version=version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+            KUBE_PROMETHEUS_STACK_CHART,
             namespace=args.namespace,
-            atomic=True,
-            cleanup_on_fail=True,
             timeout=900,
             values={
                 "fullnameOverride": "kps",

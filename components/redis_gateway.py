@@ -33,7 +33,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components._shared import irsa_role
+from components._shared import helm_release, irsa_role
 from components.eks_cluster import MAIN_NODE_LABELS, REDIS_NODE_LABELS, REDIS_NODE_TAINT
 
 REDIS_OPERATOR_CHART = ("redis-operator", "0.25.0", "https://ot-container-kit.github.io/helm-charts")
@@ -496,11 +496,13 @@ class RedisGateway(pulumi.ComponentResource):
             return {"name": obj_name, "namespace": ns_name, "labels": {**part_of, **labels}}
 
         # -- controllers -------------------------------------------------------------------------
-        operator_release = self._chart(
+        operator_release = helm_release(
             f"{name}-redis-operator",
             REDIS_OPERATOR_CHART,
-            "redis-operator",
-            {
+            namespace="redis-operator",
+            create_namespace=True,
+            opts=child,
+            values={
                 "redisOperator": {"watchNamespace": ns_name},
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -517,11 +519,13 @@ class RedisGateway(pulumi.ComponentResource):
             inline_policy=_TARGET_GROUP_READ,
             opts=child,
         )
-        rollouts_release = self._chart(
+        rollouts_release = helm_release(
             f"{name}-argo-rollouts",
             ARGO_ROLLOUTS_CHART,
-            "argo-rollouts",
-            {
+            namespace="argo-rollouts",
+            create_namespace=True,
+            opts=child,
+            values={
                 "installCRDs": True,
                 "controller": {
                     "replicas": 2,
@@ -991,24 +995,6 @@ class RedisGateway(pulumi.ComponentResource):
                 "web_acl_arn": self.web_acl_arn,
                 "redis_password_secret": self.redis_password_secret,
             }
-        )
-
-    def _chart(
-        self, name: str, chart: tuple[str, str, str], namespace: str, values: dict[str, Any]
-    ) -> k8s.helm.v3.Release:
-        chart_name, version, repo = chart
-        return k8s.helm.v3.Release(
-            name,
-            name=chart_name,
-            chart=chart_name,
-            version=version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
-            namespace=namespace,
-            create_namespace=True,
-            atomic=True,
-            cleanup_on_fail=True,
-            values=values,
-            opts=pulumi.ResourceOptions(parent=self),
         )
 
     @staticmethod

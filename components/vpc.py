@@ -20,7 +20,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components._shared import encryption_key
+from components._shared import encryption_key, service_role
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,22 +197,7 @@ class Vpc(pulumi.ComponentResource):
             kms_key_id=key.arn,
             opts=stateful,
         )
-        flow_role = aws.iam.Role(
-            f"{name}-flow-logs",
-            assume_role_policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
-            opts=child,
-        )
+        flow_role = service_role(f"{name}-flow-logs", service="vpc-flow-logs.amazonaws.com", opts=child)
         aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=flow_role.id,
