@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,49 +30,11 @@ import psutil
 import redis
 from moto.server import ThreadedMotoServer
 
-from ops.backups import redis_info
+from ops.backups import free_port, redis_info
+from ops.backups import start_redis_server as start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_redis(workdir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "/usr/bin/redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            *extra,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(6000):
-        try:
-            if client.ping() and not redis_info(client, "persistence").get("loading"):
-                return proc, port
-        except redis.RedisError:
-            pass
-        time.sleep(0.01)
-    raise RuntimeError("redis-server did not start")
 
 
 def fill(port: int, size: int) -> int:
@@ -92,22 +53,24 @@ def fill(port: int, size: int) -> int:
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Run ``cmd``; return (seconds, peak RSS bytes, stdout)."""
-    start = time.perf_counter()
-    proc = psutil.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, cwd=ROOT
-    )
-    peak = 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, proc.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.02)
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[:4]} failed: {err.decode()[-500:]}")
-    return time.perf_counter() - start, peak, out.decode()
+    """Run ``cmd``; return (seconds, peak RSS bytes, stdout). Output goes to files, not pipes: a
+    child writing more than a pipe holds would block while this loop only samples memory."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = psutil.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=ROOT)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                peak = max(peak, proc.memory_info().rss)
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[:4]} failed: {err.read().decode(errors='replace')[-500:]}")
+        return elapsed, peak, out.read().decode()
 
 
 def run(size_mib: int, bucket: str, work: Path) -> dict[str, float]:

@@ -479,7 +479,8 @@ def prune(location: Location, dry_run: bool, now: datetime.datetime | None = Non
     }
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
     import socket
 
     with socket.socket() as s:
@@ -487,44 +488,43 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_redis_server(
+    work_dir: Path, *extra: str, password: str | None = None, timeout: float = 60.0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``redis-server`` on a free loopback port with persistence off (``extra`` adds options);
+    return it and its port once it answers and has finished loading any RDB in ``work_dir``."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise OpsError("redis-server is not on PATH (the ops image ships it; Debian: apt-get install redis-server)")
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    args += ["--dir", str(work_dir), *extra, *(["--requirepass", password] if password else [])]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port, password=password)
+
+    def ready() -> bool:
+        try:
+            return bool(client.ping()) and not redis_info(client, "persistence").get("loading")
+        except redis.RedisError:
+            return False
+
+    try:
+        wait_until(ready, timeout, f"redis-server on port {port} to start")
+    except OpsError:
+        proc.terminate()
+        raise
+    return proc, port
+
+
 @contextlib.contextmanager
 def scratch_redis(work_dir: Path) -> Iterator[str]:
     """A throw-away ``redis-server`` on a free loopback port, persistence off."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise OpsError("the drill needs redis-server on PATH (the ops image ships it)")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(work_dir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, port = start_redis_server(work_dir)
     try:
-        client = redis.Redis(port=port)
-        wait_until(lambda: _ping(client), 30, "the scratch redis-server to start")
         yield f"redis://127.0.0.1:{port}"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def _ping(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 def drill(location: Location, work_dir: Path) -> dict[str, Any]:

@@ -75,9 +75,14 @@ def _pack_process(policy_dir: Path) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
         proc.wait()
 
 
+def _shown(path: Path) -> Path:
+    """``path`` as error messages show it: relative to the project when inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def load_pack_config(path: Path) -> dict[str, Any]:
     """Read ``policies/config/<stack>.json``; OpsError (exit 2) naming the file and key if malformed."""
-    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    where = _shown(path)
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
@@ -90,7 +95,7 @@ def load_pack_config(path: Path) -> dict[str, Any]:
 
 
 def _resolve(info: analyzer_pb2.AnalyzerInfo, doc: dict[str, Any], path: Path) -> dict[str, analyzer_pb2.PolicyConfig]:
-    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    where = _shown(path)
     names = {p.name for p in info.policies}
     for key, value in doc.items():
         if key != "all" and key not in names:

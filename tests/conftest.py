@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ops.backups import free_port, start_redis_server
 from ops.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
 from settings import NAMESPACE, SECRET_KEYS
 
@@ -100,56 +101,15 @@ def stack_run() -> Callable[[str], Recording]:
 # -- real peers: redis-server and a moto S3/KMS server -------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class RedisServer:
     """A real ``redis-server`` on a loopback port, persistence off, DEBUG enabled (for DIGEST)."""
 
     def __init__(self, workdir: Path, password: str | None = None, extra: tuple[str, ...] = ()) -> None:
-        import shutil
-        import subprocess
-        import time
-
         import redis
 
-        binary = shutil.which("redis-server")
-        assert binary, "redis-server is required (.ci/run installs the Debian package)"
-        self.port = free_port()
+        self.proc, self.port = start_redis_server(workdir, "--enable-debug-command", "yes", *extra, password=password)
         self.password = password
-        args = [
-            binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--enable-debug-command",
-            "yes",
-            "--dir",
-            str(workdir),
-            *extra,
-        ]
-        if password:
-            args += ["--requirepass", password]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.client = redis.Redis(port=self.port, password=password)
-        for _ in range(100):
-            try:
-                self.client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("redis-server did not start")
 
     @property
     def url(self) -> str:

@@ -60,14 +60,8 @@ def ops(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 @pytest.fixture
 def source(redis_server: Callable[..., RedisServer]) -> RedisServer:
     server = redis_server(password=PASSWORD)
-    populate(redis_server_client(server))
+    populate(server.client)
     return server
-
-
-def redis_server_client(server: RedisServer) -> Any:
-    import redis
-
-    return redis.Redis(port=server.port, password=server.password)
 
 
 def take_backup(server: RedisServer, bucket: tuple[str, str]) -> dict[str, Any]:
