@@ -30,8 +30,8 @@ import psutil
 import redis
 from moto.server import ThreadedMotoServer
 
-from ops.backups import free_port, redis_info
-from ops.backups import start_redis_server as start_redis
+from ops.runtime.backups import free_port, redis_info
+from ops.runtime.backups import start_redis_server as start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20

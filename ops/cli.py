@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -53,10 +55,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     smoke.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default: 5)")
     smoke.add_argument("--json", action="store_true", help="print the report as JSON")
-    from ops import backup_cli
+    from ops.runtime import backup_cli
 
     backup_cli.add_commands(commands)
     return parser
+
+
+def _offline(module: str) -> Any:
+    """A module of the offline engine, or a clear error where only the runtime half is installed (the ops image)."""
+    try:
+        return importlib.import_module(f"ops.offline.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and (exc.name == "ops.offline" or not exc.name.startswith("ops")):
+            raise OpsError(
+                f"this command needs the offline engine (ops/offline and its requirements; missing: {exc.name}), "
+                "which the ops image does not ship: run it from a checkout with `make preview`",
+                code=2,
+            ) from None
+        raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,11 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         console = Console(highlight=False, width=160)  # logs and CI: do not wrap the plan at 80 columns
     try:
         if args.command == "preview":
-            from ops import preview
-
+            preview = _offline("preview")
             return preview.run(args.stack, args.json, console, args.config)
         if args.command == "policies":
-            from ops import policy_runner
+            policy_runner = _offline("policy_runner")
 
             rows = policy_runner.describe()
             if args.markdown:
@@ -81,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "smoke":
             import json
 
-            from ops import smoke
+            from ops.runtime import smoke
 
             report = smoke.run(args.url, args.metrics_url, args.timeout, check_metrics=not args.skip_metrics)
             if args.json:
@@ -91,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     console.print(f"{c.status.upper():5} {c.name:<11} {c.detail} ({c.seconds}s)", markup=False)
                 console.print("smoke test " + ("passed" if report.ok else "FAILED"), markup=False)
             return 0 if report.ok else 1
-        from ops import backup_cli
+        from ops.runtime import backup_cli
 
         return backup_cli.run(args, console)
     except OpsError as exc:

@@ -1,7 +1,7 @@
 """The one place that owns the mocks and the helpers to run code under them.
 
 Components and whole stacks run under Pulumi's mock runtime with the same realistic mocks the
-offline engine uses (:mod:`ops.mocks`); every registered resource is recorded with its inputs,
+offline engine uses (:mod:`ops.offline.mocks`); every registered resource is recorded with its inputs,
 parent and dependencies, and tests assert on those recordings.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ops.backups import free_port, start_redis_server
-from ops.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
+from ops.offline.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
+from ops.runtime.backups import free_port, start_redis_server
 from settings import NAMESPACE, SECRET_KEYS
 
 REGION = "eu-west-1"

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.backup_vault import BACKUP_PREFIX, BackupVault, BackupVaultArgs
-from ops.engine import run_program
+from ops.offline.engine import run_program
 from tests.conftest import Recording
 
 

@@ -19,8 +19,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from ops import backups
-from ops.engine import ROOT
+from ops.offline.engine import ROOT
+from ops.runtime import backups
 from tests.conftest import REGION, RedisServer, free_port
 
 PASSWORD = "correct-horse-battery-staple"

@@ -49,7 +49,7 @@ def _cluster(**overrides: Any) -> Callable[[], None]:
 
 @pytest.fixture(scope="module")
 def rec() -> Recording:
-    from ops.engine import run_program
+    from ops.offline.engine import run_program
 
     return Recording(run_program(_cluster(), stack="test", config={}, region="eu-west-1"))
 

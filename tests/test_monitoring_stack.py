@@ -17,7 +17,7 @@ from components.monitoring_stack import (
     alert_rules,
     dashboards,
 )
-from ops.engine import ROOT, run_program
+from ops.offline.engine import ROOT, run_program
 from tests.conftest import Recording
 
 BASE = "https://git.example.com/redisgw/blob/main/docs/runbooks"

@@ -1,45 +1,84 @@
-"""The ops image: pinned base, non-root, and enough of the project to run the CronJobs' commands."""
+"""The ops image: pinned base, non-root, and exactly the runtime half of ``ops`` with its own requirements."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from ops.engine import ROOT
+from ops.offline.engine import ROOT
+
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def _names(path: Path) -> dict[str, str]:
+    lines = [ln.split("#")[0].strip() for ln in path.read_text().splitlines()]
+    return {re.split(r"[<>=\[]", ln)[0].lower(): ln for ln in lines if ln and not ln.startswith("-r")}
 
 
 def test_dockerfile_pins_its_base_and_runs_as_non_root() -> None:
-    text = (ROOT / "Dockerfile").read_text()
+    text = DOCKERFILE.read_text()
     (base,) = re.findall(r"^FROM (\S+)", text, re.M)
     assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+(@sha256:[0-9a-f]{64})?", base), base
     assert re.search(r"^USER 10001:10001$", text, re.M)
     assert "redis-server" in text  # redis-check-rdb for verify, redis-server for drills
 
 
-def test_ops_image_requirements_are_a_subset_of_the_project_requirements() -> None:
-    def names(path: Path) -> dict[str, str]:
-        lines = [ln.split("#")[0].strip() for ln in path.read_text().splitlines()]
-        return {re.split(r"[<>=\[]", ln)[0].lower(): ln for ln in lines if ln}
+def test_each_half_of_ops_has_its_requirements_and_the_project_includes_both() -> None:
+    project = (ROOT / "requirements.txt").read_text().splitlines()
+    for half in ("offline", "runtime"):
+        assert f"-r ops/{half}/requirements.txt" in project
+    runtime, offline = _names(ROOT / "ops/runtime/requirements.txt"), _names(ROOT / "ops/offline/requirements.txt")
+    assert not {"pulumi", "pulumi-policy", "pydantic", "pyyaml"} & set(runtime), runtime
+    assert "pulumi-policy" in offline and "redis" not in offline and "boto3" not in offline
+    program = _names(ROOT / "requirements.txt")
+    for name, spec in offline.items():  # one pin per package across the files pip reads together
+        assert program.get(name, spec) == spec, f"{name}: offline pins {spec!r}, project {program[name]!r}"
 
-    image, project = names(ROOT / "requirements-ops.txt"), names(ROOT / "requirements.txt")
-    for name, spec in image.items():
-        assert project.get(name) == spec, f"{name}: image pins {spec!r}, project {project.get(name)!r}"
+
+def _image_tree(tmp: Path) -> Path:
+    """The files the Dockerfile copies into /app, laid out as in the image."""
+    app = tmp / "app"
+    for line in DOCKERFILE.read_text().splitlines():
+        if not line.startswith("COPY "):
+            continue
+        *sources, dest = line.split()[1:]
+        for src in sources:
+            target = app / dest / (Path(src).name if dest.endswith("/") else "")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if (ROOT / src).is_dir():
+                shutil.copytree(ROOT / src, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                shutil.copy(ROOT / src, target)
+    return app
 
 
-def test_backup_commands_need_nothing_but_the_image_requirements() -> None:
-    # The CronJob commands import only what requirements-ops.txt installs (no Pulumi, no pydantic).
+def test_the_image_holds_the_runtime_half_and_none_of_the_engine(tmp_path: Path) -> None:
+    app = _image_tree(tmp_path)
+    assert (app / "requirements.txt").read_text() == (ROOT / "ops/runtime/requirements.txt").read_text()
+    assert (app / "ops/runtime/backups.py").is_file() and (app / "ops/cli.py").is_file()
+    assert not (app / "ops/offline").exists()
     code = (
         "import sys, ops.cli\n"
-        "for cmd in ('backup', 'verify', 'restore', 'list', 'prune', 'drill'):\n"
+        "for cmd in ('backup', 'verify', 'restore', 'list', 'prune', 'drill', 'smoke'):\n"
         "    try:\n"
         "        ops.cli.main([cmd, '--help'])\n"
         "    except SystemExit:\n"
         "        pass\n"
         "loaded = {m.split('.')[0] for m in sys.modules}\n"
-        "heavy = sorted(loaded & {'pulumi', 'pydantic', 'yaml', 'kubernetes_validate'})\n"
-        "print(heavy)\n"
+        "print(sorted(loaded & {'pulumi', 'pulumi_policy', 'pydantic', 'yaml', 'kubernetes_validate', 'grpc'}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], cwd=app, capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_engine_commands_in_the_image_say_what_is_missing(tmp_path: Path) -> None:
+    app = _image_tree(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", "preview", "--stack", "production"], cwd=app, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "ops/offline" in result.stderr, result.stderr

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs
 
-from ops.engine import Resource
+from ops.offline.engine import Resource
 from redisgw_policies import DOMAINS, POLICIES, data, edge, eks, network, platform, workloads
 from redisgw_policies._policy import exemption_state
 from tests.conftest import Recording

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pytest
 from rich.console import Console
 
-from ops import preview
+from ops.offline import preview
 
 Mutation = Callable[[dict[str, Any]], None]
 

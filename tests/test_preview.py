@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ops import k8s_schema
 from ops.cli import main
-from ops.engine import ROOT, Resource
+from ops.offline import k8s_schema
+from ops.offline.engine import ROOT, Resource
 from tests.conftest import STACKS, write_variant
 
 
@@ -77,7 +77,7 @@ def test_report_masks_secrets(tmp_path: Path) -> None:
 def test_policy_config_naming_an_unknown_policy_is_a_config_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ops import policy_runner
+    from ops.offline import policy_runner
 
     pack = tmp_path / "policies"
     (pack / "config").mkdir(parents=True)
@@ -143,8 +143,8 @@ def test_exemptions_in_force_are_reported(tmp_path: Path) -> None:
 
 
 def test_exemption_without_reason_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ops import policy_runner
     from ops.errors import OpsError
+    from ops.offline import policy_runner
 
     pack = tmp_path / "policies"
     (pack / "config").mkdir(parents=True)

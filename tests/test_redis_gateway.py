@@ -22,7 +22,7 @@ from components.redis_gateway import (
     pdb_min_available,
     quota,
 )
-from ops.engine import run_program
+from ops.offline.engine import run_program
 from tests.conftest import Recording
 
 RESOURCES = Resources(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="2Gi")

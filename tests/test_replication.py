@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from ops.errors import OpsError
-from ops.replication import stream_rdb
+from ops.runtime.replication import stream_rdb
 
 
 def fake_primary(reply: bytes) -> Iterator[int]:

@@ -11,7 +11,7 @@ import pytest
 
 import settings
 from ops.cli import main
-from ops.engine import ROOT
+from ops.offline.engine import ROOT
 from tests.conftest import STACKS, stack_values, write_variant
 
 

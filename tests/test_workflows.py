@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ops.engine import ROOT
+from ops.offline.engine import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 

@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from ops import backups
 from ops.errors import OpsError
+from ops.runtime import backups
 
 
 def add_commands(commands: Any) -> None:

@@ -23,9 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 import settings
-from ops import k8s_schema, policy_runner
-from ops.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
 from ops.errors import OpsError
+from ops.offline import k8s_schema, policy_runner
+from ops.offline.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
 
 COMPONENT_PREFIX = "redisgw:index:"
 
@@ -129,7 +129,7 @@ def run(
     transformations: Sequence[pulumi.ResourceTransformation] = (),
 ) -> int:
     """Preview ``stack``; ``config_file`` replaces ``Pulumi.<stack>.yaml`` (to try a variant), and
-    ``transformations`` alter what the program declares (see :func:`ops.engine.run_program`)."""
+    ``transformations`` alter what the program declares (see :func:`ops.offline.engine.run_program`)."""
     start = time.perf_counter()
     config = load_stack_config(stack, config_file)
     try:

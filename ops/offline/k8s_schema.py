@@ -14,7 +14,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from ops.engine import Resource
+from ops.offline.engine import Resource
 
 _SKIPPED_PREFIXES = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
 

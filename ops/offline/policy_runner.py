@@ -24,8 +24,8 @@ import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from ops.engine import ROOT, Resource
 from ops.errors import OpsError
+from ops.offline.engine import ROOT, Resource
 
 POLICY_DIR = ROOT / "policies"
 _LEVELS = {"advisory", "mandatory", "disabled", "remediate"}

@@ -1,7 +1,7 @@
 """Run the real Pulumi program under Pulumi's mock runtime and record what it declares.
 
 :func:`run_program` is shared by the offline preview and the tests: it configures
-:func:`pulumi.runtime.set_mocks` with :class:`ops.mocks.RealisticMocks`, loads the stack's config
+:func:`pulumi.runtime.set_mocks` with :class:`ops.offline.mocks.RealisticMocks`, loads the stack's config
 the way the CLI passes it (strings, objects as JSON, secrets marked), runs the program to completion
 and returns every registered resource with its type, name, URN, parent, dependencies, inputs (with
 secrets masked) and the wire-format properties the policy analyzer receives.
@@ -24,9 +24,9 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.sync_await import _sync_await
 
 from ops.errors import OpsError
-from ops.mocks import RealisticMocks
+from ops.offline.mocks import RealisticMocks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the project: ops/offline/engine.py -> ../../..
 """The project directory (holds ``Pulumi.yaml``)."""
 
 SECRET_PLACEHOLDER = "[secret]"

@@ -50,7 +50,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ops.errors import OpsError
-from ops.replication import RdbMaster, stream_rdb, wait_until
+from ops.runtime.replication import RdbMaster, stream_rdb, wait_until
 
 DATA_NAME = "dump.rdb.zst"
 MANIFEST_NAME = "manifest.json"
