@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ops.errors import OpsError
+from ops.errors import OpsError, describe, redact
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,11 +111,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return backup_cli.run(args, console)
     except OpsError as exc:
-        print(exc.message, file=sys.stderr)  # plain: one line per problem, never re-wrapped
+        print(redact(exc.message), file=sys.stderr)  # plain: one line per problem, never re-wrapped
         return exc.code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bug, not a user's mistake: say so in one redacted line (a library's message may quote
+        # credentials); OPS_DEBUG=1 shows the traceback.
+        if os.environ.get("OPS_DEBUG"):
+            raise
+        print(
+            f"internal error in `{args.command}`: {type(exc).__name__}: {describe(exc)} (OPS_DEBUG=1 shows where)",
+            file=sys.stderr,
+        )
+        return 3
     return 2
 
 

@@ -1,6 +1,9 @@
 """Argument parsing and output of the backup commands (``backup``, ``verify``, ``restore``,
-``list``, ``prune``, ``drill``). The Redis password is read from ``REDIS_PASSWORD``, never a flag,
-so it shows in no process list or log."""
+``list``, ``prune``, ``drill``).
+
+Credentials are read from the environment, never from a flag, so they show in no process list:
+``REDIS_PASSWORD`` (and ``REDIS_USERNAME`` for an ACL user) unless the URL carries userinfo, and
+``REDIS_SENTINEL_PASSWORD`` for a Sentinel that requires one."""
 
 from __future__ import annotations
 
@@ -16,8 +19,39 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from ops.errors import OpsError
+from ops.errors import OpsError, register_secret
 from ops.runtime import backups
+from ops.runtime.replication import Endpoint
+
+CREDENTIALS = (
+    "Credentials come from the environment: REDIS_PASSWORD (and REDIS_USERNAME for an ACL user) unless the "
+    "URL carries user:password@ (percent-encoded), REDIS_SENTINEL_PASSWORD for Sentinel. AWS: the standard "
+    "variables (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...)."
+)
+
+
+def _redis_url(value: str) -> Endpoint:
+    try:
+        return backups.redis_endpoint(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    try:
+        return backups.host_port(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not 0 < seconds < 7 * 86400:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and less than a week, got {value}")
+    return seconds
 
 
 def add_commands(commands: Any) -> None:
@@ -34,42 +68,105 @@ def add_commands(commands: Any) -> None:
             dest="work_dir",
             type=Path,
             default=Path(os.environ.get("TMPDIR", "/tmp")),  # noqa: S108
-            help="scratch space for decompressed RDBs (default: $TMPDIR)",
+            help="existing, writable scratch directory for decompressed RDBs (default: $TMPDIR, else /tmp)",
         )
 
-    b = commands.add_parser("backup", help="stream an RDB from a replica, compress, checksum and upload it")
+    b = commands.add_parser(
+        "backup",
+        help="stream an RDB from a replica, check, compress, checksum and upload it",
+        description="Take a diskless snapshot of a Redis replica over the replication protocol (as redis-cli --rdb "
+        "does), check and count it with redis-check-rdb, compress and upload it with SSE-KMS, and write its "
+        "manifest last. " + CREDENTIALS,
+    )
     source = b.add_mutually_exclusive_group(required=True)
-    source.add_argument("--redis-url", help="redis://host:port of the server to back up")
-    source.add_argument("--sentinel", help="host:port of Sentinel; a replica of --master-name is backed up")
-    b.add_argument("--master-name", default="mymaster")
+    source.add_argument(
+        "--redis-url", type=_redis_url, help="redis://[user:password@]host:port of the server to back up"
+    )
+    source.add_argument(
+        "--sentinel",
+        type=_host_port,
+        action="append",
+        metavar="HOST:PORT",
+        help="a Sentinel to ask for the replica to back up (repeat for several; the first that answers is used)",
+    )
+    b.add_argument("--master-name", default="mymaster", help="the primary's name in Sentinel (default: mymaster)")
+    b.add_argument(
+        "--allow-primary",
+        action="store_true",
+        help="back up the primary when no replica has a working link (its fork costs memory on the serving node)",
+    )
     b.add_argument("--kms-key-id", help="KMS key for SSE-KMS (default: the bucket's default key)")
     b.add_argument("--verify", action="store_true", help="read the backup back and verify it after upload")
+    b.add_argument(
+        "--deadline",
+        type=_seconds,
+        default=backups.DEFAULT_DEADLINE,
+        metavar="SECONDS",
+        help=f"give up (and abort the upload) after this long (default: {backups.DEFAULT_DEADLINE:.0f})",
+    )
+    b.add_argument(
+        "--io-timeout",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="longest wait for the source or S3 to answer one request (default: 60)",
+    )
     common(b)
     work_dir(b)
 
-    v = commands.add_parser("verify", help="check a backup's checksums and RDB validity, touching no server")
-    v.add_argument("--backup", default="latest", help="backup id or 'latest'")
+    v = commands.add_parser(
+        "verify",
+        help="check a backup's checksums and RDB validity, touching no server",
+        description="Download a backup, check its sizes and SHA-256 against the manifest and run redis-check-rdb "
+        "(required) on it. Exit 0 when it is sound.",
+    )
+    v.add_argument("--backup", default="latest", help="backup id or 'latest' (default: latest)")
     common(v)
     work_dir(v)
 
-    r = commands.add_parser("restore", help="restore a verified backup into an RDB file or a running, empty Redis")
-    r.add_argument("--backup", default="latest", help="backup id or 'latest'")
+    r = commands.add_parser(
+        "restore",
+        help="restore a verified backup into an RDB file or a running Redis primary",
+        description="Verify a backup, check the target (a primary, enough databases, a Redis that reads the RDB "
+        "version, empty of keys and functions unless --force), then write the RDB for a stopped server or "
+        "have a running server replicate it from a one-shot primary that only it can authenticate to. " + CREDENTIALS,
+    )
+    r.add_argument("--backup", default="latest", help="backup id or 'latest' (default: latest)")
     target = r.add_mutually_exclusive_group(required=True)
-    target.add_argument("--target-rdb", type=Path, help="write the RDB here (for a stopped server)")
-    target.add_argument("--target-url", help="redis://host:port of a running, empty server to load into")
-    r.add_argument("--advertise", default="127.0.0.1", help="address the target can reach this process at")
-    r.add_argument("--force", action="store_true", help="replace a non-empty target")
+    target.add_argument("--target-rdb", type=Path, help="write the RDB to this file (for a stopped server)")
+    target.add_argument("--target-url", type=_redis_url, help="redis://[user:password@]host:port of a running primary")
+    r.add_argument(
+        "--advertise",
+        default="127.0.0.1",
+        help="the address the target reaches this process at; the one-shot primary listens there only "
+        "(default: 127.0.0.1)",
+    )
+    r.add_argument("--force", action="store_true", help="replace a target that holds keys or functions")
     common(r)
     work_dir(r)
 
-    lst = commands.add_parser("list", help="list complete backups (those with a manifest)")
+    lst = commands.add_parser(
+        "list",
+        help="list backups: complete, invalid (unreadable manifest) and incomplete (no manifest)",
+        description="List every backup folder under the prefix with its status, oldest first.",
+    )
     common(lst)
 
-    p = commands.add_parser("prune", help="delete backups outside the retention tiers")
+    p = commands.add_parser(
+        "prune",
+        help="delete backups outside the retention tiers",
+        description="Keep all backups of the last 24 h, one per hour for 7 days, per day for 30 days, per week "
+        "for 52 weeks; delete every version of the others. Versions Object Lock retains are reported.",
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would be deleted")
     common(p)
 
-    d = commands.add_parser("drill", help="restore the latest backup into a scratch Redis; report RTO and RPO")
+    d = commands.add_parser(
+        "drill",
+        help="restore the latest backup into a scratch Redis; report RTO and RPO",
+        description="Restore the latest backup into a throw-away redis-server (needs redis-server on PATH) and "
+        "report the measured RTO and RPO. Exit 1 when anything fails.",
+    )
     common(d)
     work_dir(d)
 
@@ -86,46 +183,79 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[int], None]]:
         yield lambda n: bar.advance(task, n)
 
 
+def _credentials() -> Endpoint:
+    """The Redis credentials of the environment, for the replica Sentinel names."""
+    password = os.environ.get("REDIS_PASSWORD") or None
+    register_secret(password)
+    return Endpoint("", 0, os.environ.get("REDIS_USERNAME") or None, password)
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     location = backups.Location(args.bucket, args.prefix, args.region)
-    password = os.environ.get("REDIS_PASSWORD") or None
     interactive = sys.stderr.isatty() and not args.json
     result: Any
     if args.command == "backup":
-        source = args.redis_url or backups.find_replica(args.sentinel, args.master_name, password)
+        if args.verify:
+            backups.work_directory(args.work_dir)
+        source = args.redis_url or backups.find_replica(
+            args.sentinel,
+            args.master_name,
+            _credentials(),
+            sentinel_password=os.environ.get("REDIS_SENTINEL_PASSWORD") or None,
+            allow_primary=args.allow_primary,
+        )
         with _progress(interactive, "uploaded") as progress:
-            result = backups.backup(source, password, location, args.kms_key_id, progress)
+            result = backups.backup(
+                source,
+                location,
+                args.kms_key_id,
+                progress,
+                deadline_seconds=args.deadline,
+                idle_timeout=args.io_timeout,
+            )
         if args.verify:
             result["verified"] = backups.verify(location, result["id"], args.work_dir)["verified"]
         summary = (
-            f"backup {result['id']}: {result['key_count']} keys, "
+            f"backup {result['id']} of {source.address}: {result['key_count']} keys, "
             f"RDB {result['rdb_size']} bytes -> {result['object_size']} bytes"
         )
     elif args.command == "verify":
         result = backups.verify(location, args.backup, args.work_dir)
-        summary = f"backup {result['id']} verified"
+        summary = f"backup {result['id']} verified: {result['keys']} keys, checksums and redis-check-rdb agree"
     elif args.command == "restore":
-        result = backups.restore(
-            location,
-            args.backup,
-            args.work_dir,
-            target_rdb=args.target_rdb,
-            target_url=args.target_url,
-            password=password,
-            force=args.force,
-            advertise=args.advertise,
-        )
-        summary = f"backup {result['id']} restored to {result['restored_to']} in {result['seconds']}s"
-    elif args.command == "list":
-        result = backups.list_backups(location)
+        with _progress(interactive, "downloaded") as progress:
+            result = backups.restore(
+                location,
+                args.backup,
+                args.work_dir,
+                target_rdb=args.target_rdb,
+                target_url=args.target_url,
+                force=args.force,
+                advertise=args.advertise,
+                progress=progress,
+            )
         summary = (
-            "\n".join(f"{m['id']}  {m['key_count']:>10} keys  {m['object_size']:>12} bytes" for m in result)
-            or "no backups"
+            f"backup {result['id']} restored to {result['restored_to']} in {result['seconds']}s: "
+            f"{result['keys']} keys ({result['keys_with_ttl']} with a TTL) in databases {result['databases']}"
         )
+    elif args.command == "list":
+        entries = backups.list_backups(location)
+        result = [e.as_dict() for e in entries]
+        lines = []
+        for e in entries:
+            if e.manifest is not None:
+                lines.append(f"{e.id}  complete  {e.manifest.key_count:>10} keys  {e.manifest.object_size:>12} bytes")
+            else:
+                lines.append(f"{e.id}  {e.status:<10} {e.problem}")
+        summary = "\n".join(lines) or "no backups"
     elif args.command == "prune":
         result = backups.prune(location, args.dry_run)
         gone = result["would_delete"] if args.dry_run else result["deleted"]
         summary = f"kept {len(result['kept'])}, {'would delete' if args.dry_run else 'deleted'} {len(gone)}"
+        if result["retained"]:
+            summary += f", {len(result['retained'])} object(s) still retained by Object Lock: " + ", ".join(
+                result["retained"]
+            )
         if result["failed"]:
             raise OpsError("could not delete: " + "; ".join(result["failed"]))
     elif args.command == "drill":

@@ -1,26 +1,36 @@
 """Redis backups to S3: backup, verify, restore, list, prune and the restore drill.
 
 Layout under ``s3://<bucket>/<prefix>``: one folder per backup, named by its UTC start time
-(sortable), holding ``dump.rdb.zst`` (the RDB, zstd-compressed, SSE-KMS) and ``manifest.json``.
-The manifest is written last, so **a backup without a manifest is incomplete by definition** and
-every reader ignores it.
+(sortable), holding ``dump.rdb.zst`` (the RDB, zstd-compressed, SSE-KMS) and ``manifest.json``
+(:mod:`ops.runtime.manifest`). The manifest is written last, so **a backup without a manifest is
+incomplete by definition**; one whose manifest does not validate is **invalid**, and both are
+reported by ``list`` and never restored.
 
-* backup: streams the RDB from a replica over the replication protocol (found through Sentinel, or
-  a given URL), hashes it (SHA-256) and compresses it (zstd level 1, two worker threads) while
-  streaming, and uploads it as a multipart upload in 8 MiB parts (up to 8 in flight): memory stays
-  flat whatever the dataset size (about 160 MiB peak at 256 MiB and at 1 GiB, see ``bench/``).
-  A failed upload is aborted and leaves no manifest.
-* verify: re-reads a backup, checks the object's and the RDB's size and SHA-256 against the
-  manifest and runs ``redis-check-rdb``; it touches no Redis server.
-* restore: verifies first, then writes the RDB for a stopped server (``--target-rdb``) or loads it
-  into a running, empty Redis by replicating it from a one-shot primary (``--target-url``). It
-  refuses a non-empty target unless ``--force``.
+* backup: picks a replica through Sentinel (link up, smallest lag; the primary only with
+  ``--allow-primary``) or takes ``--redis-url``, streams a diskless snapshot over the replication
+  protocol (:mod:`ops.runtime.replication`), and while it streams hashes it (SHA-256), compresses it
+  (zstd level 1, two threads), uploads it as a multipart upload (8 MiB parts, 4 in flight) and has
+  ``redis-check-rdb`` check and count it (:mod:`ops.runtime.rdbcheck`). The manifest records what the
+  snapshot itself holds, so it is exact on a busy server. Every network step has a timeout and the
+  whole backup a deadline; errors name the party that stopped answering (source or S3). A failed
+  upload is aborted (and the bucket's lifecycle rule removes any upload an abort could not reach).
+* verify: re-reads a backup, checks sizes and SHA-256 against the manifest and runs
+  ``redis-check-rdb`` (required); it touches no Redis server.
+* restore: validates everything first (manifest, checksums, ``redis-check-rdb``, the key count, and
+  the target: reachable, a primary, enough ``databases``, able to read the RDB version, empty of
+  keys and functions unless ``--force``), then writes the RDB for a stopped server
+  (``--target-rdb``) or has a running Redis replicate it from a one-shot, token-authenticated
+  primary (``--target-url``), compares the loaded key count with the manifest before the target is
+  detached, and restores the target's replication settings.
 * prune: keeps everything of the last day, then one backup per hour for a week, per day for a
-  month, per week for a year (grandfather-father-son), and deletes the rest (``--dry-run`` shows).
+  month, per week for a year (grandfather-father-son), and deletes the rest, every version of each
+  object; versions that Object Lock retains are reported as retained, not as deleted.
 * drill: restores the latest backup into a scratch ``redis-server`` and reports the measured RTO
   (download, verification and load) and RPO (age of the backup); non-zero exit if anything fails.
 
-AWS clients honour the standard environment (``AWS_ENDPOINT_URL``, ``AWS_REGION``, profiles).
+Credentials come from the environment (``REDIS_USERNAME``, ``REDIS_PASSWORD``,
+``REDIS_SENTINEL_PASSWORD``) or the URL's userinfo, never from a flag's value shown in a process
+list; AWS clients honour the standard environment (``AWS_ENDPOINT_URL``, ``AWS_REGION``, profiles).
 """
 
 from __future__ import annotations
@@ -28,35 +38,42 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
-from urllib.parse import urlparse
+from typing import IO, Any, TypeVar, cast
+from urllib.parse import unquote, urlsplit
 
 import boto3
 import redis
-import redis.sentinel
 import zstandard
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.errors import OpsError
-from ops.runtime.replication import RdbMaster, stream_rdb, wait_until
+from ops.errors import OpsError, describe, register_secret
+from ops.runtime import manifest as manifests
+from ops.runtime.manifest import FORMAT_VERSION, Manifest, Source
+from ops.runtime.rdbcheck import RdbFacts, StreamingCheck
+from ops.runtime.replication import Endpoint, RdbMaster, stream_rdb, wait_until
 
 DATA_NAME = "dump.rdb.zst"
 MANIFEST_NAME = "manifest.json"
 PART_SIZE = 8 << 20
-MAX_IN_FLIGHT = 8
-FORMAT_VERSION = 1
+MAX_IN_FLIGHT = 4
+READ_SIZE = 4 << 20
+DEFAULT_DEADLINE = 1800.0
+ABORT_GRACE = 30.0
+T = TypeVar("T")
+
+# The newest RDB format each Redis release reads (rdb.h RDB_VERSION).
+_RDB_VERSIONS = [((2, 6), 6), ((3, 2), 7), ((4, 0), 8), ((5, 0), 9), ((7, 0), 10), ((7, 2), 11), ((7, 4), 12)]
 
 
 @dataclass(frozen=True)
@@ -68,106 +85,57 @@ class Location:
     def key(self, backup_id: str, name: str) -> str:
         return f"{self.prefix}{backup_id}/{name}"
 
-
-def s3_client(region: str | None) -> Any:
-    return boto3.client("s3", region_name=region, config=Config(retries={"mode": "standard", "max_attempts": 5}))
-
-
-def _s3_error(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'error')}: {err.get('Message', '')}".strip()
-    return str(exc)
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
 
 
-# -- upload --------------------------------------------------------------------------------------
+# -- inputs --------------------------------------------------------------------------------------
 
 
-class MultipartWriter:
-    """A write-only stream into an S3 multipart upload with SSE-KMS; parts upload in the background."""
+def redis_endpoint(url: str, *, env: dict[str, str] | None = None) -> Endpoint:
+    """A ``redis://[user[:password]@]host[:port]`` URL as an :class:`Endpoint`; anything else is refused.
 
-    def __init__(self, s3: Any, bucket: str, key: str, kms_key_id: str | None, on_bytes: Callable[[int], None]) -> None:
-        self.s3, self.bucket, self.key = s3, bucket, key
-        extra = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {})}
-        self.upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
-        self.buffer = bytearray()
-        self.parts: list[Future[dict[str, Any]]] = []
-        self.slots = threading.BoundedSemaphore(MAX_IN_FLIGHT)
-        self.pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT)
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-        self.on_bytes = on_bytes
-
-    def write(self, data: bytes) -> int:
-        self.buffer += data
-        self.sha256.update(data)
-        self.size += len(data)
-        while len(self.buffer) >= PART_SIZE:
-            self._submit(bytes(self.buffer[:PART_SIZE]))
-            del self.buffer[:PART_SIZE]
-        return len(data)
-
-    def flush(self) -> None:
-        """Parts are flushed when full or at :meth:`complete`."""
-
-    def _submit(self, body: bytes) -> None:
-        for done in [f for f in self.parts if f.done()]:
-            done.result()  # surface a failed part early
-        self.slots.acquire()
-        number = len(self.parts) + 1
-        future = self.pool.submit(self._upload, number, body)
-        future.add_done_callback(lambda _: self.slots.release())
-        self.parts.append(future)
-
-    def _upload(self, number: int, body: bytes) -> dict[str, Any]:
-        for attempt in range(3):
-            try:
-                etag = self.s3.upload_part(
-                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
-                )["ETag"]
-                self.on_bytes(len(body))
-                return {"PartNumber": number, "ETag": etag}
-            except (ClientError, BotoCoreError):
-                if attempt == 2:
-                    raise
-                time.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
-
-    def complete(self) -> None:
-        if self.buffer or not self.parts:
-            self._submit(bytes(self.buffer))
-            self.buffer.clear()
-        parts = [f.result() for f in self.parts]
-        self.pool.shutdown()
-        self.s3.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
-        )
-
-    def abort(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-        with contextlib.suppress(ClientError, BotoCoreError):
-            self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
-
-
-# -- sources -------------------------------------------------------------------------------------
-
-
-def _connect(url: str, password: str | None) -> tuple[str, int, redis.Redis]:
-    parsed = urlparse(url)
-    host, port = parsed.hostname or "localhost", parsed.port or 6379
-    return host, port, redis.Redis(host=host, port=port, password=password or parsed.password, socket_timeout=30)
-
-
-def find_replica(sentinel: str, master_name: str, password: str | None) -> str:
-    """``redis://host:port`` of a healthy replica (the primary if it has none), asked from Sentinel."""
-    host, _, port = sentinel.rpartition(":")
-    s = redis.sentinel.Sentinel([(host, int(port))], socket_timeout=5, sentinel_kwargs={"password": password})
+    Userinfo is percent-decoded; without it, ``REDIS_USERNAME`` and ``REDIS_PASSWORD`` apply."""
+    environ = os.environ if env is None else env
     try:
-        replicas = s.discover_slaves(master_name)
-        chosen = replicas[0] if replicas else s.discover_master(master_name)
-    except redis.RedisError as exc:
-        raise OpsError(f"Sentinel {sentinel} could not name a replica of {master_name}: {exc}") from None
-    return f"redis://{chosen[0]}:{chosen[1]}"
+        parts = urlsplit(url)
+        port = parts.port or 6379
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a redis:// URL ({describe(exc)})") from None
+    if parts.scheme != "redis":
+        shown = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        raise ValueError(f"expected redis://host:port, got {shown} (TLS and unix sockets are not supported)")
+    if not parts.hostname:
+        raise ValueError("expected redis://host:port: the URL names no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("expected redis://host:port: a database number, path or query is not used by backups")
+    username = unquote(parts.username) if parts.username else environ.get("REDIS_USERNAME") or None
+    password = unquote(parts.password) if parts.password is not None else environ.get("REDIS_PASSWORD") or None
+    register_secret(password)
+    return Endpoint(parts.hostname, port, username, password)
+
+
+def host_port(value: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as a tuple; ValueError names what is wrong."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host:
+        raise ValueError(f"expected host:port, got {value!r}")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"port must be a number from 1 to 65535, got {port!r}")
+    return host, int(port)
+
+
+def _client(endpoint: Endpoint, timeout: float = 10.0) -> redis.Redis:
+    return redis.Redis(
+        host=endpoint.host,
+        port=endpoint.port,
+        username=endpoint.username,
+        password=endpoint.password,
+        socket_timeout=timeout,
+        socket_connect_timeout=min(timeout, 5.0),
+    )
 
 
 def redis_info(client: redis.Redis, section: str) -> dict[str, Any]:
@@ -175,152 +143,466 @@ def redis_info(client: redis.Redis, section: str) -> dict[str, Any]:
     return cast(dict[str, Any], client.info(section))
 
 
-def _key_count(client: redis.Redis) -> int:
-    return sum(int(v["keys"]) for v in redis_info(client, "keyspace").values() if isinstance(v, dict))
+def _keyspace(client: redis.Redis) -> dict[int, int]:
+    return {
+        int(db[2:]): int(v["keys"])
+        for db, v in redis_info(client, "keyspace").items()
+        if db.startswith("db") and isinstance(v, dict)
+    }
 
 
-# -- commands ------------------------------------------------------------------------------------
+# -- S3 with deadlines ---------------------------------------------------------------------------
+
+
+def s3_client(region: str | None, timeout: float = 30.0) -> Any:
+    return boto3.client(
+        "s3",
+        region_name=region,
+        config=Config(
+            connect_timeout=min(timeout, 10.0),
+            read_timeout=timeout,
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=MAX_IN_FLIGHT + 2,
+        ),
+    )
+
+
+def _s3_error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'error')}: {err.get('Message', '')}".strip().rstrip(":")
+    return describe(exc)
+
+
+def bounded(fn: Callable[[], T], deadline: float, who: str) -> T:
+    """Run ``fn`` in a daemon thread and wait for it until ``deadline`` (monotonic); a call that hangs
+    past it raises :class:`OpsError` naming ``who`` and is left behind (the process can still exit)."""
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+    def call() -> None:
+        try:
+            box.put((True, fn()))
+        except BaseException as exc:  # handed to the waiting thread
+            box.put((False, exc))
+
+    threading.Thread(target=call, daemon=True).start()
+    try:
+        ok, value = box.get(timeout=max(0.0, deadline - time.monotonic()))
+    except queue.Empty:
+        raise OpsError(f"{who} did not answer before the deadline") from None
+    if not ok:
+        raise value
+    return cast(T, value)
+
+
+class MultipartWriter:
+    """A write-only stream into an S3 multipart upload with SSE-KMS; parts upload on daemon threads,
+    at most :data:`MAX_IN_FLIGHT` at a time, so memory stays flat whatever the size."""
+
+    def __init__(
+        self,
+        s3: Any,
+        location: Location,
+        key: str,
+        kms_key_id: str | None,
+        on_bytes: Callable[[int], None],
+        deadline: float,
+    ) -> None:
+        self.s3, self.bucket, self.key, self.deadline = s3, location.bucket, key, deadline
+        self.where = f"S3 (s3://{location.bucket}/{key})"
+        extra = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {})}
+        try:
+            created = bounded(
+                lambda: s3.create_multipart_upload(Bucket=self.bucket, Key=key, **extra), deadline, self.where
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise OpsError(f"{self.where} refused the upload: {_s3_error(exc)}") from None
+        self.upload_id = created["UploadId"]
+        self.pending: list[bytes] = []
+        self.pending_size = 0
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.on_bytes = on_bytes
+        self.parts: dict[int, str] = {}
+        self.failure: str | None = None
+        self.slots = threading.Semaphore(MAX_IN_FLIGHT)
+        self.lock = threading.Lock()
+        self.submitted = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        self.pending.append(bytes(data))
+        self.pending_size += len(data)
+        if self.pending_size >= PART_SIZE:
+            body = b"".join(self.pending)
+            self.pending.clear()
+            self.pending_size = 0
+            self._submit(body)
+        return len(data)
+
+    def flush(self) -> None:
+        """Parts are flushed when full or at :meth:`complete`."""
+
+    def _check(self) -> None:
+        if self.failure is not None:
+            raise OpsError(f"{self.where}: a part failed to upload ({self.failure})")
+
+    def _acquire(self) -> None:
+        while not self.slots.acquire(timeout=0.2):
+            self._check()
+            if time.monotonic() >= self.deadline:
+                raise OpsError(f"{self.where} did not accept the parts before the deadline")
+        self._check()
+
+    def _submit(self, body: bytes) -> None:
+        self._acquire()
+        self.submitted += 1
+        threading.Thread(target=self._upload, args=(self.submitted, body), daemon=True).start()
+
+    def _upload(self, number: int, body: bytes) -> None:
+        try:
+            etag = self.s3.upload_part(
+                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+            )["ETag"]
+            with self.lock:
+                self.parts[number] = etag
+            self.on_bytes(len(body))
+        except Exception as exc:  # reported by the writing thread
+            self.failure = _s3_error(exc)
+        finally:
+            self.slots.release()
+
+    def complete(self) -> None:
+        if self.pending or not self.submitted:
+            body = b"".join(self.pending)
+            self.pending.clear()
+            self._submit(body)
+        for _ in range(MAX_IN_FLIGHT):  # every slot back: every part finished
+            self._acquire()
+        parts = [{"PartNumber": n, "ETag": self.parts[n]} for n in sorted(self.parts)]
+        try:
+            bounded(
+                lambda: self.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
+                ),
+                self.deadline,
+                self.where,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise OpsError(f"{self.where} refused to complete the upload: {_s3_error(exc)}") from None
+
+    def abort(self) -> bool:
+        """Abort the upload (with its own short deadline); False if S3 could not be reached."""
+        grace = time.monotonic() + ABORT_GRACE
+        for _ in range(3):
+            try:
+                bounded(
+                    lambda: self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id),
+                    grace,
+                    self.where,
+                )
+                return True
+            except (ClientError, BotoCoreError) as exc:
+                if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                    return True
+            except OpsError:
+                return False
+            time.sleep(0.5)
+        return False
+
+
+# -- sources -------------------------------------------------------------------------------------
+
+
+def find_replica(
+    sentinels: list[tuple[str, int]],
+    master_name: str,
+    credentials: Endpoint,
+    *,
+    sentinel_password: str | None = None,
+    allow_primary: bool = False,
+) -> Endpoint:
+    """The replica to back up, asked from the first Sentinel that answers: its link to the primary is
+    up, Sentinel does not flag it down or disconnected, and its replication offset is the highest
+    (smallest lag). Each candidate is asked itself whether its link is up. The primary is used only
+    with ``allow_primary`` (its fork costs the serving node memory and latency)."""
+    register_secret(sentinel_password)
+    errors = []
+    for host, port in sentinels:
+        where = f"Sentinel {host}:{port}"
+        try:
+            s = redis.Redis(
+                host=host, port=port, password=sentinel_password, socket_timeout=5, socket_connect_timeout=5
+            )
+            replicas = s.execute_command("SENTINEL", "REPLICAS", master_name)
+            primary = s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name)
+        except redis.ResponseError as exc:
+            errors.append(f"{where}: {describe(exc)}")
+            continue
+        except redis.RedisError as exc:
+            errors.append(f"{where}: {describe(exc)}")
+            continue
+        if primary is None:
+            raise OpsError(f"{where} does not monitor a primary named {master_name!r} (--master-name)")
+        candidates = []
+        for raw in replicas or []:
+            fields = _pairs(raw)
+            flags = set(fields.get("flags", "").split(","))
+            if flags & {"s_down", "o_down", "disconnected"} or fields.get("master-link-status") != "ok":
+                continue
+            offset = int(fields.get("slave-repl-offset", "0") or 0)
+            candidates.append((offset, fields.get("ip", ""), int(fields.get("port", "0") or 0)))
+        for _, ip, rport in sorted(candidates, reverse=True):
+            replica = Endpoint(ip, rport, credentials.username, credentials.password)
+            with contextlib.suppress(redis.RedisError):
+                if redis_info(_client(replica, 5.0), "replication").get("master_link_status") == "up":
+                    return replica
+        if allow_primary:
+            return Endpoint(_text(primary[0]), int(primary[1]), credentials.username, credentials.password)
+        raise OpsError(
+            f"{where}: no replica of {master_name} has a working link to the primary; "
+            "back up the primary with --allow-primary, or repair replication"
+        )
+    raise OpsError("no Sentinel answered: " + "; ".join(errors))
+
+
+def _text(value: Any) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _pairs(raw: Any) -> dict[str, str]:
+    if isinstance(raw, dict):
+        return {_text(k): _text(v) for k, v in raw.items()}
+    items = [_text(v) for v in raw]
+    return dict(zip(items[::2], items[1::2], strict=False))
+
+
+# -- backup --------------------------------------------------------------------------------------
 
 
 def backup(
-    source_url: str,
-    password: str | None,
+    source: Endpoint,
     location: Location,
     kms_key_id: str | None,
     progress: Callable[[int], None] = lambda n: None,
+    *,
+    deadline_seconds: float = DEFAULT_DEADLINE,
+    idle_timeout: float = 60.0,
     level: int = 1,
 ) -> dict[str, Any]:
-    """Stream, compress, hash and upload one backup; write its manifest last. Returns the manifest."""
-    host, port, client = _connect(source_url, password)
+    """Stream, check, compress, hash and upload one backup; write its manifest last. Returns it."""
+    deadline = time.monotonic() + deadline_seconds
+    who = f"the source Redis at {source.address}"
+    client = _client(source, min(idle_timeout, 30.0))
     try:
         server = redis_info(client, "server")
         replication = redis_info(client, "replication")
-        keys = _key_count(client)
     except redis.RedisError as exc:
-        raise OpsError(f"cannot read INFO from Redis at {host}:{port}: {exc}") from None
+        raise OpsError(f"cannot read INFO from {who}: {describe(exc)}") from None
+    finally:
+        client.close()
     started = datetime.datetime.now(datetime.UTC)
     backup_id = started.strftime("%Y%m%dT%H%M%S.%fZ")
-    s3 = s3_client(location.region)
+    s3 = s3_client(location.region, min(idle_timeout, 60.0))
     data_key = location.key(backup_id, DATA_NAME)
-    try:
-        writer = MultipartWriter(s3, location.bucket, data_key, kms_key_id, progress)
-    except (ClientError, BotoCoreError) as exc:
-        raise OpsError(f"S3 refused the upload to s3://{location.bucket}/{data_key}: {_s3_error(exc)}") from None
+    writer = MultipartWriter(s3, location, data_key, kms_key_id, progress, deadline)
+    check = StreamingCheck(f"the snapshot of {source.address}")
     rdb_hash, rdb_size = hashlib.sha256(), 0
     t0 = time.monotonic()
     try:
         compressor = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=2).stream_writer(
-            cast(IO[bytes], writer), closefd=False
+            cast(IO[bytes], writer), closefd=False, write_size=1 << 20
         )
-        for chunk in stream_rdb(host, port, password or urlparse(source_url).password):
+        for chunk in stream_rdb(source, idle_timeout=idle_timeout, deadline=deadline):
             rdb_hash.update(chunk)
             rdb_size += len(chunk)
+            check.feed(chunk)
             compressor.write(chunk)
+        facts = check.result(max(1.0, deadline - time.monotonic()))
         compressor.flush(zstandard.FLUSH_FRAME)
         writer.complete()
-    except OpsError:
-        writer.abort()
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            check.close()
+        aborted = writer.abort()
+        if isinstance(exc, OpsError):
+            tail = (
+                "; the upload was aborted and no manifest was written"
+                if aborted
+                else "; the partial upload could not be aborted (the bucket's lifecycle rule removes it after a day)"
+            )
+            raise OpsError(exc.message + tail, code=exc.code) from None
+        if isinstance(exc, (ClientError, BotoCoreError)):
+            raise OpsError(f"{writer.where}: upload failed ({_s3_error(exc)}); no manifest was written") from None
         raise
-    except (ClientError, BotoCoreError, OSError) as exc:
-        writer.abort()
-        raise OpsError(
-            f"upload to s3://{location.bucket}/{data_key} failed ({_s3_error(exc)}); the upload was aborted "
-            "and no manifest was written, so this backup does not exist"
-        ) from None
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "id": backup_id,
-        "started_at": started.isoformat(),
-        "completed_at": datetime.datetime.now(datetime.UTC).isoformat(),
-        "duration_seconds": round(time.monotonic() - t0, 3),
-        "source": {"host": host, "port": port, "role": replication.get("role")},
-        "redis_version": server.get("redis_version"),
-        "key_count": keys,
-        "rdb_size": rdb_size,
-        "rdb_sha256": rdb_hash.hexdigest(),
-        "object_key": data_key,
-        "object_size": writer.size,
-        "object_sha256": writer.sha256.hexdigest(),
-        "compression": "zstd",
-    }
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        id=backup_id,
+        started_at=started,
+        completed_at=datetime.datetime.now(datetime.UTC),
+        duration_seconds=round(time.monotonic() - t0, 3),
+        source=Source(host=source.host, port=source.port, role=replication.get("role")),
+        redis_version=server.get("redis_version"),
+        rdb_version=facts.rdb_version,
+        key_count=facts.keys,
+        expires_count=facts.expires,
+        databases=facts.databases,
+        rdb_size=rdb_size,
+        rdb_sha256=rdb_hash.hexdigest(),
+        object_key=data_key,
+        object_size=writer.size,
+        object_sha256=writer.sha256.hexdigest(),
+        compression="zstd",
+    )
+    body = manifest.model_dump_json(indent=2).encode()
     try:
-        s3.put_object(
-            Bucket=location.bucket,
-            Key=location.key(backup_id, MANIFEST_NAME),
-            Body=json.dumps(manifest, indent=2).encode(),
-            ContentType="application/json",
-            ServerSideEncryption="aws:kms",
-            **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {}),
+        bounded(
+            lambda: s3.put_object(
+                Bucket=location.bucket,
+                Key=location.key(backup_id, MANIFEST_NAME),
+                Body=body,
+                ContentType="application/json",
+                ServerSideEncryption="aws:kms",
+                **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {}),
+            ),
+            deadline,
+            f"S3 (s3://{location.bucket})",
         )
     except (ClientError, BotoCoreError) as exc:
         raise OpsError(
             f"the data was uploaded but the manifest was not ({_s3_error(exc)}): backup {backup_id} is incomplete"
         ) from None
-    return manifest
+    return manifest.as_dict()
 
 
-def list_backups(location: Location) -> list[dict[str, Any]]:
-    """Manifests of complete backups, oldest first."""
-    s3 = s3_client(location.region)
-    ids: list[str] = []
+# -- listing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One backup folder: ``complete`` (valid manifest), ``invalid`` (manifest unreadable) or
+    ``incomplete`` (no manifest: in progress, or failed and aborted)."""
+
+    id: str
+    status: str
+    manifest: Manifest | None = None
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "status": self.status}
+        if self.manifest is not None:
+            out["manifest"] = self.manifest.as_dict()
+        if self.problem is not None:
+            out["problem"] = self.problem
+        return out
+
+
+def _folders(location: Location, s3: Any) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
     try:
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=location.bucket, Prefix=location.prefix, Delimiter="/"
-        ):
-            ids.extend(p["Prefix"][len(location.prefix) :].rstrip("/") for p in page.get("CommonPrefixes", []))
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.prefix):
+            for obj in page.get("Contents", []):
+                backup_id, _, name = obj["Key"][len(location.prefix) :].partition("/")
+                if name:
+                    found.setdefault(backup_id, set()).add(name)
     except (ClientError, BotoCoreError) as exc:
-        raise OpsError(f"cannot list s3://{location.bucket}/{location.prefix}: {_s3_error(exc)}") from None
-    manifests = []
-    for backup_id in sorted(ids):
-        with contextlib.suppress(OpsError):
-            manifests.append(get_manifest(location, backup_id))
-    return manifests
+        raise OpsError(f"cannot list {location.url}: {_s3_error(exc)}") from None
+    return found
 
 
-def get_manifest(location: Location, backup_id: str) -> dict[str, Any]:
-    s3 = s3_client(location.region)
-    if backup_id == "latest":
-        complete = list_backups(location)
-        if not complete:
-            raise OpsError(f"no complete backup under s3://{location.bucket}/{location.prefix}")
-        return complete[-1]
+def _read_manifest(location: Location, backup_id: str, s3: Any) -> Manifest:
     key = location.key(backup_id, MANIFEST_NAME)
     try:
-        body = s3.get_object(Bucket=location.bucket, Key=key)["Body"].read()
+        obj = s3.get_object(Bucket=location.bucket, Key=key)
+        if int(obj.get("ContentLength", 0)) > 1 << 20:
+            raise OpsError(f"manifest of backup {backup_id} is larger than 1 MiB: not a manifest")
+        body = obj["Body"].read()
     except (ClientError, BotoCoreError) as exc:
-        raise OpsError(
-            f"backup {backup_id} has no readable manifest (s3://{location.bucket}/{key}): {_s3_error(exc)}"
-        ) from None
+        raise OpsError(f"backup {backup_id} has no readable manifest ({location.url}): {_s3_error(exc)}") from None
+    return manifests.parse(body, backup_id, location.key(backup_id, DATA_NAME))
+
+
+def list_backups(location: Location) -> list[Entry]:
+    """Every backup folder, oldest first, with its status."""
+    s3 = s3_client(location.region)
+    entries = []
+    for backup_id, names in sorted(_folders(location, s3).items()):
+        if MANIFEST_NAME not in names:
+            entries.append(Entry(backup_id, "incomplete", problem="no manifest (in progress, or failed)"))
+            continue
+        try:
+            entries.append(Entry(backup_id, "complete", _read_manifest(location, backup_id, s3)))
+        except OpsError as exc:
+            entries.append(Entry(backup_id, "invalid", problem=exc.message))
+    return entries
+
+
+def get_manifest(location: Location, backup_id: str) -> Manifest:
+    """The manifest of ``backup_id``, or of the newest backup that has one for ``latest``. A newest
+    backup whose manifest is invalid is an error, not a reason to fall back to an older one."""
+    s3 = s3_client(location.region)
+    if backup_id != "latest":
+        if not manifests.BACKUP_ID_RE.match(backup_id):
+            raise OpsError(f"--backup {backup_id!r}: expected 'latest' or an id like 20261126T131500.000000Z", code=2)
+        return _read_manifest(location, backup_id, s3)
+    with_manifest = [i for i, names in sorted(_folders(location, s3).items()) if MANIFEST_NAME in names]
+    if not with_manifest:
+        raise OpsError(f"no complete backup under {location.url}")
+    newest = with_manifest[-1]
     try:
-        manifest = json.loads(body)
-    except json.JSONDecodeError:
-        raise OpsError(f"manifest of backup {backup_id} is not valid JSON") from None
-    if manifest.get("id") != backup_id:
-        raise OpsError(f"manifest of backup {backup_id} names another backup ({manifest.get('id')})")
-    return dict(manifest)
+        return _read_manifest(location, newest, s3)
+    except OpsError as exc:
+        raise OpsError(
+            f"the newest backup is unusable: {exc.message}; name an older one with --backup (see `ops list`)"
+        ) from None
+
+
+# -- fetch and verify ----------------------------------------------------------------------------
+
+
+def work_directory(path: Path) -> Path:
+    """``path`` if it is a writable directory; otherwise :class:`OpsError` naming ``--work-dir``."""
+    if not path.exists():
+        raise OpsError(f"--work-dir {path}: no such directory", code=2)
+    if not path.is_dir():
+        raise OpsError(f"--work-dir {path}: not a directory", code=2)
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OpsError(f"--work-dir {path}: not writable", code=2)
+    return path
 
 
 def fetch_verified(
-    location: Location, manifest: dict[str, Any], work_dir: Path, progress: Callable[[int], None] = lambda n: None
-) -> Path:
-    """Download and decompress a backup into ``work_dir``, checking everything the manifest promises.
+    location: Location,
+    manifest: Manifest,
+    work_dir: Path,
+    progress: Callable[[int], None] = lambda n: None,
+    deadline: float | None = None,
+) -> tuple[Path, RdbFacts]:
+    """Download and decompress a backup into ``work_dir``, checking everything the manifest promises
+    while it streams (sizes, both SHA-256, ``redis-check-rdb`` and, for format 2, the key count).
 
-    Returns the path of the RDB. Raises :class:`OpsError` naming the first check that failed.
+    Returns the RDB's path and what the checker found. Raises :class:`OpsError` naming the first
+    check that failed; nothing is left in ``work_dir`` then.
     """
+    until = deadline if deadline is not None else time.monotonic() + DEFAULT_DEADLINE
     s3 = s3_client(location.region)
-    backup_id = manifest["id"]
+    backup_id = manifest.id
+    where = f"S3 (s3://{location.bucket}/{manifest.object_key})"
     try:
-        body = s3.get_object(Bucket=location.bucket, Key=manifest["object_key"])["Body"]
+        body = bounded(lambda: s3.get_object(Bucket=location.bucket, Key=manifest.object_key)["Body"], until, where)
     except (ClientError, BotoCoreError) as exc:
         raise OpsError(f"backup {backup_id}: cannot read its data object: {_s3_error(exc)}") from None
-    work_dir.mkdir(parents=True, exist_ok=True)
     rdb_path = work_dir / f"{backup_id}.rdb"
     object_hash, object_size = hashlib.sha256(), 0
-    rdb_hash = hashlib.sha256()
+    rdb_hash, rdb_size = hashlib.sha256(), 0
+    check = StreamingCheck(f"backup {backup_id}")
 
     class _Hashing:
         def read(self, n: int = -1) -> bytes:
             nonlocal object_size
+            if time.monotonic() > until:
+                raise OpsError(f"{where} did not deliver the backup before the deadline")
             data = body.read(n)
             object_hash.update(data)
             object_size += len(data)
@@ -330,58 +612,177 @@ def fetch_verified(
     try:
         with (
             rdb_path.open("wb") as out,
-            zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], _Hashing()), closefd=False) as reader,
+            zstandard.ZstdDecompressor().stream_reader(
+                cast(IO[bytes], _Hashing()), read_size=READ_SIZE, closefd=False
+            ) as reader,
         ):
-            while chunk := reader.read(1 << 20):
+            while chunk := reader.read(READ_SIZE):
                 rdb_hash.update(chunk)
+                rdb_size += len(chunk)
+                check.feed(chunk)
                 out.write(chunk)
-        while body.read(1 << 20):  # anything after the frame still counts toward the object checksum
+        while _Hashing().read(READ_SIZE):  # anything after the frame still counts toward the object checksum
             pass
+        facts = check.result(max(1.0, until - time.monotonic()))
     except zstandard.ZstdError as exc:
         rdb_path.unlink(missing_ok=True)
-        raise OpsError(f"backup {backup_id}: the data object is corrupt or truncated ({exc})") from None
-    checks = [
-        ("object size", object_size, manifest["object_size"]),
-        ("object SHA-256", object_hash.hexdigest(), manifest["object_sha256"]),
-        ("RDB size", rdb_path.stat().st_size, manifest["rdb_size"]),
-        ("RDB SHA-256", rdb_hash.hexdigest(), manifest["rdb_sha256"]),
+        check.close()
+        raise OpsError(f"backup {backup_id}: the data object is corrupt or truncated ({describe(exc)})") from None
+    except (ClientError, BotoCoreError, OSError) as exc:
+        rdb_path.unlink(missing_ok=True)
+        check.close()
+        raise OpsError(f"backup {backup_id}: reading it failed ({_s3_error(exc)})") from None
+    except BaseException:
+        rdb_path.unlink(missing_ok=True)
+        with contextlib.suppress(Exception):
+            check.close()
+        raise
+    checks: list[tuple[str, object, object]] = [
+        ("object size", object_size, manifest.object_size),
+        ("object SHA-256", object_hash.hexdigest(), manifest.object_sha256),
+        ("RDB size", rdb_size, manifest.rdb_size),
+        ("RDB SHA-256", rdb_hash.hexdigest(), manifest.rdb_sha256),
     ]
+    if manifest.counts_comparable:
+        checks += [
+            ("key count", facts.keys, manifest.key_count),
+            ("RDB version", facts.rdb_version, manifest.rdb_version),
+        ]
     for what, actual, expected in checks:
         if actual != expected:
             rdb_path.unlink(missing_ok=True)
             raise OpsError(
                 f"backup {backup_id}: {what} does not match the manifest (expected {expected}, got {actual})"
             )
-    checker = shutil.which("redis-check-rdb")
-    if checker is not None and manifest["rdb_size"] > 0:
-        result = subprocess.run([checker, str(rdb_path)], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            rdb_path.unlink(missing_ok=True)
-            tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
-            raise OpsError(f"backup {backup_id}: redis-check-rdb rejects the RDB ({tail[0]})")
-    return rdb_path
+    return rdb_path, facts
 
 
 def verify(location: Location, backup_id: str, work_dir: Path) -> dict[str, Any]:
     manifest = get_manifest(location, backup_id)
-    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-        fetch_verified(location, manifest, Path(tmp))
-    return {"id": manifest["id"], "verified": True, "rdb_check": shutil.which("redis-check-rdb") is not None}
+    with tempfile.TemporaryDirectory(dir=work_directory(work_dir)) as tmp:
+        _, facts = fetch_verified(location, manifest, Path(tmp))
+    return {"id": manifest.id, "verified": True, "rdb_check": True, "keys": facts.keys, "databases": facts.databases}
 
 
-def _keyspace_empty(client: redis.Redis) -> bool:
-    return _key_count(client) == 0
+# -- restore -------------------------------------------------------------------------------------
 
 
-def load_into(target_url: str, password: str | None, rdb: Path, advertise: str, timeout: float = 600.0) -> None:
-    """Make the running Redis at ``target_url`` load ``rdb`` by replicating from a one-shot primary."""
-    _, _, client = _connect(target_url, password)
-    with RdbMaster(rdb, advertise=advertise) as master:
-        client.execute_command("REPLICAOF", *master.address)
+def max_rdb_version(redis_version: str) -> int | None:
+    """The newest RDB format a Redis release reads; None when the release is newer than the table."""
+    try:
+        major, minor = (int(p) for p in redis_version.split(".")[:2])
+    except ValueError:
+        return None
+    best = None
+    for (ma, mi), rdb in _RDB_VERSIONS:
+        if (major, minor) >= (ma, mi):
+            best = rdb
+    if (major, minor) > _RDB_VERSIONS[-1][0]:
+        return None
+    return best
+
+
+@dataclass
+class TargetState:
+    """What a restore changes on the target, to put back afterwards."""
+
+    masterauth: str
+    diskless_load: str
+
+
+def _config(client: redis.Redis, name: str) -> str:
+    value = cast(dict[str, Any], client.config_get(name))
+    if name not in value:
+        raise OpsError(f"the restore target does not know the setting {name!r}")
+    return _text(value[name])
+
+
+def inspect_target(
+    client: redis.Redis, target: Endpoint, manifest: Manifest, facts: RdbFacts, force: bool
+) -> TargetState:
+    """Every reason not to touch the target, checked before anything changes on it."""
+    where = f"the restore target {target.address}"
+    try:
+        replication = redis_info(client, "replication")
+        server = redis_info(client, "server")
+        memory = redis_info(client, "memory")
+        keys = sum(_keyspace(client).values())
         try:
-            wait_until(master.served.is_set, timeout, "the target to request the backup")
-            if master.error is not None:
-                raise OpsError(f"serving the backup failed: {master.error}")
+            functions = len(client.execute_command("FUNCTION", "LIST"))
+        except redis.ResponseError:
+            functions = 0  # before Redis 7: no functions to lose
+        databases = int(_config(client, "databases"))
+        state = TargetState(_config(client, "masterauth"), _config(client, "repl-diskless-load"))
+        maxmemory = int(_config(client, "maxmemory"))
+    except redis.AuthenticationError as exc:
+        raise OpsError(f"{where} refused authentication ({describe(exc)})") from None
+    except redis.ResponseError as exc:
+        raise OpsError(
+            f"{where} refused a command the restore needs ({describe(exc)}); see the restore user's ACL in "
+            "docs/runbooks/backup-restore.md"
+        ) from None
+    except redis.RedisError as exc:
+        raise OpsError(f"cannot reach {where}: {describe(exc)}") from None
+    register_secret(state.masterauth)
+    if replication.get("role") != "master":
+        raise OpsError(
+            f"{where} is a replica of {replication.get('master_host')}:{replication.get('master_port')}: restoring "
+            "into it would cut it off from its primary (split brain); restore into the primary"
+        )
+    needed = max(facts.databases, default=0) + 1
+    if databases < needed:
+        raise OpsError(
+            f"{where} has {databases} databases but the backup uses database {needed - 1}: "
+            f"set `databases {needed}` (or more) on the target first"
+        )
+    readable = max_rdb_version(str(server.get("redis_version", "")))
+    if readable is not None and facts.rdb_version > readable:
+        raise OpsError(
+            f"{where} runs Redis {server.get('redis_version')}, which cannot read RDB format {facts.rdb_version} "
+            f"(written by Redis {manifest.redis_version}); restore into Redis {manifest.redis_version} or newer"
+        )
+    used = int(facts.aux.get("used-mem", "0") or 0)
+    if maxmemory and used > maxmemory and not force:
+        raise OpsError(
+            f"{where} has maxmemory {maxmemory} bytes, less than the {used} bytes the data used when it was backed "
+            "up: it would evict keys after the restore (use --force to accept that)"
+        )
+    if (keys or functions) and not force:
+        held = " and ".join(
+            p for p in (f"{keys} keys" * bool(keys), f"{functions} function libraries" * bool(functions)) if p
+        )
+        raise OpsError(f"{where} holds {held}: refusing to replace them without --force")
+    if int(memory.get("loading", 0) or 0):
+        raise OpsError(f"{where} is still loading a dataset; try again when it has finished")
+    return state
+
+
+def load_into(
+    client: redis.Redis,
+    target: Endpoint,
+    rdb: Path,
+    advertise: str,
+    state: TargetState,
+    expected_keys: int | None,
+    empty: bool,
+    timeout: float = 600.0,
+) -> int:
+    """Make the running Redis at ``target`` load ``rdb`` by replicating from a one-shot primary that
+    only it can authenticate to; compare its key count with ``expected_keys`` while it is still a
+    replica (so keys past their TTL are still counted, as in the snapshot). Returns the key count."""
+    where = f"the restore target {target.address}"
+    with RdbMaster(rdb, advertise=advertise, timeout=timeout) as master:
+        register_secret(master.token)
+        try:
+            client.config_set("masterauth", master.token)
+            if empty:  # load straight from the socket: nothing on the target to keep while it loads
+                client.config_set("repl-diskless-load", "on-empty-db")
+            client.execute_command("REPLICAOF", *master.address)
+        except redis.RedisError as exc:
+            _put_back(client, state)
+            raise OpsError(f"{where} refused to start the restore ({describe(exc)})") from None
+        try:
+            wait_until(master.served.is_set, timeout, f"{where} to fetch the backup")
 
             def loaded() -> bool:
                 info = redis_info(client, "replication")
@@ -389,9 +790,28 @@ def load_into(target_url: str, password: str | None, rdb: Path, advertise: str, 
                     info.get("master_link_status") == "up" and not redis_info(client, "persistence").get("loading")
                 )
 
-            wait_until(loaded, timeout, "the target to load the backup")
+            wait_until(loaded, timeout, f"{where} to load the backup")
+            keys = sum(_keyspace(client).values())
+        except OpsError as exc:
+            note = f" ({master.rejected} connection(s) without the token were refused)" if master.rejected else ""
+            raise OpsError(f"{exc.message}{note}; the target's data may be partly replaced") from None
+        except redis.RedisError as exc:
+            raise OpsError(
+                f"{where} failed during the load ({describe(exc)}); its data may be partly replaced"
+            ) from None
         finally:
-            client.execute_command("REPLICAOF", "NO", "ONE")
+            with contextlib.suppress(redis.RedisError):
+                client.execute_command("REPLICAOF", "NO", "ONE")
+            _put_back(client, state)
+    if expected_keys is not None and keys != expected_keys:
+        raise OpsError(f"{where} loaded {keys} keys but the backup holds {expected_keys}")
+    return keys
+
+
+def _put_back(client: redis.Redis, state: TargetState) -> None:
+    with contextlib.suppress(redis.RedisError):
+        client.config_set("masterauth", state.masterauth)
+        client.config_set("repl-diskless-load", state.diskless_load)
 
 
 def restore(
@@ -400,43 +820,63 @@ def restore(
     work_dir: Path,
     *,
     target_rdb: Path | None = None,
-    target_url: str | None = None,
-    password: str | None = None,
+    target_url: Endpoint | None = None,
     force: bool = False,
     advertise: str = "127.0.0.1",
+    progress: Callable[[int], None] = lambda n: None,
 ) -> dict[str, Any]:
     if (target_rdb is None) == (target_url is None):
         raise OpsError("restore needs exactly one of --target-rdb or --target-url", code=2)
+    work_directory(work_dir)
+    if target_rdb is not None:
+        if target_rdb.is_dir():
+            raise OpsError(
+                f"--target-rdb {target_rdb}: is a directory; name the RDB file (e.g. {target_rdb}/dump.rdb)", code=2
+            )
+        if not target_rdb.parent.is_dir():
+            raise OpsError(f"--target-rdb {target_rdb}: directory {target_rdb.parent} does not exist", code=2)
+        if target_rdb.exists() and target_rdb.stat().st_size > 0 and not force:
+            raise OpsError(f"{target_rdb} exists and is not empty: refusing to overwrite it without --force")
     manifest = get_manifest(location, backup_id)
-    if target_rdb is not None and target_rdb.exists() and target_rdb.stat().st_size > 0 and not force:
-        raise OpsError(f"{target_rdb} exists and is not empty: refusing to overwrite it without --force")
     client = None
     if target_url is not None:
-        _, _, client = _connect(target_url, password)
+        client = _client(target_url, 30.0)
         try:
-            empty = _keyspace_empty(client)
+            client.ping()
+        except redis.AuthenticationError as exc:
+            raise OpsError(
+                f"the restore target {target_url.address} refused authentication ({describe(exc)})"
+            ) from None
         except redis.RedisError as exc:
-            raise OpsError(f"cannot reach the restore target {target_url}: {exc}") from None
-        if not empty and not force:
-            raise OpsError(f"the target Redis at {target_url} holds data: refusing to replace it without --force")
+            raise OpsError(f"cannot reach the restore target {target_url.address}: {describe(exc)}") from None
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-        rdb = fetch_verified(location, manifest, Path(tmp))
+        rdb, facts = fetch_verified(location, manifest, Path(tmp), progress)
         if target_rdb is not None:
             staged = target_rdb.with_name(target_rdb.name + ".restoring")
-            shutil.move(rdb, staged)
-            os.replace(staged, target_rdb)
+            try:
+                shutil.move(rdb, staged)
+                os.replace(staged, target_rdb)
+            except OSError as exc:
+                staged.unlink(missing_ok=True)
+                raise OpsError(f"--target-rdb {target_rdb}: cannot write it ({describe(exc)})") from None
+            keys = facts.keys
         else:
             assert target_url is not None and client is not None
-            load_into(target_url, password, rdb, advertise)
-            keys = _key_count(client)
-            if keys != manifest["key_count"]:
-                raise OpsError(f"restored {keys} keys but the backup recorded {manifest['key_count']}")
+            state = inspect_target(client, target_url, manifest, facts, force)
+            empty = not sum(_keyspace(client).values())
+            keys = load_into(client, target_url, rdb, advertise, state, facts.keys, empty)
     return {
-        "id": manifest["id"],
-        "restored_to": str(target_rdb or target_url),
+        "id": manifest.id,
+        "restored_to": str(target_rdb) if target_rdb is not None else f"redis://{target_url.address}",  # type: ignore[union-attr]
+        "keys": keys,
+        "keys_with_ttl": facts.expires,
+        "databases": facts.databases,
         "seconds": round(time.monotonic() - t0, 3),
     }
+
+
+# -- retention -----------------------------------------------------------------------------------
 
 
 def retained(ids: list[str], now: datetime.datetime) -> set[str]:
@@ -459,24 +899,53 @@ def retained(ids: list[str], now: datetime.datetime) -> set[str]:
 
 
 def prune(location: Location, dry_run: bool, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """Delete complete backups outside the retention tiers, every version of each object (a plain
+    delete in a versioned bucket only adds a delete marker). Versions that Object Lock still retains
+    are reported under ``retained``; other failures under ``failed``."""
     s3 = s3_client(location.region)
-    ids = [m["id"] for m in list_backups(location)]
+    ids = [e.id for e in list_backups(location) if e.status == "complete"]
     keep = retained(ids, now or datetime.datetime.now(datetime.UTC))
     doomed = [i for i in ids if i not in keep]
-    failed = []
+    failed: list[str] = []
+    locked: list[str] = []
+    deleted: list[str] = []
     if not dry_run:
         for backup_id in doomed:
+            before = len(failed) + len(locked)
             for name in (MANIFEST_NAME, DATA_NAME):  # manifest first: a half-deleted backup reads as incomplete
+                key = location.key(backup_id, name)
                 try:
-                    s3.delete_object(Bucket=location.bucket, Key=location.key(backup_id, name))
+                    versions = s3.list_object_versions(Bucket=location.bucket, Prefix=key)
+                    targets = [
+                        v["VersionId"]
+                        for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
+                        if v["Key"] == key
+                    ]
                 except (ClientError, BotoCoreError) as exc:
                     failed.append(f"{backup_id}/{name}: {_s3_error(exc)}")
+                    continue
+                for version in targets or [None]:
+                    try:
+                        s3.delete_object(Bucket=location.bucket, Key=key, **({"VersionId": version} if version else {}))
+                    except ClientError as exc:
+                        if "lock" in _s3_error(exc).lower():
+                            locked.append(f"{backup_id}/{name}")
+                        else:
+                            failed.append(f"{backup_id}/{name}: {_s3_error(exc)}")
+                    except BotoCoreError as exc:
+                        failed.append(f"{backup_id}/{name}: {_s3_error(exc)}")
+            if len(failed) + len(locked) == before:
+                deleted.append(backup_id)
     return {
         "kept": sorted(keep),
-        "deleted": [] if dry_run else doomed,
+        "deleted": deleted,
         "would_delete": doomed if dry_run else [],
+        "retained": sorted(set(locked)),
         "failed": failed,
     }
+
+
+# -- scratch servers and the drill ---------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -491,15 +960,15 @@ def free_port() -> int:
 def start_redis_server(
     work_dir: Path, *extra: str, password: str | None = None, timeout: float = 60.0
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Start ``redis-server`` on a free loopback port with persistence off (``extra`` adds options);
-    return it and its port once it answers and has finished loading any RDB in ``work_dir``."""
+    """Start ``redis-server`` in ``work_dir`` on a free loopback port with persistence off (``extra``
+    adds options); return it and its port once it answers and has finished loading."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise OpsError("redis-server is not on PATH (the ops image ships it; Debian: apt-get install redis-server)")
     port = free_port()
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     args += ["--dir", str(work_dir), *extra, *(["--requirepass", password] if password else [])]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, cwd=work_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = redis.Redis(port=port, password=password)
 
     def ready() -> bool:
@@ -517,11 +986,11 @@ def start_redis_server(
 
 
 @contextlib.contextmanager
-def scratch_redis(work_dir: Path) -> Iterator[str]:
+def scratch_redis(work_dir: Path) -> Iterator[Endpoint]:
     """A throw-away ``redis-server`` on a free loopback port, persistence off."""
     proc, port = start_redis_server(work_dir)
     try:
-        yield f"redis://127.0.0.1:{port}"
+        yield Endpoint("127.0.0.1", port)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -531,14 +1000,13 @@ def drill(location: Location, work_dir: Path) -> dict[str, Any]:
     """Restore the latest backup into a scratch Redis; measure RTO and RPO."""
     t0 = time.monotonic()
     manifest = get_manifest(location, "latest")
-    with tempfile.TemporaryDirectory(dir=work_dir) as tmp, scratch_redis(Path(tmp)) as url:
-        result = restore(location, manifest["id"], Path(tmp), target_url=url)
-    completed = datetime.datetime.fromisoformat(manifest["completed_at"])
+    with tempfile.TemporaryDirectory(dir=work_directory(work_dir)) as tmp, scratch_redis(Path(tmp)) as target:
+        result = restore(location, manifest.id, Path(tmp), target_url=target)
     return {
-        "id": manifest["id"],
-        "keys": manifest["key_count"],
+        "id": manifest.id,
+        "keys": result["keys"],
         "rto_seconds": round(time.monotonic() - t0, 3),
-        "rpo_seconds": round((datetime.datetime.now(datetime.UTC) - completed).total_seconds(), 3),
+        "rpo_seconds": round((datetime.datetime.now(datetime.UTC) - manifest.completed_at).total_seconds(), 3),
         "restore_seconds": result["seconds"],
         "ok": True,
     }

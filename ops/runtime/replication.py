@@ -1,23 +1,50 @@
 """Both ends of Redis's replication protocol, as far as backups need them.
 
-* :func:`stream_rdb` plays the replica: it asks a Redis server for a full synchronisation and
-  yields the RDB payload in chunks, the way ``redis-cli --rdb`` does, without ever holding it whole.
+* :func:`stream_rdb` plays the replica, exactly as ``redis-cli --rdb`` does: it announces
+  ``REPLCONF capa eof`` (so the source streams a diskless snapshot from memory instead of writing
+  a ``dump.rdb`` to its own disk first) and ``REPLCONF rdb-only 1`` (no replication stream after
+  the snapshot), sends ``SYNC`` and yields the payload in chunks without ever holding it whole.
+  It handles both payload framings: ``$<length>`` (disk-based sync, older servers) and
+  ``$EOF:<40-byte mark>`` (diskless), where the payload ends with the mark.
 * :class:`RdbMaster` plays the primary: it serves an RDB file to a Redis server told to replicate
-  from it, so a running, empty Redis loads a backup over the network (no access to its disk).
+  from it, so a running Redis loads a backup over the network (no access to its disk). It listens
+  only on the address it advertises, serves only a client that authenticates with a one-time
+  token, serves once, and closes.
+
+Every socket operation has a timeout; a source that stops sending is reported as the source (not as
+a storage failure).
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from ops.errors import OpsError
+from ops.errors import OpsError, describe
 
 CHUNK = 1 << 20
+MARK_LEN = 40
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a Redis server listens and how to log in (``username`` is an ACL user, else ``default``)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port``, for messages (never the credentials)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def _command(*parts: str | bytes) -> bytes:
@@ -29,20 +56,41 @@ def _command(*parts: str | bytes) -> bytes:
 
 
 class _Reader:
-    """Buffered reads from a socket: lines and exact byte counts."""
+    """Buffered reads from a socket: lines and exact byte counts. ``who`` names the peer in errors."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, who: str, deadline: float | None = None, idle: float = 60.0) -> None:
         self.sock = sock
+        self.who = who
         self.buf = b""
+        self.deadline = deadline
+        self.idle = idle
+
+    def recv(self, size: int = CHUNK) -> bytes:
+        timeout = self.idle
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+            if timeout <= 0:
+                raise OpsError(f"{self.who} did not finish before the deadline")
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(size)
+        except TimeoutError:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise OpsError(f"{self.who} did not finish before the deadline") from None
+            raise OpsError(f"{self.who} stopped sending (nothing for {timeout:.0f}s)") from None
+        except OSError as exc:
+            raise OpsError(f"{self.who}: connection failed ({describe(exc)})") from None
 
     def _fill(self) -> None:
-        data = self.sock.recv(CHUNK)
+        data = self.recv()
         if not data:
-            raise OpsError("Redis closed the connection during the transfer")
+            raise OpsError(f"{self.who} closed the connection")
         self.buf += data
 
-    def line(self) -> bytes:
+    def line(self, limit: int = 1 << 16) -> bytes:
         while b"\r\n" not in self.buf:
+            if len(self.buf) > limit:
+                raise OpsError(f"{self.who} sent a line longer than {limit} bytes: not the Redis protocol")
             self._fill()
         line, _, self.buf = self.buf.partition(b"\r\n")
         return line
@@ -54,73 +102,117 @@ class _Reader:
             remaining -= len(head)
             yield head
         while remaining:
-            data = self.sock.recv(min(CHUNK, remaining))
+            data = self.recv(min(CHUNK, remaining))
             if not data:
-                raise OpsError(f"Redis closed the connection with {remaining} bytes of the RDB still to come")
+                raise OpsError(f"{self.who} closed the connection with {remaining} bytes of the RDB still to come")
             remaining -= len(data)
             yield data
 
-    def until_mark(self, mark: bytes) -> Iterator[bytes]:
-        """Yield everything before ``mark`` (diskless transfers end with a 40-byte marker)."""
-        tail = self.buf
-        self.buf = b""
+    def until_mark(self, mark: bytes) -> Iterator[bytes | memoryview]:
+        """Yield everything before ``mark``, which ends a diskless payload. As ``redis-cli`` does, the
+        mark is looked for only at the end of what has arrived: the last ``len(mark)`` bytes are held
+        back until more data shows they are payload."""
+        n = len(mark)
+        held = b""
+        data, self.buf = self.buf, b""
         while True:
-            if len(tail) > len(mark):
-                idx = tail.find(mark)
-                if idx >= 0:
-                    yield tail[:idx]
-                    self.buf = tail[idx + len(mark) :]
+            if data:
+                if len(data) >= n:
+                    if held:
+                        yield held
+                    body, held = memoryview(data)[:-n], data[-n:]
+                    if body:
+                        yield body
+                else:
+                    joined = held + data
+                    if len(joined) > n:
+                        yield joined[:-n]
+                    held = joined[-n:]
+                if held == mark:
                     return
-                keep = len(mark) - 1
-                yield tail[:-keep]
-                tail = tail[-keep:]
-            data = self.sock.recv(CHUNK)
+            data = self.recv()
             if not data:
-                raise OpsError("Redis closed the connection before the end of the diskless RDB")
-            tail += data
+                raise OpsError(f"{self.who} closed the connection before the end of the snapshot")
 
 
 def stream_rdb(
-    host: str, port: int, password: str | None, username: str | None = None, timeout: float = 60.0
-) -> Iterator[bytes]:
-    """Yield the RDB of ``host:port`` as the server sends it to a new replica."""
+    source: Endpoint,
+    *,
+    idle_timeout: float = 60.0,
+    deadline: float | None = None,
+    on_header: Callable[[], None] | None = None,
+) -> Iterator[bytes | memoryview]:
+    """Yield the RDB snapshot of ``source`` as the server sends it to a new replica.
+
+    ``idle_timeout`` bounds each wait for data (the server sends keep-alives while it forks), and
+    ``deadline`` (a :func:`time.monotonic` value) bounds the whole transfer. ``on_header`` is called
+    once the server has started the transfer.
+    """
+    who = f"the source Redis at {source.address}"
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = socket.create_connection((source.host, source.port), timeout=min(idle_timeout, 10.0))
     except OSError as exc:
-        raise OpsError(f"cannot connect to Redis at {host}:{port}: {exc}") from None
+        raise OpsError(f"cannot connect to {who}: {describe(exc)}") from None
     with sock:
-        reader = _Reader(sock)
-        if password:
-            sock.sendall(_command("AUTH", *([username] if username else []), password))
+        reader = _Reader(sock, who, deadline, idle_timeout)
+        if source.password:
+            credentials = [source.username] if source.username else []
+            sock.sendall(_command("AUTH", *credentials, source.password))
             reply = reader.line()
             if not reply.startswith(b"+"):
-                raise OpsError(f"Redis at {host}:{port} refused authentication: {reply.decode(errors='replace')}")
-        # Redis >= 7: send only the RDB, no replication stream after it. Older servers answer -ERR.
-        sock.sendall(_command("REPLCONF", "rdb-only", "1"))
-        reader.line()
+                raise OpsError(f"{who} refused authentication: {reply[1:].decode(errors='replace')[:120]}")
+        # As redis-cli --rdb: a diskless snapshot streamed from memory, and only the snapshot.
+        for capability in (("capa", "eof"), ("rdb-only", "1")):
+            sock.sendall(_command("REPLCONF", *capability))
+            reply = reader.line()
+            if reply.startswith(b"-NOAUTH") or reply.startswith(b"-NOPERM"):
+                raise OpsError(f"{who} refused REPLCONF: {reply[1:].decode(errors='replace')[:120]}")
+            # Other errors: servers before 7.0 do not know rdb-only; they send the snapshot all the same.
         sock.sendall(_command("SYNC"))
         while True:
-            # While the server forks and writes its RDB it sends bare "\n" keep-alives before the header.
+            # While the server forks (and waits repl-diskless-sync-delay) it sends bare "\n" keep-alives.
             header = reader.line().lstrip(b"\n")
             if header.startswith(b"$"):
                 break
             if header.startswith(b"-"):
-                raise OpsError(f"Redis at {host}:{port} refused SYNC: {header.decode(errors='replace')}")
+                raise OpsError(f"{who} refused SYNC: {header[1:].decode(errors='replace')[:120]}")
+        if on_header is not None:
+            on_header()
         if header.startswith(b"$EOF:"):
-            yield from reader.until_mark(header[5:])
+            mark = header[5:]
+            if len(mark) != MARK_LEN:
+                raise OpsError(f"{who} sent a malformed end-of-snapshot mark")
+            yield from reader.until_mark(mark)
         else:
-            yield from reader.chunks(int(header[1:]))
+            try:
+                size = int(header[1:])
+            except ValueError:
+                raise OpsError(f"{who} sent a malformed snapshot header") from None
+            yield from reader.chunks(size)
 
 
 class RdbMaster:
-    """A one-shot primary that serves ``rdb`` to the first replica that asks for it."""
+    """A one-shot primary that serves ``rdb`` to the first replica that authenticates with ``token``.
 
-    def __init__(self, rdb: Path, host: str = "0.0.0.0", advertise: str = "127.0.0.1") -> None:  # noqa: S104
+    It listens on ``advertise`` only (the address the target is told to replicate from), answers
+    ``PING`` to anyone (Redis replicas ping before they authenticate), drops a client that sends
+    anything but ``AUTH <token>`` next, serves one authenticated client once, then stops listening.
+    """
+
+    def __init__(self, rdb: Path, advertise: str = "127.0.0.1", timeout: float = 600.0) -> None:
         self.rdb = rdb
-        self.server = socket.create_server((host, 0))
+        self.token = secrets.token_urlsafe(32)
+        try:
+            self.server = socket.create_server((advertise, 0))
+        except OSError as exc:
+            raise OpsError(
+                f"--advertise {advertise}: cannot listen on that address ({describe(exc)})", code=2
+            ) from None
         self.address = (advertise, self.server.getsockname()[1])
         self.served = threading.Event()
-        self.error: Exception | None = None
+        self.rejected = 0
+        self.error: str | None = None
+        self.timeout = timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -134,50 +226,73 @@ class RdbMaster:
         self._thread.join(timeout=5)
 
     def _serve(self) -> None:
-        try:
-            self.server.settimeout(0.5)
-            while not self._stop.is_set():
-                try:
-                    conn, _ = self.server.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                with conn:
-                    self._handshake(conn)
-                    self.served.set()
-                    while not self._stop.wait(0.5):  # hold the link until the caller detaches the replica
-                        try:
-                            conn.sendall(b"*1\r\n$4\r\nPING\r\n")
-                        except OSError:
-                            break
+        self.server.settimeout(0.5)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
                 return
-        except Exception as exc:
-            self.error = exc
-            self.served.set()
+            with conn:
+                conn.settimeout(30)
+                try:
+                    authenticated = self._handshake(conn)
+                except (OSError, OpsError, ValueError) as exc:
+                    authenticated = False
+                    self.error = describe(exc)
+                if not authenticated:
+                    self.rejected += 1
+                    continue
+                self.server.close()  # one client, once: nobody else can connect from now on
+                self.served.set()
+                while not self._stop.wait(0.5):  # hold the link until the caller detaches the replica
+                    try:
+                        conn.sendall(b"*1\r\n$4\r\nPING\r\n")
+                    except OSError:
+                        break
+                return
 
-    def _handshake(self, conn: socket.socket) -> None:
-        reader = _Reader(conn)
+    def _handshake(self, conn: socket.socket) -> bool:
+        """Serve the RDB to an authenticated replica; False (and the connection dropped) otherwise."""
+        reader = _Reader(conn, "the restore target", idle=30.0)
+        authenticated = False
         while True:
-            count = int(reader.line()[1:])
+            head = reader.line()
+            if not head.startswith(b"*"):
+                return False
+            count = int(head[1:])
+            if not 0 < count <= 8:
+                return False
             args = []
             for _ in range(count):
                 length = int(reader.line()[1:])
+                if not 0 <= length <= 4096:
+                    return False
                 args.append(b"".join(reader.chunks(length + 2))[:-2])
             name = args[0].upper()
             if name == b"PING":
                 conn.sendall(b"+PONG\r\n")
-            elif name in (b"REPLCONF", b"AUTH"):
+            elif name == b"AUTH" and len(args) in (2, 3):
+                if not hmac.compare_digest(args[-1], self.token.encode()):
+                    conn.sendall(b"-WRONGPASS invalid password\r\n")
+                    return False
+                authenticated = True
+                conn.sendall(b"+OK\r\n")
+            elif not authenticated:
+                conn.sendall(b"-NOAUTH Authentication required.\r\n")
+                return False
+            elif name == b"REPLCONF":
                 conn.sendall(b"+OK\r\n")
             elif name in (b"PSYNC", b"SYNC"):
                 size = self.rdb.stat().st_size
                 if name == b"PSYNC":
                     conn.sendall(b"+FULLRESYNC %s 0\r\n" % secrets.token_hex(20).encode())
                 conn.sendall(b"$%d\r\n" % size)
+                conn.settimeout(self.timeout)
                 with self.rdb.open("rb") as f:
-                    while block := f.read(CHUNK):
-                        conn.sendall(block)
-                return
+                    conn.sendfile(f)
+                return True
             else:
                 conn.sendall(b"-ERR unsupported\r\n")
 
