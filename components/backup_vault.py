@@ -30,6 +30,8 @@ from components._shared import caller, encryption_key, irsa_role, service_role
 BACKUP_PREFIX = "redis/"
 """Key prefix of RDB backups in the bucket; the job's IAM role is limited to it."""
 SERVICE_ACCOUNT = "redis-backup"
+BACKUP_DEADLINE = 840
+"""activeDeadlineSeconds of a backup Job: inside the 15-minute schedule."""
 SPOOL_CLAIM = "backup-storage"
 
 
@@ -251,6 +253,8 @@ class BackupVault(pulumi.ComponentResource):
             "--kms-key-id",
             key.arn,
             "--verify",  # read the upload back and check it, in the scratch volume
+            "--deadline",
+            str(BACKUP_DEADLINE - 60),  # give up (and abort the upload) a minute before the Job is killed
             "--work-dir",
             "/spool",
             *common,
@@ -258,7 +262,12 @@ class BackupVault(pulumi.ComponentResource):
         drill_args = ["drill", "--work-dir", "/spool", *common]
         # The drill gets its own throw-away volume: it may overlap a backup on another node.
         jobs = {
-            "redis-backup": (args.schedule, backup_args, 840, {"persistentVolumeClaim": {"claimName": SPOOL_CLAIM}}),
+            "redis-backup": (
+                args.schedule,
+                backup_args,
+                BACKUP_DEADLINE,
+                {"persistentVolumeClaim": {"claimName": SPOOL_CLAIM}},
+            ),
             "redis-restore-drill": (
                 args.drill_schedule,
                 drill_args,

@@ -8,7 +8,9 @@ parent and dependencies, and tests assert on those recordings.
 from __future__ import annotations
 
 import copy
+import shutil
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ import pytest
 import yaml
 
 from ops.offline.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
-from ops.runtime.backups import free_port, start_redis_server
+from ops.runtime.backups import free_port, start_redis_server, wait_until
+from ops.runtime.replication import Endpoint
 from settings import NAMESPACE, SECRET_KEYS
 
 REGION = "eu-west-1"
@@ -107,13 +110,20 @@ class RedisServer:
     def __init__(self, workdir: Path, password: str | None = None, extra: tuple[str, ...] = ()) -> None:
         import redis
 
-        self.proc, self.port = start_redis_server(workdir, "--enable-debug-command", "yes", *extra, password=password)
+        # No diskless-sync delay: a backup would otherwise wait 5 s for other replicas to join its snapshot.
+        self.proc, self.port = start_redis_server(
+            workdir, "--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0", *extra, password=password
+        )
         self.password = password
         self.client = redis.Redis(port=self.port, password=password)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint("127.0.0.1", self.port, None, self.password)
 
     def digest(self) -> str:
         return str(self.client.execute_command("DEBUG", "DIGEST").decode())
@@ -137,6 +147,76 @@ def redis_server(tmp_path: Path) -> Iterable[Callable[..., RedisServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@dataclass
+class Topology:
+    """A primary, its replicas and one Sentinel watching them (``mymaster``), all real processes."""
+
+    primary: RedisServer
+    replicas: list[RedisServer]
+    sentinel_port: int
+
+    @property
+    def sentinel(self) -> str:
+        return f"127.0.0.1:{self.sentinel_port}"
+
+
+@pytest.fixture
+def topology(redis_server: Callable[..., RedisServer], tmp_path: Path) -> Iterable[Callable[..., Topology]]:
+    """Start a replicated set with Sentinel: ``topology(replicas=2, password=...)``."""
+    import subprocess
+
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(replicas: int = 2, password: str | None = None) -> Topology:
+        auth = ("--masterauth", password) if password else ()
+        primary = redis_server(password=password, extra=("--repl-diskless-sync-delay", "0"))
+        started = [
+            redis_server(
+                password=password,
+                extra=("--replicaof", "127.0.0.1", str(primary.port), "--repl-diskless-sync-delay", "0", *auth),
+            )
+            for _ in range(replicas)
+        ]
+        for replica in started:
+            wait_until(lambda r=replica: r.client.info("replication")["master_link_status"] == "up", 30, "replica sync")
+        port = free_port()
+        conf = tmp_path / f"sentinel-{port}.conf"
+        lines = [
+            f"port {port}",
+            "bind 127.0.0.1",
+            f"dir {tmp_path}",
+            f"sentinel monitor mymaster 127.0.0.1 {primary.port} 1",
+            "sentinel down-after-milliseconds mymaster 60000",
+        ]
+        if password:
+            lines.append(f"sentinel auth-pass mymaster {password}")
+        conf.write_text("\n".join(lines) + "\n")
+        proc = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", str(conf), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(proc)
+        import redis
+
+        sentinel = redis.Redis(port=port, socket_timeout=2)
+
+        def knows_replicas() -> bool:
+            try:
+                found = sentinel.execute_command("SENTINEL", "REPLICAS", "mymaster")
+            except redis.RedisError:
+                return False
+            return len(found) == replicas
+
+        wait_until(knows_replicas, 30, "Sentinel to discover the replicas")
+        return Topology(primary, started, port)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

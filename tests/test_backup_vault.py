@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -10,6 +11,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.backup_vault import BACKUP_PREFIX, BackupVault, BackupVaultArgs
+from ops.cli import _parser
 from ops.offline.engine import run_program
 from tests.conftest import Recording
 
@@ -158,6 +160,10 @@ def test_backup_cronjob_every_15_minutes_without_overlap(rec: Recording) -> None
     ]
     assert {"name": "spool", "persistentVolumeClaim": {"claimName": "backup-storage"}} in pod["volumes"]
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    # The Job's command line is one the CLI accepts, and it gives up before Kubernetes kills it.
+    parsed = _parser().parse_args(c["args"])
+    assert parsed.sentinel == [("redis-sentinel.redis-system.svc.cluster.local", 26379)]
+    assert 0 < parsed.deadline < job["jobTemplate"]["spec"]["activeDeadlineSeconds"]
     claim = rec.one("kubernetes:core/v1:PersistentVolumeClaim").inputs
     assert claim["metadata"]["name"] == "backup-storage" and claim["spec"]["resources"]["requests"]["storage"] == "30Gi"
 
@@ -167,5 +173,6 @@ def test_weekly_restore_drill(rec: Recording) -> None:
     assert job["schedule"] == "0 4 * * 1" and job["concurrencyPolicy"] == "Forbid"
     pod = job["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["containers"][0]["args"][0] == "drill"
+    assert _parser().parse_args(pod["containers"][0]["args"]).work_dir == Path("/spool")
     spool = next(v for v in pod["volumes"] if v["name"] == "spool")
     assert "ephemeral" in spool

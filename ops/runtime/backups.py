@@ -338,6 +338,8 @@ def find_replica(
             replicas = s.execute_command("SENTINEL", "REPLICAS", master_name)
             primary = s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", master_name)
         except redis.ResponseError as exc:
+            if "no such master" in str(exc).lower():
+                raise OpsError(f"{where} does not monitor a primary named {master_name!r} (--master-name)") from None
             errors.append(f"{where}: {describe(exc)}")
             continue
         except redis.RedisError as exc:
@@ -623,7 +625,10 @@ def fetch_verified(
                 out.write(chunk)
         while _Hashing().read(READ_SIZE):  # anything after the frame still counts toward the object checksum
             pass
-        facts = check.result(max(1.0, until - time.monotonic()))
+        try:
+            facts: RdbFacts | OpsError = check.result(max(1.0, until - time.monotonic()))
+        except OpsError as rejected:
+            facts = rejected  # reported after the sizes and checksums, which name the cause more precisely
     except zstandard.ZstdError as exc:
         rdb_path.unlink(missing_ok=True)
         check.close()
@@ -643,7 +648,7 @@ def fetch_verified(
         ("RDB size", rdb_size, manifest.rdb_size),
         ("RDB SHA-256", rdb_hash.hexdigest(), manifest.rdb_sha256),
     ]
-    if manifest.counts_comparable:
+    if manifest.counts_comparable and isinstance(facts, RdbFacts):
         checks += [
             ("key count", facts.keys, manifest.key_count),
             ("RDB version", facts.rdb_version, manifest.rdb_version),
@@ -654,6 +659,9 @@ def fetch_verified(
             raise OpsError(
                 f"backup {backup_id}: {what} does not match the manifest (expected {expected}, got {actual})"
             )
+    if isinstance(facts, OpsError):
+        rdb_path.unlink(missing_ok=True)
+        raise facts
     return rdb_path, facts
 
 
@@ -928,7 +936,7 @@ def prune(location: Location, dry_run: bool, now: datetime.datetime | None = Non
                     try:
                         s3.delete_object(Bucket=location.bucket, Key=key, **({"VersionId": version} if version else {}))
                     except ClientError as exc:
-                        if "lock" in _s3_error(exc).lower():
+                        if _locked(s3, location.bucket, key, version):
                             locked.append(f"{backup_id}/{name}")
                         else:
                             failed.append(f"{backup_id}/{name}: {_s3_error(exc)}")
@@ -943,6 +951,19 @@ def prune(location: Location, dry_run: bool, now: datetime.datetime | None = Non
         "retained": sorted(set(locked)),
         "failed": failed,
     }
+
+
+def _locked(s3: Any, bucket: str, key: str, version: str | None) -> bool:
+    """Whether Object Lock (a retention date still ahead, or a legal hold) protects this version."""
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
+    except (ClientError, BotoCoreError):
+        return False
+    until = head.get("ObjectLockRetainUntilDate")
+    return bool(
+        (until is not None and until > datetime.datetime.now(datetime.UTC))
+        or head.get("ObjectLockLegalHoldStatus") == "ON"
+    )
 
 
 # -- scratch servers and the drill ---------------------------------------------------------------

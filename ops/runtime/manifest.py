@@ -29,7 +29,7 @@ FORMAT_VERSION: Literal[2] = 2
 BACKUP_ID = r"^\d{8}T\d{6}\.\d{6}Z$"
 BACKUP_ID_RE = re.compile(BACKUP_ID)
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=2**63)]
 
 
 class Source(BaseModel):
