@@ -1,23 +1,32 @@
-"""Benchmark: ``ops backup``/``ops restore`` against the raw baseline, on the same data, in one run.
+"""Benchmark: ``ops backup``/``ops restore`` against the raw baselines, on the same data, in one run.
 
-For each dataset size (default 256 MiB and 1 GiB of values, half random and half text, so the RDB
-compresses like real data does rather than like zeros):
+Datasets (``--sizes``, MiB): 1 KiB values, half random and half text, so the RDB compresses like
+real data does rather than like zeros; ``--big-value`` adds a dataset of one incompressible value
+of that many MiB (the worst case for memory: nothing shrinks, one object spans the stream).
 
-* baseline backup: ``redis-cli --rdb`` to a file, then a boto3 ``upload_file`` (multipart, 10 threads);
-* ours: ``python -m ops backup`` (replication stream -> SHA-256 -> zstd -> multipart SSE-KMS upload);
-* baseline restore: boto3 ``download_file``, then a ``redis-server`` started on that file, until loaded;
-* ours: ``python -m ops restore --target-url`` into a running, empty ``redis-server`` (verification included).
+* backup baseline: ``redis-cli --rdb`` to a file, then a boto3 ``upload_file`` (multipart, 10 threads);
+* ours: ``python -m ops backup`` (diskless replication stream -> SHA-256 + redis-check-rdb + zstd ->
+  multipart SSE-KMS upload);
+* restore baselines: (a) boto3 ``download_file`` (ranged GETs), (b) one streaming ``get_object``
+  to a file; each followed by a ``redis-server`` started on that file, until it has loaded;
+* ours: ``python -m ops restore --target-url`` into a running, empty ``redis-server``, verification
+  (checksums, redis-check-rdb, key count) included.
 
-Throughput is RDB bytes per second; the ratio is ours over the baseline (above 1 is faster). Peak
-memory is the highest resident set size of the ``ops backup`` process, sampled every 20 ms.
+The ratio is baseline time over ours (above 1 is faster). Peak memory is the highest resident set
+size of the ``ops`` process, sampled every 20 ms. The sources run with ``repl-diskless-sync-delay
+0`` so that neither side waits for other replicas. Results are printed and written to
+``docs/capacity/backup-benchmark.json``, which the README's table is checked against.
 
-Run: ``make bench`` (or ``python -m bench.backup --sizes 256,1024``). Needs redis-server, redis-cli.
+Run: ``make bench`` (or ``python -m bench.backup --sizes 1024 --big-value 300``). Needs redis-server,
+redis-cli and redis-check-rdb.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import logging
 import os
 import shutil
 import sys
@@ -34,6 +43,7 @@ from ops.runtime.backups import free_port, redis_info
 from ops.runtime.backups import start_redis_server as start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "capacity" / "backup-benchmark.json"
 MIB = 1 << 20
 
 
@@ -52,121 +62,130 @@ def fill(port: int, size: int) -> int:
     return int(redis_info(client, "memory")["used_memory_dataset"])
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Run ``cmd``; return (seconds, peak RSS bytes, stdout). Output goes to files, not pipes: a
-    child writing more than a pipe holds would block while this loop only samples memory."""
+def fill_one_value(port: int, size: int) -> int:
+    """One incompressible value of ``size`` bytes, written in 8 MiB appends."""
+    client = redis.Redis(port=port)
+    for _ in range(size // (8 * MIB)):
+        client.append("big", os.urandom(8 * MIB))
+    return int(redis_info(client, "memory")["used_memory_dataset"])
+
+
+def timed(cmd: list[str]) -> tuple[float, int, int, str]:
+    """Run ``cmd``; return (seconds, peak RSS of the process, peak RSS of it and its children, stdout).
+    Output goes to files, not pipes: a child writing more than a pipe holds would block while this
+    loop only samples memory."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = psutil.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})}, cwd=ROOT)
-        peak = 0
+        proc = psutil.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        peak = tree = 0
         while proc.poll() is None:
             try:
-                peak = max(peak, proc.memory_info().rss)
+                own = proc.memory_info().rss
+                children = sum(c.memory_info().rss for c in proc.children(recursive=True))
             except psutil.NoSuchProcess:
                 break
+            peak, tree = max(peak, own), max(tree, own + children)
             time.sleep(0.02)
         elapsed = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
         if proc.returncode != 0:
             raise RuntimeError(f"{cmd[:4]} failed: {err.read().decode(errors='replace')[-500:]}")
-        return elapsed, peak, out.read().decode()
+        return elapsed, peak, tree, out.read().decode()
 
 
-def run(size_mib: int, bucket: str, work: Path) -> dict[str, float]:
+def _started(work: Path, rdb: Path) -> float:
+    """Seconds until a redis-server started on ``rdb`` has loaded it."""
+    start = time.perf_counter()
+    proc, _ = start_redis(work, "--dbfilename", rdb.name, "--dir", str(rdb.parent))
+    elapsed = time.perf_counter() - start
+    proc.terminate()
+    proc.wait()
+    return elapsed
+
+
+def run(name: str, filler: str, size_mib: int, bucket: str, work: Path) -> dict[str, float | str]:
     s3 = boto3.client("s3")
-    data = work / f"src-{size_mib}"
+    data = work / f"src-{name}"
     data.mkdir()
-    # No diskless-sync delay: redis-cli --rdb would otherwise wait 5 s for other replicas to join.
     src, port = start_redis(data, "--repl-diskless-sync-delay", "0")
+    prefix = f"bench-{name}/"
     try:
-        dataset = fill(port, size_mib * MIB)
-        # baseline backup: redis-cli --rdb, then boto3 upload
+        dataset = (fill if filler == "values" else fill_one_value)(port, size_mib * MIB)
         rdb = work / "baseline.rdb"
-        t_dump, _, _ = timed([shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(port), "--rdb", str(rdb)])
+        t_dump, _, _, _ = timed([shutil.which("redis-cli") or "/usr/bin/redis-cli", "-p", str(port), "--rdb", str(rdb)])
         start = time.perf_counter()
-        s3.upload_file(str(rdb), bucket, f"baseline/{size_mib}.rdb")
+        s3.upload_file(str(rdb), bucket, f"baseline/{name}.rdb")
         t_base = t_dump + time.perf_counter() - start
         rdb_size = rdb.stat().st_size
-        # ours
-        t_ours, peak, out = timed(
-            [
-                sys.executable,
-                "-m",
-                "ops",
-                "backup",
-                "--redis-url",
-                f"redis://127.0.0.1:{port}",
-                "--bucket",
-                bucket,
-                "--prefix",
-                f"bench-{size_mib}/",
-                "--json",
-            ]
-        )
+        rdb.unlink()
+        cmd = [sys.executable, "-m", "ops", "backup", "--redis-url", f"redis://127.0.0.1:{port}"]
+        t_ours, peak, tree, out = timed([*cmd, "--bucket", bucket, "--prefix", prefix, "--json"])
         manifest = json.loads(out)
     finally:
         src.terminate()
         src.wait()
-    # baseline restore: download, then start a server on the file
-    restored = work / f"restored-{size_mib}"
+    # restore baseline (a): download_file (ranged GETs, 10 threads), then a server started on the file
+    restored = work / f"restored-{name}"
     restored.mkdir()
     start = time.perf_counter()
-    s3.download_file(bucket, f"baseline/{size_mib}.rdb", str(restored / "dump.rdb"))
-    proc, _ = start_redis(restored, "--dbfilename", "dump.rdb")
-    t_base_restore = time.perf_counter() - start
-    proc.terminate()
-    proc.wait()
-    # ours: into a running, empty server
-    empty = work / f"empty-{size_mib}"
+    s3.download_file(bucket, f"baseline/{name}.rdb", str(restored / "dump.rdb"))
+    t_download = time.perf_counter() - start + _started(restored, restored / "dump.rdb")
+    (restored / "dump.rdb").unlink()
+    # restore baseline (b): one streaming GET, then a server started on the file
+    start = time.perf_counter()
+    body = s3.get_object(Bucket=bucket, Key=f"baseline/{name}.rdb")["Body"]
+    with (restored / "dump.rdb").open("wb") as f:
+        while chunk := body.read(8 * MIB):
+            f.write(chunk)
+    t_stream = time.perf_counter() - start + _started(restored, restored / "dump.rdb")
+    shutil.rmtree(restored)
+    # ours: verified, into a running, empty server
+    empty = work / f"empty-{name}"
     empty.mkdir()
     target, target_port = start_redis(empty)
     try:
-        t_ours_restore, _, _ = timed(
-            [
-                sys.executable,
-                "-m",
-                "ops",
-                "restore",
-                "--bucket",
-                bucket,
-                "--prefix",
-                f"bench-{size_mib}/",
-                "--target-url",
-                f"redis://127.0.0.1:{target_port}",
-                "--work-dir",
-                str(work),
-                "--json",
-            ]
+        cmd = [sys.executable, "-m", "ops", "restore", "--bucket", bucket, "--prefix", prefix]
+        t_ours_restore, restore_peak, restore_tree, _ = timed(
+            [*cmd, "--target-url", f"redis://127.0.0.1:{target_port}", "--work-dir", str(work), "--json"]
         )
     finally:
         target.terminate()
         target.wait()
-    rdb.unlink()
-    shutil.rmtree(restored)
+    shutil.rmtree(empty)
+    shutil.rmtree(data)
     return {
-        "size_mib": size_mib,
-        "dataset_mib": dataset / MIB,
-        "rdb_mib": rdb_size / MIB,
-        "compressed_mib": manifest["object_size"] / MIB,
-        "backup_baseline_s": t_base,
-        "backup_ours_s": t_ours,
-        "backup_ratio": t_base / t_ours,
-        "restore_baseline_s": t_base_restore,
-        "restore_ours_s": t_ours_restore,
-        "restore_ratio": t_base_restore / t_ours_restore,
-        "backup_peak_rss_mib": peak / MIB,
+        "dataset": name,
+        "dataset_mib": round(dataset / MIB, 1),
+        "rdb_mib": round(rdb_size / MIB, 1),
+        "compressed_mib": round(manifest["object_size"] / MIB, 1),
+        "keys": manifest["key_count"],
+        "backup_baseline_s": round(t_base, 2),
+        "backup_ours_s": round(t_ours, 2),
+        "backup_ratio": round(t_base / t_ours, 2),
+        "restore_download_file_s": round(t_download, 2),
+        "restore_streaming_get_s": round(t_stream, 2),
+        "restore_ours_s": round(t_ours_restore, 2),
+        "restore_ratio_download_file": round(t_download / t_ours_restore, 2),
+        "restore_ratio_streaming_get": round(t_stream / t_ours_restore, 2),
+        "backup_peak_rss_mib": round(peak / MIB, 1),
+        "backup_peak_rss_with_children_mib": round(tree / MIB, 1),
+        "restore_peak_rss_mib": round(restore_peak / MIB, 1),
+        "restore_peak_rss_with_children_mib": round(restore_tree / MIB, 1),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="256,1024", help="dataset sizes in MiB, comma-separated")
+    parser.add_argument("--sizes", default="1024", help="datasets of 1 KiB values, sizes in MiB, comma-separated")
+    parser.add_argument("--big-value", type=int, default=300, help="a dataset of one incompressible value (MiB)")
+    parser.add_argument("--no-save", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
     args = parser.parse_args()
-    for tool in ("redis-server", "redis-cli"):
+    for tool in ("redis-server", "redis-cli", "redis-check-rdb"):
         if shutil.which(tool) is None:
-            print(f"{tool} is required (apt-get install redis-server)", file=sys.stderr)
+            print(f"{tool} is required (apt-get install redis-server redis-tools)", file=sys.stderr)
             return 2
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
@@ -180,25 +199,35 @@ def main() -> int:
     boto3.client("s3").create_bucket(
         Bucket="bench-backups", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
+    plan = [(f"values-{s}MiB", "values", int(s)) for s in args.sizes.split(",") if s]
+    if args.big_value:
+        plan.append((f"one-value-{args.big_value}MiB", "one-value", args.big_value))
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for size in (int(s) for s in args.sizes.split(",")):
-                rows.append(run(size, "bench-backups", Path(tmp)))
+            for name, filler, size in plan:
+                rows.append(run(name, filler, size, "bench-backups", Path(tmp)))
     finally:
         moto.stop()
     print(
-        f"{'dataset':>8} {'rdb':>8} {'zstd':>8} | {'backup base':>11} {'ours':>7} {'ratio':>6} | "
-        f"{'restore base':>12} {'ours':>7} {'ratio':>6} | {'peak RSS':>9}"
+        f"{'dataset':<20} {'rdb':>7} {'zstd':>7} | {'backup base':>11} {'ours':>6} {'ratio':>6} | "
+        f"{'GET+start':>9} {'ranged+start':>12} {'ours':>6} {'ratio':>6} | {'RSS backup':>10} {'restore':>8}"
     )
     for r in rows:
         print(
-            f"{r['dataset_mib']:>6.0f}Mi {r['rdb_mib']:>6.0f}Mi {r['compressed_mib']:>6.0f}Mi | "
-            f"{r['backup_baseline_s']:>10.2f}s {r['backup_ours_s']:>6.2f}s {r['backup_ratio']:>5.2f}x | "
-            f"{r['restore_baseline_s']:>11.2f}s {r['restore_ours_s']:>6.2f}s {r['restore_ratio']:>5.2f}x | "
-            f"{r['backup_peak_rss_mib']:>6.0f}MiB"
+            f"{r['dataset']:<20} {r['rdb_mib']:>5.0f}Mi {r['compressed_mib']:>5.0f}Mi | "
+            f"{r['backup_baseline_s']:>10.2f}s {r['backup_ours_s']:>5.2f}s {r['backup_ratio']:>5.2f}x | "
+            f"{r['restore_streaming_get_s']:>8.2f}s {r['restore_download_file_s']:>11.2f}s "
+            f"{r['restore_ours_s']:>5.2f}s {r['restore_ratio_streaming_get']:>5.2f}x | "
+            f"{r['backup_peak_rss_mib']:>7.0f}MiB {r['restore_peak_rss_mib']:>5.0f}MiB"
         )
-    print(json.dumps(rows))
+    if not args.no_save:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        RESULTS.write_text(
+            json.dumps({"measured_at": stamp, "machine": f"{os.cpu_count()} cores", "rows": rows}, indent=2) + "\n"
+        )
+        print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 
 

@@ -72,8 +72,8 @@ def location(bucket: tuple[str, str]) -> backups.Location:
     return backups.Location(bucket[0], "redis/", REGION)
 
 
-def take_backup(server: RedisServer, bucket: tuple[str, str]) -> dict[str, Any]:
-    return backups.backup(server.endpoint, location(bucket), bucket[1])
+def take_backup(server: RedisServer, bucket: tuple[str, str], compression: Any = "auto") -> dict[str, Any]:
+    return backups.backup(server.endpoint, location(bucket), bucket[1], compression=compression)
 
 
 def test_round_trip_of_every_type_is_exact(
@@ -140,12 +140,13 @@ def _edit_manifest(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes],
     return edit
 
 
+@pytest.mark.parametrize("compression", ["zstd", "none"])
 @pytest.mark.parametrize(
     ("corrupt", "message"),
     [
         (lambda m: ("data", lambda d: d[: len(d) // 2]), "object size does not match the manifest"),
-        (lambda m: ("data", _flip), "the data object is corrupt"),
-        (lambda m: ("data", lambda d: d + b"trailing"), "the data object is corrupt"),
+        (lambda m: ("data", _flip), {"zstd": "the data object is corrupt", "none": "object SHA-256 does not match"}),
+        (lambda m: ("data", lambda d: d + b"trailing"), {"zstd": "the data object is corrupt", "none": "object size"}),
         (
             lambda m: ("manifest", _edit_manifest(lambda d: d.update(rdb_sha256="0" * 64))),
             "RDB SHA-256 does not match the manifest",
@@ -159,13 +160,16 @@ def _edit_manifest(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes],
 )
 def test_corrupt_backups_are_refused_before_the_target_is_touched(
     corrupt: Callable[[dict[str, Any]], tuple[str, Callable[[bytes], bytes]]],
-    message: str,
+    message: str | dict[str, str],
+    compression: str,
     source: RedisServer,
     redis_server: Callable[..., RedisServer],
     bucket: tuple[str, str],
     tmp_path: Path,
 ) -> None:
-    manifest = take_backup(source, bucket)
+    manifest = take_backup(source, bucket, compression)
+    assert manifest["compression"] == compression
+    message = message[compression] if isinstance(message, dict) else message
     which, change = corrupt(manifest)
     key = manifest["object_key"] if which == "data" else f"redis/{manifest['id']}/manifest.json"
     _replace_object(bucket[0], key, change)
@@ -188,7 +192,7 @@ def test_an_rdb_that_redis_check_rdb_rejects_is_never_restored(
 
     import zstandard
 
-    manifest = take_backup(source, bucket)
+    manifest = take_backup(source, bucket, "zstd")
     # A consistent forgery: the RDB is damaged inside, and the manifest's checksums describe it.
     s3 = boto3.client("s3", region_name=REGION)
     rdb = zstandard.ZstdDecompressor().decompress(
@@ -336,7 +340,7 @@ def test_retention_tiers() -> None:
 
 def _old_backup(bucket: str, manifest: dict[str, Any], old_id: str) -> None:
     s3 = boto3.client("s3", region_name=REGION)
-    key = f"redis/{old_id}/dump.rdb.zst"
+    key = f"redis/{old_id}/{backups.DATA_NAMES[manifest['compression']]}"
     s3.put_object(Bucket=bucket, Key=key, Body=b"old")
     body = json.dumps({**manifest, "id": old_id, "object_key": key}).encode()
     s3.put_object(Bucket=bucket, Key=f"redis/{old_id}/manifest.json", Body=body)

@@ -96,6 +96,12 @@ def add_commands(commands: Any) -> None:
         help="back up the primary when no replica has a working link (its fork costs memory on the serving node)",
     )
     b.add_argument("--kms-key-id", help="KMS key for SSE-KMS (default: the bucket's default key)")
+    b.add_argument(
+        "--compression",
+        choices=("auto", "zstd", "none"),
+        default="auto",
+        help="zstd, none, or auto: zstd when the first 4 MiB of the snapshot shrink below 85%% (default: auto)",
+    )
     b.add_argument("--verify", action="store_true", help="read the backup back and verify it after upload")
     b.add_argument(
         "--deadline",
@@ -212,6 +218,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 progress,
                 deadline_seconds=args.deadline,
                 idle_timeout=args.io_timeout,
+                compression=args.compression,
             )
         if args.verify:
             result["verified"] = backups.verify(location, result["id"], args.work_dir)["verified"]

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+import itertools
 import os
 import queue
 import shutil
@@ -48,7 +49,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar, cast
+from typing import IO, Any, Literal, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -63,7 +64,12 @@ from ops.runtime.manifest import FORMAT_VERSION, Manifest, Source
 from ops.runtime.rdbcheck import RdbFacts, StreamingCheck
 from ops.runtime.replication import Endpoint, RdbMaster, stream_rdb, wait_until
 
-DATA_NAME = "dump.rdb.zst"
+DATA_NAMES = {"zstd": "dump.rdb.zst", "none": "dump.rdb"}
+"""The data object's name by compression: zstd, or none when the snapshot does not compress."""
+SAMPLE_SIZE = 4 << 20
+WORTH_COMPRESSING = 0.85
+"""``auto`` compresses when zstd shrinks the first 4 MiB of the snapshot below 85% (Redis already
+LZF-compresses large strings, so many datasets gain little, and the CPU is better spent uploading)."""
 MANIFEST_NAME = "manifest.json"
 PART_SIZE = 8 << 20
 MAX_IN_FLIGHT = 4
@@ -163,6 +169,9 @@ def s3_client(region: str | None, timeout: float = 30.0) -> Any:
             read_timeout=timeout,
             retries={"mode": "standard", "max_attempts": 3},
             max_pool_connections=MAX_IN_FLIGHT + 2,
+            # Uploads keep botocore's CRC32 (S3 requires a checksum header under Object Lock); downloads
+            # skip its validation pass: our SHA-256 over every byte is checked end to end anyway.
+            response_checksum_validation="when_required",
         ),
     )
 
@@ -207,6 +216,8 @@ class MultipartWriter:
         kms_key_id: str | None,
         on_bytes: Callable[[int], None],
         deadline: float,
+        *,
+        hashing: bool = True,
     ) -> None:
         self.s3, self.bucket, self.key, self.deadline = s3, location.bucket, key, deadline
         self.where = f"S3 (s3://{location.bucket}/{key})"
@@ -221,6 +232,7 @@ class MultipartWriter:
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.sha256 = hashlib.sha256()
+        self.hashing = hashing
         self.size = 0
         self.on_bytes = on_bytes
         self.parts: dict[int, str] = {}
@@ -230,7 +242,8 @@ class MultipartWriter:
         self.submitted = 0
 
     def write(self, data: bytes) -> int:
-        self.sha256.update(data)
+        if self.hashing:
+            self.sha256.update(data)
         self.size += len(data)
         self.pending.append(bytes(data))
         self.pending_size += len(data)
@@ -383,6 +396,58 @@ def _pairs(raw: Any) -> dict[str, str]:
 # -- backup --------------------------------------------------------------------------------------
 
 
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
+    """Run ``items`` on a daemon thread, up to ``depth`` items ahead of the consumer, so that network
+    reads overlap the consumer's work; the producer's exceptions are raised in the consumer."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer
+            put(_Failure(exc))
+
+    threading.Thread(target=produce, daemon=True).start()
+    try:
+        while True:
+            item = box.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield cast(T, item)
+    finally:
+        stop.set()
+
+
+def _worth_compressing(sample: bytes, level: int) -> Literal["zstd", "none"]:
+    if not sample:
+        return "zstd"
+    size = len(zstandard.ZstdCompressor(level=level).compress(sample))
+    return "zstd" if size <= len(sample) * WORTH_COMPRESSING else "none"
+
+
 def backup(
     source: Endpoint,
     location: Location,
@@ -392,8 +457,11 @@ def backup(
     deadline_seconds: float = DEFAULT_DEADLINE,
     idle_timeout: float = 60.0,
     level: int = 1,
+    compression: Literal["auto", "zstd", "none"] = "auto",
 ) -> dict[str, Any]:
-    """Stream, check, compress, hash and upload one backup; write its manifest last. Returns it."""
+    """Stream, check, compress, hash and upload one backup; write its manifest last. Returns it.
+
+    ``compression`` is ``zstd``, ``none`` or ``auto`` (zstd when the first 4 MiB compress well)."""
     deadline = time.monotonic() + deadline_seconds
     who = f"the source Redis at {source.address}"
     client = _client(source, min(idle_timeout, 30.0))
@@ -407,27 +475,47 @@ def backup(
     started = datetime.datetime.now(datetime.UTC)
     backup_id = started.strftime("%Y%m%dT%H%M%S.%fZ")
     s3 = s3_client(location.region, min(idle_timeout, 60.0))
-    data_key = location.key(backup_id, DATA_NAME)
-    writer = MultipartWriter(s3, location, data_key, kms_key_id, progress, deadline)
     check = StreamingCheck(f"the snapshot of {source.address}")
     rdb_hash, rdb_size = hashlib.sha256(), 0
-    t0 = time.monotonic()
-    try:
-        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=2).stream_writer(
-            cast(IO[bytes], writer), closefd=False, write_size=1 << 20
-        )
-        for chunk in stream_rdb(source, idle_timeout=idle_timeout, deadline=deadline):
+
+    def hashed(chunks: Iterator[bytes | memoryview]) -> Iterator[bytes | memoryview]:
+        nonlocal rdb_size
+        for chunk in chunks:  # on the receiving thread: hashing overlaps compression and upload
             rdb_hash.update(chunk)
             rdb_size += len(chunk)
+            yield chunk
+
+    t0 = time.monotonic()
+    writer: MultipartWriter | None = None
+    try:
+        stream = prefetch(hashed(stream_rdb(source, idle_timeout=idle_timeout, deadline=deadline)), depth=8)
+        head: list[bytes | memoryview] = []
+        for chunk in stream:
+            head.append(chunk)
+            if sum(len(c) for c in head) >= SAMPLE_SIZE:
+                break
+        mode: Literal["zstd", "none"] = (
+            compression if compression != "auto" else _worth_compressing(b"".join(bytes(c) for c in head), level)
+        )
+        data_key = location.key(backup_id, DATA_NAMES[mode])
+        writer = MultipartWriter(s3, location, data_key, kms_key_id, progress, deadline, hashing=mode != "none")
+        sink: Any = writer
+        if mode == "zstd":
+            sink = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=2).stream_writer(
+                cast(IO[bytes], writer), closefd=False, write_size=1 << 20
+            )
+        for chunk in itertools.chain(head, stream):
             check.feed(chunk)
-            compressor.write(chunk)
+            sink.write(chunk)
+        head.clear()
         facts = check.result(max(1.0, deadline - time.monotonic()))
-        compressor.flush(zstandard.FLUSH_FRAME)
+        if mode == "zstd":
+            sink.flush(zstandard.FLUSH_FRAME)
         writer.complete()
     except BaseException as exc:
         with contextlib.suppress(Exception):
             check.close()
-        aborted = writer.abort()
+        aborted = writer.abort() if writer is not None else True
         if isinstance(exc, OpsError):
             tail = (
                 "; the upload was aborted and no manifest was written"
@@ -436,8 +524,10 @@ def backup(
             )
             raise OpsError(exc.message + tail, code=exc.code) from None
         if isinstance(exc, (ClientError, BotoCoreError)):
-            raise OpsError(f"{writer.where}: upload failed ({_s3_error(exc)}); no manifest was written") from None
+            where = writer.where if writer is not None else "S3"
+            raise OpsError(f"{where}: upload failed ({_s3_error(exc)}); no manifest was written") from None
         raise
+    assert writer is not None
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         id=backup_id,
@@ -454,8 +544,8 @@ def backup(
         rdb_sha256=rdb_hash.hexdigest(),
         object_key=data_key,
         object_size=writer.size,
-        object_sha256=writer.sha256.hexdigest(),
-        compression="zstd",
+        object_sha256=writer.sha256.hexdigest() if writer.hashing else rdb_hash.hexdigest(),
+        compression=mode,
     )
     body = manifest.model_dump_json(indent=2).encode()
     try:
@@ -522,7 +612,8 @@ def _read_manifest(location: Location, backup_id: str, s3: Any) -> Manifest:
         body = obj["Body"].read()
     except (ClientError, BotoCoreError) as exc:
         raise OpsError(f"backup {backup_id} has no readable manifest ({location.url}): {_s3_error(exc)}") from None
-    return manifests.parse(body, backup_id, location.key(backup_id, DATA_NAME))
+    keys = {compression: location.key(backup_id, name) for compression, name in DATA_NAMES.items()}
+    return manifests.parse(body, backup_id, keys)
 
 
 def list_backups(location: Location) -> list[Entry]:
@@ -598,33 +689,54 @@ def fetch_verified(
     rdb_path = work_dir / f"{backup_id}.rdb"
     object_hash, object_size = hashlib.sha256(), 0
     rdb_hash, rdb_size = hashlib.sha256(), 0
+    compressed = manifest.compression == "zstd"
     check = StreamingCheck(f"backup {backup_id}")
 
-    class _Hashing:
-        def read(self, n: int = -1) -> bytes:
-            nonlocal object_size
+    def received() -> Iterator[bytes]:
+        nonlocal object_size
+        while True:  # on the receiving thread: hashing overlaps decompression, checking and writing
             if time.monotonic() > until:
                 raise OpsError(f"{where} did not deliver the backup before the deadline")
-            data = body.read(n)
+            data = body.read(READ_SIZE)
+            if not data:
+                return
             object_hash.update(data)
             object_size += len(data)
             progress(len(data))
-            return bytes(data)
+            yield data
+
+    chunks = prefetch(received(), depth=4)
+
+    class _Pull:
+        """The received chunks as a file for the decompressor."""
+
+        pending = b""
+
+        def read(self, n: int = -1) -> bytes:
+            if not self.pending:
+                self.pending = next(chunks, b"")
+            data, self.pending = self.pending[:n], self.pending[n:]
+            return data
 
     try:
-        with (
-            rdb_path.open("wb") as out,
-            zstandard.ZstdDecompressor().stream_reader(
-                cast(IO[bytes], _Hashing()), read_size=READ_SIZE, closefd=False
-            ) as reader,
-        ):
-            while chunk := reader.read(READ_SIZE):
-                rdb_hash.update(chunk)
-                rdb_size += len(chunk)
-                check.feed(chunk)
-                out.write(chunk)
-        while _Hashing().read(READ_SIZE):  # anything after the frame still counts toward the object checksum
-            pass
+        with rdb_path.open("wb") as out:
+            if compressed:
+                with zstandard.ZstdDecompressor().stream_reader(
+                    cast(IO[bytes], _Pull()), read_size=READ_SIZE, closefd=False
+                ) as reader:
+                    while chunk := reader.read(READ_SIZE):
+                        rdb_hash.update(chunk)
+                        rdb_size += len(chunk)
+                        check.feed(chunk)
+                        out.write(chunk)
+                for _ in chunks:  # anything after the frame still counts toward the object size
+                    pass
+            else:
+                for chunk in chunks:
+                    rdb_size += len(chunk)
+                    check.feed(chunk)
+                    out.write(chunk)
+                rdb_hash = object_hash
         try:
             facts: RdbFacts | OpsError = check.result(max(1.0, until - time.monotonic()))
         except OpsError as rejected:
@@ -911,7 +1023,8 @@ def prune(location: Location, dry_run: bool, now: datetime.datetime | None = Non
     delete in a versioned bucket only adds a delete marker). Versions that Object Lock still retains
     are reported under ``retained``; other failures under ``failed``."""
     s3 = s3_client(location.region)
-    ids = [e.id for e in list_backups(location) if e.status == "complete"]
+    complete = {e.id: e.manifest for e in list_backups(location) if e.manifest is not None}
+    ids = sorted(complete)
     keep = retained(ids, now or datetime.datetime.now(datetime.UTC))
     doomed = [i for i in ids if i not in keep]
     failed: list[str] = []
@@ -920,7 +1033,8 @@ def prune(location: Location, dry_run: bool, now: datetime.datetime | None = Non
     if not dry_run:
         for backup_id in doomed:
             before = len(failed) + len(locked)
-            for name in (MANIFEST_NAME, DATA_NAME):  # manifest first: a half-deleted backup reads as incomplete
+            data_name = complete[backup_id].object_key.rsplit("/", 1)[-1]
+            for name in (MANIFEST_NAME, data_name):  # manifest first: a half-deleted backup reads as incomplete
                 key = location.key(backup_id, name)
                 try:
                     versions = s3.list_object_versions(Bucket=location.bucket, Prefix=key)

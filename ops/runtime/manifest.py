@@ -61,7 +61,7 @@ class Manifest(BaseModel):
     object_key: str
     object_size: Count
     object_sha256: Sha256
-    compression: Literal["zstd"]
+    compression: Literal["zstd", "none"]
 
     @model_validator(mode="after")
     def _version_2_is_complete(self) -> Manifest:
@@ -82,8 +82,9 @@ class Manifest(BaseModel):
         return self.model_dump(mode="json")
 
 
-def parse(body: bytes, backup_id: str, expected_object_key: str) -> Manifest:
-    """Validate a manifest's bytes; :class:`OpsError` names the backup and the first problem."""
+def parse(body: bytes, backup_id: str, object_keys: dict[str, str]) -> Manifest:
+    """Validate a manifest's bytes; :class:`OpsError` names the backup and the first problem.
+    ``object_keys`` maps each compression to the only data object key it may name."""
     where = f"manifest of backup {backup_id}"
     try:
         data = json.loads(body)
@@ -104,6 +105,6 @@ def parse(body: bytes, backup_id: str, expected_object_key: str) -> Manifest:
         raise OpsError(f"{where} is invalid: {path}: {first['msg']}") from None
     if manifest.id != backup_id:
         raise OpsError(f"{where} names another backup ({manifest.id})")
-    if manifest.object_key != expected_object_key:
+    if manifest.object_key != object_keys[manifest.compression]:
         raise OpsError(f"{where} points outside its backup ({manifest.object_key!r})")
     return manifest

@@ -302,5 +302,5 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.1)
+        time.sleep(0.02)
     raise OpsError(f"timed out after {timeout:.0f}s waiting for {what}")
