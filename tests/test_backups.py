@@ -146,7 +146,10 @@ def _edit_manifest(change: Callable[[dict[str, Any]], Any]) -> Callable[[bytes],
     [
         (lambda m: ("data", lambda d: d[: len(d) // 2]), "object size does not match the manifest"),
         (lambda m: ("data", _flip), {"zstd": "the data object is corrupt", "none": "object SHA-256 does not match"}),
-        (lambda m: ("data", lambda d: d + b"trailing"), {"zstd": "the data object is corrupt", "none": "object size"}),
+        (
+            lambda m: ("data", lambda d: d + b"trailing"),
+            {"zstd": "the data object is corrupt", "none": "object size does not match"},
+        ),
         (
             lambda m: ("manifest", _edit_manifest(lambda d: d.update(rdb_sha256="0" * 64))),
             "RDB SHA-256 does not match the manifest",
@@ -171,7 +174,8 @@ def test_corrupt_backups_are_refused_before_the_target_is_touched(
     assert manifest["compression"] == compression
     message = message[compression] if isinstance(message, dict) else message
     which, change = corrupt(manifest)
-    key = manifest["object_key"] if which == "data" else f"redis/{manifest['id']}/manifest.json"
+    last = f"{manifest['object_key']}{manifest['object_segments']:06d}"
+    key = last if which == "data" else f"redis/{manifest['id']}/manifest.json"
     _replace_object(bucket[0], key, change)
     work = tmp_path / "work"
     work.mkdir()
@@ -196,11 +200,13 @@ def test_an_rdb_that_redis_check_rdb_rejects_is_never_restored(
     # A consistent forgery: the RDB is damaged inside, and the manifest's checksums describe it.
     s3 = boto3.client("s3", region_name=REGION)
     rdb = zstandard.ZstdDecompressor().decompress(
-        s3.get_object(Bucket=bucket[0], Key=manifest["object_key"])["Body"].read(), max_output_size=1 << 30
+        s3.get_object(Bucket=bucket[0], Key=manifest["object_key"] + "000001")["Body"].read(),
+        max_output_size=1 << 30,
     )
     bad = _flip(rdb[:-9]) + rdb[-9:]
     body = zstandard.ZstdCompressor().compress(bad)
-    s3.put_object(Bucket=bucket[0], Key=manifest["object_key"], Body=body)
+    assert manifest["object_segments"] == 1
+    s3.put_object(Bucket=bucket[0], Key=manifest["object_key"] + "000001", Body=body)
     forged = {
         **manifest,
         "rdb_sha256": hashlib.sha256(bad).hexdigest(),
@@ -265,7 +271,7 @@ def test_latest_skips_an_incomplete_backup_but_not_an_invalid_one(
     server.client.set("k", "v")
     good = take_backup(server, bucket)
     s3 = boto3.client("s3", region_name=REGION)
-    s3.put_object(Bucket=bucket[0], Key="redis/20991231T000000.000000Z/dump.rdb.zst", Body=b"in progress")
+    s3.put_object(Bucket=bucket[0], Key="redis/20991231T000000.000000Z/data/000001", Body=b"in progress")
     assert backups.get_manifest(location(bucket), "latest").id == good["id"]
     s3.put_object(Bucket=bucket[0], Key="redis/20991231T000000.000000Z/manifest.json", Body=b"{}")
     result = ops("verify", "--bucket", bucket[0], "--work-dir", str(tmp_path))
@@ -277,7 +283,7 @@ def test_latest_skips_an_incomplete_backup_but_not_an_invalid_one(
 def test_objects_are_encrypted_with_the_backup_key(source: RedisServer, bucket: tuple[str, str]) -> None:
     manifest = take_backup(source, bucket)
     s3 = boto3.client("s3", region_name=REGION)
-    for key in (manifest["object_key"], f"redis/{manifest['id']}/manifest.json"):
+    for key in (manifest["object_key"] + "000001", f"redis/{manifest['id']}/manifest.json"):
         head = s3.head_object(Bucket=bucket[0], Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"].endswith(bucket[1].rsplit("/", 1)[-1])
@@ -340,9 +346,9 @@ def test_retention_tiers() -> None:
 
 def _old_backup(bucket: str, manifest: dict[str, Any], old_id: str) -> None:
     s3 = boto3.client("s3", region_name=REGION)
-    key = f"redis/{old_id}/{backups.DATA_NAMES[manifest['compression']]}"
-    s3.put_object(Bucket=bucket, Key=key, Body=b"old")
-    body = json.dumps({**manifest, "id": old_id, "object_key": key}).encode()
+    folder = f"redis/{old_id}/data/"
+    s3.put_object(Bucket=bucket, Key=folder + "000001", Body=b"old")
+    body = json.dumps({**manifest, "id": old_id, "object_key": folder}).encode()
     s3.put_object(Bucket=bucket, Key=f"redis/{old_id}/manifest.json", Body=body)
 
 
@@ -382,3 +388,47 @@ def test_prune_reports_what_object_lock_retains(source: RedisServer, moto_endpoi
     assert result.returncode == 0, result.stderr
     assert "deleted 0" in result.stdout and "retained by Object Lock" in result.stdout and old_id in result.stdout
     assert {e.id for e in backups.list_backups(backups.Location(name, "redis/", REGION))} == {old_id, manifest["id"]}
+
+
+def test_a_missing_segment_is_named(source: RedisServer, bucket: tuple[str, str], tmp_path: Path) -> None:
+    manifest = take_backup(source, bucket, "none")
+    assert manifest["object_segments"] >= 1
+    boto3.client("s3", region_name=REGION).delete_object(Bucket=bucket[0], Key=manifest["object_key"] + "000001")
+    result = ops("verify", "--bucket", bucket[0], "--work-dir", str(tmp_path))
+    assert result.returncode == 1 and "cannot read" in result.stderr and "000001" in result.stderr
+
+
+def test_a_format_1_backup_still_restores(
+    source: RedisServer, redis_server: Callable[..., RedisServer], bucket: tuple[str, str], tmp_path: Path
+) -> None:
+    import hashlib
+
+    import zstandard
+
+    manifest = take_backup(source, bucket, "zstd")
+    s3 = boto3.client("s3", region_name=REGION)
+    data = s3.get_object(Bucket=bucket[0], Key=manifest["object_key"] + "000001")["Body"].read()
+    old_id = "20250101T000000.000000Z"
+    key = f"redis/{old_id}/dump.rdb.zst"
+    s3.put_object(Bucket=bucket[0], Key=key, Body=data)
+    legacy = {  # the shape the first release wrote: one object, key count from INFO
+        "format_version": 1,
+        "id": old_id,
+        "started_at": "2025-01-01T00:00:00+00:00",
+        "completed_at": "2025-01-01T00:00:05+00:00",
+        "duration_seconds": 5.0,
+        "source": {"host": "10.0.0.1", "port": 6379, "role": "slave"},
+        "redis_version": "7.0.15",
+        "key_count": 999,
+        "rdb_size": manifest["rdb_size"],
+        "rdb_sha256": manifest["rdb_sha256"],
+        "object_key": key,
+        "object_size": len(data),
+        "object_sha256": hashlib.sha256(data).hexdigest(),
+        "compression": "zstd",
+    }
+    assert zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 30)
+    s3.put_object(Bucket=bucket[0], Key=f"redis/{old_id}/manifest.json", Body=json.dumps(legacy).encode())
+    target = redis_server()
+    backups.restore(location(bucket), old_id, tmp_path, target_url=target.endpoint)
+    assert target.digest() == source.digest()

@@ -64,18 +64,18 @@ from ops.runtime.manifest import FORMAT_VERSION, Manifest, Source
 from ops.runtime.rdbcheck import RdbFacts, StreamingCheck
 from ops.runtime.replication import Endpoint, RdbMaster, stream_rdb, wait_until
 
-DATA_NAMES = {"zstd": "dump.rdb.zst", "none": "dump.rdb"}
-"""The data object's name by compression: zstd, or none when the snapshot does not compress."""
+DATA_FOLDER = "data/"
+"""Segments of the (compressed) RDB under the backup's folder: ``data/000001``, ``data/000002``, ..."""
 SAMPLE_SIZE = 4 << 20
 WORTH_COMPRESSING = 0.85
 """``auto`` compresses when zstd shrinks the first 4 MiB of the snapshot below 85% (Redis already
 LZF-compresses large strings, so many datasets gain little, and the CPU is better spent uploading)."""
 MANIFEST_NAME = "manifest.json"
-PART_SIZE = 8 << 20
+SEGMENT_SIZE = 8 << 20
 MAX_IN_FLIGHT = 4
 READ_SIZE = 4 << 20
 DEFAULT_DEADLINE = 1800.0
-ABORT_GRACE = 30.0
+ABORT_GRACE = 8.0
 T = TypeVar("T")
 
 # The newest RDB format each Redis release reads (rdb.h RDB_VERSION).
@@ -204,42 +204,43 @@ def bounded(fn: Callable[[], T], deadline: float, who: str) -> T:
     return cast(T, value)
 
 
-class MultipartWriter:
-    """A write-only stream into an S3 multipart upload with SSE-KMS; parts upload on daemon threads,
-    at most :data:`MAX_IN_FLIGHT` at a time, so memory stays flat whatever the size."""
+class SegmentWriter:
+    """A write-only stream stored as numbered segment objects (``<folder>/data/000001``, ...) of
+    :data:`SEGMENT_SIZE` bytes, each one PUT with SSE-KMS and a CRC32 checksum, at most
+    :data:`MAX_IN_FLIGHT` at a time on daemon threads, so memory stays flat whatever the size.
+
+    Segments instead of one multipart upload: nothing to complete or abort (no incomplete upload
+    can be left behind), and a restore fetches several segments at once."""
 
     def __init__(
         self,
         s3: Any,
         location: Location,
-        key: str,
+        prefix: str,
         kms_key_id: str | None,
         on_bytes: Callable[[int], None],
         deadline: float,
         *,
         hashing: bool = True,
     ) -> None:
-        self.s3, self.bucket, self.key, self.deadline = s3, location.bucket, key, deadline
-        self.where = f"S3 (s3://{location.bucket}/{key})"
-        extra = {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {})}
-        try:
-            created = bounded(
-                lambda: s3.create_multipart_upload(Bucket=self.bucket, Key=key, **extra), deadline, self.where
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise OpsError(f"{self.where} refused the upload: {_s3_error(exc)}") from None
-        self.upload_id = created["UploadId"]
+        self.s3, self.bucket, self.prefix, self.deadline = s3, location.bucket, prefix, deadline
+        self.where = f"S3 (s3://{location.bucket}/{prefix})"
+        self.extra = {
+            "ServerSideEncryption": "aws:kms",
+            "ChecksumAlgorithm": "CRC32",  # per-object integrity, and the header Object Lock requires
+            **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {}),
+        }
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.sha256 = hashlib.sha256()
         self.hashing = hashing
         self.size = 0
         self.on_bytes = on_bytes
-        self.parts: dict[int, str] = {}
+        self.stored: list[str] = []
         self.failure: str | None = None
         self.slots = threading.Semaphore(MAX_IN_FLIGHT)
         self.lock = threading.Lock()
-        self.submitted = 0
+        self.segments = 0
 
     def write(self, data: bytes) -> int:
         if self.hashing:
@@ -247,39 +248,42 @@ class MultipartWriter:
         self.size += len(data)
         self.pending.append(bytes(data))
         self.pending_size += len(data)
-        if self.pending_size >= PART_SIZE:
+        if self.pending_size >= SEGMENT_SIZE:
             body = b"".join(self.pending)
             self.pending.clear()
             self.pending_size = 0
-            self._submit(body)
+            for offset in range(0, len(body) - SEGMENT_SIZE + 1, SEGMENT_SIZE):
+                self._submit(body[offset : offset + SEGMENT_SIZE])
+            rest = len(body) % SEGMENT_SIZE
+            if rest:
+                self.pending, self.pending_size = [body[-rest:]], rest
         return len(data)
 
     def flush(self) -> None:
-        """Parts are flushed when full or at :meth:`complete`."""
+        """Segments are stored when full or at :meth:`complete`."""
 
     def _check(self) -> None:
         if self.failure is not None:
-            raise OpsError(f"{self.where}: a part failed to upload ({self.failure})")
+            raise OpsError(f"{self.where}: storing a segment failed ({self.failure})")
 
     def _acquire(self) -> None:
         while not self.slots.acquire(timeout=0.2):
             self._check()
             if time.monotonic() >= self.deadline:
-                raise OpsError(f"{self.where} did not accept the parts before the deadline")
+                raise OpsError(f"{self.where} did not accept the data before the deadline")
         self._check()
 
     def _submit(self, body: bytes) -> None:
         self._acquire()
-        self.submitted += 1
-        threading.Thread(target=self._upload, args=(self.submitted, body), daemon=True).start()
+        self.segments += 1
+        key = segment_key(self.prefix, self.segments)
+        threading.Thread(target=self._put, args=(key, body), daemon=True).start()
 
-    def _upload(self, number: int, body: bytes) -> None:
+    def _put(self, key: str, body: bytes) -> None:
         try:
-            etag = self.s3.upload_part(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
-            )["ETag"]
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, **self.extra)
             with self.lock:
-                self.parts[number] = etag
+                self.stored.append(key)
             self.on_bytes(len(body))
         except Exception as exc:  # reported by the writing thread
             self.failure = _s3_error(exc)
@@ -287,42 +291,42 @@ class MultipartWriter:
             self.slots.release()
 
     def complete(self) -> None:
-        if self.pending or not self.submitted:
+        if self.pending or not self.segments:
             body = b"".join(self.pending)
             self.pending.clear()
             self._submit(body)
-        for _ in range(MAX_IN_FLIGHT):  # every slot back: every part finished
+        for _ in range(MAX_IN_FLIGHT):  # every slot back: every segment stored
             self._acquire()
-        parts = [{"PartNumber": n, "ETag": self.parts[n]} for n in sorted(self.parts)]
-        try:
-            bounded(
-                lambda: self.s3.complete_multipart_upload(
-                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": parts}
-                ),
-                self.deadline,
-                self.where,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise OpsError(f"{self.where} refused to complete the upload: {_s3_error(exc)}") from None
 
     def abort(self) -> bool:
-        """Abort the upload (with its own short deadline); False if S3 could not be reached."""
+        """Delete the segments stored so far (with its own short deadline); False if some remain
+        (S3 unreachable, or Object Lock retains them): they form an incomplete backup, which
+        ``list`` shows and ``prune`` removes once it may."""
         grace = time.monotonic() + ABORT_GRACE
-        for _ in range(3):
-            try:
-                bounded(
-                    lambda: self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id),
-                    grace,
-                    self.where,
-                )
-                return True
-            except (ClientError, BotoCoreError) as exc:
-                if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
-                    return True
-            except OpsError:
-                return False
-            time.sleep(0.5)
-        return False
+        self.failure = self.failure or "aborted"  # nothing new is submitted from here on
+        landing = time.monotonic() + ABORT_GRACE / 2
+        for _ in range(MAX_IN_FLIGHT):  # let the segments in flight land, so they are deleted too
+            if not self.slots.acquire(timeout=max(0.0, landing - time.monotonic())):
+                break
+        with self.lock:
+            stored = list(self.stored)
+        if not stored:
+            return True
+        try:
+            bounded(
+                lambda: self.s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in stored], "Quiet": True}
+                ),
+                grace,
+                self.where,
+            )
+        except (ClientError, BotoCoreError, OpsError):
+            return False
+        return True
+
+
+def segment_key(prefix: str, number: int) -> str:
+    return f"{prefix}{number:06d}"
 
 
 # -- sources -------------------------------------------------------------------------------------
@@ -486,7 +490,7 @@ def backup(
             yield chunk
 
     t0 = time.monotonic()
-    writer: MultipartWriter | None = None
+    writer: SegmentWriter | None = None
     try:
         stream = prefetch(hashed(stream_rdb(source, idle_timeout=idle_timeout, deadline=deadline)), depth=8)
         head: list[bytes | memoryview] = []
@@ -497,8 +501,8 @@ def backup(
         mode: Literal["zstd", "none"] = (
             compression if compression != "auto" else _worth_compressing(b"".join(bytes(c) for c in head), level)
         )
-        data_key = location.key(backup_id, DATA_NAMES[mode])
-        writer = MultipartWriter(s3, location, data_key, kms_key_id, progress, deadline, hashing=mode != "none")
+        data_key = location.key(backup_id, DATA_FOLDER)
+        writer = SegmentWriter(s3, location, data_key, kms_key_id, progress, deadline, hashing=mode != "none")
         sink: Any = writer
         if mode == "zstd":
             sink = zstandard.ZstdCompressor(level=level, write_checksum=True, threads=2).stream_writer(
@@ -518,14 +522,14 @@ def backup(
         aborted = writer.abort() if writer is not None else True
         if isinstance(exc, OpsError):
             tail = (
-                "; the upload was aborted and no manifest was written"
+                "; what was stored was deleted and no manifest was written"
                 if aborted
-                else "; the partial upload could not be aborted (the bucket's lifecycle rule removes it after a day)"
+                else "; no manifest was written, and what was stored stays as an incomplete backup that `prune` removes"
             )
             raise OpsError(exc.message + tail, code=exc.code) from None
         if isinstance(exc, (ClientError, BotoCoreError)):
             where = writer.where if writer is not None else "S3"
-            raise OpsError(f"{where}: upload failed ({_s3_error(exc)}); no manifest was written") from None
+            raise OpsError(f"{where}: storing the backup failed ({_s3_error(exc)}); no manifest was written") from None
         raise
     assert writer is not None
     manifest = Manifest(
@@ -543,6 +547,7 @@ def backup(
         rdb_size=rdb_size,
         rdb_sha256=rdb_hash.hexdigest(),
         object_key=data_key,
+        object_segments=writer.segments,
         object_size=writer.size,
         object_sha256=writer.sha256.hexdigest() if writer.hashing else rdb_hash.hexdigest(),
         compression=mode,
@@ -612,8 +617,9 @@ def _read_manifest(location: Location, backup_id: str, s3: Any) -> Manifest:
         body = obj["Body"].read()
     except (ClientError, BotoCoreError) as exc:
         raise OpsError(f"backup {backup_id} has no readable manifest ({location.url}): {_s3_error(exc)}") from None
-    keys = {compression: location.key(backup_id, name) for compression, name in DATA_NAMES.items()}
-    return manifests.parse(body, backup_id, keys)
+    return manifests.parse(
+        body, backup_id, {1: location.key(backup_id, "dump.rdb.zst"), 2: location.key(backup_id, DATA_FOLDER)}
+    )
 
 
 def list_backups(location: Location) -> list[Entry]:
@@ -654,6 +660,59 @@ def get_manifest(location: Location, backup_id: str) -> Manifest:
 # -- fetch and verify ----------------------------------------------------------------------------
 
 
+def _fetch_in_order(
+    s3: Any, bucket: str, keys: list[str], deadline: float, backup_id: str, *, segmented: bool
+) -> Iterator[bytes]:
+    """The bodies of ``keys`` in order: segments up to :data:`MAX_IN_FLIGHT` at once; the one object
+    of a format-1 backup (of any size) streamed in :data:`READ_SIZE` pieces."""
+    where = f"S3 (s3://{bucket})"
+
+    def missing(key: str, exc: Exception) -> OpsError:
+        return OpsError(f"backup {backup_id}: cannot read {key.rsplit('/', 2)[-2:]}: {_s3_error(exc)}")
+
+    if not segmented:
+        try:
+            body = bounded(lambda: s3.get_object(Bucket=bucket, Key=keys[0])["Body"], deadline, where)
+        except (ClientError, BotoCoreError) as exc:
+            raise missing(keys[0], exc) from None
+        while data := bounded(lambda: body.read(READ_SIZE), deadline, where):
+            yield data
+        return
+
+    def get(key: str) -> Callable[[], bytes]:
+        box: queue.Queue[Any] = queue.Queue(maxsize=1)
+
+        def run() -> None:
+            try:
+                box.put(bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+            except Exception as exc:  # handed to the consumer
+                box.put(_Failure(exc))
+
+        threading.Thread(target=run, daemon=True).start()
+
+        def result() -> bytes:
+            try:
+                item = box.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise OpsError(f"{where} did not deliver the backup before the deadline") from None
+            if isinstance(item, _Failure):
+                if isinstance(item.exc, (ClientError, BotoCoreError)):
+                    raise missing(key, item.exc)
+                raise item.exc
+            return cast(bytes, item)
+
+        return result
+
+    pending = [get(k) for k in keys[:MAX_IN_FLIGHT]]
+    following = iter(keys[MAX_IN_FLIGHT:])
+    while pending:
+        data = pending.pop(0)()
+        nxt = next(following, None)
+        if nxt is not None:
+            pending.append(get(nxt))
+        yield data
+
+
 def work_directory(path: Path) -> Path:
     """``path`` if it is a writable directory; otherwise :class:`OpsError` naming ``--work-dir``."""
     if not path.exists():
@@ -681,11 +740,10 @@ def fetch_verified(
     until = deadline if deadline is not None else time.monotonic() + DEFAULT_DEADLINE
     s3 = s3_client(location.region)
     backup_id = manifest.id
-    where = f"S3 (s3://{location.bucket}/{manifest.object_key})"
-    try:
-        body = bounded(lambda: s3.get_object(Bucket=location.bucket, Key=manifest.object_key)["Body"], until, where)
-    except (ClientError, BotoCoreError) as exc:
-        raise OpsError(f"backup {backup_id}: cannot read its data object: {_s3_error(exc)}") from None
+    if manifest.object_segments is None:  # format 1: one object
+        keys = [manifest.object_key]
+    else:
+        keys = [segment_key(manifest.object_key, n) for n in range(1, manifest.object_segments + 1)]
     rdb_path = work_dir / f"{backup_id}.rdb"
     object_hash, object_size = hashlib.sha256(), 0
     rdb_hash, rdb_size = hashlib.sha256(), 0
@@ -694,12 +752,10 @@ def fetch_verified(
 
     def received() -> Iterator[bytes]:
         nonlocal object_size
-        while True:  # on the receiving thread: hashing overlaps decompression, checking and writing
-            if time.monotonic() > until:
-                raise OpsError(f"{where} did not deliver the backup before the deadline")
-            data = body.read(READ_SIZE)
-            if not data:
-                return
+        # on the receiving threads: up to four objects at once, hashed in order, overlapping
+        # decompression, checking and writing
+        segmented = manifest.object_segments is not None
+        for data in _fetch_in_order(s3, location.bucket, keys, until, backup_id, segmented=segmented):
             object_hash.update(data)
             object_size += len(data)
             progress(len(data))
@@ -969,6 +1025,10 @@ def restore(
             ) from None
         except redis.RedisError as exc:
             raise OpsError(f"cannot reach the restore target {target_url.address}: {describe(exc)}") from None
+        # Refuse early what the manifest already tells (a replica, a full target, too few databases),
+        # before a long download; the same checks run again on the verified RDB just before the load.
+        promised = RdbFacts(manifest.rdb_version or 0, manifest.key_count, 0, list(manifest.databases or []))
+        inspect_target(client, target_url, manifest, promised, force)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         rdb, facts = fetch_verified(location, manifest, Path(tmp), progress)
@@ -1019,49 +1079,52 @@ def retained(ids: list[str], now: datetime.datetime) -> set[str]:
 
 
 def prune(location: Location, dry_run: bool, now: datetime.datetime | None = None) -> dict[str, Any]:
-    """Delete complete backups outside the retention tiers, every version of each object (a plain
-    delete in a versioned bucket only adds a delete marker). Versions that Object Lock still retains
-    are reported under ``retained``; other failures under ``failed``."""
+    """Delete complete backups outside the retention tiers, and incomplete ones (no manifest) older
+    than a day, every version of every object (a plain delete in a versioned bucket only adds a
+    delete marker). Objects that Object Lock still retains are reported under ``retained``; other
+    failures under ``failed``. Backups with an invalid manifest are left for a person to look at."""
     s3 = s3_client(location.region)
-    complete = {e.id: e.manifest for e in list_backups(location) if e.manifest is not None}
-    ids = sorted(complete)
-    keep = retained(ids, now or datetime.datetime.now(datetime.UTC))
+    now = now or datetime.datetime.now(datetime.UTC)
+    entries = list_backups(location)
+    ids = [e.id for e in entries if e.status == "complete"]
+    keep = retained(ids, now)
     doomed = [i for i in ids if i not in keep]
+    day_ago = (now - datetime.timedelta(days=1)).strftime("%Y%m%dT%H%M%S.%fZ")
+    doomed += [e.id for e in entries if e.status == "incomplete" and e.id < day_ago]
     failed: list[str] = []
     locked: list[str] = []
     deleted: list[str] = []
     if not dry_run:
-        for backup_id in doomed:
-            before = len(failed) + len(locked)
-            data_name = complete[backup_id].object_key.rsplit("/", 1)[-1]
-            for name in (MANIFEST_NAME, data_name):  # manifest first: a half-deleted backup reads as incomplete
-                key = location.key(backup_id, name)
+        for backup_id in sorted(doomed):
+            folder = location.key(backup_id, "")
+            try:
+                listing = s3.list_object_versions(Bucket=location.bucket, Prefix=folder)
+            except (ClientError, BotoCoreError) as exc:
+                failed.append(f"{backup_id}: {_s3_error(exc)}")
+                continue
+            versions = listing.get("Versions", []) + listing.get("DeleteMarkers", [])
+            # the manifest first: a half-deleted backup reads as incomplete, never as complete
+            versions.sort(key=lambda v: v["Key"] != folder + MANIFEST_NAME)
+            problems = 0
+            for v in versions:
+                name = v["Key"][len(folder) :]
                 try:
-                    versions = s3.list_object_versions(Bucket=location.bucket, Prefix=key)
-                    targets = [
-                        v["VersionId"]
-                        for v in versions.get("Versions", []) + versions.get("DeleteMarkers", [])
-                        if v["Key"] == key
-                    ]
-                except (ClientError, BotoCoreError) as exc:
-                    failed.append(f"{backup_id}/{name}: {_s3_error(exc)}")
-                    continue
-                for version in targets or [None]:
-                    try:
-                        s3.delete_object(Bucket=location.bucket, Key=key, **({"VersionId": version} if version else {}))
-                    except ClientError as exc:
-                        if _locked(s3, location.bucket, key, version):
-                            locked.append(f"{backup_id}/{name}")
-                        else:
-                            failed.append(f"{backup_id}/{name}: {_s3_error(exc)}")
-                    except BotoCoreError as exc:
+                    s3.delete_object(Bucket=location.bucket, Key=v["Key"], VersionId=v["VersionId"])
+                except ClientError as exc:
+                    problems += 1
+                    if _locked(s3, location.bucket, v["Key"], v["VersionId"]):
+                        locked.append(backup_id)
+                    else:
                         failed.append(f"{backup_id}/{name}: {_s3_error(exc)}")
-            if len(failed) + len(locked) == before:
+                except BotoCoreError as exc:
+                    problems += 1
+                    failed.append(f"{backup_id}/{name}: {_s3_error(exc)}")
+            if not problems:
                 deleted.append(backup_id)
     return {
         "kept": sorted(keep),
         "deleted": deleted,
-        "would_delete": doomed if dry_run else [],
+        "would_delete": sorted(doomed) if dry_run else [],
         "retained": sorted(set(locked)),
         "failed": failed,
     }

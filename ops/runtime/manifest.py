@@ -10,8 +10,11 @@ Format versions:
 * 2 (written now): ``key_count``, ``expires_count``, ``databases`` and ``rdb_version`` are what the
   snapshot itself holds, counted by ``redis-check-rdb`` while it streamed; a restore compares them
   with what the target loaded.
-* 1 (read only): ``key_count`` was read from ``INFO`` before the snapshot and is not comparable; a
-  restore of such a backup relies on the checksums and ``redis-check-rdb`` alone.
+  The data is stored as segments ``<id>/data/000001`` ... of 8 MiB (``object_segments``), and
+  ``compression`` is ``zstd`` or ``none``.
+* 1 (read only): one data object ``<id>/dump.rdb.zst``; ``key_count`` was read from ``INFO`` before
+  the snapshot and is not comparable, so a restore of such a backup relies on the checksums and
+  ``redis-check-rdb`` alone.
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ class Manifest(BaseModel):
     rdb_size: Count
     rdb_sha256: Sha256
     object_key: str
+    """Format 2: the folder of the data segments (``<id>/data/``); format 1: the one data object."""
+    object_segments: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    """Format 2: how many segments (``000001`` ...) the data is split into."""
     object_size: Count
     object_sha256: Sha256
     compression: Literal["zstd", "none"]
@@ -66,7 +72,11 @@ class Manifest(BaseModel):
     @model_validator(mode="after")
     def _version_2_is_complete(self) -> Manifest:
         if self.format_version >= 2:
-            missing = [name for name in ("rdb_version", "expires_count", "databases") if getattr(self, name) is None]
+            missing = [
+                name
+                for name in ("rdb_version", "expires_count", "databases", "object_segments")
+                if getattr(self, name) is None
+            ]
             if missing:
                 raise ValueError(f"format version 2 requires {', '.join(missing)}")
         if self.completed_at.tzinfo is None or self.started_at.tzinfo is None:
@@ -82,9 +92,9 @@ class Manifest(BaseModel):
         return self.model_dump(mode="json")
 
 
-def parse(body: bytes, backup_id: str, object_keys: dict[str, str]) -> Manifest:
+def parse(body: bytes, backup_id: str, object_keys: dict[int, str]) -> Manifest:
     """Validate a manifest's bytes; :class:`OpsError` names the backup and the first problem.
-    ``object_keys`` maps each compression to the only data object key it may name."""
+    ``object_keys`` maps each format version to the only data location it may name."""
     where = f"manifest of backup {backup_id}"
     try:
         data = json.loads(body)
@@ -105,6 +115,6 @@ def parse(body: bytes, backup_id: str, object_keys: dict[str, str]) -> Manifest:
         raise OpsError(f"{where} is invalid: {path}: {first['msg']}") from None
     if manifest.id != backup_id:
         raise OpsError(f"{where} names another backup ({manifest.id})")
-    if manifest.object_key != object_keys[manifest.compression]:
+    if manifest.object_key != object_keys[manifest.format_version]:
         raise OpsError(f"{where} points outside its backup ({manifest.object_key!r})")
     return manifest
