@@ -72,7 +72,7 @@ WORTH_COMPRESSING = 0.85
 LZF-compresses large strings, so many datasets gain little, and the CPU is better spent uploading)."""
 MANIFEST_NAME = "manifest.json"
 SEGMENT_SIZE = 8 << 20
-MAX_IN_FLIGHT = 4
+MAX_IN_FLIGHT = 6
 READ_SIZE = 4 << 20
 DEFAULT_DEADLINE = 1800.0
 ABORT_GRACE = 8.0
@@ -230,8 +230,7 @@ class SegmentWriter:
             "ChecksumAlgorithm": "CRC32",  # per-object integrity, and the header Object Lock requires
             **({"SSEKMSKeyId": kms_key_id} if kms_key_id else {}),
         }
-        self.pending: list[bytes] = []
-        self.pending_size = 0
+        self.buffer = bytearray()
         self.sha256 = hashlib.sha256()
         self.hashing = hashing
         self.size = 0
@@ -242,21 +241,18 @@ class SegmentWriter:
         self.lock = threading.Lock()
         self.segments = 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         if self.hashing:
             self.sha256.update(data)
         self.size += len(data)
-        self.pending.append(bytes(data))
-        self.pending_size += len(data)
-        if self.pending_size >= SEGMENT_SIZE:
-            body = b"".join(self.pending)
-            self.pending.clear()
-            self.pending_size = 0
-            for offset in range(0, len(body) - SEGMENT_SIZE + 1, SEGMENT_SIZE):
-                self._submit(body[offset : offset + SEGMENT_SIZE])
-            rest = len(body) % SEGMENT_SIZE
-            if rest:
-                self.pending, self.pending_size = [body[-rest:]], rest
+        view = memoryview(data)
+        while view:
+            room = SEGMENT_SIZE - len(self.buffer)
+            self.buffer += view[:room]  # the only copy: into the segment that is sent as it is
+            view = view[room:]
+            if len(self.buffer) >= SEGMENT_SIZE:
+                full, self.buffer = self.buffer, bytearray()
+                self._submit(full)
         return len(data)
 
     def flush(self) -> None:
@@ -273,13 +269,13 @@ class SegmentWriter:
                 raise OpsError(f"{self.where} did not accept the data before the deadline")
         self._check()
 
-    def _submit(self, body: bytes) -> None:
+    def _submit(self, body: bytearray) -> None:
         self._acquire()
         self.segments += 1
         key = segment_key(self.prefix, self.segments)
         threading.Thread(target=self._put, args=(key, body), daemon=True).start()
 
-    def _put(self, key: str, body: bytes) -> None:
+    def _put(self, key: str, body: bytearray) -> None:
         try:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, **self.extra)
             with self.lock:
@@ -291,10 +287,9 @@ class SegmentWriter:
             self.slots.release()
 
     def complete(self) -> None:
-        if self.pending or not self.segments:
-            body = b"".join(self.pending)
-            self.pending.clear()
-            self._submit(body)
+        if self.buffer or not self.segments:
+            last, self.buffer = self.buffer, bytearray()
+            self._submit(last)
         for _ in range(MAX_IN_FLIGHT):  # every slot back: every segment stored
             self._acquire()
 
