@@ -44,7 +44,7 @@ test: lint typecheck pytest
 
 # Backup/restore throughput against redis-cli --rdb + boto3, and peak memory (a few minutes).
 bench: $(VENV)/.installed redis-server
-	$(PY) -m bench.backup --sizes 256,1024
+	$(PY) -m bench.backup --sizes 1024 --big-value 300
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""The README's backup figures come from the last `make bench` run (docs/capacity/backup-benchmark.json),
+and the numbers the prose states are the ones the code uses."""
+
+from __future__ import annotations
+
+import json
+
+from bench.backup import RESULTS, markdown_table
+from ops.offline.engine import ROOT
+from ops.runtime import backups, rdbcheck
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_readme_table_is_the_recorded_run() -> None:
+    rows = json.loads(RESULTS.read_text())["rows"]
+    assert {r["dataset"] for r in rows} >= {"values-1024MiB", "one-value-300MiB"}
+    assert markdown_table(rows) in README
+
+
+def test_the_recorded_run_holds_the_backup_targets() -> None:
+    for row in json.loads(RESULTS.read_text())["rows"]:
+        assert row["backup_ratio"] >= 1.0, row
+        assert row["backup_peak_rss_mib"] < 200, row
+
+
+def test_the_prose_states_the_constants_in_force() -> None:
+    assert backups.SEGMENT_SIZE == 8 << 20 and "8 MiB segments" in README
+    assert f"{backups.MAX_IN_FLIGHT} in flight" in README
+    assert backups.SAMPLE_SIZE == 4 << 20 and backups.WORTH_COMPRESSING == 0.85
+    assert "first 4 MiB" in README and "85%" in README
+    assert rdbcheck._BACKLOG == 16
