@@ -187,10 +187,22 @@ def test_corrupt_backups_are_refused_before_the_target_is_touched(
     assert restore.returncode == 1 and message in restore.stderr
     assert target.client.get("untouched") == b"yes"  # nothing was loaded
     assert list(work.iterdir()) == []  # no half-written RDB left behind
+    empty = redis_server()  # an empty target loads while the backup downloads: the cut must leave it intact
+    streamed = ops("restore", "--bucket", bucket[0], "--target-url", empty.url, "--work-dir", str(work))
+    assert streamed.returncode == 1 and message in streamed.stderr
+    assert empty.proc.poll() is None and empty.client.dbsize() == 0
+    assert empty.client.info("replication")["role"] == "master"
 
 
+@pytest.mark.parametrize("where", ["early", "middle", "checksum"])
+@pytest.mark.parametrize("target_holds_data", [False, True])
 def test_an_rdb_that_redis_check_rdb_rejects_is_never_restored(
-    source: RedisServer, redis_server: Callable[..., RedisServer], bucket: tuple[str, str], tmp_path: Path
+    where: str,
+    target_holds_data: bool,
+    source: RedisServer,
+    redis_server: Callable[..., RedisServer],
+    bucket: tuple[str, str],
+    tmp_path: Path,
 ) -> None:
     import hashlib
 
@@ -203,7 +215,8 @@ def test_an_rdb_that_redis_check_rdb_rejects_is_never_restored(
         s3.get_object(Bucket=bucket[0], Key=manifest["object_key"] + "000001")["Body"].read(),
         max_output_size=1 << 30,
     )
-    bad = _flip(rdb[:-9]) + rdb[-9:]
+    spot = {"early": 120, "middle": len(rdb) // 2, "checksum": len(rdb) - 3}[where]
+    bad = rdb[:spot] + bytes([rdb[spot] ^ 0x5A]) + rdb[spot + 1 :]
     body = zstandard.ZstdCompressor().compress(bad)
     assert manifest["object_segments"] == 1
     s3.put_object(Bucket=bucket[0], Key=manifest["object_key"] + "000001", Body=body)
@@ -215,9 +228,15 @@ def test_an_rdb_that_redis_check_rdb_rejects_is_never_restored(
     }
     s3.put_object(Bucket=bucket[0], Key=f"redis/{manifest['id']}/manifest.json", Body=json.dumps(forged).encode())
     target = redis_server()
-    result = ops("restore", "--bucket", bucket[0], "--target-url", target.url, "--work-dir", str(tmp_path))
+    if target_holds_data:
+        target.client.set("kept", "yes")
+    force = ["--force"] if target_holds_data else []  # with data: verify first; empty: stream behind the checker
+    result = ops("restore", "--bucket", bucket[0], "--target-url", target.url, "--work-dir", str(tmp_path), *force)
     assert result.returncode == 1 and "redis-check-rdb rejects the RDB" in result.stderr, result.stderr
-    assert target.client.dbsize() == 0 and target.client.ping()
+    assert target.proc.poll() is None and target.client.ping()  # the target never saw a faulty payload
+    assert target.client.dbsize() == int(target_holds_data)
+    assert target.client.info("replication")["role"] == "master"
+    assert target.client.config_get("masterauth")["masterauth"] == ""
 
 
 HOSTILE_MANIFESTS: list[tuple[str, Callable[[dict[str, Any]], bytes], str]] = [

@@ -48,6 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar, cast
 from urllib.parse import unquote, urlsplit
@@ -539,6 +540,7 @@ def backup(
         key_count=facts.keys,
         expires_count=facts.expires,
         databases=facts.databases,
+        used_memory=int(facts.aux["used-mem"]) if facts.aux.get("used-mem", "").isdigit() else None,
         rdb_size=rdb_size,
         rdb_sha256=rdb_hash.hexdigest(),
         object_key=data_key,
@@ -722,10 +724,11 @@ def work_directory(path: Path) -> Path:
 def fetch_verified(
     location: Location,
     manifest: Manifest,
-    work_dir: Path,
+    work_dir: Path | None,
     progress: Callable[[int], None] = lambda n: None,
     deadline: float | None = None,
-) -> tuple[Path, RdbFacts]:
+    forward: GatedFeed | None = None,
+) -> tuple[Path | None, RdbFacts]:
     """Download and decompress a backup into ``work_dir``, checking everything the manifest promises
     while it streams (sizes, both SHA-256, ``redis-check-rdb`` and, for format 2, the key count).
 
@@ -739,11 +742,13 @@ def fetch_verified(
         keys = [manifest.object_key]
     else:
         keys = [segment_key(manifest.object_key, n) for n in range(1, manifest.object_segments + 1)]
-    rdb_path = work_dir / f"{backup_id}.rdb"
+    rdb_path = work_dir / f"{backup_id}.rdb" if work_dir is not None else None
     object_hash, object_size = hashlib.sha256(), 0
     rdb_hash, rdb_size = hashlib.sha256(), 0
     compressed = manifest.compression == "zstd"
     check = StreamingCheck(f"backup {backup_id}")
+    if forward is not None:
+        forward.attach(check)
 
     def received() -> Iterator[bytes]:
         nonlocal object_size
@@ -770,7 +775,15 @@ def fetch_verified(
             return data
 
     try:
-        with rdb_path.open("wb") as out:
+        with rdb_path.open("wb") if rdb_path is not None else contextlib.nullcontext() as out:
+
+            def deliver(chunk: bytes) -> None:
+                check.feed(chunk)
+                if out is not None:
+                    out.write(chunk)
+                if forward is not None:
+                    forward.push(chunk, rdb_size)
+
             if compressed:
                 with zstandard.ZstdDecompressor().stream_reader(
                     cast(IO[bytes], _Pull()), read_size=READ_SIZE, closefd=False
@@ -778,30 +791,28 @@ def fetch_verified(
                     while chunk := reader.read(READ_SIZE):
                         rdb_hash.update(chunk)
                         rdb_size += len(chunk)
-                        check.feed(chunk)
-                        out.write(chunk)
+                        deliver(chunk)
                 for _ in chunks:  # anything after the frame still counts toward the object size
                     pass
             else:
                 for chunk in chunks:
                     rdb_size += len(chunk)
-                    check.feed(chunk)
-                    out.write(chunk)
+                    deliver(chunk)
                 rdb_hash = object_hash
         try:
             facts: RdbFacts | OpsError = check.result(max(1.0, until - time.monotonic()))
         except OpsError as rejected:
             facts = rejected  # reported after the sizes and checksums, which name the cause more precisely
     except zstandard.ZstdError as exc:
-        rdb_path.unlink(missing_ok=True)
+        _discard(rdb_path)
         check.close()
         raise OpsError(f"backup {backup_id}: the data object is corrupt or truncated ({describe(exc)})") from None
     except (ClientError, BotoCoreError, OSError) as exc:
-        rdb_path.unlink(missing_ok=True)
+        _discard(rdb_path)
         check.close()
         raise OpsError(f"backup {backup_id}: reading it failed ({_s3_error(exc)})") from None
     except BaseException:
-        rdb_path.unlink(missing_ok=True)
+        _discard(rdb_path)
         with contextlib.suppress(Exception):
             check.close()
         raise
@@ -818,14 +829,85 @@ def fetch_verified(
         ]
     for what, actual, expected in checks:
         if actual != expected:
-            rdb_path.unlink(missing_ok=True)
+            _discard(rdb_path)
             raise OpsError(
                 f"backup {backup_id}: {what} does not match the manifest (expected {expected}, got {actual})"
             )
     if isinstance(facts, OpsError):
-        rdb_path.unlink(missing_ok=True)
+        _discard(rdb_path)
         raise facts
     return rdb_path, facts
+
+
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+GATE_MARGIN = 1 << 20
+
+
+def _checked_past(check: StreamingCheck, offset: int) -> bool:
+    return check.passed.is_set() or check.written >= offset
+
+
+class GatedFeed:
+    """The RDB for a target, passed on while it downloads but never ahead of ``redis-check-rdb``.
+
+    A chunk is released to the target only once the checker has read at least
+    :data:`GATE_MARGIN` bytes past it (it reads an RDB in order and stops at the first fault, so
+    everything before that point is sound), and the last chunk, which holds the RDB's checksum,
+    only once every check (sizes, SHA-256, checker verdict, key count) has passed. Until then the
+    target has an incomplete payload; :meth:`abort` cuts the connection, and Redis discards a
+    payload cut short without harm, while a faulty one would make it exit."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.check: StreamingCheck | None = None
+        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=8)
+        self.released = threading.Event()
+        self.aborted = threading.Event()
+
+    def attach(self, check: StreamingCheck) -> None:
+        self.check = check
+
+    def push(self, chunk: bytes, end: int) -> None:
+        while not self.aborted.is_set():
+            try:
+                self.queue.put((chunk, end), timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def release(self) -> None:
+        self.released.set()
+
+    def abort(self) -> None:
+        self.aborted.set()
+
+    def _wait(self, ready: Callable[[], bool]) -> None:
+        while not ready():
+            if self.aborted.is_set():
+                raise OpsError("the restore was stopped before the backup was fully verified")
+            time.sleep(0.002)
+
+    def chunks(self) -> Iterator[bytes]:
+        sent = 0
+        while sent < self.size:
+            item: tuple[bytes, int] | None = None
+            while item is None:
+                if self.aborted.is_set():
+                    raise OpsError("the restore was stopped before the backup was fully verified")
+                with contextlib.suppress(queue.Empty):
+                    item = self.queue.get(timeout=0.2)
+            chunk, end = item
+            check = self.check
+            assert check is not None
+            self._wait(partial(_checked_past, check, end + GATE_MARGIN))
+            if end >= self.size:
+                self._wait(self.released.is_set)
+            sent = end
+            yield chunk
 
 
 def verify(location: Location, backup_id: str, work_dir: Path) -> dict[str, Any]:
@@ -855,10 +937,11 @@ def max_rdb_version(redis_version: str) -> int | None:
 
 @dataclass
 class TargetState:
-    """What a restore changes on the target, to put back afterwards."""
+    """What a restore changes on the target, to put back afterwards, and whether it is empty."""
 
     masterauth: str
     diskless_load: str
+    empty: bool = False
 
 
 def _config(client: redis.Redis, name: str) -> str:
@@ -925,6 +1008,7 @@ def inspect_target(
         raise OpsError(f"{where} holds {held}: refusing to replace them without --force")
     if int(memory.get("loading", 0) or 0):
         raise OpsError(f"{where} is still loading a dataset; try again when it has finished")
+    state.empty = not keys and not functions
     return state
 
 
@@ -979,6 +1063,60 @@ def load_into(
     return keys
 
 
+def load_streaming(
+    client: redis.Redis,
+    target: Endpoint,
+    location: Location,
+    manifest: Manifest,
+    advertise: str,
+    state: TargetState,
+    progress: Callable[[int], None],
+    timeout: float = 600.0,
+) -> tuple[int, RdbFacts]:
+    """Restore into an empty target while the backup downloads, never ahead of its verification
+    (:class:`GatedFeed`): the target loads straight from the socket as the backup arrives, and
+    receives the RDB's last chunk only once everything has been checked. If a check fails, the
+    connection is cut; Redis drops a payload cut short and stays up and empty."""
+    where = f"the restore target {target.address}"
+    feed = GatedFeed(manifest.rdb_size)
+    with RdbMaster(None, advertise=advertise, timeout=timeout, feed=feed) as master:
+        register_secret(master.token)
+        try:
+            client.config_set("masterauth", master.token)
+            client.config_set("repl-diskless-load", "on-empty-db")
+            client.execute_command("REPLICAOF", *master.address)
+        except redis.RedisError as exc:
+            _put_back(client, state)
+            raise OpsError(f"{where} refused to start the restore ({describe(exc)})") from None
+        try:
+            _, facts = fetch_verified(location, manifest, None, progress, forward=feed)
+            feed.release()
+            wait_until(master.served.is_set, timeout, f"{where} to fetch the backup")
+
+            def loaded() -> bool:
+                info = redis_info(client, "replication")
+                return bool(
+                    info.get("master_link_status") == "up" and not redis_info(client, "persistence").get("loading")
+                )
+
+            wait_until(loaded, timeout, f"{where} to load the backup")
+            keys = sum(_keyspace(client).values())
+        except BaseException as exc:
+            feed.abort()
+            with contextlib.suppress(OpsError):  # the target drops the cut payload and stays empty
+                wait_until(lambda: not redis_info(client, "persistence").get("loading"), 30, f"{where} to stop")
+            if isinstance(exc, redis.RedisError):
+                raise OpsError(f"{where} failed during the load ({describe(exc)})") from None
+            raise
+        finally:
+            with contextlib.suppress(redis.RedisError):
+                client.execute_command("REPLICAOF", "NO", "ONE")
+            _put_back(client, state)
+    if keys != facts.keys:
+        raise OpsError(f"{where} loaded {keys} keys but the backup holds {facts.keys}")
+    return keys, facts
+
+
 def _put_back(client: redis.Redis, state: TargetState) -> None:
     with contextlib.suppress(redis.RedisError):
         client.config_set("masterauth", state.masterauth)
@@ -1010,6 +1148,7 @@ def restore(
             raise OpsError(f"{target_rdb} exists and is not empty: refusing to overwrite it without --force")
     manifest = get_manifest(location, backup_id)
     client = None
+    state: TargetState | None = None
     if target_url is not None:
         client = _client(target_url, 30.0)
         try:
@@ -1022,11 +1161,22 @@ def restore(
             raise OpsError(f"cannot reach the restore target {target_url.address}: {describe(exc)}") from None
         # Refuse early what the manifest already tells (a replica, a full target, too few databases),
         # before a long download; the same checks run again on the verified RDB just before the load.
-        promised = RdbFacts(manifest.rdb_version or 0, manifest.key_count, 0, list(manifest.databases or []))
-        inspect_target(client, target_url, manifest, promised, force)
+        aux = {"used-mem": str(manifest.used_memory)} if manifest.used_memory is not None else {}
+        promised = RdbFacts(manifest.rdb_version or 0, manifest.key_count, 0, list(manifest.databases or []), aux)
+        state = inspect_target(client, target_url, manifest, promised, force)
     t0 = time.monotonic()
+    if (
+        client is not None
+        and target_url is not None
+        and state is not None
+        and state.empty
+        and manifest.counts_comparable
+    ):
+        keys, facts = load_streaming(client, target_url, location, manifest, advertise, state, progress)
+        return _restored(manifest, f"redis://{target_url.address}", keys, facts, t0)
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         rdb, facts = fetch_verified(location, manifest, Path(tmp), progress)
+        assert rdb is not None
         if target_rdb is not None:
             staged = target_rdb.with_name(target_rdb.name + ".restoring")
             try:
@@ -1041,9 +1191,14 @@ def restore(
             state = inspect_target(client, target_url, manifest, facts, force)
             empty = not sum(_keyspace(client).values())
             keys = load_into(client, target_url, rdb, advertise, state, facts.keys, empty)
+    restored_to = str(target_rdb) if target_rdb is not None else f"redis://{target_url.address}"  # type: ignore[union-attr]
+    return _restored(manifest, restored_to, keys, facts, t0)
+
+
+def _restored(manifest: Manifest, restored_to: str, keys: int, facts: RdbFacts, t0: float) -> dict[str, Any]:
     return {
         "id": manifest.id,
-        "restored_to": str(target_rdb) if target_rdb is not None else f"redis://{target_url.address}",  # type: ignore[union-attr]
+        "restored_to": restored_to,
         "keys": keys,
         "keys_with_ttl": facts.expires,
         "databases": facts.databases,

@@ -59,6 +59,8 @@ class Manifest(BaseModel):
     key_count: Count
     expires_count: Count | None = None
     databases: list[Annotated[int, Field(ge=0, le=1_000_000)]] | None = None
+    used_memory: Count | None = None
+    """The source's ``used_memory`` when the snapshot was taken (the RDB's ``used-mem`` field)."""
     rdb_size: Count
     rdb_sha256: Sha256
     object_key: str

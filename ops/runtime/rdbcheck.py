@@ -67,6 +67,10 @@ class StreamingCheck:
         self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=_BACKLOG)
         self._head = b""
         self._broken = False
+        self.written = 0
+        """Bytes the checker has taken from the pipe, give or take the pipe's 64 KiB buffer."""
+        self.passed = threading.Event()
+        """Set once the checker has accepted the whole RDB."""
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
 
@@ -77,6 +81,7 @@ class StreamingCheck:
                 continue
             try:
                 self.proc.stdin.write(chunk)
+                self.written += len(chunk)
             except (BrokenPipeError, OSError):
                 self._broken = True  # the checker stopped reading: it has rejected the RDB
         with contextlib.suppress(OSError):
@@ -117,6 +122,7 @@ class StreamingCheck:
             raise OpsError(f"{self.what}: redis-check-rdb rejects the RDB ({reason.strip()[:200] or 'no output'})")
         if not self._head.startswith(b"REDIS") or not self._head[5:9].isdigit():
             raise OpsError(f"{self.what}: the RDB does not start with a Redis header")
+        self.passed.set()
         return RdbFacts(
             rdb_version=int(self._head[5:9]),
             keys=int(keys.group(1)),

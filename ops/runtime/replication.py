@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ops.errors import OpsError, describe
 
@@ -191,6 +192,14 @@ def stream_rdb(
             yield from reader.chunks(size)
 
 
+class Feed(Protocol):
+    """An RDB served while it is still arriving: ``size`` bytes in all, from :meth:`chunks`."""
+
+    size: int
+
+    def chunks(self) -> Iterator[bytes | memoryview]: ...
+
+
 class RdbMaster:
     """A one-shot primary that serves ``rdb`` to the first replica that authenticates with ``token``.
 
@@ -199,8 +208,11 @@ class RdbMaster:
     anything but ``AUTH <token>`` next, serves one authenticated client once, then stops listening.
     """
 
-    def __init__(self, rdb: Path, advertise: str = "127.0.0.1", timeout: float = 600.0) -> None:
+    def __init__(
+        self, rdb: Path | None, advertise: str = "127.0.0.1", timeout: float = 600.0, *, feed: Feed | None = None
+    ) -> None:
         self.rdb = rdb
+        self.feed = feed
         self.token = secrets.token_urlsafe(32)
         try:
             self.server = socket.create_server((advertise, 0))
@@ -244,7 +256,6 @@ class RdbMaster:
                 if not authenticated:
                     self.rejected += 1
                     continue
-                self.server.close()  # one client, once: nobody else can connect from now on
                 self.served.set()
                 while not self._stop.wait(0.5):  # hold the link until the caller detaches the replica
                     try:
@@ -278,6 +289,7 @@ class RdbMaster:
                     conn.sendall(b"-WRONGPASS invalid password\r\n")
                     return False
                 authenticated = True
+                self.server.close()  # one client, once: nobody else can connect from now on
                 conn.sendall(b"+OK\r\n")
             elif not authenticated:
                 conn.sendall(b"-NOAUTH Authentication required.\r\n")
@@ -285,11 +297,16 @@ class RdbMaster:
             elif name == b"REPLCONF":
                 conn.sendall(b"+OK\r\n")
             elif name in (b"PSYNC", b"SYNC"):
-                size = self.rdb.stat().st_size
+                size = self.feed.size if self.feed is not None else self.rdb.stat().st_size  # type: ignore[union-attr]
                 if name == b"PSYNC":
                     conn.sendall(b"+FULLRESYNC %s 0\r\n" % secrets.token_hex(20).encode())
                 conn.sendall(b"$%d\r\n" % size)
                 conn.settimeout(self.timeout)
+                if self.feed is not None:
+                    for chunk in self.feed.chunks():  # raises when the restore is aborted: the target sees a short read
+                        conn.sendall(chunk)
+                    return True
+                assert self.rdb is not None
                 with self.rdb.open("rb") as f:
                     conn.sendfile(f)
                 return True
