@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from ops.errors import OpsError, register_secret
 from ops.runtime import backups
@@ -182,6 +181,8 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[int], None]]:
     if not enabled:
         yield lambda n: None
         return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     with Progress(
         TextColumn(label), BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=Console(stderr=True)
     ) as bar:

@@ -1,30 +1,32 @@
 """Redis backups to S3: backup, verify, restore, list, prune and the restore drill.
 
 Layout under ``s3://<bucket>/<prefix>``: one folder per backup, named by its UTC start time
-(sortable), holding ``dump.rdb.zst`` (the RDB, zstd-compressed, SSE-KMS) and ``manifest.json``
-(:mod:`ops.runtime.manifest`). The manifest is written last, so **a backup without a manifest is
-incomplete by definition**; one whose manifest does not validate is **invalid**, and both are
-reported by ``list`` and never restored.
+(sortable), holding ``data/000001``, ``data/000002``, ... (the RDB, zstd-compressed when that pays,
+in 8 MiB segment objects, SSE-KMS) and ``manifest.json`` (:mod:`ops.runtime.manifest`). The
+manifest is written last, so **a backup without a manifest is incomplete by definition**; one whose
+manifest does not validate is **invalid**, and both are reported by ``list`` and never restored.
 
 * backup: picks a replica through Sentinel (link up, smallest lag; the primary only with
   ``--allow-primary``) or takes ``--redis-url``, streams a diskless snapshot over the replication
-  protocol (:mod:`ops.runtime.replication`), and while it streams hashes it (SHA-256), compresses it
-  (zstd level 1, two threads), uploads it as a multipart upload (8 MiB parts, 4 in flight) and has
-  ``redis-check-rdb`` check and count it (:mod:`ops.runtime.rdbcheck`). The manifest records what the
+  protocol (:mod:`ops.runtime.replication`), and while it streams hashes it (SHA-256), has
+  ``redis-check-rdb`` check and count it (:mod:`ops.runtime.rdbcheck`), compresses it when the first
+  4 MiB show that pays, and stores it as segments (six in flight). The manifest records what the
   snapshot itself holds, so it is exact on a busy server. Every network step has a timeout and the
   whole backup a deadline; errors name the party that stopped answering (source or S3). A failed
-  upload is aborted (and the bucket's lifecycle rule removes any upload an abort could not reach).
+  backup deletes the segments it stored.
 * verify: re-reads a backup, checks sizes and SHA-256 against the manifest and runs
-  ``redis-check-rdb`` (required); it touches no Redis server.
-* restore: validates everything first (manifest, checksums, ``redis-check-rdb``, the key count, and
-  the target: reachable, a primary, enough ``databases``, able to read the RDB version, empty of
-  keys and functions unless ``--force``), then writes the RDB for a stopped server
-  (``--target-rdb``) or has a running Redis replicate it from a one-shot, token-authenticated
-  primary (``--target-url``), compares the loaded key count with the manifest before the target is
-  detached, and restores the target's replication settings.
+  ``redis-check-rdb`` (required) and the key count; it touches no Redis server.
+* restore: checks the manifest and the target first (reachable, a primary, enough ``databases``,
+  able to read the RDB version, room for the data, empty of keys and functions unless ``--force``),
+  then writes a verified RDB for a stopped server (``--target-rdb``) or has a running Redis
+  replicate it from a one-shot, token-authenticated primary (``--target-url``). An empty target
+  loads while the backup downloads, gated behind the checker (:class:`GatedFeed`); a target that
+  holds data gets the backup only once it is fully verified. The loaded key count is compared with
+  the manifest before the target is detached, and its replication settings are put back.
 * prune: keeps everything of the last day, then one backup per hour for a week, per day for a
-  month, per week for a year (grandfather-father-son), and deletes the rest, every version of each
-  object; versions that Object Lock retains are reported as retained, not as deleted.
+  month, per week for a year (grandfather-father-son), and deletes the rest, and incomplete
+  backups older than a day, every version of each object; objects that Object Lock retains are
+  reported as retained, not as deleted.
 * drill: restores the latest backup into a scratch ``redis-server`` and reports the measured RTO
   (download, verification and load) and RPO (age of the backup); non-zero exit if anything fails.
 
@@ -74,6 +76,7 @@ LZF-compresses large strings, so many datasets gain little, and the CPU is bette
 MANIFEST_NAME = "manifest.json"
 SEGMENT_SIZE = 8 << 20
 MAX_IN_FLIGHT = 6
+FETCH_IN_FLIGHT = 4
 READ_SIZE = 4 << 20
 DEFAULT_DEADLINE = 1800.0
 ABORT_GRACE = 8.0
@@ -660,7 +663,7 @@ def get_manifest(location: Location, backup_id: str) -> Manifest:
 def _fetch_in_order(
     s3: Any, bucket: str, keys: list[str], deadline: float, backup_id: str, *, segmented: bool
 ) -> Iterator[bytes]:
-    """The bodies of ``keys`` in order: segments up to :data:`MAX_IN_FLIGHT` at once; the one object
+    """The bodies of ``keys`` in order: segments up to :data:`FETCH_IN_FLIGHT` at once; the one object
     of a format-1 backup (of any size) streamed in :data:`READ_SIZE` pieces."""
     where = f"S3 (s3://{bucket})"
 
@@ -700,8 +703,8 @@ def _fetch_in_order(
 
         return result
 
-    pending = [get(k) for k in keys[:MAX_IN_FLIGHT]]
-    following = iter(keys[MAX_IN_FLIGHT:])
+    pending = [get(k) for k in keys[:FETCH_IN_FLIGHT]]
+    following = iter(keys[FETCH_IN_FLIGHT:])
     while pending:
         data = pending.pop(0)()
         nxt = next(following, None)
@@ -761,7 +764,7 @@ def fetch_verified(
             progress(len(data))
             yield data
 
-    chunks = prefetch(received(), depth=4)
+    chunks = prefetch(received(), depth=2)
 
     class _Pull:
         """The received chunks as a file for the decompressor."""
@@ -864,7 +867,7 @@ class GatedFeed:
     def __init__(self, size: int) -> None:
         self.size = size
         self.check: StreamingCheck | None = None
-        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=8)
+        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=4)
         self.released = threading.Event()
         self.aborted = threading.Event()
 
