@@ -76,7 +76,7 @@ LZF-compresses large strings, so many datasets gain little, and the CPU is bette
 MANIFEST_NAME = "manifest.json"
 SEGMENT_SIZE = 8 << 20
 MAX_IN_FLIGHT = 6
-FETCH_IN_FLIGHT = 4
+FETCH_IN_FLIGHT = 6
 READ_SIZE = 4 << 20
 DEFAULT_DEADLINE = 1800.0
 ABORT_GRACE = 8.0
@@ -764,7 +764,7 @@ def fetch_verified(
             progress(len(data))
             yield data
 
-    chunks = prefetch(received(), depth=2)
+    chunks = prefetch(received(), depth=4)
 
     class _Pull:
         """The received chunks as a file for the decompressor."""
@@ -867,7 +867,7 @@ class GatedFeed:
     def __init__(self, size: int) -> None:
         self.size = size
         self.check: StreamingCheck | None = None
-        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=4)
+        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=8)
         self.released = threading.Event()
         self.aborted = threading.Event()
 
@@ -1015,6 +1015,42 @@ def inspect_target(
     return state
 
 
+@contextlib.contextmanager
+def _replicating(
+    client: redis.Redis, where: str, master: RdbMaster, state: TargetState, *, diskless: bool
+) -> Iterator[None]:
+    """The target replicates from ``master`` (its token as ``masterauth``) for the duration; then it
+    is detached and its settings are put back, whatever happened."""
+    register_secret(master.token)
+    try:
+        client.config_set("masterauth", master.token)
+        if diskless:  # load straight from the socket: nothing on the target to keep while it loads
+            client.config_set("repl-diskless-load", "on-empty-db")
+        client.execute_command("REPLICAOF", *master.address)
+    except redis.RedisError as exc:
+        _put_back(client, state)
+        raise OpsError(f"{where} refused to start the restore ({describe(exc)})") from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            client.execute_command("REPLICAOF", "NO", "ONE")
+        _put_back(client, state)
+
+
+def _loaded_keys(client: redis.Redis, where: str, master: RdbMaster, timeout: float) -> int:
+    """Wait until the target has fetched and loaded the payload; its key count while still a replica
+    (so keys past their TTL are counted, as in the snapshot)."""
+    wait_until(master.served.is_set, timeout, f"{where} to fetch the backup")
+
+    def loaded() -> bool:
+        info = redis_info(client, "replication")
+        return bool(info.get("master_link_status") == "up" and not redis_info(client, "persistence").get("loading"))
+
+    wait_until(loaded, timeout, f"{where} to load the backup")
+    return sum(_keyspace(client).values())
+
+
 def load_into(
     client: redis.Redis,
     target: Endpoint,
@@ -1025,31 +1061,15 @@ def load_into(
     empty: bool,
     timeout: float = 600.0,
 ) -> int:
-    """Make the running Redis at ``target`` load ``rdb`` by replicating from a one-shot primary that
-    only it can authenticate to; compare its key count with ``expected_keys`` while it is still a
-    replica (so keys past their TTL are still counted, as in the snapshot). Returns the key count."""
+    """Make the running Redis at ``target`` load the verified ``rdb`` by replicating from a one-shot
+    primary that only it can authenticate to; compare its key count with ``expected_keys``."""
     where = f"the restore target {target.address}"
-    with RdbMaster(rdb, advertise=advertise, timeout=timeout) as master:
-        register_secret(master.token)
+    with (
+        RdbMaster(rdb, advertise=advertise, timeout=timeout) as master,
+        _replicating(client, where, master, state, diskless=empty),
+    ):
         try:
-            client.config_set("masterauth", master.token)
-            if empty:  # load straight from the socket: nothing on the target to keep while it loads
-                client.config_set("repl-diskless-load", "on-empty-db")
-            client.execute_command("REPLICAOF", *master.address)
-        except redis.RedisError as exc:
-            _put_back(client, state)
-            raise OpsError(f"{where} refused to start the restore ({describe(exc)})") from None
-        try:
-            wait_until(master.served.is_set, timeout, f"{where} to fetch the backup")
-
-            def loaded() -> bool:
-                info = redis_info(client, "replication")
-                return bool(
-                    info.get("master_link_status") == "up" and not redis_info(client, "persistence").get("loading")
-                )
-
-            wait_until(loaded, timeout, f"{where} to load the backup")
-            keys = sum(_keyspace(client).values())
+            keys = _loaded_keys(client, where, master, timeout)
         except OpsError as exc:
             note = f" ({master.rejected} connection(s) without the token were refused)" if master.rejected else ""
             raise OpsError(f"{exc.message}{note}; the target's data may be partly replaced") from None
@@ -1057,10 +1077,6 @@ def load_into(
             raise OpsError(
                 f"{where} failed during the load ({describe(exc)}); its data may be partly replaced"
             ) from None
-        finally:
-            with contextlib.suppress(redis.RedisError):
-                client.execute_command("REPLICAOF", "NO", "ONE")
-            _put_back(client, state)
     if expected_keys is not None and keys != expected_keys:
         raise OpsError(f"{where} loaded {keys} keys but the backup holds {expected_keys}")
     return keys
@@ -1082,28 +1098,14 @@ def load_streaming(
     connection is cut; Redis drops a payload cut short and stays up and empty."""
     where = f"the restore target {target.address}"
     feed = GatedFeed(manifest.rdb_size)
-    with RdbMaster(None, advertise=advertise, timeout=timeout, feed=feed) as master:
-        register_secret(master.token)
-        try:
-            client.config_set("masterauth", master.token)
-            client.config_set("repl-diskless-load", "on-empty-db")
-            client.execute_command("REPLICAOF", *master.address)
-        except redis.RedisError as exc:
-            _put_back(client, state)
-            raise OpsError(f"{where} refused to start the restore ({describe(exc)})") from None
+    with (
+        RdbMaster(None, advertise=advertise, timeout=timeout, feed=feed) as master,
+        _replicating(client, where, master, state, diskless=True),
+    ):
         try:
             _, facts = fetch_verified(location, manifest, None, progress, forward=feed)
             feed.release()
-            wait_until(master.served.is_set, timeout, f"{where} to fetch the backup")
-
-            def loaded() -> bool:
-                info = redis_info(client, "replication")
-                return bool(
-                    info.get("master_link_status") == "up" and not redis_info(client, "persistence").get("loading")
-                )
-
-            wait_until(loaded, timeout, f"{where} to load the backup")
-            keys = sum(_keyspace(client).values())
+            keys = _loaded_keys(client, where, master, timeout)
         except BaseException as exc:
             feed.abort()
             with contextlib.suppress(OpsError):  # the target drops the cut payload and stays empty
@@ -1111,10 +1113,6 @@ def load_streaming(
             if isinstance(exc, redis.RedisError):
                 raise OpsError(f"{where} failed during the load ({describe(exc)})") from None
             raise
-        finally:
-            with contextlib.suppress(redis.RedisError):
-                client.execute_command("REPLICAOF", "NO", "ONE")
-            _put_back(client, state)
     if keys != facts.keys:
         raise OpsError(f"{where} loaded {keys} keys but the backup holds {facts.keys}")
     return keys, facts
