@@ -92,7 +92,7 @@ def timed(cmd: list[str]) -> tuple[float, int, int, str]:
         out.seek(0)
         err.seek(0)
         if proc.returncode != 0:
-            raise RuntimeError(f"{cmd[:4]} failed: {err.read().decode(errors='replace')[-500:]}")
+            raise RuntimeError(f"{cmd[:4]} exited {proc.returncode}: {err.read().decode(errors='replace')[-500:]}")
         return elapsed, peak, tree, out.read().decode()
 
 
