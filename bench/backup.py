@@ -12,7 +12,7 @@ of that many MiB (the worst case for memory: nothing shrinks, one object spans t
 * ours: ``python -m ops restore --target-url`` into a running, empty ``redis-server``, verification
   (checksums, redis-check-rdb, key count) included.
 
-The ratio is baseline time over ours (above 1 is faster), each the median of three alternating
+The ratio is baseline time over ours (above 1 is faster), each the median of five alternating
 runs. Peak memory is the highest resident set size of the ``ops`` process, sampled every 20 ms.
 The sources run with ``repl-diskless-sync-delay 0`` so that neither side waits for other replicas.
 Results are printed and written to ``docs/capacity/backup-benchmark.json``, which the README's
@@ -106,8 +106,8 @@ def _started(work: Path, rdb: Path) -> float:
     return elapsed
 
 
-REPEAT = 3
-"""Each side is timed three times and the median kept: moto's throughput varies from run to run."""
+REPEAT = 5
+"""Each side is timed five times and the median kept: moto's throughput varies from run to run."""
 
 
 def median(values: list[float]) -> float:

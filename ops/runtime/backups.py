@@ -76,7 +76,7 @@ LZF-compresses large strings, so many datasets gain little, and the CPU is bette
 MANIFEST_NAME = "manifest.json"
 SEGMENT_SIZE = 8 << 20
 MAX_IN_FLIGHT = 6
-FETCH_IN_FLIGHT = 6
+FETCH_IN_FLIGHT = 4
 READ_SIZE = 4 << 20
 DEFAULT_DEADLINE = 1800.0
 ABORT_GRACE = 8.0
@@ -764,7 +764,7 @@ def fetch_verified(
             progress(len(data))
             yield data
 
-    chunks = prefetch(received(), depth=4)
+    chunks = prefetch(received(), depth=2)
 
     class _Pull:
         """The received chunks as a file for the decompressor."""
@@ -867,7 +867,7 @@ class GatedFeed:
     def __init__(self, size: int) -> None:
         self.size = size
         self.check: StreamingCheck | None = None
-        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=8)
+        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=4)
         self.released = threading.Event()
         self.aborted = threading.Event()
 
