@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from ops.errors import OpsError, describe, redact
 
 
@@ -78,6 +76,8 @@ def _offline(module: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from rich.console import Console  # here, not at the top: `--help` and argument errors stay quick
+
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=160)  # logs and CI: do not wrap the plan at 80 columns

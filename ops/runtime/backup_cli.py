@@ -14,13 +14,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from ops.errors import OpsError, register_secret
 from ops.runtime import backups
 from ops.runtime.replication import Endpoint
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CREDENTIALS = (
     "Credentials come from the environment: REDIS_PASSWORD (and REDIS_USERNAME for an ACL user) unless the "
@@ -181,6 +182,7 @@ def _progress(enabled: bool, label: str) -> Iterator[Callable[[int], None]]:
     if not enabled:
         yield lambda n: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     with Progress(

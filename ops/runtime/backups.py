@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import itertools
 import os
@@ -165,6 +166,14 @@ def _keyspace(client: redis.Redis) -> dict[int, int]:
 
 
 def s3_client(region: str | None, timeout: float = 30.0) -> Any:
+    """One client per region, timeout and AWS environment for the process (clients are thread-safe,
+    and creating one loads the S3 service model: a tenth of a second each time)."""
+    environment = tuple(os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID"))
+    return _new_s3_client(region, timeout, environment)
+
+
+@functools.cache
+def _new_s3_client(region: str | None, timeout: float, environment: tuple[str | None, ...]) -> Any:
     return boto3.client(
         "s3",
         region_name=region,
