@@ -249,10 +249,11 @@ def moto_endpoint() -> Iterable[str]:
 def bucket(moto_endpoint: str, request: pytest.FixtureRequest) -> tuple[str, str]:
     """A fresh bucket and a KMS key, as (bucket, key ARN)."""
     import re
+    import uuid
 
     import boto3
 
-    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + f"-{free_port()}"
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-") + f"-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION}
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -183,13 +184,13 @@ def test_corrupt_backups_are_refused_before_the_target_is_touched(
     assert verify.returncode == 1 and message in verify.stderr and "Traceback" not in verify.stderr
     target = redis_server()
     target.client.set("untouched", "yes")
-    restore = ops("restore", "--bucket", bucket[0], "--target-url", target.url, "--work-dir", str(work), "--force")
-    assert restore.returncode == 1 and message in restore.stderr
+    with pytest.raises(backups.OpsError, match=re.escape(message)):
+        backups.restore(location(bucket), "latest", work, target_url=target.endpoint, force=True)
     assert target.client.get("untouched") == b"yes"  # nothing was loaded
     assert list(work.iterdir()) == []  # no half-written RDB left behind
     empty = redis_server()  # an empty target loads while the backup downloads: the cut must leave it intact
-    streamed = ops("restore", "--bucket", bucket[0], "--target-url", empty.url, "--work-dir", str(work))
-    assert streamed.returncode == 1 and message in streamed.stderr
+    with pytest.raises(backups.OpsError, match=re.escape(message)):
+        backups.restore(location(bucket), "latest", work, target_url=empty.endpoint)
     assert empty.proc.poll() is None and empty.client.dbsize() == 0
     assert empty.client.info("replication")["role"] == "master"
 
@@ -273,14 +274,19 @@ def test_hostile_manifests_are_refused_with_one_line_and_listed_as_invalid(
     manifest = take_backup(server, bucket)
     key = f"redis/{manifest['id']}/manifest.json"
     boto3.client("s3", region_name=REGION).put_object(Bucket=bucket[0], Key=key, Body=change(manifest))
-    for command in (["verify"], ["verify", "--backup", manifest["id"]], ["drill"]):
-        result = ops(*command, "--bucket", bucket[0], "--work-dir", str(tmp_path))
-        assert result.returncode == 1, result.stderr
-        assert message in result.stderr and "Traceback" not in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1
-    listed = json.loads(ops("list", "--bucket", bucket[0], "--json").stdout)
-    assert [(e["id"], e["status"]) for e in listed] == [(manifest["id"], "invalid")]
-    assert message in listed[0]["problem"]
+    result = ops("verify", "--backup", manifest["id"], "--bucket", bucket[0], "--work-dir", str(tmp_path))
+    assert result.returncode == 1, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    for refused in (
+        lambda: backups.get_manifest(location(bucket), "latest"),
+        lambda: backups.drill(location(bucket), tmp_path),
+    ):
+        with pytest.raises(backups.OpsError, match=re.escape(message)):
+            refused()
+    listed = backups.list_backups(location(bucket))
+    assert [(e.id, e.status) for e in listed] == [(manifest["id"], "invalid")]
+    assert message in (listed[0].problem or "")
 
 
 def test_latest_skips_an_incomplete_backup_but_not_an_invalid_one(
