@@ -141,13 +141,11 @@ def stream_rdb(
     *,
     idle_timeout: float = 60.0,
     deadline: float | None = None,
-    on_header: Callable[[], None] | None = None,
 ) -> Iterator[bytes | memoryview]:
     """Yield the RDB snapshot of ``source`` as the server sends it to a new replica.
 
     ``idle_timeout`` bounds each wait for data (the server sends keep-alives while it forks), and
-    ``deadline`` (a :func:`time.monotonic` value) bounds the whole transfer. ``on_header`` is called
-    once the server has started the transfer.
+    ``deadline`` (a :func:`time.monotonic` value) bounds the whole transfer.
     """
     who = f"the source Redis at {source.address}"
     try:
@@ -177,8 +175,6 @@ def stream_rdb(
                 break
             if header.startswith(b"-"):
                 raise OpsError(f"{who} refused SYNC: {header[1:].decode(errors='replace')[:120]}")
-        if on_header is not None:
-            on_header()
         if header.startswith(b"$EOF:"):
             mark = header[5:]
             if len(mark) != MARK_LEN:
@@ -223,7 +219,6 @@ class RdbMaster:
         self.address = (advertise, self.server.getsockname()[1])
         self.served = threading.Event()
         self.rejected = 0
-        self.error: str | None = None
         self.timeout = timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -250,9 +245,8 @@ class RdbMaster:
                 conn.settimeout(30)
                 try:
                     authenticated = self._handshake(conn)
-                except (OSError, OpsError, ValueError) as exc:
-                    authenticated = False
-                    self.error = describe(exc)
+                except (OSError, OpsError, ValueError):
+                    authenticated = False  # a client that breaks the protocol is turned away like one without the token
                 if not authenticated:
                     self.rejected += 1
                     continue
