@@ -196,25 +196,41 @@ def _s3_error(exc: Exception) -> str:
     return describe(exc)
 
 
-def bounded(fn: Callable[[], T], deadline: float, who: str) -> T:
-    """Run ``fn`` in a daemon thread and wait for it until ``deadline`` (monotonic); a call that hangs
-    past it raises :class:`OpsError` naming ``who`` and is left behind (the process can still exit)."""
-    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def started(fn: Callable[[], T]) -> Callable[[float, str], T]:
+    """Start ``fn`` on a daemon thread now; the returned function waits for its result until a
+    deadline (monotonic) and raises :class:`OpsError` with the given message past it. A call left
+    behind that way does not keep the process from exiting; ``fn``'s own exceptions are re-raised."""
+    box: queue.Queue[Any] = queue.Queue(maxsize=1)
 
     def call() -> None:
         try:
-            box.put((True, fn()))
+            box.put(fn())
         except BaseException as exc:  # handed to the waiting thread
-            box.put((False, exc))
+            box.put(_Failure(exc))
 
     threading.Thread(target=call, daemon=True).start()
-    try:
-        ok, value = box.get(timeout=max(0.0, deadline - time.monotonic()))
-    except queue.Empty:
-        raise OpsError(f"{who} did not answer before the deadline") from None
-    if not ok:
-        raise value
-    return cast(T, value)
+
+    def result(deadline: float, late: str) -> T:
+        try:
+            value = box.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise OpsError(late) from None
+        if isinstance(value, _Failure):
+            raise value.exc
+        return cast(T, value)
+
+    return result
+
+
+def bounded(fn: Callable[[], T], deadline: float, who: str) -> T:
+    """Run ``fn`` in a daemon thread and wait for it until ``deadline``; a call that hangs past it
+    raises :class:`OpsError` naming ``who`` and is left behind (the process can still exit)."""
+    return started(fn)(deadline, f"{who} did not answer before the deadline")
 
 
 class SegmentWriter:
@@ -406,11 +422,6 @@ def _pairs(raw: Any) -> dict[str, str]:
 
 
 # -- backup --------------------------------------------------------------------------------------
-
-
-class _Failure:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
 
 
 _END = object()
@@ -689,26 +700,13 @@ def _fetch_in_order(
         return
 
     def get(key: str) -> Callable[[], bytes]:
-        box: queue.Queue[Any] = queue.Queue(maxsize=1)
-
-        def run() -> None:
-            try:
-                box.put(bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
-            except Exception as exc:  # handed to the consumer
-                box.put(_Failure(exc))
-
-        threading.Thread(target=run, daemon=True).start()
+        waiting = started(lambda: bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
 
         def result() -> bytes:
             try:
-                item = box.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise OpsError(f"{where} did not deliver the backup before the deadline") from None
-            if isinstance(item, _Failure):
-                if isinstance(item.exc, (ClientError, BotoCoreError)):
-                    raise missing(key, item.exc)
-                raise item.exc
-            return cast(bytes, item)
+                return waiting(deadline, f"{where} did not deliver the backup before the deadline")
+            except (ClientError, BotoCoreError) as exc:
+                raise missing(key, exc) from None
 
         return result
 
@@ -953,7 +951,12 @@ class TargetState:
 
     masterauth: str
     diskless_load: str
-    empty: bool = False
+    keys: int = 0
+    functions: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.keys and not self.functions
 
 
 def _config(client: redis.Redis, name: str) -> str:
@@ -1020,7 +1023,7 @@ def inspect_target(
         raise OpsError(f"{where} holds {held}: refusing to replace them without --force")
     if int(memory.get("loading", 0) or 0):
         raise OpsError(f"{where} is still loading a dataset; try again when it has finished")
-    state.empty = not keys and not functions
+    state.keys, state.functions = keys, functions
     return state
 
 
@@ -1199,8 +1202,7 @@ def restore(
         else:
             assert target_url is not None and client is not None
             state = inspect_target(client, target_url, manifest, facts, force)
-            empty = not sum(_keyspace(client).values())
-            keys = load_into(client, target_url, rdb, advertise, state, facts.keys, empty)
+            keys = load_into(client, target_url, rdb, advertise, state, facts.keys, empty=not state.keys)
     restored_to = str(target_rdb) if target_rdb is not None else f"redis://{target_url.address}"  # type: ignore[union-attr]
     return _restored(manifest, restored_to, keys, facts, t0)
 
