@@ -21,7 +21,7 @@ ifeq ($(REDIS_SERVER),)
 	else echo "make test needs redis-server on PATH (Debian/Ubuntu: apt-get install redis-server)" >&2; exit 1; fi
 endif
 
-$(VENV)/.installed: requirements.txt ops/offline/requirements.txt ops/runtime/requirements.txt
+$(VENV)/.installed: requirements.txt ops/offline/requirements.txt ops/runtime/requirements.txt policies/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -6,7 +6,7 @@ resource tree stays the one the component describes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -159,3 +159,95 @@ def helm_release(
         values=values,
         opts=opts,
     )
+
+
+def _bucket_policy(bucket_arn: pulumi.Output[str], statements: Sequence[Mapping[str, Any]]) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+                *statements,
+            ],
+        }
+    )
+
+
+def private_bucket(
+    name: str,
+    *,
+    key: aws.kms.Key | None,
+    opts: pulumi.ResourceOptions,
+    object_lock: tuple[str, int] | None = None,
+    policy_statements: Callable[[pulumi.Output[str]], Sequence[Mapping[str, Any]]] = lambda arn: (),
+) -> aws.s3.Bucket:
+    """A private, versioned, TLS-only bucket owned by its account.
+
+    Encrypted with ``key`` (SSE-KMS, bucket keys on), or with SSE-S3 where ``key`` is None (load
+    balancer access logs cannot be written to SSE-KMS buckets). ``object_lock`` is (mode, days) of
+    the default retention. ``policy_statements(bucket_arn)`` adds statements to the bucket policy.
+    ``opts`` (parent, provider, protect) applies to the bucket; its settings share parent and provider.
+    """
+    bucket = aws.s3.Bucket(name, object_lock_enabled=object_lock is not None, force_destroy=False, opts=opts)
+    plain = pulumi.ResourceOptions(parent=opts.parent, provider=opts.provider)
+    aws.s3.BucketOwnershipControls(
+        name,
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=plain,
+    )
+    block = aws.s3.BucketPublicAccessBlock(
+        name,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=plain,
+    )
+    aws.s3.BucketVersioning(
+        name,
+        bucket=bucket.id,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+        opts=plain,
+    )
+    default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+        sse_algorithm="aws:kms" if key is not None else "AES256",
+        kms_master_key_id=key.arn if key is not None else None,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        name,
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=default, bucket_key_enabled=key is not None
+            )
+        ],
+        opts=plain,
+    )
+    aws.s3.BucketPolicy(
+        name,
+        bucket=bucket.id,
+        policy=_bucket_policy(bucket.arn, policy_statements(bucket.arn)),
+        # S3 rejects a bucket policy while the public access block is being applied.
+        opts=pulumi.ResourceOptions(parent=opts.parent, provider=opts.provider, depends_on=[block]),
+    )
+    if object_lock is not None:
+        mode, days = object_lock
+        aws.s3.BucketObjectLockConfiguration(
+            name,
+            bucket=bucket.id,
+            object_lock_enabled="Enabled",
+            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode=mode, days=days)
+            ),
+            opts=plain,
+        )
+    return bucket

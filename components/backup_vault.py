@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._shared import caller, encryption_key, irsa_role, service_role
+from components._shared import caller, encryption_key, irsa_role, service_role, private_bucket
 
 BACKUP_PREFIX = "redis/"
 """Key prefix of RDB backups in the bucket; the job's IAM role is limited to it."""
@@ -71,24 +71,6 @@ class BackupVaultArgs:
     protect: bool = True
 
 
-def _tls_only_policy(bucket_arn: pulumi.Output[str]) -> pulumi.Output[str]:
-    return pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:*",
-                    "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
-    )
-
-
 class BackupVault(pulumi.ComponentResource):
     """Backup bucket, AWS Backup vault and plan, and the backup and drill CronJobs."""
 
@@ -109,7 +91,8 @@ class BackupVault(pulumi.ComponentResource):
         _, account = caller(child)
 
         key = encryption_key(f"{name}-key", description="Encrypts Redis backups", region=args.region, opts=stateful)
-        bucket = self._bucket(f"{name}-bucket", key, stateful, object_lock_days=args.object_lock_days, args=args)
+        lock = (args.object_lock_mode, args.object_lock_days) if args.object_lock_days is not None else None
+        bucket = private_bucket(f"{name}-bucket", key=key, object_lock=lock, opts=stateful)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-bucket-lifecycle",
             bucket=bucket.id,
@@ -148,7 +131,8 @@ class BackupVault(pulumi.ComponentResource):
                 region=args.dr_region,
                 opts=in_dr,
             )
-            replica_bucket = self._bucket(f"{name}-replica", dr_key, in_dr, object_lock_days=None, args=args)
+            # Replicating Object Lock retention requires the destination to have Object Lock too.
+            replica_bucket = private_bucket(f"{name}-replica", key=dr_key, object_lock=lock, opts=in_dr)
             dr_vault = aws.backup.Vault(f"{name}-dr-vault", kms_key_arn=dr_key.arn, opts=in_dr)
             self._lock(f"{name}-dr-vault-lock", dr_vault, args, in_dr)
             self._replication(name, bucket, key, replica_bucket, dr_key, child)
@@ -221,6 +205,8 @@ class BackupVault(pulumi.ComponentResource):
         k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata={**meta, "name": SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": job_role.arn}},
+            # The jobs call AWS through IRSA (its own projected token), never the Kubernetes API.
+            automount_service_account_token=False,
             opts=child,
         )
         claim_spec = {
@@ -233,7 +219,7 @@ class BackupVault(pulumi.ComponentResource):
             # WaitForFirstConsumer keeps the claim Pending until the first job: do not wait for Bound.
             metadata={**meta, "name": SPOOL_CLAIM, "annotations": {"pulumi.com/skipAwait": "true"}},
             spec=claim_spec,
-            opts=child,
+            opts=stateful,
         )
         common = [
             "--bucket",
@@ -377,73 +363,6 @@ class BackupVault(pulumi.ComponentResource):
                 changeable_for_days=args.vault_lock["changeable_for_days"],
                 opts=opts,
             )
-
-    def _bucket(
-        self,
-        name: str,
-        key: aws.kms.Key,
-        opts: pulumi.ResourceOptions,
-        *,
-        object_lock_days: int | None,
-        args: BackupVaultArgs,
-    ) -> aws.s3.Bucket:
-        """A private, versioned, SSE-KMS, TLS-only bucket (optionally with Object Lock)."""
-        bucket = aws.s3.Bucket(name, object_lock_enabled=object_lock_days is not None, force_destroy=False, opts=opts)
-        plain = pulumi.ResourceOptions(parent=self, provider=opts.provider)
-        aws.s3.BucketOwnershipControls(
-            name,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=plain,
-        )
-        block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=plain,
-        )
-        aws.s3.BucketVersioning(
-            name,
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=plain,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=plain,
-        )
-        aws.s3.BucketPolicy(
-            name,
-            bucket=bucket.id,
-            policy=_tls_only_policy(bucket.arn),
-            # S3 rejects a bucket policy while the public access block is being applied.
-            opts=pulumi.ResourceOptions(parent=self, provider=opts.provider, depends_on=[block]),
-        )
-        if object_lock_days is not None:
-            aws.s3.BucketObjectLockConfiguration(
-                name,
-                bucket=bucket.id,
-                object_lock_enabled="Enabled",
-                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
-                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
-                        mode=args.object_lock_mode, days=object_lock_days
-                    )
-                ),
-                opts=plain,
-            )
-        return bucket
 
     def _replication(
         self,

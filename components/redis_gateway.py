@@ -33,7 +33,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components._shared import helm_release, irsa_role
+from components._shared import encryption_key, helm_release, irsa_role, private_bucket
 from components.eks_cluster import MAIN_NODE_LABELS, REDIS_NODE_LABELS, REDIS_NODE_TAINT
 
 REDIS_OPERATOR_CHART = ("redis-operator", "0.25.0", "https://ot-container-kit.github.io/helm-charts")
@@ -133,6 +133,12 @@ class RedisGatewayArgs:
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     """For the IRSA role of the Argo Rollouts controller (ALB target-group verification)."""
+    region: str
+    """Region of the edge (service principals of the WAF log key)."""
+    edge_log_retention_days: int = 365
+    """Retention of the WAF log group and of the ALB access logs (a value CloudWatch accepts)."""
+    protect: bool = True
+    """Pulumi ``protect`` on the Redis data tier and the access-log bucket."""
 
 
 def cpu_millis(q: str) -> int:
@@ -663,7 +669,8 @@ class RedisGateway(pulumi.ComponentResource):
                 "pdb": {"enabled": True, "minAvailable": args.redis_replicas - 1},
                 **redis_placement(args),
             },
-            opts=with_operator,
+            # Deleting the resource deletes the Redis pods and, with them, the data tier.
+            opts=pulumi.ResourceOptions.merge(with_operator, pulumi.ResourceOptions(protect=args.protect)),
         )
         k8s.apiextensions.CustomResource(
             f"{name}-sentinel",
@@ -925,7 +932,8 @@ class RedisGateway(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        annotations = pulumi.Output.all(validated.certificate_arn, acl.arn).apply(
+        log_bucket = self._edge_logs(name, acl, args)
+        annotations = pulumi.Output.all(validated.certificate_arn, acl.arn, log_bucket.bucket).apply(
             lambda v: {
                 "alb.ingress.kubernetes.io/scheme": "internet-facing",
                 "alb.ingress.kubernetes.io/target-type": "ip",
@@ -939,6 +947,10 @@ class RedisGateway(pulumi.ComponentResource):
                     [
                         "routing.http.drop_invalid_header_fields.enabled=true",
                         "idle_timeout.timeout_seconds=60",
+                        "access_logs.s3.enabled=true",
+                        f"access_logs.s3.bucket={v[2]}",
+                        "access_logs.s3.prefix=alb",
+                        f"deletion_protection.enabled={'true' if args.protect else 'false'}",
                     ]
                 ),
                 "alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30",
@@ -996,6 +1008,62 @@ class RedisGateway(pulumi.ComponentResource):
                 "redis_password_secret": self.redis_password_secret,
             }
         )
+
+    def _edge_logs(self, name: str, acl: aws.wafv2.WebAcl, args: RedisGatewayArgs) -> aws.s3.Bucket:
+        """WAF request logs to an encrypted log group; ALB access logs to their own bucket.
+
+        The ALB can only write to an SSE-S3 bucket (not SSE-KMS); the bucket is otherwise as private
+        as the backup bucket, and its logs expire after ``edge_log_retention_days``.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        key = encryption_key(
+            f"{name}-waf-logs",
+            description=f"Encrypts the WAF logs of {args.hostname}",
+            region=args.region,
+            service_principals=("logs",),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=f"aws-waf-logs-{args.environment}-{name}",  # WAF requires the aws-waf-logs- prefix
+            retention_in_days=args.edge_log_retention_days,
+            kms_key_id=key.arn,
+            opts=child,
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=acl.arn,
+            log_destination_configs=[group.arn],
+            redacted_fields=[
+                aws.wafv2.WebAclLoggingConfigurationRedactedFieldArgs(
+                    single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(name="authorization")
+                )
+            ],
+            opts=child,
+        )
+        bucket = private_bucket(
+            f"{name}-alb-logs",
+            key=None,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            policy_statements=_log_delivery_statements,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-alb-logs-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="alb/"),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.edge_log_retention_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=1
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        return bucket
 
     @staticmethod
     def _gateway_pod(args: RedisGatewayArgs, labels: dict[str, str]) -> dict[str, Any]:
@@ -1066,6 +1134,19 @@ class RedisGateway(pulumi.ComponentResource):
                 }
             },
         }
+
+
+def _log_delivery_statements(bucket_arn: pulumi.Output[str]) -> list[dict[str, Any]]:
+    """Lets Elastic Load Balancing write access logs under ``alb/``."""
+    return [
+        {
+            "Sid": "LoadBalancerAccessLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": pulumi.Output.concat(bucket_arn, "/alb/AWSLogs/*"),
+        }
+    ]
 
 
 def _rule_visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:

@@ -127,6 +127,15 @@ class RealisticMocks(pulumi.runtime.Mocks):
                 "arn": self._arn("wafv2", region, f"regional/webacl/{physical}/{waf_id}"),
                 "capacity": 750,
             }
+        if typ in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
+            bucket = inputs.get("bucket") or f"{name}-{h[:7]}"
+            return bucket, {
+                **state,
+                "bucket": bucket,
+                "arn": f"arn:{self.partition}:s3:::{bucket}",
+                "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
+                "region": region,
+            }
         if typ == "aws:eks/addon:Addon":
             cluster, addon = inputs.get("clusterName", "cluster"), inputs.get("addonName", name)
             return f"{cluster}:{addon}", {

@@ -4,11 +4,12 @@ from collections.abc import Sequence
 
 from pulumi_policy import Policy
 
-from redisgw_policies import data, edge, eks, network, platform, workloads
+from redisgw_policies import data, edge, eks, iam, network, platform, workloads
 
 PACK_NAME = "redisgw-production-readiness"
 DOMAINS: dict[str, Sequence[Policy]] = {
     "eks": eks.POLICIES,
+    "iam": iam.POLICIES,
     "network": network.POLICIES,
     "data": data.POLICIES,
     "edge": edge.POLICIES,

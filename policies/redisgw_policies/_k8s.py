@@ -1,8 +1,9 @@
-"""Where the containers are in the Kubernetes objects a stack declares.
+"""Where the containers and pods are in the Kubernetes objects a stack declares.
 
 Pod templates sit at different paths per kind; the OT-Container-Kit Redis custom resources describe
 their containers through ``kubernetesConfig``, ``securityContext`` and ``redisExporter``. Everything
-here reads the manifest shape (``kind`` is always in the properties).
+here reads the manifest shape (``kind`` is always in the properties) and tolerates any value at any
+path: a missing, null or oddly typed field yields nothing rather than an error.
 """
 
 from __future__ import annotations
@@ -11,34 +12,26 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from redisgw_policies._policy import get
+from redisgw_policies._policy import as_map, get, maps
 
 POD_PATHS = {
     "Deployment": "spec.template.spec",
     "StatefulSet": "spec.template.spec",
     "DaemonSet": "spec.template.spec",
     "ReplicaSet": "spec.template.spec",
+    "ReplicationController": "spec.template.spec",
     "Rollout": "spec.template.spec",
     "Job": "spec.template.spec",
     "CronJob": "spec.jobTemplate.spec.template.spec",
+    "PodTemplate": "template.spec",
     "Pod": "spec",
 }
 """Kind -> path of its pod spec."""
 RUN_TO_COMPLETION = {"Job", "CronJob"}
-OPERATOR_KINDS = {"RedisReplication", "RedisSentinel"}
+OPERATOR_KINDS = {"RedisReplication", "RedisSentinel", "Redis", "RedisCluster"}
 """Custom resources whose pods the redis-operator builds (and probes) from the spec."""
-WORKLOAD_TYPES = (
-    "kubernetes:apps/v1:Deployment",
-    "kubernetes:apps/v1:StatefulSet",
-    "kubernetes:apps/v1:DaemonSet",
-    "kubernetes:apps/v1:ReplicaSet",
-    "kubernetes:batch/v1:Job",
-    "kubernetes:batch/v1:CronJob",
-    "kubernetes:core/v1:Pod",
-    "kubernetes:argoproj.io/v1alpha1:Rollout",
-    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication",
-    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel",
-)
+WORKLOAD_KINDS = (*POD_PATHS, *sorted(OPERATOR_KINDS))
+"""Every kind that describes pods; policies match these in any API group and version."""
 
 
 @dataclass(frozen=True)
@@ -51,36 +44,73 @@ class Container:
     kind: str
     long_running: bool
     operator_managed: bool
+    init: bool = False
 
 
 def pod_spec(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    path = POD_PATHS.get(str(props.get("kind")))
-    return get(props, path) if path else None
+    """The pod spec of a workload (a synthetic one for the operator's resources), or None."""
+    kind = str(as_map(props).get("kind"))
+    if kind in OPERATOR_KINDS:
+        spec = as_map(props.get("spec"))
+        return {
+            "securityContext": as_map(spec.get("podSecurityContext")),
+            "affinity": spec.get("affinity"),
+            "topologySpreadConstraints": spec.get("topologySpreadConstraints"),
+            "nodeSelector": spec.get("nodeSelector"),
+            "tolerations": spec.get("tolerations"),
+            "serviceAccountName": spec.get("serviceAccountName"),
+        }
+    path = POD_PATHS.get(kind)
+    spec = get(props, path) if path else None
+    return spec if isinstance(spec, Mapping) else None
+
+
+def pod_annotations(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    kind = str(as_map(props).get("kind"))
+    path = {"CronJob": "spec.jobTemplate.spec.template.metadata", "Pod": "metadata", "PodTemplate": "template.metadata"}
+    return as_map(get(as_map(get(props, path.get(kind, "spec.template.metadata"))), "annotations"))
 
 
 def containers(props: Mapping[str, Any]) -> Iterator[Container]:
+    props = as_map(props)
     kind = str(props.get("kind"))
     if kind in OPERATOR_KINDS:
-        spec: Mapping[str, Any] = props.get("spec") or {}
-        pod: Mapping[str, Any] = {"securityContext": spec.get("podSecurityContext") or {}}
+        spec = as_map(props.get("spec"))
+        pod = pod_spec(props) or {}
         main = {
             "image": get(spec, "kubernetesConfig.image"),
             "resources": get(spec, "kubernetesConfig.resources"),
-            "securityContext": spec.get("securityContext") or {},
+            "securityContext": as_map(spec.get("securityContext")),
         }
-        yield Container(kind.lower(), main, pod, kind, True, True)
-        exporter = spec.get("redisExporter") or {}
+        name = get(props, "metadata.name")
+        # The operator names the main container after the resource.
+        yield Container(name if isinstance(name, str) and name else kind.lower(), main, pod, kind, True, True)
+        exporter = as_map(spec.get("redisExporter"))
         if exporter.get("enabled"):
             yield Container("redis-exporter", exporter, pod, kind, True, True)
+        for sidecar in maps(spec.get("sidecars")):
+            yield Container(str(sidecar.get("name")), sidecar, pod, kind, True, True)
+        init = as_map(spec.get("initContainer"))
+        if init.get("enabled"):
+            yield Container("init", init, pod, kind, False, True, True)
         return
     template = pod_spec(props)
-    if not isinstance(template, Mapping):
+    if template is None:
         return
-    for c in [*(template.get("initContainers") or []), *(template.get("containers") or [])]:
-        yield Container(str(c.get("name")), c, template, kind, kind not in RUN_TO_COMPLETION, False)
+    long_running = kind not in RUN_TO_COMPLETION
+    for c in maps(template.get("initContainers")):
+        yield Container(str(c.get("name")), c, template, kind, long_running, False, True)
+    for c in maps(template.get("containers")):
+        yield Container(str(c.get("name")), c, template, kind, long_running, False)
+    for c in maps(template.get("ephemeralContainers")):
+        yield Container(str(c.get("name")), c, template, kind, False, False, True)
+
+
+def security_context(container: Container) -> Mapping[str, Any]:
+    return as_map(container.spec.get("securityContext"))
 
 
 def effective(container: Container, key: str) -> Any:
     """A security-context field of the container, falling back to the pod's."""
-    own = get(container.spec, f"securityContext.{key}")
-    return own if own is not None else get(container.pod, f"securityContext.{key}")
+    own = security_context(container).get(key)
+    return own if own is not None else as_map(container.pod.get("securityContext")).get(key)

@@ -5,17 +5,24 @@ stack rule takes the whole stack and yields (message, urn) pairs. Rules never pr
 that could be secret: messages name resources, keys and the rule broken.
 
 **Exemptions.** CrossGuard has no per-resource waiver, so every policy accepts an ``exemptions``
-config property: a list of ``{"resource": <glob on the resource name or URN>, "reason": <why, at
-least 15 characters>, "expires": <YYYY-MM-DD, optional>}``. A violation on a matching resource is
-not reported while the exemption is in force; an expired exemption is ignored and the violation
-says so. The reason is mandatory (the config schema rejects a missing or short one).
+config property: a list of ``{"resource": <glob on the resource name or URN>, "container": <glob>,
+"field": <glob>, "reason": <why, at least 15 characters>, "expires": <YYYY-MM-DD, optional>}``.
+An exemption is always narrower than a resource: it names a container or a field (or both), and
+only a finding about that container or field of that resource is waived. Every other finding on
+the same resource is still reported. An expired exemption is ignored and the violation says so.
+
+**Shapes.** Rules read properties as the engine hands them, which differs between the mock runtime
+and a real preview (pulumi-aws 7 sends ``encryptionConfig`` as one object where older shapes had a
+list), and any value may be missing, null, of another type, or unknown. The ``as_*`` helpers turn
+any of these into a safe value; a rule never raises, it reports a violation or nothing.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import fnmatch
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
@@ -29,7 +36,23 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+
+
+class Finding(str):
+    """A violation message that also says which container or field it is about (for exemptions)."""
+
+    container: str | None
+    field: str | None
+
+    def __new__(cls, message: str, *, container: str | None = None, field: str | None = None) -> Finding:
+        self = super().__new__(cls, message)
+        self.container = container
+        self.field = field
+        return self
+
+
 Rule = Callable[[Mapping[str, Any], Mapping[str, Any]], Iterable[str]]
+"""(properties, policy config) -> violation messages."""
 StackRule = Callable[[StackValidationArgs, Mapping[str, Any]], Iterable[tuple[str, str | None]]]
 
 EXEMPTIONS_SCHEMA: dict[str, Any] = {
@@ -39,10 +62,13 @@ EXEMPTIONS_SCHEMA: dict[str, Any] = {
         "type": "object",
         "properties": {
             "resource": {"type": "string", "minLength": 1},
+            "container": {"type": "string", "minLength": 1},
+            "field": {"type": "string", "minLength": 1},
             "reason": {"type": "string", "minLength": 15},
             "expires": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
         },
         "required": ["resource", "reason"],
+        "anyOf": [{"required": ["container"]}, {"required": ["field"]}],
         "additionalProperties": False,
     },
 }
@@ -52,30 +78,48 @@ def _schema(properties: Mapping[str, Any] | None) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties={**(properties or {}), "exemptions": EXEMPTIONS_SCHEMA})
 
 
-def exemption_state(config: Mapping[str, Any], urn: str | None, today: datetime.date | None = None) -> str | None:
-    """``"exempt"`` if an exemption in force covers ``urn``, ``"expired <date>"`` if only an expired
-    one does, else None."""
+def exemption_state(
+    config: Mapping[str, Any], urn: str | None, finding: str = "", today: datetime.date | None = None
+) -> str | None:
+    """``"exempt"`` if an exemption in force covers this finding on ``urn``, ``"expired <date>"`` if
+    only an expired one does, else None. A finding that names no container or field is never exempt."""
     if not urn:
         return None
     name = urn.rsplit("::", 1)[-1]
     today = today or datetime.date.today()
+    container = getattr(finding, "container", None)
+    field = getattr(finding, "field", None)
     expired = None
-    for exemption in config.get("exemptions") or []:
-        pattern = exemption.get("resource", "")
-        if not (fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(urn, pattern)):
+    for exemption in as_list(config.get("exemptions")):
+        exemption = as_map(exemption)
+        pattern = str(exemption.get("resource", ""))
+        if not pattern or not (fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(urn, pattern)):
             continue
-        expires = exemption.get("expires")
-        if expires and datetime.date.fromisoformat(expires) < today:
-            expired = expires
-            continue
-        return "exempt"
+        scoped = False
+        for key, value in (("container", container), ("field", field)):
+            if key in exemption:
+                if value is None or not fnmatch.fnmatchcase(value, str(exemption[key])):
+                    break
+                scoped = True
+        else:
+            if not scoped:
+                continue
+            expires = exemption.get("expires")
+            try:
+                lapsed = bool(expires) and datetime.date.fromisoformat(str(expires)) < today
+            except ValueError:
+                lapsed = True
+            if lapsed:
+                expired = str(expires)
+                continue
+            return "exempt"
     return f"expired {expired}" if expired else None
 
 
 def _report(
     report: ReportViolation, message: str, remediation: str, urn: str | None, config: Mapping[str, Any]
 ) -> None:
-    state = exemption_state(config, urn)
+    state = exemption_state(config, urn, message)
     if state == "exempt":
         return
     note = f" (exemption expired {state.removeprefix('expired ')})" if state else ""
@@ -86,22 +130,33 @@ def resource_policy(
     *,
     name: str,
     description: str,
-    types: tuple[str, ...],
-    rule: Rule,
+    types: tuple[str, ...] = (),
+    kinds: tuple[str, ...] = (),
+    rule: Rule | Mapping[str, Rule],
     severity: Severity,
     remediation: str,
     config: Mapping[str, Any] | None = None,
 ) -> ResourceValidationPolicy:
-    """A policy that applies ``rule`` to every resource whose type is in ``types``."""
+    """A policy that applies ``rule`` to every resource whose type is in ``types``, or which is a
+    Kubernetes object of one of ``kinds`` in any API group and version (patches included). ``rule``
+    may be a mapping of type (or kind) to rule where the types need different reading."""
+
+    def handles(resource_type: str) -> bool:
+        return resource_type in types or (resource_type.startswith("kubernetes:") and k8s_kind(resource_type) in kinds)
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        if args.resource_type not in types:
+        if not handles(args.resource_type):
+            return
+        check = rule
+        if isinstance(rule, Mapping):
+            check = rule.get(args.resource_type) or rule.get(k8s_kind(args.resource_type))
+        if check is None or not isinstance(args.props, Mapping):
             return
         cfg = args.get_config() or {}
-        for message in rule(args.props, cfg):
+        for message in check(args.props, cfg):
             _report(report, message, remediation, args.urn, cfg)
 
-    return ResourceValidationPolicy(
+    policy = ResourceValidationPolicy(
         name=name,
         description=description,
         validate=validate,
@@ -109,6 +164,8 @@ def resource_policy(
         remediation_steps=remediation,
         config_schema=_schema(config),
     )
+    policy.handles = handles  # type: ignore[attr-defined]
+    return policy
 
 
 def stack_policy(
@@ -127,7 +184,7 @@ def stack_policy(
         for message, urn in rule(args, cfg):
             _report(report, message, remediation, urn, cfg)
 
-    return StackValidationPolicy(
+    policy = StackValidationPolicy(
         name=name,
         description=description,
         validate=validate,
@@ -135,6 +192,7 @@ def stack_policy(
         remediation_steps=remediation,
         config_schema=_schema(config),
     )
+    return policy
 
 
 def get(props: Any, path: str, default: Any = None) -> Any:
@@ -147,19 +205,111 @@ def get(props: Any, path: str, default: Any = None) -> Any:
     return value
 
 
+def as_map(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is an object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    """``value`` as a list: a list as is, one object as a list of one (the provider sends either), else []."""
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return list(value)  # a list, or the analyzer's read-only list proxy
+    return []
+
+
+def maps(value: Any) -> list[Mapping[str, Any]]:
+    """The objects in ``value`` (see :func:`as_list`), skipping anything that is not an object."""
+    return [v for v in as_list(value) if isinstance(v, Mapping)]
+
+
+def strings(value: Any) -> list[str]:
+    """The strings in ``value``: one string as a list of one, a list's string items, else []."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in as_list(value) if isinstance(v, str)]
+
+
+def as_int(value: Any, default: int | None = None) -> int | None:
+    """An integer from an int, a float or a numeric string; ``default`` for anything else."""
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return default
+    return default
+
+
+def as_float(value: Any, default: float | None = None) -> float | None:
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return default
+    return default
+
+
+def truthy(value: Any) -> bool:
+    """A boolean as the providers send it: ``True`` or the string ``"true"``."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
 def of_type(args: StackValidationArgs, *types: str) -> Iterator[PolicyResource]:
     return (r for r in args.resources if r.resource_type in types)
 
 
 def k8s_kind(resource_type: str) -> str:
-    """``Deployment`` for ``kubernetes:apps/v1:Deployment``."""
-    return resource_type.rsplit(":", 1)[-1]
+    """``Deployment`` for ``kubernetes:apps/v1:Deployment`` (and for ``...:DeploymentPatch``)."""
+    kind = resource_type.rsplit(":", 1)[-1]
+    return kind.removesuffix("Patch") if resource_type.startswith("kubernetes:") else kind
 
 
 def namespace_of(props: Mapping[str, Any]) -> str:
-    return str(get(props, "metadata.namespace", "default"))
+    namespace = get(props, "metadata.namespace")
+    return namespace if isinstance(namespace, str) and namespace else "default"
 
 
-def labels_match(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+def labels_match(selector: Any, labels: Any) -> bool:
     """Whether ``matchLabels`` ``selector`` selects ``labels`` (an empty selector selects nothing here)."""
+    selector, labels = as_map(selector), as_map(labels)
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def policy_statements(document: Any) -> list[Mapping[str, Any]]:
+    """The statements of an IAM-style policy document given as JSON text or as an object."""
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError:
+            return []
+    return maps(as_map(document).get("Statement"))
+
+
+def principals(statement: Mapping[str, Any]) -> list[str]:
+    """Every principal a statement names (``"*"`` for the anonymous wildcard, in any spelling)."""
+    principal = statement.get("Principal")
+    if isinstance(principal, str):
+        return [principal]
+    return [p for values in as_map(principal).values() for p in strings(values)]
+
+
+def conditions(statement: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Condition key (lower case) -> values, over every operator of the statement."""
+    out: dict[str, list[str]] = {}
+    for block in as_map(statement.get("Condition")).values():
+        for key, values in as_map(block).items():
+            out.setdefault(str(key).lower(), []).extend(strings(values) or [str(v) for v in as_list(values)])
+            if isinstance(values, bool):
+                out[str(key).lower()].append(str(values).lower())
+    return out

@@ -10,13 +10,29 @@ Redis lands on its dedicated node group, and backups run often enough onto decla
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
+from redisgw_policies._cron import max_gap_minutes
 from redisgw_policies._k8s import OPERATOR_KINDS, POD_PATHS, containers, pod_spec
-from redisgw_policies._policy import get, k8s_kind, labels_match, namespace_of, stack_policy
+from redisgw_policies._policy import (
+    Finding,
+    as_float,
+    as_int,
+    as_list,
+    as_map,
+    get,
+    k8s_kind,
+    labels_match,
+    maps,
+    namespace_of,
+    stack_policy,
+    strings,
+    truthy,
+)
 
 Findings = Iterable[tuple[str, str | None]]
 SERVING_KINDS = {"Deployment", "StatefulSet", "Rollout"}
@@ -30,7 +46,8 @@ def _k8s(args: StackValidationArgs, *kinds: str) -> Iterator[PolicyResource]:
 
 
 def _name(r: PolicyResource) -> str:
-    return str(get(r.props, "metadata.name", r.name))
+    name = get(r.props, "metadata.name")
+    return name if isinstance(name, str) and name else r.name
 
 
 def _workloads(args: StackValidationArgs) -> Iterator[PolicyResource]:
@@ -43,7 +60,7 @@ def _template_labels(r: PolicyResource) -> Mapping[str, str]:
         if k8s_kind(r.resource_type) == "CronJob"
         else "spec.template.metadata.labels"
     )
-    return get(r.props, path, {}) or {}
+    return as_map(get(r.props, path))
 
 
 def _namespaces_with_workloads(args: StackValidationArgs) -> dict[str, str | None]:
@@ -52,18 +69,18 @@ def _namespaces_with_workloads(args: StackValidationArgs) -> dict[str, str | Non
     return {namespace_of(w.props): declared.get(namespace_of(w.props)) for w in _workloads(args)}
 
 
+
 def default_deny(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     denied = set()
     for p in _k8s(args, "NetworkPolicy"):
-        spec = p.props.get("spec") or {}
+        spec = as_map(p.props.get("spec"))
+        selector = as_map(spec.get("podSelector"))
         if (
-            not (spec.get("podSelector") or {}).get("matchLabels")
-            and not (spec.get("podSelector") or {}).get("matchExpressions")
-            and (
-                {"Ingress", "Egress"} <= set(spec.get("policyTypes") or [])
-                and not spec.get("ingress")
-                and not spec.get("egress")
-            )
+            not selector.get("matchLabels")
+            and not selector.get("matchExpressions")
+            and {"Ingress", "Egress"} <= set(strings(spec.get("policyTypes")))
+            and not spec.get("ingress")
+            and not spec.get("egress")
         ):
             denied.add(namespace_of(p.props))
     for ns, urn in _namespaces_with_workloads(args).items():
@@ -71,10 +88,27 @@ def default_deny(args: StackValidationArgs, config: Mapping[str, Any]) -> Findin
             yield f"Namespace {ns} runs workloads without a default-deny NetworkPolicy (ingress and egress).", urn
 
 
+def open_network_policy(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """An allow rule that admits every peer, or the whole internet, undoes the default deny."""
+    for p in _k8s(args, "NetworkPolicy"):
+        spec = as_map(p.props.get("spec"))
+        for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+            for rule in as_list(spec.get(direction)):
+                rule = as_map(rule)
+                peers = maps(rule.get(peers_key))
+                if not peers and not rule.get("ports"):
+                    yield f"NetworkPolicy {_name(p)} allows all {direction} traffic (an empty rule).", p.urn
+                for peer in peers:
+                    if as_map(peer.get("ipBlock")).get("cidr") in ("0.0.0.0/0", "::/0") and direction == "ingress":
+                        yield f"NetworkPolicy {_name(p)} admits ingress from the whole internet.", p.urn
+                    if "namespaceSelector" in peer and not as_map(peer.get("namespaceSelector")) and not peer.get("podSelector"):
+                        yield f"NetworkPolicy {_name(p)} allows {direction} to or from every pod of every namespace.", p.urn
+
+
 def resource_quota(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
-    quotas = {}
+    quotas: dict[str, set[str]] = {}
     for q in _k8s(args, "ResourceQuota"):
-        quotas[namespace_of(q.props)] = set((get(q.props, "spec.hard", {}) or {}).keys())
+        quotas.setdefault(namespace_of(q.props), set()).update(str(k) for k in as_map(get(q.props, "spec.hard")))
     needed = {"limits.cpu", "limits.memory", "pods"}
     for ns, urn in _namespaces_with_workloads(args).items():
         missing = needed - quotas.get(ns, set())
@@ -85,13 +119,27 @@ def resource_quota(args: StackValidationArgs, config: Mapping[str, Any]) -> Find
 def limit_range(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     ranged = set()
     for lr in _k8s(args, "LimitRange"):
-        if any(
-            item.get("type") == "Container" and item.get("default") for item in get(lr.props, "spec.limits", []) or []
-        ):
+        if any(item.get("type") == "Container" and item.get("default") for item in maps(get(lr.props, "spec.limits"))):
             ranged.add(namespace_of(lr.props))
     for ns, urn in _namespaces_with_workloads(args).items():
         if ns not in ranged:
             yield f"Namespace {ns} has no LimitRange with container defaults.", urn
+
+
+def pod_security_admission(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Pod Security Admission enforces at least the baseline profile where workloads run."""
+    labels = {_name(n): as_map(get(n.props, "metadata.labels")) for n in _k8s(args, "Namespace")}
+    for ns, urn in _namespaces_with_workloads(args).items():
+        level = labels.get(ns, {}).get("pod-security.kubernetes.io/enforce")
+        if level not in ("baseline", "restricted"):
+            yield f"Namespace {ns} does not enforce a Pod Security Standard (pod-security.kubernetes.io/enforce).", urn
+
+
+def default_namespace(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    for w in _workloads(args):
+        if namespace_of(w.props) in ("default", "kube-system", "kube-public"):
+            kind = k8s_kind(w.resource_type)
+            yield f"{kind} {_name(w)} runs in the {namespace_of(w.props)} namespace.", w.urn
 
 
 def _pdbs_for(args: StackValidationArgs, workload: PolicyResource) -> list[PolicyResource]:
@@ -100,7 +148,7 @@ def _pdbs_for(args: StackValidationArgs, workload: PolicyResource) -> list[Polic
         p
         for p in _k8s(args, "PodDisruptionBudget")
         if namespace_of(p.props) == namespace_of(workload.props)
-        and labels_match(get(p.props, "spec.selector.matchLabels", {}) or {}, labels)
+        and labels_match(get(p.props, "spec.selector.matchLabels"), labels)
     ]
 
 
@@ -116,7 +164,7 @@ def pdb(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
 
 def _hpa_for(args: StackValidationArgs, workload: PolicyResource) -> PolicyResource | None:
     for h in _k8s(args, "HorizontalPodAutoscaler"):
-        ref = get(h.props, "spec.scaleTargetRef", {}) or {}
+        ref = as_map(get(h.props, "spec.scaleTargetRef"))
         if (
             ref.get("kind") == k8s_kind(workload.resource_type)
             and ref.get("name") == _name(workload)
@@ -127,28 +175,37 @@ def _hpa_for(args: StackValidationArgs, workload: PolicyResource) -> PolicyResou
 
 
 def hpa(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
-    minimum = int(config.get("minReplicas", 2))
+    minimum = as_int(config.get("minReplicas"), 2) or 2
     for w in _k8s(args, "Deployment", "Rollout"):
         h = _hpa_for(args, w)
         if h is None:
             yield f"{k8s_kind(w.resource_type)} {_name(w)} has no HorizontalPodAutoscaler.", w.urn
             continue
-        lo, hi = int(get(h.props, "spec.minReplicas", 1)), int(get(h.props, "spec.maxReplicas", 0))
+        lo = as_int(get(h.props, "spec.minReplicas"), 1) or 1
+        hi = as_int(get(h.props, "spec.maxReplicas"), 0) or 0
         if lo < minimum:
             yield f"HPA of {_name(w)} allows {lo} replica(s); at least {minimum} are required.", h.urn
         if hi <= lo:
             yield f"HPA of {_name(w)} cannot scale: maxReplicas {hi} <= minReplicas {lo}.", h.urn
 
 
+def _scaled(value: Any, replicas: int, round_up: bool) -> int | None:
+    text = str(value).strip()
+    if text.endswith("%"):
+        percent = as_float(text[:-1])
+        if percent is None:
+            return None
+        exact = replicas * percent / 100
+        return math.ceil(exact) if round_up else math.floor(exact)
+    return as_int(value)
+
+
 def _min_available(spec: Mapping[str, Any], replicas: int) -> int:
-    if "maxUnavailable" in spec:
-        value = spec["maxUnavailable"]
-        unavailable = (
-            math.floor(replicas * int(str(value).rstrip("%")) / 100) if str(value).endswith("%") else int(value)
-        )
-        return replicas - unavailable
-    value = spec.get("minAvailable", 0)
-    return math.ceil(replicas * int(str(value).rstrip("%")) / 100) if str(value).endswith("%") else int(value)
+    if spec.get("maxUnavailable") is not None:
+        unavailable = _scaled(spec["maxUnavailable"], replicas, round_up=True)
+        return replicas - (unavailable if unavailable is not None else 0)
+    kept = _scaled(spec.get("minAvailable", 0), replicas, round_up=True)
+    return replicas if kept is None else kept
 
 
 def pdb_matches_hpa(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
@@ -156,9 +213,9 @@ def pdb_matches_hpa(args: StackValidationArgs, config: Mapping[str, Any]) -> Fin
         h = _hpa_for(args, w)
         if h is None:
             continue
-        floor = int(get(h.props, "spec.minReplicas", 1))
+        floor = as_int(get(h.props, "spec.minReplicas"), 1) or 1
         for p in _pdbs_for(args, w):
-            keep = _min_available(p.props.get("spec") or {}, floor)
+            keep = _min_available(as_map(p.props.get("spec")), floor)
             if keep >= floor:
                 yield (
                     f"PDB {_name(p)} keeps {keep} of {_name(w)}'s {floor} minimum replicas: no pod can be evicted.",
@@ -169,11 +226,10 @@ def pdb_matches_hpa(args: StackValidationArgs, config: Mapping[str, Any]) -> Fin
 def anti_affinity(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     for w in _workloads(args):
         kind = k8s_kind(w.resource_type)
-        if kind not in SERVING_KINDS | {"RedisReplication"}:
+        if kind not in SERVING_KINDS | {"RedisReplication", "RedisSentinel"}:
             continue
-        pod = w.props.get("spec") if kind in OPERATOR_KINDS else pod_spec(w.props)
-        pod = pod or {}
-        spread = {c.get("topologyKey") for c in pod.get("topologySpreadConstraints") or []}
+        pod = pod_spec(w.props) or {}
+        spread = {as_map(c).get("topologyKey") for c in as_list(pod.get("topologySpreadConstraints"))}
         anti = get(pod, "affinity.podAntiAffinity")
         if not anti and not spread & {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}:
             yield f"{kind} {_name(w)} neither spreads nor anti-affines its pods across nodes or zones.", w.urn
@@ -182,23 +238,27 @@ def anti_affinity(args: StackValidationArgs, config: Mapping[str, Any]) -> Findi
 def service_monitor(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     monitors = list(_k8s(args, "ServiceMonitor"))
     for svc in _k8s(args, "Service"):
-        ports = {p.get("name") for p in get(svc.props, "spec.ports", []) or []}
+        ports = {p.get("name") for p in maps(get(svc.props, "spec.ports"))}
         if not ports & {"metrics", "http-metrics"}:
             continue
-        ns, labels = namespace_of(svc.props), get(svc.props, "metadata.labels", {}) or {}
+        ns, labels = namespace_of(svc.props), as_map(get(svc.props, "metadata.labels"))
         if not any(
-            ns in (get(m.props, "spec.namespaceSelector.matchNames") or [namespace_of(m.props)])
-            and labels_match(get(m.props, "spec.selector.matchLabels", {}) or {}, labels)
+            ns in (strings(get(m.props, "spec.namespaceSelector.matchNames")) or [namespace_of(m.props)])
+            and labels_match(get(m.props, "spec.selector.matchLabels"), labels)
             for m in monitors
         ):
             yield f"Service {_name(svc)} exposes metrics but no ServiceMonitor scrapes it.", svc.urn
 
 
+def _account(w: PolicyResource) -> str:
+    account = (pod_spec(w.props) or {}).get("serviceAccountName")
+    return account if isinstance(account, str) and account else "default"
+
+
 def service_account(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     declared = {(namespace_of(sa.props), _name(sa)) for sa in _k8s(args, "ServiceAccount")}
     for w in _k8s(args, *POD_PATHS):
-        pod = pod_spec(w.props) or {}
-        account = pod.get("serviceAccountName") or "default"
+        account = _account(w)
         if account == "default":
             yield f"{k8s_kind(w.resource_type)} {_name(w)} runs as the namespace's default ServiceAccount.", w.urn
         elif (namespace_of(w.props), account) not in declared:
@@ -208,41 +268,95 @@ def service_account(args: StackValidationArgs, config: Mapping[str, Any]) -> Fin
             )
 
 
+def _bound_accounts(args: StackValidationArgs) -> set[tuple[str, str]]:
+    """(namespace, name) of every ServiceAccount some RoleBinding or ClusterRoleBinding grants to."""
+    bound = set()
+    for binding in _k8s(args, "RoleBinding", "ClusterRoleBinding"):
+        for subject in maps(binding.props.get("subjects")):
+            if subject.get("kind") == "ServiceAccount":
+                ns = subject.get("namespace") or namespace_of(binding.props)
+                bound.add((str(ns), str(subject.get("name"))))
+    return bound
+
+
+def unused_token(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """A pod whose ServiceAccount holds no Kubernetes permission has no use for an API token."""
+    bound = _bound_accounts(args)
+    accounts = {(namespace_of(sa.props), _name(sa)): sa for sa in _k8s(args, "ServiceAccount")}
+    for w in _k8s(args, *POD_PATHS):
+        pod = pod_spec(w.props) or {}
+        key = (namespace_of(w.props), _account(w))
+        if key in bound:
+            continue
+        sa = accounts.get(key)
+        automount = pod.get("automountServiceAccountToken")
+        if automount is None and sa is not None:
+            automount = sa.props.get("automountServiceAccountToken")
+        if automount is not False:
+            yield (
+                Finding(
+                    f"{k8s_kind(w.resource_type)} {_name(w)} mounts an API token for ServiceAccount {key[1]}, "
+                    "which no Role grants anything.",
+                    field="automountServiceAccountToken",
+                ),
+                w.urn,
+            )
+
+
 def rbac(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     for role in _k8s(args, "Role", "ClusterRole"):
-        for rule in role.props.get("rules") or []:
+        for rule in maps(role.props.get("rules")):
             for field in ("verbs", "resources", "apiGroups"):
-                if "*" in (rule.get(field) or []):
+                if "*" in strings(rule.get(field)):
                     yield f"{k8s_kind(role.resource_type)} {_name(role)} grants '*' {field}.", role.urn
-    for binding in _k8s(args, "ClusterRoleBinding"):
-        subjects = binding.props.get("subjects") or []
-        if get(binding.props, "roleRef.name") == "cluster-admin" and any(
-            s.get("kind") == "ServiceAccount" for s in subjects
-        ):
-            yield f"ClusterRoleBinding {_name(binding)} makes a ServiceAccount cluster-admin.", binding.urn
+    for binding in _k8s(args, "ClusterRoleBinding", "RoleBinding"):
+        subjects = maps(binding.props.get("subjects"))
+        if get(binding.props, "roleRef.name") == "cluster-admin" and subjects:
+            yield f"{k8s_kind(binding.resource_type)} {_name(binding)} grants cluster-admin.", binding.urn
+
+
+_ESCALATING_VERBS = {"escalate", "bind", "impersonate"}
+_ANONYMOUS = {"system:anonymous", "system:unauthenticated", "system:authenticated"}
+
+
+def rbac_escalation(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    for role in _k8s(args, "Role", "ClusterRole"):
+        kind = k8s_kind(role.resource_type)
+        for rule in maps(role.props.get("rules")):
+            verbs, res = set(strings(rule.get("verbs"))), set(strings(rule.get("resources")))
+            if verbs & _ESCALATING_VERBS:
+                yield f"{kind} {_name(role)} grants {sorted(verbs & _ESCALATING_VERBS)}.", role.urn
+            if "secrets" in res and verbs & {"get", "list", "watch", "*"} and not strings(rule.get("resourceNames")):
+                yield f"{kind} {_name(role)} reads every Secret of its scope.", role.urn
+            if res & {"pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token"} and verbs & {"create", "get", "*"}:
+                yield f"{kind} {_name(role)} grants {sorted(res & {'pods/exec', 'pods/attach', 'nodes/proxy', 'serviceaccounts/token'})}.", role.urn
+    for binding in _k8s(args, "ClusterRoleBinding", "RoleBinding"):
+        names = {str(s.get("name")) for s in maps(binding.props.get("subjects"))}
+        if names & _ANONYMOUS:
+            yield f"{k8s_kind(binding.resource_type)} {_name(binding)} grants to {sorted(names & _ANONYMOUS)}.", binding.urn
 
 
 def _secret_refs(w: PolicyResource) -> Iterator[str]:
     kind = k8s_kind(w.resource_type)
     if kind in OPERATOR_KINDS:
-        spec = w.props.get("spec") or {}
+        spec = as_map(w.props.get("spec"))
         for path in (
             "kubernetesConfig.redisSecret.name",
             "redisSentinelConfig.redisReplicationPassword.secretKeyRef.name",
         ):
-            if get(spec, path):
+            if isinstance(get(spec, path), str):
                 yield str(get(spec, path))
         return
     pod = pod_spec(w.props) or {}
     for c in containers(w.props):
-        for env in c.spec.get("env") or []:
-            if get(env, "valueFrom.secretKeyRef.name"):
+        for env in maps(c.spec.get("env")):
+            if isinstance(get(env, "valueFrom.secretKeyRef.name"), str):
                 yield str(get(env, "valueFrom.secretKeyRef.name"))
-        for source in c.spec.get("envFrom") or []:
-            if get(source, "secretRef.name"):
+        for source in maps(c.spec.get("envFrom")):
+            if isinstance(get(source, "secretRef.name"), str):
                 yield str(get(source, "secretRef.name"))
-    for volume in pod.get("volumes") or []:
-        if get(volume, "secret.secretName"):
+    for volume in maps(pod.get("volumes")):
+        if isinstance(get(volume, "secret.secretName"), str):
             yield str(get(volume, "secret.secretName"))
 
 
@@ -262,47 +376,73 @@ def monitoring(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings
         r
         for r in args.resources
         if r.resource_type in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
-        and r.props.get("chart") == "kube-prometheus-stack"
+        and r.props.get("chart") in ("kube-prometheus-stack", "prometheus-community/kube-prometheus-stack")
     ]
     if not releases:
         yield "No kube-prometheus-stack release: Prometheus, Alertmanager and Grafana are not deployed.", None
         return
-    values = releases[0].props.get("values") or {}
+    values = as_map(releases[0].props.get("values"))
     for part in ("prometheus", "alertmanager", "grafana"):
         if get(values, f"{part}.enabled") is False:
             yield f"kube-prometheus-stack is deployed with {part} disabled.", releases[0].urn
     if not (get(values, "alertmanager.alertmanagerSpec.configSecret") or get(values, "alertmanager.config")):
         yield "Alertmanager has no receivers configured: alerts reach nobody.", releases[0].urn
+    minimum = as_int(config.get("minRetentionDays"), 0) or 0
+    retention = get(values, "prometheus.prometheusSpec.retention")
+    days = _days(retention)
+    if minimum and (days is None or days < minimum):
+        yield f"Prometheus keeps metrics for {retention}; at least {minimum} days are required.", releases[0].urn
+
+
+def _days(duration: Any) -> float | None:
+    text = str(duration or "").strip()
+    units = {"h": 1 / 24, "d": 1, "w": 7, "y": 365}
+    if len(text) < 2 or text[-1] not in units:
+        return None
+    number = as_float(text[:-1])
+    return None if number is None else number * units[text[-1]]
 
 
 def runbook_urls(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     for rule_set in _k8s(args, "PrometheusRule"):
-        for group in get(rule_set.props, "spec.groups", []) or []:
-            for rule in group.get("rules") or []:
+        for group in maps(get(rule_set.props, "spec.groups")):
+            for rule in maps(group.get("rules")):
                 if "alert" in rule and not str(get(rule, "annotations.runbook_url", "")).startswith("https://"):
                     yield f"Alert {rule['alert']} in {_name(rule_set)} has no https runbook_url.", rule_set.urn
 
 
+def _node_groups(args: StackValidationArgs) -> list[PolicyResource]:
+    return [g for g in args.resources if g.resource_type == "aws:eks/nodeGroup:NodeGroup"]
+
+
+def _tolerates(tolerations: Any, taints: Any) -> bool:
+    return all(
+        any(
+            t.get("key") == taint.get("key")
+            and t.get("effect") == _TAINT_EFFECTS.get(str(taint.get("effect")), taint.get("effect"))
+            and (t.get("operator") == "Exists" or t.get("value") == taint.get("value"))
+            for t in maps(tolerations)
+        )
+        for taint in maps(taints)
+    )
+
+
+def _placement(args: StackValidationArgs, w: PolicyResource) -> list[PolicyResource]:
+    """The node groups a workload's pods can land on (by node selector and tolerations)."""
+    pod = pod_spec(w.props) or {}
+    selector = as_map(pod.get("nodeSelector"))
+    return [
+        g
+        for g in _node_groups(args)
+        if _tolerates(pod.get("tolerations"), g.props.get("taints"))
+        and (not selector or labels_match(selector, g.props.get("labels")))
+    ]
+
+
 def redis_node_group(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
-    groups = [g for g in args.resources if g.resource_type == "aws:eks/nodeGroup:NodeGroup" and g.props.get("taints")]
     for redis in _k8s(args, "RedisReplication"):
-        spec = redis.props.get("spec") or {}
-        selector = spec.get("nodeSelector") or {}
-        tolerations = spec.get("tolerations") or []
-        fits = False
-        for g in groups:
-            labels = g.props.get("labels") or {}
-            tolerated = all(
-                any(
-                    t.get("key") == taint.get("key")
-                    and t.get("effect") == _TAINT_EFFECTS.get(str(taint.get("effect")), taint.get("effect"))
-                    and (t.get("operator") == "Exists" or t.get("value") == taint.get("value"))
-                    for t in tolerations
-                )
-                for taint in g.props.get("taints") or []
-            )
-            if tolerated and labels_match(selector, labels):
-                fits = True
+        spec = as_map(redis.props.get("spec"))
+        fits = [g for g in _placement(args, redis) if maps(g.props.get("taints")) and as_map(spec.get("nodeSelector"))]
         if not fits:
             yield (
                 f"RedisReplication {_name(redis)} does not both select and tolerate a dedicated, tainted node group.",
@@ -310,39 +450,171 @@ def redis_node_group(args: StackValidationArgs, config: Mapping[str, Any]) -> Fi
             )
 
 
-def _interval_minutes(schedule: str) -> int:
-    minute, hour, *_ = (schedule.split() + ["*"] * 5)[:5]
-    if minute.startswith("*/") and hour == "*":
-        return int(minute[2:])
-    if minute == "*" and hour == "*":
-        return 1
-    if "," in minute and hour == "*":
-        marks = sorted(int(m) for m in minute.split(","))
-        return max(b - a for a, b in zip(marks, [*marks[1:], marks[0] + 60], strict=True))
-    if hour == "*":
-        return 60
-    return 1440
+_STATEFUL = {"StatefulSet", *OPERATOR_KINDS}
+
+
+def stateful_nodes(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Stateful pods run on on-demand capacity, with a node for each replica that must not share one."""
+    for w in _k8s(args, *_STATEFUL):
+        groups = _placement(args, w) if as_map((pod_spec(w.props) or {}).get("nodeSelector")) else []
+        for g in groups:
+            if str(g.props.get("capacityType") or "ON_DEMAND") != "ON_DEMAND":
+                yield (
+                    f"{k8s_kind(w.resource_type)} {_name(w)} can land on node group {g.name}, which is Spot capacity.",
+                    g.urn,
+                )
+        replicas = as_int(get(w.props, "spec.clusterSize"), None) or as_int(get(w.props, "spec.replicas"), 1) or 1
+        required = maps(get(pod_spec(w.props) or {}, "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"))
+        if groups and any(term.get("topologyKey") == "kubernetes.io/hostname" for term in required):
+            nodes = sum(as_int(get(g.props, "scalingConfig.minSize"), 0) or 0 for g in groups)
+            if nodes < replicas:
+                yield (
+                    f"{k8s_kind(w.resource_type)} {_name(w)} needs {replicas} separate nodes but its node groups "
+                    f"guarantee {nodes} (scalingConfig.minSize).",
+                    w.urn,
+                )
 
 
 def backups(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     name = config.get("cronJobName", "redis-backup")
     claim = config.get("storageClaim", "backup-storage")
-    limit = int(config.get("maxIntervalMinutes", 60))
+    limit = as_int(config.get("maxIntervalMinutes"), 60) or 60
     jobs = [j for j in _k8s(args, "CronJob") if _name(j) == name]
     if not jobs:
         yield f"No backup CronJob {name}.", None
         return
-    job = jobs[0]
-    spec = job.props.get("spec") or {}
-    if _interval_minutes(str(spec.get("schedule", ""))) > limit:
-        yield f"CronJob {name} runs less often than every {limit} minutes.", job.urn
-    if spec.get("concurrencyPolicy") != "Forbid":
-        yield f"CronJob {name} may run two backups at once (concurrencyPolicy is not Forbid).", job.urn
-    volumes = get(spec, "jobTemplate.spec.template.spec.volumes", []) or []
-    claims = {get(v, "persistentVolumeClaim.claimName") for v in volumes}
-    declared = {(namespace_of(p.props), _name(p)) for p in _k8s(args, "PersistentVolumeClaim")}
-    if claim not in claims or (namespace_of(job.props), claim) not in declared:
-        yield f"CronJob {name} does not mount the declared backup storage claim {claim}.", job.urn
+    for job in jobs:
+        spec = as_map(job.props.get("spec"))
+        gap = max_gap_minutes(str(spec.get("schedule", "")))
+        if gap is None:
+            yield f"CronJob {name} has a schedule the CronJob controller cannot parse.", job.urn
+        elif gap > limit:
+            yield f"CronJob {name} can leave {gap:g} minutes between runs; at most {limit} are allowed.", job.urn
+        if spec.get("concurrencyPolicy") != "Forbid":
+            yield f"CronJob {name} may run two backups at once (concurrencyPolicy is not Forbid).", job.urn
+        claims = {get(v, "persistentVolumeClaim.claimName") for v in maps(get(spec, "jobTemplate.spec.template.spec.volumes"))}
+        declared = {(namespace_of(p.props), _name(p)) for p in _k8s(args, "PersistentVolumeClaim")}
+        if claim not in claims or (namespace_of(job.props), claim) not in declared:
+            yield f"CronJob {name} does not mount the declared backup storage claim {claim}.", job.urn
+
+
+def cron_jobs(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Every CronJob runs: not suspended, a valid schedule that fires, a deadline so a hung run ends."""
+    for job in _k8s(args, "CronJob"):
+        spec = as_map(job.props.get("spec"))
+        if spec.get("suspend") is not None and spec.get("suspend") is not False:
+            yield f"CronJob {_name(job)} is suspended: it never runs.", job.urn
+        gap = max_gap_minutes(str(spec.get("schedule", "")))
+        if gap is None or gap == math.inf:
+            yield f"CronJob {_name(job)} has a schedule that is invalid or never fires.", job.urn
+        if not as_int(get(spec, "jobTemplate.spec.activeDeadlineSeconds"), 0):
+            yield f"CronJob {_name(job)} has no activeDeadlineSeconds: a hung run blocks every later one.", job.urn
+
+
+def _threshold(condition: Any) -> tuple[str, float] | None:
+    match = re.fullmatch(r"\s*result(?:\[0\])?\s*(>=|>|<=|<)\s*([0-9.eE+-]+)\s*", str(condition or ""))
+    if not match:
+        return None
+    value = as_float(match.group(2))
+    return None if value is None else (match.group(1), value)
+
+
+def analysis(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Rollout analysis can fail, and its thresholds are at least as strict as the SLO."""
+    min_success = as_float(config.get("minSuccessRate"), 0.99) or 0.99
+    max_latency = as_float(config.get("maxLatencySeconds"), 0.5) or 0.5
+    for template in _k8s(args, "AnalysisTemplate", "ClusterAnalysisTemplate"):
+        metrics = maps(get(template.props, "spec.metrics"))
+        if not metrics:
+            yield f"AnalysisTemplate {_name(template)} has no metric: it always passes.", template.urn
+        for metric in metrics:
+            label = f"AnalysisTemplate {_name(template)} metric {metric.get('name')}"
+            if truthy(metric.get("dryRun")) or get(template.props, "spec.dryRun"):
+                yield f"{label} runs as a dry run: its result is ignored.", template.urn
+            count = as_int(metric.get("count"), None)
+            limit = as_int(metric.get("failureLimit"), 0)
+            if limit is not None and (limit < 0 or (count is not None and limit >= count)):
+                yield f"{label} tolerates {limit} failures of {count} measurements: it cannot fail.", template.urn
+            if "prometheus" not in as_map(metric.get("provider")):
+                continue
+            success, failure = metric.get("successCondition"), metric.get("failureCondition")
+            if not success and not failure:
+                yield f"{label} has no success or failure condition: it cannot fail.", template.urn
+                continue
+            bound = _threshold(success)
+            if bound is None:
+                if str(success).strip().lower() in ("true", "1", "len(result) >= 0"):
+                    yield f"{label} succeeds unconditionally.", template.urn
+                continue
+            op, value = bound
+            if op in (">=", ">") and value < min_success:
+                yield f"{label} accepts a success rate of {value:g}, below the SLO's {min_success:g}.", template.urn
+            if op in ("<=", "<") and value > max_latency:
+                yield f"{label} accepts a latency of {value:g}s, above the SLO's {max_latency:g}s.", template.urn
+
+
+def rollout_bounds(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Argo Rollouts: every strategy is analysed, bounded, and reported back to pulumi up."""
+    templates = {(namespace_of(t.props), _name(t)) for t in _k8s(args, "AnalysisTemplate")}
+    for r in _k8s(args, "Rollout"):
+        strategy = as_map(get(r.props, "spec.strategy"))
+        name = f"Rollout {_name(r)}"
+        if not get(r.props, "metadata.annotations.pulumi.com/waitFor") and not as_map(
+            get(r.props, "metadata.annotations")
+        ).get("pulumi.com/waitFor"):
+            yield f"{name} has no pulumi.com/waitFor annotation: pulumi up cannot see an aborted rollout.", r.urn
+        refs: list[Any] = []
+        if "blueGreen" in strategy:
+            bg = as_map(strategy.get("blueGreen"))
+            pre, post = as_map(bg.get("prePromotionAnalysis")), as_map(bg.get("postPromotionAnalysis"))
+            if not maps(pre.get("templates")):
+                yield f"{name} promotes blue-green without pre-promotion analysis.", r.urn
+            if not maps(post.get("templates")):
+                yield f"{name} has no post-promotion analysis: a bad release stays live.", r.urn
+            refs += maps(pre.get("templates")) + maps(post.get("templates"))
+            delay = as_int(bg.get("scaleDownDelaySeconds"), 30)
+            if delay is not None and delay < 30:
+                yield f"{name} scales the old version down after {delay}s: an abort has nothing warm to return to.", r.urn
+        elif "canary" in strategy:
+            canary = as_map(strategy.get("canary"))
+            steps = maps(canary.get("steps"))
+            weights = [as_int(s.get("setWeight"), None) for s in steps if "setWeight" in s]
+            if any(w is None or not 0 <= w <= 100 for w in weights) or weights != sorted(weights):
+                yield f"{name} canary weights {weights} are not increasing steps within 0..100.", r.urn
+            analysed = maps(get(canary, "analysis.templates")) + [
+                t for s in steps for t in maps(get(s, "analysis.templates"))
+            ]
+            if not analysed:
+                yield f"{name} shifts canary traffic without analysis.", r.urn
+            if not any("pause" in s for s in steps):
+                yield f"{name} canary never pauses to measure a step.", r.urn
+            refs += analysed
+        else:
+            yield f"{name} has no blueGreen or canary strategy.", r.urn
+        for ref in refs:
+            key = (namespace_of(r.props), str(ref.get("templateName")))
+            if not ref.get("clusterScope") and key not in templates:
+                yield f"{name} refers to AnalysisTemplate {key[1]}, which the stack does not declare.", r.urn
+
+
+def protect(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Stateful resources carry Pulumi's protect option, so a stray destroy or replace cannot drop them."""
+    types = set(strings(config.get("types"))) or STATEFUL_TYPES
+    for r in args.resources:
+        if r.resource_type in types and not getattr(r.opts, "protect", False):
+            yield f"{r.resource_type.rsplit(':', 1)[-1]} {r.name} is not protected (protect option).", r.urn
+
+
+STATEFUL_TYPES = {
+    "eks:index:Cluster",
+    "aws:eks/cluster:Cluster",
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
+    "aws:kms/key:Key",
+    "aws:backup/vault:Vault",
+    "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication",
+    "kubernetes:core/v1:PersistentVolumeClaim",
+}
 
 
 POLICIES = [
@@ -430,6 +702,7 @@ POLICIES = [
         rule=monitoring,
         severity=Severity.HIGH,
         remediation="Deploy the MonitoringStack component (kube-prometheus-stack with an Alertmanager config Secret).",
+        config={"minRetentionDays": {"type": "integer", "minimum": 0, "default": 0}},
     ),
     stack_policy(
         name="monitoring-alert-require-runbook-url",
@@ -456,5 +729,80 @@ POLICIES = [
             "storageClaim": {"type": "string", "default": "backup-storage"},
             "maxIntervalMinutes": {"type": "integer", "minimum": 1, "default": 60},
         },
+    ),
+    stack_policy(
+        name="k8s-network-policy-disallow-allow-all",
+        description="No NetworkPolicy rule admits every peer, every namespace or the whole internet.",
+        rule=open_network_policy,
+        severity=Severity.HIGH,
+        remediation="Name the peers (podSelector, namespaceSelector with labels, or private ipBlocks) and ports.",
+    ),
+    stack_policy(
+        name="k8s-namespace-require-pod-security-admission",
+        description="Namespaces that run workloads enforce the baseline or restricted Pod Security Standard.",
+        rule=pod_security_admission,
+        severity=Severity.HIGH,
+        remediation="Label the namespace pod-security.kubernetes.io/enforce: baseline (or restricted).",
+    ),
+    stack_policy(
+        name="k8s-workload-disallow-default-namespace",
+        description="No workload runs in the default, kube-system or kube-public namespace.",
+        rule=default_namespace,
+        severity=Severity.MEDIUM,
+        remediation="Deploy workloads into their own namespace with its policies, quota and limits.",
+    ),
+    stack_policy(
+        name="k8s-pod-disallow-unused-service-account-token",
+        description="Pods whose ServiceAccount has no Kubernetes permission do not mount an API token.",
+        rule=unused_token,
+        severity=Severity.MEDIUM,
+        remediation="Set automountServiceAccountToken: false on the pod or its ServiceAccount (IRSA tokens are separate).",
+    ),
+    stack_policy(
+        name="k8s-rbac-disallow-privilege-escalation",
+        description="No Role grants escalate, bind, impersonate, exec or every Secret; nothing is granted to anonymous users.",
+        rule=rbac_escalation,
+        severity=Severity.HIGH,
+        remediation="Grant named resources (resourceNames for Secrets) and never escalate/bind/impersonate.",
+    ),
+    stack_policy(
+        name="eks-node-group-require-stateful-capacity",
+        description="Stateful pods run on on-demand nodes, with at least one node per replica that must not share one.",
+        rule=stateful_nodes,
+        severity=Severity.HIGH,
+        remediation="Use capacityType ON_DEMAND and a minSize of at least the replica count for the Redis node group.",
+    ),
+    stack_policy(
+        name="k8s-cronjob-require-schedule-that-runs",
+        description="CronJobs are not suspended, fire on a valid schedule and have a deadline.",
+        rule=cron_jobs,
+        severity=Severity.HIGH,
+        remediation="Unset suspend, fix the schedule and set jobTemplate.spec.activeDeadlineSeconds.",
+    ),
+    stack_policy(
+        name="argo-analysis-require-failable-slo-thresholds",
+        description="Rollout analysis can fail, and its thresholds are at least as strict as the SLO.",
+        rule=analysis,
+        severity=Severity.HIGH,
+        remediation="Give every metric a success condition at the SLO, a failureLimit below its count, no dryRun.",
+        config={
+            "minSuccessRate": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.99},
+            "maxLatencySeconds": {"type": "number", "exclusiveMinimum": 0, "default": 0.5},
+        },
+    ),
+    stack_policy(
+        name="argo-rollout-require-bounded-strategy",
+        description="Rollouts are analysed before and after promotion, step up gradually and fail pulumi up when aborted.",
+        rule=rollout_bounds,
+        severity=Severity.HIGH,
+        remediation="Use the RedisGateway delivery settings: analysis templates, increasing weights, pulumi.com/waitFor.",
+    ),
+    stack_policy(
+        name="pulumi-stateful-resource-require-protect",
+        description="Clusters, buckets, keys, vaults, volumes and Redis carry Pulumi's protect option.",
+        rule=protect,
+        severity=Severity.HIGH,
+        remediation="Set redisgw:protectStatefulResources: true.",
+        config={"types": {"type": "array", "items": {"type": "string"}, "default": []}},
     ),
 ]

@@ -1,29 +1,73 @@
-"""Workload security and hygiene, per container: the Polaris/kube-score core.
+"""Workload security and hygiene, per pod and per container: Pod Security Standards and the
+Polaris/kube-score core.
 
-Applies to every pod template the stack declares (Deployments, StatefulSets, Jobs, CronJobs, Argo
-Rollouts) and to the containers the redis-operator builds from ``RedisReplication`` and
-``RedisSentinel``. Helm charts' own pods are not visible to the program; the charts are pinned and
-configured in the components instead.
+Applies to every pod template the stack declares, of any kind that carries one (Deployments,
+StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods, Argo Rollouts, in any API version and
+as patches) and to the containers the redis-operator builds from its custom resources. Helm
+charts' own pods are not visible to the program; the charts are pinned and configured in the
+components instead. Findings name the container (or the pod field) so an exemption can waive one
+container's finding without waiving the resource.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
-from redisgw_policies._k8s import WORKLOAD_TYPES, Container, containers, effective
-from redisgw_policies._policy import resource_policy
+from redisgw_policies._k8s import WORKLOAD_KINDS, Container, containers, effective, pod_annotations, pod_spec
+from redisgw_policies._policy import Finding, as_int, as_map, maps, resource_policy, strings, truthy
 
 Check = Callable[[Container, Mapping[str, Any]], Iterable[str]]
+PodCheck = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], Iterable[tuple[str, str]]]
+
+SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}
+"""The sysctls Pod Security Standards (baseline) allow."""
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+"""Volume types Pod Security Standards (restricted) allow."""
+SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)", re.I)
 
 
 def per_container(check: Check) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Iterable[str]]:
     def rule(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
         for c in containers(props):
             for message in check(c, config):
-                yield f"{c.kind} container {c.name}: {message}"
+                yield Finding(f"{c.kind} container {c.name}: {message}", container=c.name)
+
+    return rule
+
+
+def per_pod(check: PodCheck) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Iterable[str]]:
+    def rule(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
+        pod = pod_spec(as_map(props))
+        if pod is None:
+            return
+        kind = str(as_map(props).get("kind"))
+        for field, message in check(pod, as_map(props), config):
+            yield Finding(f"{kind} pod: {message}", field=field)
 
     return rule
 
@@ -31,29 +75,33 @@ def per_container(check: Check) -> Callable[[Mapping[str, Any], Mapping[str, Any
 def non_root(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
     if effective(c, "runAsNonRoot") is not True:
         yield "runAsNonRoot is not true."
-    if effective(c, "runAsUser") == 0:
+    if as_int(effective(c, "runAsUser"), -1) == 0:
         yield "runs as UID 0."
+    if as_int(effective(c, "runAsGroup"), -1) == 0:
+        yield "runs with GID 0."
 
 
 def read_only_root(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
-    if (c.spec.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+    if as_map(c.spec.get("securityContext")).get("readOnlyRootFilesystem") is not True:
         yield "the root filesystem is writable."
 
 
 def no_privilege_escalation(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
-    sc = c.spec.get("securityContext") or {}
+    sc = as_map(c.spec.get("securityContext"))
     if sc.get("allowPrivilegeEscalation") is not False:
         yield "allowPrivilegeEscalation is not false."
-    if sc.get("privileged"):
+    if sc.get("privileged") is not None and sc.get("privileged") is not False:
         yield "runs privileged."
 
 
 def drop_all(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
-    caps = (c.spec.get("securityContext") or {}).get("capabilities") or {}
-    if "ALL" not in (caps.get("drop") or []):
+    caps = as_map(as_map(c.spec.get("securityContext")).get("capabilities"))
+    if not {"ALL", "all"} & set(strings(caps.get("drop"))):
         yield "does not drop ALL capabilities."
-    added = set(caps.get("add") or []) - set(config.get("allowedCapabilities") or [])
-    if added:
+    added = {a.upper().removeprefix("CAP_") for a in strings(caps.get("add"))} - {
+        a.upper() for a in strings(config.get("allowedCapabilities"))
+    }
+    if added or (caps.get("add") is not None and not isinstance(caps.get("add"), list)):
         yield f"adds capabilities {sorted(added)}."
 
 
@@ -65,7 +113,10 @@ def _tag(image: str) -> str | None:
 
 
 def pinned_image(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
-    image = str(c.spec.get("image") or "")
+    image = c.spec.get("image")
+    if not isinstance(image, str) or not image:
+        yield "has no image."
+        return
     tag = _tag(image)
     if tag is None:
         yield f"image {image} has no tag."
@@ -74,33 +125,94 @@ def pinned_image(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
 
 
 def allowed_registry(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
-    allowed = config.get("allowedRegistries") or []
-    image = str(c.spec.get("image") or "")
+    allowed = strings(config.get("allowedRegistries"))
+    image = c.spec.get("image")
+    image = image if isinstance(image, str) else ""
     if allowed and not any(image.startswith(prefix) for prefix in allowed):
         yield f"image {image} is not from an allowed registry {allowed}."
 
 
 def probes(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
-    if not c.long_running or c.operator_managed or c.name in {i.get("name") for i in c.pod.get("initContainers") or []}:
+    if not c.long_running or c.operator_managed or c.init:
         return
     for probe in ("readinessProbe", "livenessProbe"):
-        if not c.spec.get(probe):
+        if not isinstance(c.spec.get(probe), Mapping) or not c.spec.get(probe):
             yield f"has no {probe}."
 
 
 def resources(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
-    res = c.spec.get("resources") or {}
+    res = as_map(c.spec.get("resources"))
     for kind in ("requests", "limits"):
-        missing = [r for r in ("cpu", "memory") if not (res.get(kind) or {}).get(r)]
+        missing = [r for r in ("cpu", "memory") if not as_map(res.get(kind)).get(r)]
         if missing:
             yield f"has no {kind} for {missing}."
+
+
+def host_ports(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
+    for port in maps(c.spec.get("ports")):
+        if as_int(port.get("hostPort"), 0) or (port.get("hostPort") is not None and as_int(port.get("hostPort")) is None):
+            yield f"binds host port {port.get('hostPort')}."
+
+
+def seccomp(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
+    profile = as_map(effective(c, "seccompProfile"))
+    if profile.get("type") not in ("RuntimeDefault", "Localhost"):
+        yield "has no RuntimeDefault or Localhost seccomp profile."
+
+
+def security_options(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
+    sc = as_map(c.spec.get("securityContext"))
+    selinux = as_map(effective(c, "seLinuxOptions"))
+    if str(selinux.get("type") or "") not in SELINUX_TYPES:
+        yield f"sets SELinux type {selinux.get('type')}."
+    if selinux.get("user") or selinux.get("role"):
+        yield "sets an SELinux user or role."
+    if sc.get("procMount") not in (None, "Default"):
+        yield "unmasks /proc (procMount)."
+    if as_map(effective(c, "appArmorProfile")).get("type") == "Unconfined":
+        yield "runs without AppArmor (Unconfined)."
+    if truthy(as_map(effective(c, "windowsOptions")).get("hostProcess")):
+        yield "runs as a Windows host process."
+
+
+def plaintext_secrets(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
+    for env in maps(c.spec.get("env")):
+        name = env.get("name")
+        if isinstance(name, str) and _SECRET_NAME.search(name) and env.get("value") not in (None, ""):
+            yield f"sets {name} to a literal value; read it from a Secret."
+
+
+def host_namespaces(pod: Mapping[str, Any], props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"):
+        value = pod.get(key)
+        shared = value is False if key == "hostUsers" else (value is not None and value is not False)
+        if shared and key != "hostUsers":
+            yield key, f"shares the node's namespace ({key})."
+
+
+def volumes(pod: Mapping[str, Any], props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    for volume in maps(pod.get("volumes")):
+        kinds = [k for k in volume if k != "name"]
+        if "hostPath" in kinds:
+            yield "volumes.hostPath", f"mounts a hostPath volume ({volume.get('name')})."
+        elif any(k not in RESTRICTED_VOLUMES for k in kinds):
+            yield "volumes", f"uses volume type {sorted(set(kinds) - RESTRICTED_VOLUMES)} ({volume.get('name')})."
+
+
+def sysctls(pod: Mapping[str, Any], props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    for sysctl in maps(as_map(pod.get("securityContext")).get("sysctls")):
+        if sysctl.get("name") not in SAFE_SYSCTLS:
+            yield "securityContext.sysctls", f"sets unsafe sysctl {sysctl.get('name')}."
+    for key, value in pod_annotations(props).items():
+        if str(key).startswith("container.apparmor.security.beta.kubernetes.io/") and value == "unconfined":
+            yield "annotations", f"runs a container without AppArmor ({key})."
 
 
 def _policy(name: str, description: str, check: Check, severity: Severity, remediation: str, **kw: Any) -> Any:
     return resource_policy(
         name=name,
         description=description,
-        types=WORKLOAD_TYPES,
+        kinds=WORKLOAD_KINDS,
         rule=per_container(check),
         severity=severity,
         remediation=remediation,
@@ -108,13 +220,24 @@ def _policy(name: str, description: str, check: Check, severity: Severity, remed
     )
 
 
+def _pod_policy(name: str, description: str, check: PodCheck, severity: Severity, remediation: str) -> Any:
+    return resource_policy(
+        name=name,
+        description=description,
+        kinds=WORKLOAD_KINDS,
+        rule=per_pod(check),
+        severity=severity,
+        remediation=remediation,
+    )
+
+
 POLICIES = [
     _policy(
         "k8s-container-require-non-root",
-        "Containers run as a non-root user.",
+        "Containers run as a non-root user and group.",
         non_root,
         Severity.HIGH,
-        "Set securityContext.runAsNonRoot: true and a non-zero runAsUser.",
+        "Set securityContext.runAsNonRoot: true and a non-zero runAsUser and runAsGroup.",
     ),
     _policy(
         "k8s-container-require-read-only-root-filesystem",
@@ -128,7 +251,7 @@ POLICIES = [
         "Containers cannot gain privileges (no setuid, not privileged).",
         no_privilege_escalation,
         Severity.HIGH,
-        "Set securityContext.allowPrivilegeEscalation: false.",
+        "Set securityContext.allowPrivilegeEscalation: false and never privileged: true.",
     ),
     _policy(
         "k8s-container-require-drop-all-capabilities",
@@ -166,5 +289,54 @@ POLICIES = [
         resources,
         Severity.MEDIUM,
         "Set resources.requests and resources.limits for cpu and memory.",
+    ),
+    _policy(
+        "k8s-container-disallow-host-ports",
+        "Containers bind no host port.",
+        host_ports,
+        Severity.HIGH,
+        "Remove ports[].hostPort; expose the port through a Service.",
+    ),
+    _policy(
+        "k8s-container-require-seccomp-profile",
+        "Containers run under the RuntimeDefault (or a Localhost) seccomp profile.",
+        seccomp,
+        Severity.MEDIUM,
+        "Set securityContext.seccompProfile.type: RuntimeDefault on the pod or the container.",
+    ),
+    _policy(
+        "k8s-container-restrict-security-options",
+        "Containers keep SELinux, AppArmor, /proc masking and Windows isolation at their defaults.",
+        security_options,
+        Severity.HIGH,
+        "Remove seLinuxOptions user/role and custom types, procMount: Unmasked, Unconfined AppArmor and hostProcess.",
+    ),
+    _policy(
+        "k8s-container-disallow-plaintext-secrets",
+        "Containers read passwords, tokens and keys from Secrets, never from literal environment values.",
+        plaintext_secrets,
+        Severity.HIGH,
+        "Use env[].valueFrom.secretKeyRef (or envFrom.secretRef) for secret values.",
+    ),
+    _pod_policy(
+        "k8s-pod-disallow-host-namespaces",
+        "Pods share no host namespace (network, PID, IPC).",
+        host_namespaces,
+        Severity.HIGH,
+        "Remove hostNetwork, hostPID and hostIPC from the pod spec.",
+    ),
+    _pod_policy(
+        "k8s-pod-restrict-volume-types",
+        "Pods mount no hostPath and only the volume types the restricted profile allows.",
+        volumes,
+        Severity.HIGH,
+        "Use persistentVolumeClaim, emptyDir, configMap, secret, projected, downwardAPI, csi or ephemeral volumes.",
+    ),
+    _pod_policy(
+        "k8s-pod-restrict-sysctls-and-apparmor",
+        "Pods set only safe sysctls and never disable AppArmor by annotation.",
+        sysctls,
+        Severity.HIGH,
+        "Remove unsafe sysctls and container.apparmor.security.beta.kubernetes.io/*: unconfined annotations.",
     ),
 ]
