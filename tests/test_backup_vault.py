@@ -98,9 +98,13 @@ def test_lifecycle_tiers_and_object_lock(rec: Recording) -> None:
     assert [(t["days"], t["storageClass"]) for t in rule["transitions"]] == [(30, "STANDARD_IA"), (90, "GLACIER_IR")]
     assert rule["expiration"]["days"] == 365 and rule["filter"]["prefix"] == BACKUP_PREFIX
     assert rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 1
-    lock = rec.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs
-    assert lock["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 14}
+    locks = rec.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert sorted(lock.name for lock in locks) == ["bk-bucket", "bk-replica"]
+    for lock in locks:
+        assert lock.inputs["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 14}
+    # S3 replicates a locked object's retention only into a bucket that has Object Lock itself.
     assert rec.one("aws:s3/bucket:Bucket", "bk-bucket").inputs["objectLockEnabled"] is True
+    assert rec.one("aws:s3/bucket:Bucket", "bk-replica").inputs["objectLockEnabled"] is True
 
 
 def test_vault_lock_and_hourly_plan_copied_to_dr(rec: Recording) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,8 +18,10 @@ from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidation
 
 from ops.offline.engine import Resource
 from redisgw_policies import DOMAINS, POLICIES, data, edge, eks, network, platform, workloads
-from redisgw_policies._policy import exemption_state
+from redisgw_policies._cron import max_gap_minutes
+from redisgw_policies._policy import Finding, exemption_state
 from tests.conftest import Recording
+from tests.policy_harness import as_policy_resources
 
 # -- resource rules ------------------------------------------------------------------------------
 
@@ -261,29 +264,6 @@ def test_cron_jobs_need_no_probes() -> None:
 # -- stack rules, on the real production stack ---------------------------------------------------
 
 
-def as_policy_resources(recorded: Iterable[Resource]) -> list[PolicyResource]:
-    """The recorded stack as the analyzer hands it to stack policies."""
-    items = [
-        PolicyResource(
-            r.type,
-            copy.deepcopy(r.inputs),
-            r.urn,
-            r.name,
-            PolicyResourceOptions(r.protect, [], None, [], None, [], r.parent),
-            None,
-            None,
-            [],
-            {},
-        )
-        for r in recorded
-    ]
-    by_urn = {p.urn: p for p in items}
-    for p, r in zip(items, recorded, strict=True):
-        p.property_dependencies = {k: [by_urn[u] for u in v if u in by_urn] for k, v in r.property_dependencies.items()}
-        p.dependencies = [by_urn[u] for u in r.dependencies if u in by_urn]
-    return items
-
-
 @pytest.fixture(scope="module")
 def production(stack_run: Callable[[str], Recording]) -> list[PolicyResource]:
     return as_policy_resources(stack_run("production"))
@@ -465,10 +445,25 @@ def test_backup_storage_must_be_declared(production: list[PolicyResource]) -> No
 
 
 @pytest.mark.parametrize(
-    ("schedule", "minutes"), [("*/15 * * * *", 15), ("0,30 * * * *", 30), ("5 * * * *", 60), ("0 3 * * *", 1440)]
+    ("schedule", "minutes"),
+    [
+        ("*/15 * * * *", 15),
+        ("0,30 * * * *", 30),
+        ("5 * * * *", 60),
+        ("@hourly", 60),
+        ("0 3 * * *", 1440),
+        ("*/15 * 1 * *", 43215),  # the day-of-month field leaves a month between bursts
+        ("*/15 * * * 1-5", 2895),  # weekdays only: the weekend is a gap
+        ("0 0 31 2 *", math.inf),  # never fires
+    ],
 )
-def test_cron_interval(schedule: str, minutes: int) -> None:
-    assert platform._interval_minutes(schedule) == minutes
+def test_cron_gap_honours_every_field(schedule: str, minutes: float) -> None:
+    assert max_gap_minutes(schedule) == minutes
+
+
+@pytest.mark.parametrize("schedule", ["", "nonsense", "61 * * * *", "* * * * * *", "*/15 * * *"])
+def test_cron_gap_of_an_invalid_schedule_is_none(schedule: str) -> None:
+    assert max_gap_minutes(schedule) is None
 
 
 # -- pack metadata and exemptions ----------------------------------------------------------------
@@ -489,14 +484,26 @@ def test_every_policy_has_metadata_and_a_kebab_case_name() -> None:
         assert "exemptions" in p.config_schema.properties
 
 
-def test_exemption_needs_a_match_and_expires() -> None:
+def test_exemption_names_a_container_or_field_and_expires() -> None:
     urn = "urn:pulumi:production::redisgw::redisgw:index:RedisGateway$kubernetes:x::gateway-redis"
     config = {
         "exemptions": [
-            {"resource": "gateway-redis", "reason": "written by the operator at start", "expires": "2027-06-30"}
+            {
+                "resource": "gateway-redis",
+                "container": "redis",
+                "reason": "written by the operator at start",
+                "expires": "2027-06-30",
+            }
         ]
     }
-    assert exemption_state(config, urn, today=datetime.date(2027, 1, 1)) == "exempt"
-    assert exemption_state(config, urn, today=datetime.date(2027, 7, 1)) == "expired 2027-06-30"
-    assert exemption_state(config, urn.replace("gateway-redis", "gateway-sentinel")) is None
-    assert exemption_state({"exemptions": [{"resource": "*redis*", "reason": "r" * 15}]}, urn) == "exempt"
+    finding = Finding("RedisReplication container redis: the root filesystem is writable.", container="redis")
+    assert exemption_state(config, urn, finding, today=datetime.date(2027, 1, 1)) == "exempt"
+    assert exemption_state(config, urn, finding, today=datetime.date(2027, 7, 1)) == "expired 2027-06-30"
+    assert exemption_state(config, urn.replace("gateway-redis", "gateway-sentinel"), finding) is None
+    # Another container of the same resource, or a finding about the whole resource, is still reported.
+    other = Finding("RedisReplication container redis-exporter: ...", container="redis-exporter")
+    assert exemption_state(config, urn, other, today=datetime.date(2027, 1, 1)) is None
+    assert exemption_state(config, urn, "a finding without a container", today=datetime.date(2027, 1, 1)) is None
+    # An exemption that names neither a container nor a field waives nothing.
+    broad = {"exemptions": [{"resource": "*redis*", "reason": "r" * 15}]}
+    assert exemption_state(broad, urn, finding) is None

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ops.cli import main
+from redisgw_policies import POLICIES
 from ops.offline import k8s_schema
 from ops.offline.engine import ROOT, Resource
 from tests.conftest import STACKS, write_variant
@@ -27,16 +28,41 @@ def test_preview_is_clean_and_writes_the_report(tmp_path: Path, stack: str) -> N
     assert {"type", "name", "urn", "parent", "inputs"} <= set(first)
     assert len(report["policies"]["evaluated"]) >= 8
     levels = {p["enforcement"] for p in report["policies"]["evaluated"]}
-    assert levels == ({"mandatory"} if stack == "production" else {"advisory"})
+    assert levels == ({"mandatory"} if stack == "production" else {"advisory", "disabled"})
     assert not [v for v in report["policies"]["violations"] if v["enforcement"] == "mandatory"]
 
 
-def test_staging_reports_its_cost_savings_as_advisory(tmp_path: Path) -> None:
+STAGING_TRADES = {
+    "ec2-vpc-require-nat-per-az",
+    "s3-bucket-require-object-lock",
+    "backup-vault-require-lock",
+    "pulumi-stateful-resource-require-protect",
+}
+"""Production-only invariants staging gives up on purpose (cost, and a stack that can be torn down)."""
+
+
+def test_staging_disables_only_the_production_invariants_it_trades(tmp_path: Path) -> None:
     out = tmp_path / "staging.json"
     assert main(["preview", "--stack", "staging", "--json", str(out)]) == 0
-    violations = json.loads(out.read_text())["policies"]["violations"]
-    assert {v["policy"] for v in violations} == {"ec2-vpc-require-nat-per-az", "backup-vault-require-lock"}
-    assert {v["enforcement"] for v in violations} == {"advisory"}
+    report = json.loads(out.read_text())
+    assert report["policies"]["violations"] == []
+    disabled = {p["name"] for p in report["policies"]["evaluated"] if p["enforcement"] == "disabled"}
+    assert disabled == STAGING_TRADES
+
+
+def test_staging_trades_would_block_production(tmp_path: Path) -> None:
+    """What staging disables is real: its choices, previewed with production's pack config, are blocked."""
+    changes = [
+        ("redisgw:network.natGateways", "single"),
+        ("redisgw:protectStatefulResources", False),
+        ("redisgw:backup.vaultLock.enabled", False),
+        ("redisgw:backup.objectLock.enabled", False),
+    ]
+    variant = write_variant(tmp_path, "production", changes)
+    out = tmp_path / "r.json"
+    assert main(["preview", "--stack", "production", "--config", str(variant), "--json", str(out)]) == 1
+    blocked = {v["policy"] for v in json.loads(out.read_text())["policies"]["violations"] if v["enforcement"] == "mandatory"}
+    assert STAGING_TRADES <= blocked
 
 
 @pytest.mark.parametrize(
@@ -128,7 +154,7 @@ def test_readme_policy_table_is_what_ops_policies_prints(capsys: pytest.CaptureF
     readme = (ROOT / "README.md").read_text()
     between = readme.split("<!-- policies:start -->\n", 1)[1].split("<!-- policies:end -->", 1)[0]
     assert between == table
-    assert table.count("\n") == 2 + 40  # header, rule, one line per policy
+    assert table.count("\n") == 2 + len(POLICIES)  # header, rule, one line per policy
 
 
 def test_exemptions_in_force_are_reported(tmp_path: Path) -> None:
@@ -138,6 +164,7 @@ def test_exemptions_in_force_are_reported(tmp_path: Path) -> None:
     assert {(e["policy"], e["resource"]) for e in exemptions} == {
         ("k8s-container-require-read-only-root-filesystem", "gateway-redis"),
         ("k8s-container-require-read-only-root-filesystem", "gateway-sentinel"),
+        ("s3-bucket-require-object-lock", "gateway-alb-logs"),
     }
     assert all(len(e["reason"]) >= 15 for e in exemptions)
 

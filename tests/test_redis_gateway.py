@@ -55,6 +55,7 @@ def _args(**overrides: Any) -> RedisGatewayArgs:
         delivery=Delivery(smoke_image="ghcr.io/example/ops:1.0.0"),
         oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
         oidc_issuer="oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+        region="eu-west-1",
     )
     values.update(overrides)
     return RedisGatewayArgs(**values)

@@ -82,14 +82,17 @@ def test_aws_resources_use_the_explicit_provider_with_default_tags(stack_run: St
 
 
 @pytest.mark.parametrize(
-    ("stack", "buckets", "vault_locks", "object_locks"), [("production", 2, 2, 1), ("staging", 1, 0, 0)]
+    ("stack", "buckets", "replications", "vault_locks", "object_locks"),
+    [("production", 3, 1, 2, 2), ("staging", 2, 0, 0, 0)],
 )
 def test_backups_replicate_and_lock_only_where_configured(
-    stack_run: StackRun, stack: str, buckets: int, vault_locks: int, object_locks: int
+    stack_run: StackRun, stack: str, buckets: int, replications: int, vault_locks: int, object_locks: int
 ) -> None:
+    """Backup bucket (+ its DR replica where DR is on) and the ALB access-log bucket; the backup
+    bucket and its replica are both locked (S3 replicates retention only into a locked bucket)."""
     types = Counter(r.type for r in stack_run(stack))
     assert types["aws:s3/bucket:Bucket"] == buckets
-    assert types["aws:s3/bucketReplicationConfig:BucketReplicationConfig"] == buckets - 1
+    assert types["aws:s3/bucketReplicationConfig:BucketReplicationConfig"] == replications
     assert types["aws:backup/vaultLockConfiguration:VaultLockConfiguration"] == vault_locks
     assert types["aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"] == object_locks
 
