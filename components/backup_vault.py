@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._shared import caller, encryption_key, irsa_role, service_role, private_bucket
+from components._shared import caller, encryption_key, irsa_role, private_bucket, service_role
 
 BACKUP_PREFIX = "redis/"
 """Key prefix of RDB backups in the bucket; the job's IAM role is limited to it."""

@@ -1036,7 +1036,9 @@ class RedisGateway(pulumi.ComponentResource):
             log_destination_configs=[group.arn],
             redacted_fields=[
                 aws.wafv2.WebAclLoggingConfigurationRedactedFieldArgs(
-                    single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(name="authorization")
+                    single_header=aws.wafv2.WebAclLoggingConfigurationRedactedFieldSingleHeaderArgs(
+                        name="authorization"
+                    )
                 )
             ],
             opts=child,

@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
-from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs
+from pulumi_policy import PolicyResource, StackValidationArgs
 
-from ops.offline.engine import Resource
 from redisgw_policies import DOMAINS, POLICIES, data, edge, eks, network, platform, workloads
 from redisgw_policies._cron import max_gap_minutes
 from redisgw_policies._policy import Finding, exemption_state
@@ -469,8 +468,10 @@ def test_cron_gap_of_an_invalid_schedule_is_none(schedule: str) -> None:
 # -- pack metadata and exemptions ----------------------------------------------------------------
 
 
-def test_every_policy_is_tested_here() -> None:
-    covered = {c[0] for c in RESOURCE_CASES} | {c[0] for c in STACK_CASES}
+def test_every_policy_is_tested_here_or_in_the_mutation_harness() -> None:
+    from tests.test_policy_mutations import CASES
+
+    covered = {c[0] for c in RESOURCE_CASES} | {c[0] for c in STACK_CASES} | {c[2] for c in CASES}
     assert covered == {p.name for p in POLICIES}
 
 

@@ -46,10 +46,7 @@ def _steps(path: str) -> list[str | int]:
 def put(obj: Any, path: str, value: Any) -> None:
     *head, last = _steps(path)
     for step in head:
-        if isinstance(step, int):
-            obj = obj[step]
-        else:
-            obj = obj.setdefault(step, {})
+        obj = obj[step] if isinstance(step, int) else obj.setdefault(step, {})
     obj[last] = value
 
 

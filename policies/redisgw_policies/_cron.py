@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import math
 
 from croniter import croniter
@@ -38,7 +39,11 @@ def max_gap_minutes(schedule: str) -> float | None:
     if len(fields) != 5:
         return None
     minutes, hours = _values(fields[0], range(60)), _values(fields[1], range(24))
-    doms, months, dows = _values(fields[2], range(1, 32)), _values(fields[3], range(1, 13)), _values(fields[4], range(7))
+    doms, months, dows = (
+        _values(fields[2], range(1, 32)),
+        _values(fields[3], range(1, 13)),
+        _values(fields[4], range(7)),
+    )
     if None in (minutes, hours, doms, months, dows):
         return None
     assert minutes is not None and hours is not None and doms is not None and months is not None and dows is not None
@@ -51,16 +56,13 @@ def max_gap_minutes(schedule: str) -> float | None:
     for offset in range(_WINDOW_DAYS):
         day = _START + datetime.timedelta(days=offset)
         dom_ok, dow_ok = day.day in doms, (day.weekday() + 1) % 7 in dows
-        if dom_restricted and dow_restricted:
-            ok = dom_ok or dow_ok
-        else:
-            ok = dom_ok and dow_ok
+        ok = (dom_ok or dow_ok) if dom_restricted and dow_restricted else (dom_ok and dow_ok)
         if day.month in months and ok:
             days.append(offset)
     runs = len(days) * len(times)
     if runs < 2:
         return math.inf
-    gap = max((b - a for a, b in zip(times, times[1:], strict=False)), default=0)
-    for a, b in zip(days, days[1:], strict=False):
+    gap = max((b - a for a, b in itertools.pairwise(times)), default=0)
+    for a, b in itertools.pairwise(days):
         gap = max(gap, (b * 1440 + times[0]) - (a * 1440 + times[-1]))
     return float(gap)

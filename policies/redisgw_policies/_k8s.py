@@ -61,8 +61,8 @@ def pod_spec(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
             "serviceAccountName": spec.get("serviceAccountName"),
         }
     path = POD_PATHS.get(kind)
-    spec = get(props, path) if path else None
-    return spec if isinstance(spec, Mapping) else None
+    found = get(props, path) if path else None
+    return found if isinstance(found, Mapping) else None
 
 
 def pod_annotations(props: Mapping[str, Any]) -> Mapping[str, Any]:

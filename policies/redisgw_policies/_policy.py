@@ -20,8 +20,8 @@ any of these into a safe value; a rule never raises, it reports a violation or n
 from __future__ import annotations
 
 import datetime
-import json
 import fnmatch
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -35,7 +35,6 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-
 
 
 class Finding(str):
@@ -147,9 +146,11 @@ def resource_policy(
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if not handles(args.resource_type):
             return
-        check = rule
-        if isinstance(rule, Mapping):
-            check = rule.get(args.resource_type) or rule.get(k8s_kind(args.resource_type))
+        check: Rule | None = (
+            rule.get(args.resource_type) or rule.get(k8s_kind(args.resource_type))
+            if isinstance(rule, Mapping)
+            else rule
+        )
         if check is None or not isinstance(args.props, Mapping):
             return
         cfg = args.get_config() or {}

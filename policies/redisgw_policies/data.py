@@ -68,7 +68,9 @@ def versioning(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable
 def _encryption_rules(args: StackValidationArgs, b: PolicyResource, found: dict[str, PolicyResource]) -> list[Any]:
     if b.urn in found:
         return maps(found[b.urn].props.get("rules"))
-    return [rule for c in _inline(b, "serverSideEncryptionConfiguration") for rule in maps(c.get("rule") or c.get("rules"))]
+    return [
+        rule for c in _inline(b, "serverSideEncryptionConfiguration") for rule in maps(c.get("rule") or c.get("rules"))
+    ]
 
 
 def _log_delivery_bucket(args: StackValidationArgs, b: PolicyResource, policies: dict[str, PolicyResource]) -> bool:
@@ -147,14 +149,30 @@ def object_lock(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterabl
         "aws:s3/bucketObjectLockConfigurationV2:BucketObjectLockConfigurationV2",
     )
     for b in _buckets(args):
-        enabled = truthy(b.props.get("objectLockEnabled")) or get(b.props, "objectLockConfiguration.objectLockEnabled") == "Enabled"
-        retention = get(found[b.urn].props, "rule.defaultRetention") if b.urn in found else get(b.props, "objectLockConfiguration.rule.defaultRetention")
+        enabled = (
+            truthy(b.props.get("objectLockEnabled"))
+            or get(b.props, "objectLockConfiguration.objectLockEnabled") == "Enabled"
+        )
+        retention = (
+            get(found[b.urn].props, "rule.defaultRetention")
+            if b.urn in found
+            else get(b.props, "objectLockConfiguration.rule.defaultRetention")
+        )
         retention = as_map(retention)
         days = (as_int(retention.get("days"), 0) or 0) + 365 * (as_int(retention.get("years"), 0) or 0)
         if not enabled:
-            yield Finding(f"Bucket {b.name} has no Object Lock: its objects can be deleted at once.", field="objectLock"), b.urn
+            yield (
+                Finding(f"Bucket {b.name} has no Object Lock: its objects can be deleted at once.", field="objectLock"),
+                b.urn,
+            )
         elif days < minimum:
-            yield Finding(f"Bucket {b.name} locks objects for {days} days; at least {minimum} are required.", field="objectLock"), b.urn
+            yield (
+                Finding(
+                    f"Bucket {b.name} locks objects for {days} days; at least {minimum} are required.",
+                    field="objectLock",
+                ),
+                b.urn,
+            )
 
 
 def replication(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
@@ -201,7 +219,30 @@ def key_policy(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[
             yield "The key policy allows anyone (Principal '*') without a condition."
 
 
-_ALLOWED_RETENTION = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+_ALLOWED_RETENTION = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 """The values CloudWatch Logs accepts for retentionInDays."""
 
 
@@ -221,9 +262,9 @@ def log_group(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[s
 
 
 def storage_class_encryption(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
-    if str(props.get("provisioner") or "") in ("ebs.csi.aws.com", "kubernetes.io/aws-ebs"):
-        if not truthy(as_map(props.get("parameters")).get("encrypted")):
-            yield "The EBS StorageClass does not encrypt its volumes (parameters.encrypted)."
+    ebs = str(props.get("provisioner") or "") in ("ebs.csi.aws.com", "kubernetes.io/aws-ebs")
+    if ebs and not truthy(as_map(props.get("parameters")).get("encrypted")):
+        yield "The EBS StorageClass does not encrypt its volumes (parameters.encrypted)."
 
 
 def launch_template_encryption(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
@@ -279,7 +320,11 @@ def backup_plan(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterabl
         if plan.urn not in selections:
             yield f"Backup plan {plan.name} selects no resource.", plan.urn
     for selection in of_type(args, "aws:backup/selection:Selection"):
-        if not strings(selection.props.get("resources")) and not maps(selection.props.get("selectionTags")) and not selection.props.get("conditions"):
+        if (
+            not strings(selection.props.get("resources"))
+            and not maps(selection.props.get("selectionTags"))
+            and not selection.props.get("conditions")
+        ):
             yield f"Backup selection {selection.name} selects nothing.", selection.urn
 
 
@@ -349,7 +394,7 @@ POLICIES = [
         types=("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy", "aws:kms/replicaKey:ReplicaKey"),
         rule=key_policy,
         severity=Severity.CRITICAL,
-        remediation="Name the principals (the account root, service roles) or add a condition such as kms:CallerAccount.",
+        remediation="Name the principals (account root, service roles) or add a condition such as kms:CallerAccount.",
     ),
     resource_policy(
         name="cloudwatch-log-group-require-encryption-and-retention",
@@ -357,7 +402,7 @@ POLICIES = [
         types=("aws:cloudwatch/logGroup:LogGroup",),
         rule=log_group,
         severity=Severity.MEDIUM,
-        remediation="Set kms_key_id and retention_in_days (one of the values CloudWatch accepts, at least the minimum).",
+        remediation="Set kms_key_id and retention_in_days (a value CloudWatch accepts, at least the minimum).",
         config={
             "minRetentionDays": {"type": "integer", "minimum": 1, "default": 1},
             "allowNeverExpire": {"type": "boolean", "default": True},

@@ -50,9 +50,10 @@ def ingress_class(props: Mapping[str, Any]) -> str | None:
 def _alb_classes(args: StackValidationArgs | None) -> set[str]:
     classes = {"alb"}
     for r in args.resources if args is not None else []:
-        if r.resource_type.startswith("kubernetes:") and k8s_kind(r.resource_type) == "IngressClass":
-            if get(r.props, "spec.controller") == ALB_CONTROLLER and isinstance(get(r.props, "metadata.name"), str):
-                classes.add(get(r.props, "metadata.name"))
+        name = get(r.props, "metadata.name")
+        is_class = r.resource_type.startswith("kubernetes:") and k8s_kind(r.resource_type) == "IngressClass"
+        if is_class and get(r.props, "spec.controller") == ALB_CONTROLLER and isinstance(name, str):
+            classes.add(name)
     return classes
 
 
@@ -91,7 +92,9 @@ def listener_https(props: Mapping[str, Any], config: Mapping[str, Any]) -> Itera
     protocol = props.get("protocol") or ("HTTPS" if props.get("certificateArn") else "HTTP")
     if protocol == "HTTP":
         actions = maps(props.get("defaultActions"))
-        if not actions or not all(a.get("type") == "redirect" and get(a, "redirect.protocol") == "HTTPS" for a in actions):
+        if not actions or not all(
+            a.get("type") == "redirect" and get(a, "redirect.protocol") == "HTTPS" for a in actions
+        ):
             yield "An HTTP listener forwards traffic instead of redirecting to HTTPS."
 
 
@@ -128,7 +131,7 @@ def load_balancer_attributes(props: Mapping[str, Any], config: Mapping[str, Any]
     if props.get("loadBalancerType") in ("network", "gateway"):
         return
     logs = maps(props.get("accessLogs"))
-    if not any(truthy(l.get("enabled", True)) and l.get("bucket") for l in logs):
+    if not any(truthy(log.get("enabled", True)) and log.get("bucket") for log in logs):
         yield "The load balancer writes no access logs."
     if not truthy(props.get("dropInvalidHeaderFields")):
         yield "The load balancer forwards invalid HTTP headers (drop_invalid_header_fields)."
@@ -187,7 +190,7 @@ def waf_rate_limit(props: Mapping[str, Any], config: Mapping[str, Any]) -> Itera
 
 
 def waf_logging(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-    logged = set()
+    logged: set[str] = set()
     for r in of_type(args, "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"):
         if strings(r.props.get("logDestinationConfigs")):
             logged.update(d.urn for d in r.property_dependencies.get("resourceArn", []) or [])
@@ -222,7 +225,7 @@ POLICIES = [
         kinds=(INGRESS,),
         rule={INGRESS: ingress_attributes, **dict.fromkeys(LOAD_BALANCER_TYPES, load_balancer_attributes)},
         severity=Severity.MEDIUM,
-        remediation="Set access_logs.s3.enabled=true, access_logs.s3.bucket and drop_invalid_header_fields in the attributes.",
+        remediation="Set access_logs.s3.enabled=true, access_logs.s3.bucket and drop_invalid_header_fields.",
         config={"requireDeletionProtection": {"type": "boolean", "default": False}},
     ),
     resource_policy(

@@ -13,7 +13,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from redisgw_policies._policy import as_int, as_map, get, maps, resource_policy, strings, truthy
+from redisgw_policies._policy import as_int, get, maps, resource_policy, strings, truthy
 
 COMPONENT = "eks:index:Cluster"
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -91,8 +91,8 @@ def supported_version(props: Mapping[str, Any], config: Mapping[str, Any]) -> It
 
 
 def imdsv2(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
-    options = maps(props.get("metadataOptions"))
-    options = options[0] if options else {}
+    found = maps(props.get("metadataOptions"))
+    options: Mapping[str, Any] = found[0] if found else {}
     if options.get("httpTokens") != "required":
         yield "Instance metadata does not require IMDSv2 session tokens."
     if (as_int(options.get("httpPutResponseHopLimit"), 1) or 1) > 1:

@@ -34,7 +34,13 @@ ATTACHMENT_TYPES = (
     "aws:iam/policyAttachment:PolicyAttachment",
     "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive",
 )
-ADMIN_POLICIES = ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AmazonS3FullAccess", "AWSKeyManagementServicePowerUser")
+ADMIN_POLICIES = (
+    "AdministratorAccess",
+    "PowerUserAccess",
+    "IAMFullAccess",
+    "AmazonS3FullAccess",
+    "AWSKeyManagementServicePowerUser",
+)
 """AWS managed policies that grant far more than any workload here needs."""
 
 
@@ -75,7 +81,7 @@ def trust_policy(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterabl
         if "*" in names and not cond:
             yield "The trust policy lets anyone assume the role (Principal '*')."
         if any(":oidc-provider/" in p or "token.actions.githubusercontent.com" in p for p in names):
-            subjects = [v for k, v in cond.items() if k.endswith(":sub") for v in v]
+            subjects = [value for key, values in cond.items() if key.endswith(":sub") for value in values]
             if not subjects:
                 yield "The web-identity trust has no condition on the token subject (:sub)."
             elif any(v in ("*", "system:serviceaccount:*", "repo:*") or v.endswith(":*:*") for v in subjects):
@@ -87,7 +93,7 @@ def trust_policy(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterabl
 POLICIES = [
     resource_policy(
         name="iam-policy-disallow-wildcard-actions",
-        description="Identity policies grant named actions: no '*', no service-wide 'svc:*', no NotAction, no PassRole on '*'.",
+        description="Identity policies grant named actions: no '*', 'svc:*', NotAction or PassRole on '*'.",
         types=(*POLICY_DOCUMENT_TYPES, "aws:iam/role:Role"),
         rule=wildcard_actions,
         severity=Severity.HIGH,
@@ -103,7 +109,7 @@ POLICIES = [
     ),
     resource_policy(
         name="iam-role-require-trust-conditions",
-        description="Roles say who may assume them: no anonymous principal, web identities bound to a subject and audience.",
+        description="Roles name who may assume them; web identities are bound to a subject and an audience.",
         types=("aws:iam/role:Role",),
         rule=trust_policy,
         severity=Severity.CRITICAL,

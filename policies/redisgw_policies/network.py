@@ -19,7 +19,7 @@ def _open_ports(rule: Mapping[str, Any], cidrs: list[str], allowed: set[int]) ->
     protocol = str(rule.get("protocol") or rule.get("ipProtocol") or "-1").lower()
     low, high = as_int(rule.get("fromPort"), 0) or 0, as_int(rule.get("toPort"), 65535)
     high = 65535 if high is None or high < 0 else high
-    if protocol in ("-1", "all") or low <= 0 and high >= 65535:
+    if protocol in ("-1", "all") or (low <= 0 and high >= 65535):
         yield "admits the whole internet on every port."
         return
     exposed = [p for p in range(max(low, 0), high + 1) if p not in allowed][:5]
@@ -30,7 +30,9 @@ def _open_ports(rule: Mapping[str, Any], cidrs: list[str], allowed: set[int]) ->
 def security_group_ingress(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
     allowed = {p for p in (as_int(v) for v in config.get("publicPorts") or [80, 443]) if p is not None}
     if "ingress" in props or "egress" in props:  # aws:ec2/securityGroup:SecurityGroup with inline rules
-        rules = [(r, strings(r.get("cidrBlocks")) + strings(r.get("ipv6CidrBlocks"))) for r in maps(props.get("ingress"))]
+        rules = [
+            (r, strings(r.get("cidrBlocks")) + strings(r.get("ipv6CidrBlocks"))) for r in maps(props.get("ingress"))
+        ]
     elif props.get("type") == "egress":
         rules = []
     else:  # SecurityGroupRule (type ingress) or vpc.SecurityGroupIngressRule
@@ -64,7 +66,9 @@ def flow_logs(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[
 
 def nat_per_zone(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     subnets = {r.urn: r for r in args.resources if r.resource_type == "aws:ec2/subnet:Subnet"}
-    zones: set[str] = {str(s.props["availabilityZone"]) for s in subnets.values() if isinstance(s.props.get("availabilityZone"), str)}
+    zones: set[str] = {
+        str(s.props["availabilityZone"]) for s in subnets.values() if isinstance(s.props.get("availabilityZone"), str)
+    }
     nat_zones: set[str] = set()
     for r in args.resources:
         if r.resource_type == "aws:ec2/natGateway:NatGateway":

@@ -69,7 +69,6 @@ def _namespaces_with_workloads(args: StackValidationArgs) -> dict[str, str | Non
     return {namespace_of(w.props): declared.get(namespace_of(w.props)) for w in _workloads(args)}
 
 
-
 def default_deny(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     denied = set()
     for p in _k8s(args, "NetworkPolicy"):
@@ -101,8 +100,15 @@ def open_network_policy(args: StackValidationArgs, config: Mapping[str, Any]) ->
                 for peer in peers:
                     if as_map(peer.get("ipBlock")).get("cidr") in ("0.0.0.0/0", "::/0") and direction == "ingress":
                         yield f"NetworkPolicy {_name(p)} admits ingress from the whole internet.", p.urn
-                    if "namespaceSelector" in peer and not as_map(peer.get("namespaceSelector")) and not peer.get("podSelector"):
-                        yield f"NetworkPolicy {_name(p)} allows {direction} to or from every pod of every namespace.", p.urn
+                    if (
+                        "namespaceSelector" in peer
+                        and not as_map(peer.get("namespaceSelector"))
+                        and not peer.get("podSelector")
+                    ):
+                        yield (
+                            f"NetworkPolicy {_name(p)} allows {direction} to or from every pod of every namespace.",
+                            p.urn,
+                        )
 
 
 def resource_quota(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
@@ -316,6 +322,7 @@ def rbac(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
 
 
 _ESCALATING_VERBS = {"escalate", "bind", "impersonate"}
+_REMOTE_ACCESS = {"pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token"}
 _ANONYMOUS = {"system:anonymous", "system:unauthenticated", "system:authenticated"}
 
 
@@ -328,12 +335,22 @@ def rbac_escalation(args: StackValidationArgs, config: Mapping[str, Any]) -> Fin
                 yield f"{kind} {_name(role)} grants {sorted(verbs & _ESCALATING_VERBS)}.", role.urn
             if "secrets" in res and verbs & {"get", "list", "watch", "*"} and not strings(rule.get("resourceNames")):
                 yield f"{kind} {_name(role)} reads every Secret of its scope.", role.urn
-            if res & {"pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token"} and verbs & {"create", "get", "*"}:
-                yield f"{kind} {_name(role)} grants {sorted(res & {'pods/exec', 'pods/attach', 'nodes/proxy', 'serviceaccounts/token'})}.", role.urn
+            if res & {"pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token"} and verbs & {
+                "create",
+                "get",
+                "*",
+            }:
+                yield (
+                    f"{kind} {_name(role)} grants {sorted(res & _REMOTE_ACCESS)}.",
+                    role.urn,
+                )
     for binding in _k8s(args, "ClusterRoleBinding", "RoleBinding"):
         names = {str(s.get("name")) for s in maps(binding.props.get("subjects"))}
         if names & _ANONYMOUS:
-            yield f"{k8s_kind(binding.resource_type)} {_name(binding)} grants to {sorted(names & _ANONYMOUS)}.", binding.urn
+            yield (
+                f"{k8s_kind(binding.resource_type)} {_name(binding)} grants to {sorted(names & _ANONYMOUS)}.",
+                binding.urn,
+            )
 
 
 def _secret_refs(w: PolicyResource) -> Iterator[str]:
@@ -464,7 +481,9 @@ def stateful_nodes(args: StackValidationArgs, config: Mapping[str, Any]) -> Find
                     g.urn,
                 )
         replicas = as_int(get(w.props, "spec.clusterSize"), None) or as_int(get(w.props, "spec.replicas"), 1) or 1
-        required = maps(get(pod_spec(w.props) or {}, "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution"))
+        required = maps(
+            get(pod_spec(w.props) or {}, "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution")
+        )
         if groups and any(term.get("topologyKey") == "kubernetes.io/hostname" for term in required):
             nodes = sum(as_int(get(g.props, "scalingConfig.minSize"), 0) or 0 for g in groups)
             if nodes < replicas:
@@ -492,7 +511,9 @@ def backups(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
             yield f"CronJob {name} can leave {gap:g} minutes between runs; at most {limit} are allowed.", job.urn
         if spec.get("concurrencyPolicy") != "Forbid":
             yield f"CronJob {name} may run two backups at once (concurrencyPolicy is not Forbid).", job.urn
-        claims = {get(v, "persistentVolumeClaim.claimName") for v in maps(get(spec, "jobTemplate.spec.template.spec.volumes"))}
+        claims = {
+            get(v, "persistentVolumeClaim.claimName") for v in maps(get(spec, "jobTemplate.spec.template.spec.volumes"))
+        }
         declared = {(namespace_of(p.props), _name(p)) for p in _k8s(args, "PersistentVolumeClaim")}
         if claim not in claims or (namespace_of(job.props), claim) not in declared:
             yield f"CronJob {name} does not mount the declared backup storage claim {claim}.", job.urn
@@ -574,12 +595,16 @@ def rollout_bounds(args: StackValidationArgs, config: Mapping[str, Any]) -> Find
             refs += maps(pre.get("templates")) + maps(post.get("templates"))
             delay = as_int(bg.get("scaleDownDelaySeconds"), 30)
             if delay is not None and delay < 30:
-                yield f"{name} scales the old version down after {delay}s: an abort has nothing warm to return to.", r.urn
+                yield (
+                    f"{name} scales the old version down after {delay}s: an abort has nothing warm to return to.",
+                    r.urn,
+                )
         elif "canary" in strategy:
             canary = as_map(strategy.get("canary"))
             steps = maps(canary.get("steps"))
-            weights = [as_int(s.get("setWeight"), None) for s in steps if "setWeight" in s]
-            if any(w is None or not 0 <= w <= 100 for w in weights) or weights != sorted(weights):
+            weights = [as_int(s.get("setWeight"), -1) for s in steps if "setWeight" in s]
+            valid = [w for w in weights if w is not None and 0 <= w <= 100]
+            if len(valid) != len(weights) or valid != sorted(valid):
                 yield f"{name} canary weights {weights} are not increasing steps within 0..100.", r.urn
             analysed = maps(get(canary, "analysis.templates")) + [
                 t for s in steps for t in maps(get(s, "analysis.templates"))
@@ -756,11 +781,11 @@ POLICIES = [
         description="Pods whose ServiceAccount has no Kubernetes permission do not mount an API token.",
         rule=unused_token,
         severity=Severity.MEDIUM,
-        remediation="Set automountServiceAccountToken: false on the pod or its ServiceAccount (IRSA tokens are separate).",
+        remediation="Set automountServiceAccountToken: false on the pod or its ServiceAccount (IRSA is separate).",
     ),
     stack_policy(
         name="k8s-rbac-disallow-privilege-escalation",
-        description="No Role grants escalate, bind, impersonate, exec or every Secret; nothing is granted to anonymous users.",
+        description="No Role grants escalate, bind, impersonate, exec or all Secrets; nothing goes to anonymous users.",
         rule=rbac_escalation,
         severity=Severity.HIGH,
         remediation="Grant named resources (resourceNames for Secrets) and never escalate/bind/impersonate.",
@@ -792,10 +817,10 @@ POLICIES = [
     ),
     stack_policy(
         name="argo-rollout-require-bounded-strategy",
-        description="Rollouts are analysed before and after promotion, step up gradually and fail pulumi up when aborted.",
+        description="Rollouts are analysed, step up gradually and fail pulumi up when aborted.",
         rule=rollout_bounds,
         severity=Severity.HIGH,
-        remediation="Use the RedisGateway delivery settings: analysis templates, increasing weights, pulumi.com/waitFor.",
+        remediation="Use the RedisGateway delivery settings: analysis templates, rising weights, pulumi.com/waitFor.",
     ),
     stack_policy(
         name="pulumi-stateful-resource-require-protect",

@@ -150,7 +150,9 @@ def resources(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
 
 def host_ports(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
     for port in maps(c.spec.get("ports")):
-        if as_int(port.get("hostPort"), 0) or (port.get("hostPort") is not None and as_int(port.get("hostPort")) is None):
+        if as_int(port.get("hostPort"), 0) or (
+            port.get("hostPort") is not None and as_int(port.get("hostPort")) is None
+        ):
             yield f"binds host port {port.get('hostPort')}."
 
 
@@ -182,7 +184,9 @@ def plaintext_secrets(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
             yield f"sets {name} to a literal value; read it from a Secret."
 
 
-def host_namespaces(pod: Mapping[str, Any], props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+def host_namespaces(
+    pod: Mapping[str, Any], props: Mapping[str, Any], config: Mapping[str, Any]
+) -> Iterable[tuple[str, str]]:
     for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"):
         value = pod.get(key)
         shared = value is False if key == "hostUsers" else (value is not None and value is not False)
