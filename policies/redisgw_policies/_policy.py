@@ -166,6 +166,8 @@ def resource_policy(
         config_schema=_schema(config),
     )
     policy.handles = handles  # type: ignore[attr-defined]
+    policy.types = types  # type: ignore[attr-defined]
+    policy.kinds = kinds  # type: ignore[attr-defined]
     return policy
 
 
@@ -182,6 +184,10 @@ def stack_policy(
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         cfg = args.get_config() or {}
+        # A resource whose properties are not an object (never sent by the engine) carries nothing to judge.
+        readable = [r for r in args.resources if isinstance(r.props, Mapping)]
+        if len(readable) != len(args.resources):
+            args = StackValidationArgs(readable, cfg, args.stack_tags)
         for message, urn in rule(args, cfg):
             _report(report, message, remediation, urn, cfg)
 
