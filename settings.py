@@ -13,14 +13,16 @@ Values are never echoed back, so a misplaced secret cannot leak through an error
 from __future__ import annotations
 
 import contextlib
+import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
+from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -69,6 +71,51 @@ def _private_cidr(value: str, key: str) -> str:
     return value
 
 
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+"""The values CloudWatch Logs accepts for a log group's retention (anything else fails at ``pulumi up``)."""
+
+
+def log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        closest = min(LOG_RETENTION_DAYS, key=lambda d: abs(d - days))
+        raise ValueError(
+            f"{days} is not a retention CloudWatch Logs accepts (nearest: {closest}; see LOG_RETENTION_DAYS)"
+        )
+    return days
+
+
+def cron_schedule(value: str, key: str) -> str:
+    """A schedule the CronJob controller accepts: five fields or a macro, parsed by croniter."""
+    fields = value.split()
+    macro = len(fields) == 1 and value.startswith("@") and value != "@reboot"
+    if not (len(fields) == 5 or macro) or not croniter.is_valid(value):
+        raise ValueError(f"{key} {value!r} is not a valid cron schedule (five fields, e.g. '*/15 * * * *')")
+    return value
+
+
 class NetworkSettings(_Model):
     """The VPC: address space, zones, egress and flow logs."""
 
@@ -79,7 +126,12 @@ class NetworkSettings(_Model):
     nat_gateways: Literal["per-az", "single"] = "per-az"
     """``per-az`` keeps egress alive when a zone fails; ``single`` saves cost where that is acceptable."""
     flow_log_retention_days: int = Field(default=365, ge=1, le=3653)
-    """Retention of the VPC flow log group, in days."""
+    """Retention of the VPC flow log group, in days (a value CloudWatch Logs accepts)."""
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        return log_retention(v)
 
     @field_validator("cidr")
     @classmethod
@@ -144,6 +196,12 @@ class ClusterSettings(_Model):
     public_access_cidrs: tuple[str, ...] = ()
     """CIDRs allowed to reach a public endpoint. Required when ``endpointPublicAccess`` is true."""
     log_retention_days: int = Field(default=365, ge=1, le=3653)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        return log_retention(v)
+
     """Retention of the control-plane log group, in days."""
     admin_role_arns: tuple[str, ...] = ()
     """IAM roles granted cluster-admin through EKS access entries (no aws-auth ConfigMap)."""
@@ -207,7 +265,6 @@ class DrSettings(_Model):
         return self
 
 
-_QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _IMAGE_RE = re.compile(r"^[a-z0-9][a-z0-9.-]*(:\d+)?(/[a-z0-9._-]+)+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$")
 _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _BYTES = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
@@ -221,10 +278,12 @@ def quantity_bytes(value: str) -> int:
     return int(float(m.group(1)) * _BYTES[m.group(2) or ""])
 
 
-def _quantity(value: str, key: str) -> str:
-    if not _QUANTITY_RE.fullmatch(value):
-        raise ValueError(f"{key} {value!r} is not a Kubernetes quantity like '500m', '512Mi' or '2'")
-    return value
+def cpu_millis(value: str) -> int:
+    """Millicores in a Kubernetes CPU quantity (``250m``, ``1``, ``1.5``)."""
+    m = re.fullmatch(r"(\d+(?:\.\d{1,3})?)|(\d+)m", value)
+    if not m or (m.group(2) is not None and int(m.group(2)) == 0) or value in ("0", "0.0"):
+        raise ValueError(f"{value!r} is not a CPU quantity like '250m' or '1.5'")
+    return int(m.group(2)) if m.group(2) is not None else round(float(m.group(1)) * 1000)
 
 
 def _image(value: str, key: str) -> str:
@@ -243,13 +302,22 @@ class ResourcesSettings(_Model):
     cpu_limit: str
     memory_limit: str
 
-    @field_validator("cpu_request", "memory_request", "cpu_limit", "memory_limit")
+    @field_validator("cpu_request", "cpu_limit")
     @classmethod
-    def _q(cls, v: str) -> str:
-        return _quantity(v, "quantity")
+    def _cpu(cls, v: str) -> str:
+        cpu_millis(v)
+        return v
+
+    @field_validator("memory_request", "memory_limit")
+    @classmethod
+    def _memory(cls, v: str) -> str:
+        quantity_bytes(v)
+        return v
 
     @model_validator(mode="after")
     def _order(self) -> ResourcesSettings:
+        if cpu_millis(self.cpu_request) > cpu_millis(self.cpu_limit):
+            raise ValueError(f"cpuRequest ({self.cpu_request}) exceeds cpuLimit ({self.cpu_limit})")
         if quantity_bytes(self.memory_request) > quantity_bytes(self.memory_limit):
             raise ValueError(f"memoryRequest ({self.memory_request}) exceeds memoryLimit ({self.memory_limit})")
         return self
@@ -431,8 +499,12 @@ class BackupSettings(_Model):
     @field_validator("schedule", "drill_schedule")
     @classmethod
     def _cron(cls, v: str) -> str:
-        if len(v.split()) != 5:
-            raise ValueError(f"{v!r} is not a five-field cron schedule")
+        return cron_schedule(v, "schedule")
+
+    @field_validator("scratch_size")
+    @classmethod
+    def _scratch(cls, v: str) -> str:
+        quantity_bytes(v)
         return v
 
     @model_validator(mode="after")
@@ -611,6 +683,51 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
+_SECRET_SHAPES = (
+    ("an AWS access key", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("a Slack webhook URL", re.compile(r"hooks\.slack\.com/(services|workflows)/")),
+    ("a GitHub token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,})")),
+    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")),
+    ("a PagerDuty routing key", re.compile(r"^[0-9a-f]{32}$")),
+    ("a URL with a password", re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
+)
+"""Shapes of values that are secrets whatever key holds them."""
+_SECRET_KEY_NAME = re.compile(r"(password|passwd|secret|token|api[-_]?key|private[-_]?key|credential)", re.I)
+KNOWN_NAMESPACES = ("aws", "kubernetes", "eks", "random", "pulumi", "awsx", "aws-native", "tls", "github")
+"""Config namespaces of providers this program uses or that Pulumi itself reads."""
+
+
+def _secret_like(key: str, value: Any) -> Iterator[str]:
+    """Key paths under ``key`` whose plaintext value looks like a secret (the value is never returned)."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _secret_like(f"{key}.{k}", v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _secret_like(f"{key}[{i}]", v)
+    elif isinstance(value, str) and value:
+        leaf = key.rsplit(".", 1)[-1].rsplit(":", 1)[-1]
+        for what, shape in _SECRET_SHAPES:
+            if shape.search(value):
+                yield f"{key}: the value looks like {what}"
+                return
+        if _SECRET_KEY_NAME.search(leaf):
+            yield f"{key}: a key named like a secret holds a plaintext value"
+
+
+def _namespace_problems(config: Mapping[str, Any], source: str) -> list[str]:
+    problems = []
+    for key in config:
+        ns = key.partition(":")[0]
+        if ns == NAMESPACE or ns in KNOWN_NAMESPACES:
+            continue
+        squashed = re.sub(r"[^a-z0-9]", "", ns.lower())
+        if squashed == NAMESPACE or difflib.get_close_matches(ns.lower(), [NAMESPACE], n=1, cutoff=0.7):
+            problems.append(f"{source}: {key}: unknown config namespace {ns!r} (did you mean {NAMESPACE}?)")
+    return problems
+
+
 def load_settings(
     config: Mapping[str, Any], *, source: str, secret_keys: frozenset[str] | set[str] = frozenset()
 ) -> StackSettings:
@@ -622,19 +739,28 @@ def load_settings(
     :data:`SECRET_KEYS` are not part of the settings; they must be stored encrypted
     (``secret_keys`` names the keys that are) and are read with :func:`secrets_from_pulumi_config`.
     """
+    leaked = [
+        f"{source}: {problem}; store it with pulumi config set --secret (value not shown)"
+        for key, value in config.items()
+        if key not in secret_keys and key.removeprefix(f"{NAMESPACE}:") not in SECRET_KEYS
+        for problem in _secret_like(key, value)
+    ]
+    if leaked:
+        # Stop here: later checks quote values, and these must not be quoted anywhere.
+        raise SettingsError(leaked)
     data: dict[str, Any] = {}
-    plaintext = []
+    problems = _namespace_problems(config, source)
     if "aws:region" in config:
         data["region"] = config["aws:region"]
     for key, value in config.items():
         ns, _, name = key.partition(":")
         if ns == NAMESPACE and name in SECRET_KEYS:
             if key not in secret_keys:
-                plaintext.append(f"{source}: {key}: stored in plain text; set it with pulumi config set --secret {key}")
+                problems.append(f"{source}: {key}: stored in plain text; set it with pulumi config set --secret {key}")
         elif ns == NAMESPACE:
             data[name] = value
-    if plaintext:
-        raise SettingsError(plaintext)
+    if problems:
+        raise SettingsError(problems)
     try:
         # JSON mode: strict types (no "3" for 3, no "yes" for true) while arrays still fill tuples.
         return StackSettings.model_validate_json(json.dumps(data))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 import settings
 from ops.cli import main
-from ops.offline.engine import ROOT
+from ops.errors import OpsError
+from ops.offline.engine import ROOT, load_stack_config
 from tests.conftest import STACKS, stack_values, write_variant
 
 
@@ -161,6 +166,82 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
         [("redisgw:cluster.adminRoleArns", ["arn:aws:iam::123456789012:user/alice"])],
         "redisgw:cluster.adminRoleArns: adminRoleArns entry 'arn:aws:iam::123456789012:user/alice' is not an IAM role",
     ),
+    (
+        "log-retention-cloudwatch-rejects",
+        [("redisgw:cluster.logRetentionDays", 366)],
+        "redisgw:cluster.logRetentionDays: 366 is not a retention CloudWatch Logs accepts (nearest: 365",
+    ),
+    (
+        "flow-log-retention-cloudwatch-rejects",
+        [("redisgw:network.flowLogRetentionDays", 45)],
+        "redisgw:network.flowLogRetentionDays: 45 is not a retention CloudWatch Logs accepts",
+    ),
+    (
+        "cron-four-fields",
+        [("redisgw:backup.schedule", "*/15 * * *")],
+        "redisgw:backup.schedule: schedule '*/15 * * *' is not a valid cron schedule",
+    ),
+    (
+        "cron-minute-out-of-range",
+        [("redisgw:backup.schedule", "61 * * * *")],
+        "redisgw:backup.schedule: schedule '61 * * * *' is not a valid cron schedule",
+    ),
+    (
+        "cron-bad-day-name",
+        [("redisgw:backup.drillSchedule", "0 4 * * funday")],
+        "redisgw:backup.drillSchedule: schedule '0 4 * * funday' is not a valid cron schedule",
+    ),
+    ("cron-reboot", [("redisgw:backup.drillSchedule", "@reboot")], "redisgw:backup.drillSchedule: schedule '@reboot'"),
+    (
+        "cpu-request-above-limit",
+        [("redisgw:gateway.resources.cpuRequest", "8")],
+        "redisgw:gateway.resources: cpuRequest (8) exceeds cpuLimit",
+    ),
+    (
+        "cpu-not-a-cpu-quantity",
+        [("redisgw:gateway.resources.cpuLimit", "2Gi")],
+        "redisgw:gateway.resources.cpuLimit: '2Gi' is not a CPU quantity",
+    ),
+    (
+        "memory-not-a-quantity",
+        [("redisgw:redis.resources.memoryLimit", "20 GB")],
+        "redisgw:redis.resources.memoryLimit: '20 GB' is not a memory quantity",
+    ),
+    (
+        "scratch-not-a-quantity",
+        [("redisgw:backup.scratchSize", "lots")],
+        "redisgw:backup.scratchSize: 'lots' is not a memory quantity",
+    ),
+    (
+        "namespace-misspelled",
+        [("redis-gw:tags", {"team": "platform"})],
+        "redis-gw:tags: unknown config namespace 'redis-gw' (did you mean redisgw?)",
+    ),
+    (
+        "namespace-typo",
+        [("redisgww:gateway", {"replicas": 3})],
+        "redisgww:gateway: unknown config namespace 'redisgww' (did you mean redisgw?)",
+    ),
+    (
+        "slack-webhook-in-a-plain-key",
+        [("redisgw:monitoring.slackChannel", "https://hooks.slack.com/services/T0/B0/s3cr3tvalue")],
+        "redisgw:monitoring.slackChannel: the value looks like a Slack webhook URL; store it with pulumi config set",
+    ),
+    (
+        "aws-key-in-tags",
+        [("redisgw:tags.owner", "AKIAABCDEFGHIJKLMNOP")],
+        "redisgw:tags.owner: the value looks like an AWS access key",
+    ),
+    (
+        "password-in-a-plain-key",
+        [("redisgw:redis.password", "s3cr3tvalue")],
+        "redisgw:redis.password: a key named like a secret holds a plaintext value",
+    ),
+    (
+        "credentials-in-a-url",
+        [("redisgw:monitoring.runbookBaseUrl", "https://ci:s3cr3tvalue@example.com/runbooks")],
+        "redisgw:monitoring.runbookBaseUrl: the value looks like a URL with a password",
+    ),
 ]
 
 
@@ -176,6 +257,7 @@ def test_invalid_settings_exit_2_with_one_line(
     lines = err.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"{variant.name}: {expected}")
+    assert "s3cr3tvalue" not in out + err and "AKIAABCDEFGHIJKLMNOP" not in out + err
     assert out == ""  # no plan: nothing was declared
     assert not report.exists()
 
@@ -215,3 +297,85 @@ def test_error_messages_never_echo_secret_values() -> None:
         settings.load_settings(values, source="Pulumi.production.yaml")
     assert "v1:AAAA" not in str(info.value)
     assert "redisgw:tags.owner: Input should be a valid string" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\xff\xfeconfig:\n", "Pulumi.production.yaml: not UTF-8 text (byte 0)"),
+        (b"- just\n- a list\n", "Pulumi.production.yaml: config: must be a mapping of config keys to values"),
+        (b"config: [1, 2]\n", "Pulumi.production.yaml: config: must be a mapping of config keys to values"),
+        (b"config:\n  region: eu-west-1\n", "Pulumi.production.yaml: config.region: keys must be namespaced"),
+        (
+            b"config:\n  aws:region: eu-west-1\n  aws:region: eu-west-2\n",
+            "Pulumi.production.yaml: line 3: config.aws:region: duplicate key",
+        ),
+        (
+            b"config:\n  redisgw:gateway:\n    replicas:\n      min: 3\n      min: 30\n",
+            "Pulumi.production.yaml: line 5: config.redisgw:gateway.replicas.min: duplicate key",
+        ),
+        (b"config:\n  a: &x [*x]\n", "Pulumi.production.yaml"),
+        (b"\x00\x01\x02", "Pulumi.production.yaml"),
+    ],
+    ids=["not-utf8", "a-list", "config-a-list", "no-namespace", "duplicate-top", "duplicate-deep", "alias", "binary"],
+)
+def test_broken_stack_file_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, expected: str
+) -> None:
+    bad = tmp_path / "Pulumi.production.yaml"
+    bad.write_bytes(content)
+    assert main(["preview", "--stack", "production", "--config", str(bad)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
+
+
+def test_a_directory_as_stack_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "--stack", "production", "--config", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+
+
+PRODUCTION_TEXT = (ROOT / "Pulumi.production.yaml").read_text()
+
+
+@hyp_settings(max_examples=250, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_no_stack_file_however_broken_ends_in_a_traceback(data: st.DataObject, tmp_path_factory: Any) -> None:
+    """Random edits of the real stack file: either it still validates, or every problem is one line
+    naming the file (the errors the CLI prints with exit 2), never another exception."""
+    lines = PRODUCTION_TEXT.splitlines()
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        op = data.draw(st.sampled_from(["delete", "duplicate", "value", "indent", "garbage"]))
+        if op == "delete":
+            del lines[i]
+        elif op == "duplicate":
+            lines.insert(i, lines[i])
+        elif op == "value" and ":" in lines[i]:
+            value = data.draw(
+                st.one_of(
+                    st.none(),
+                    st.booleans(),
+                    st.integers(),
+                    st.floats(allow_nan=False),
+                    st.text(max_size=20),
+                    st.lists(st.integers(), max_size=3),
+                    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+                )
+            )
+            lines[i] = lines[i].split(":", 1)[0] + ": " + json.dumps(value)
+        elif op == "indent":
+            lines[i] = " " * data.draw(st.integers(0, 6)) + lines[i].lstrip()
+        else:
+            lines[i] = data.draw(st.text(max_size=30))
+        if not lines:
+            break
+    path = tmp_path_factory.mktemp("fuzz") / "Pulumi.production.yaml"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", errors="replace"))
+    try:
+        config = load_stack_config("production", path)
+        settings.load_settings(config.values, source=path.name, secret_keys=config.secret_keys)
+    except OpsError as exc:
+        assert exc.code == 2 and exc.message.startswith(path.name) and "\n" not in exc.message
+    except settings.SettingsError as exc:
+        assert exc.problems and all(p.startswith(f"{path.name}: ") and "\n" not in p for p in exc.problems)

@@ -125,6 +125,33 @@ class RecordingMonitor(MockMonitor):
         return response
 
 
+def duplicate_keys(
+    node: yaml.Node | None, trail: tuple[str, ...] = (), seen_nodes: set[int] | None = None
+) -> list[tuple[str, int]]:
+    """(key path, line) of every key given twice in one mapping, at any depth.
+
+    The Pulumi CLI refuses such stack files; PyYAML would silently keep the last value. Aliases
+    are visited once (a recursive alias does not recurse forever).
+    """
+    found: list[tuple[str, int]] = []
+    seen_nodes = set() if seen_nodes is None else seen_nodes
+    if id(node) in seen_nodes:
+        return found
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(getattr(key_node, "value", "?"))
+            if key in seen:
+                found.append((".".join([*trail, key]), key_node.start_mark.line + 1))
+            seen.add(key)
+            found += duplicate_keys(value_node, (*trail, key), seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += duplicate_keys(item, (*trail[:-1], f"{trail[-1] if trail else ''}[{i}]"), seen_nodes)
+    return found
+
+
 def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -> StackConfig:
     """Read ``Pulumi.<stack>.yaml`` (or ``path``, a variant of it).
 
@@ -135,11 +162,22 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
         known = sorted(p.name.split(".")[1] for p in root.glob("Pulumi.*.yaml"))
         raise OpsError(f"{path.name}: no such stack file (stacks: {', '.join(known) or 'none'})", code=2)
     try:
-        doc = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise OpsError(f"{path.name}: not UTF-8 text (byte {exc.start})", code=2) from None
+    except OSError as exc:
+        raise OpsError(f"{path.name}: cannot be read ({exc.strerror})", code=2) from None
+    try:
+        duplicates = duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+        if duplicates:
+            key, line = duplicates[0]
+            raise OpsError(f"{path.name}: line {line}: {key}: duplicate key (the Pulumi CLI refuses it)", code=2)
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise OpsError(f"{path.name}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})", code=2) from None
+        where = f": line {mark.line + 1}" if mark is not None else ""
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise OpsError(f"{path.name}{where}: not valid YAML ({problem})", code=2) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise OpsError(f"{path.name}: config: must be a mapping of config keys to values", code=2)
     values: dict[str, Any] = {}
