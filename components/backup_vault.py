@@ -93,33 +93,7 @@ class BackupVault(pulumi.ComponentResource):
         key = encryption_key(f"{name}-key", description="Encrypts Redis backups", region=args.region, opts=stateful)
         lock = (args.object_lock_mode, args.object_lock_days) if args.object_lock_days is not None else None
         bucket = private_bucket(f"{name}-bucket", key=key, object_lock=lock, opts=stateful)
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-bucket-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="tiers",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=BACKUP_PREFIX),
-                    transitions=[
-                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
-                            days=args.infrequent_access_after_days, storage_class="STANDARD_IA"
-                        ),
-                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
-                            days=args.glacier_after_days, storage_class="GLACIER_IR"
-                        ),
-                    ],
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.expire_after_days),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=30
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=1
-                    ),
-                )
-            ],
-            opts=child,
-        )
+        self._tiers(f"{name}-bucket-lifecycle", bucket, args, child)
 
         replica_bucket: aws.s3.Bucket | None = None
         dr_vault: aws.backup.Vault | None = None
@@ -133,6 +107,13 @@ class BackupVault(pulumi.ComponentResource):
             )
             # Replicating Object Lock retention requires the destination to have Object Lock too.
             replica_bucket = private_bucket(f"{name}-replica", key=dr_key, object_lock=lock, opts=in_dr)
+            # Replicas expire on the same tiers; without a rule the DR copy would grow forever.
+            self._tiers(
+                f"{name}-replica-lifecycle",
+                replica_bucket,
+                args,
+                pulumi.ResourceOptions(parent=self, provider=args.dr_provider),
+            )
             dr_vault = aws.backup.Vault(f"{name}-dr-vault", kms_key_arn=dr_key.arn, opts=in_dr)
             self._lock(f"{name}-dr-vault-lock", dr_vault, args, in_dr)
             self._replication(name, bucket, key, replica_bucket, dr_key, child)
@@ -363,6 +344,37 @@ class BackupVault(pulumi.ComponentResource):
                 changeable_for_days=args.vault_lock["changeable_for_days"],
                 opts=opts,
             )
+
+    @staticmethod
+    def _tiers(name: str, bucket: aws.s3.Bucket, args: BackupVaultArgs, opts: pulumi.ResourceOptions) -> None:
+        """Backups move to Infrequent Access, then Glacier IR, then expire; old versions after 30 days."""
+        aws.s3.BucketLifecycleConfiguration(
+            name,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="tiers",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=BACKUP_PREFIX),
+                    transitions=[
+                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                            days=args.infrequent_access_after_days, storage_class="STANDARD_IA"
+                        ),
+                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                            days=args.glacier_after_days, storage_class="GLACIER_IR"
+                        ),
+                    ],
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.expire_after_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=30
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=1
+                    ),
+                )
+            ],
+            opts=opts,
+        )
 
     def _replication(
         self,

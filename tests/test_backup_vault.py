@@ -94,7 +94,13 @@ def test_replication_has_time_control_and_kms(rec: Recording) -> None:
 
 
 def test_lifecycle_tiers_and_object_lock(rec: Recording) -> None:
-    (rule,) = rec.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    (rule,) = rec.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bk-bucket-lifecycle").inputs[
+        "rules"
+    ]
+    (replica,) = rec.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "bk-replica-lifecycle"
+    ).inputs["rules"]
+    assert replica == rule  # the DR copy expires on the same tiers
     assert [(t["days"], t["storageClass"]) for t in rule["transitions"]] == [(30, "STANDARD_IA"), (90, "GLACIER_IR")]
     assert rule["expiration"]["days"] == 365 and rule["filter"]["prefix"] == BACKUP_PREFIX
     assert rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"] == 1

@@ -1548,6 +1548,53 @@ CASES: list[tuple[str, Mutation, str]] = [
         delete(":NodeGroup", "primary-main", "launchTemplate"),
         "eks-node-group-require-launch-template",
     ),
+    (
+        "eks-cni-no-network-policy",
+        edit("eks:index:Cluster", "primary", "vpcCniOptions.enableNetworkPolicy", False),
+        "eks-cluster-require-network-policy-enforcement",
+    ),
+    (
+        "add-vpc-cni-addon-without-policy",
+        add(
+            "aws:eks/addon:Addon",
+            "vpc-cni",
+            {"addonName": "vpc-cni", "configurationValues": '{"enableNetworkPolicy": "false"}'},
+        ),
+        "eks-cluster-require-network-policy-enforcement",
+    ),
+    (
+        "add-cluster-role-creates-pods",
+        add(
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+            "deployer",
+            {
+                "kind": "ClusterRole",
+                "metadata": {"name": "deployer"},
+                "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}],
+            },
+        ),
+        "k8s-rbac-disallow-privilege-escalation",
+    ),
+    (
+        "ingress-desync-monitor",
+        _attribute("routing.http.desync_mitigation_mode", "monitor"),
+        "elb-load-balancer-require-logs-and-header-hygiene",
+    ),
+    (
+        "waf-rule-without-metrics",
+        edit(":WebAcl", "gateway-waf", "rules.1.visibilityConfig.cloudwatchMetricsEnabled", False),
+        "wafv2-web-acl-require-rate-limit",
+    ),
+    (
+        "replica-never-expires",
+        remove(":BucketLifecycleConfiguration", "backups-replica-lifecycle"),
+        "s3-bucket-require-lifecycle",
+    ),
+    (
+        "alb-logs-lifecycle-disabled",
+        edit(":BucketLifecycleConfiguration", "gateway-alb-logs-lifecycle", "rules.0.status", "Disabled"),
+        "s3-bucket-require-lifecycle",
+    ),
     # Network
     ("no-flow-log", remove(":FlowLog", "primary-flow-logs"), "ec2-vpc-require-flow-logs"),
     ("one-nat-gone", remove(":NatGateway", "primary-nat-eu-west-1b"), "ec2-vpc-require-nat-per-az"),

@@ -38,6 +38,7 @@ from tests.conftest import Recording
 from tests.policy_harness import as_policy_resources, pack_config
 
 EXTRA_SEEDS: dict[str, dict[str, Any]] = {
+    "aws:eks/addon:Addon": {"addonName": "vpc-cni", "configurationValues": '{"enableNetworkPolicy": "true"}'},
     "aws:eks/cluster:Cluster": {
         "version": "1.34",
         "vpcConfig": {"endpointPublicAccess": False, "publicAccessCidrs": ["10.0.0.0/8"]},

@@ -96,6 +96,20 @@ def kms_encryption(args: StackValidationArgs, config: Mapping[str, Any]) -> Iter
         yield f"Bucket {b.name} does not default to SSE-KMS.", b.urn
 
 
+def lifecycle(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    """Versioned buckets expire what they no longer need, noncurrent versions included."""
+    found = _settings(
+        args,
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+    )
+    for b in _buckets(args):
+        rules = maps(found[b.urn].props.get("rules")) if b.urn in found else _inline(b, "lifecycleRule")
+        enabled = [r for r in rules if r.get("status", "Enabled") == "Enabled" or truthy(r.get("enabled"))]
+        if not any(r.get("expiration") or r.get("noncurrentVersionExpiration") for r in enabled):
+            yield f"Bucket {b.name} has no lifecycle rule that expires objects or old versions.", b.urn
+
+
 def public_access_block(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     account = [r for r in of_type(args, "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock")]
     found = _settings(args, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
@@ -342,6 +356,13 @@ POLICIES = [
         rule=kms_encryption,
         severity=Severity.HIGH,
         remediation="Add aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm aws:kms and a rotating key.",
+    ),
+    stack_policy(
+        name="s3-bucket-require-lifecycle",
+        description="S3 buckets expire objects or noncurrent versions by lifecycle rules.",
+        rule=lifecycle,
+        severity=Severity.LOW,
+        remediation="Add aws.s3.BucketLifecycleConfiguration with expiration and noncurrent_version_expiration.",
     ),
     stack_policy(
         name="s3-bucket-require-public-access-block",

@@ -123,6 +123,8 @@ def ingress_attributes(props: Mapping[str, Any], config: Mapping[str, Any]) -> I
         yield "The ALB writes no access logs (access_logs.s3.enabled and access_logs.s3.bucket)."
     if attrs.get("routing.http.drop_invalid_header_fields.enabled") != "true":
         yield "The ALB forwards invalid HTTP headers (routing.http.drop_invalid_header_fields.enabled)."
+    if attrs.get("routing.http.desync_mitigation_mode", "defensive") not in ("defensive", "strictest"):
+        yield "The ALB does not mitigate HTTP desync attacks (routing.http.desync_mitigation_mode)."
     if config.get("requireDeletionProtection", False) and attrs.get("deletion_protection.enabled") != "true":
         yield "The ALB can be deleted (deletion_protection.enabled)."
 
@@ -135,6 +137,8 @@ def load_balancer_attributes(props: Mapping[str, Any], config: Mapping[str, Any]
         yield "The load balancer writes no access logs."
     if not truthy(props.get("dropInvalidHeaderFields")):
         yield "The load balancer forwards invalid HTTP headers (drop_invalid_header_fields)."
+    if props.get("desyncMitigationMode", "defensive") not in ("defensive", "strictest"):
+        yield "The load balancer does not mitigate HTTP desync attacks (desync_mitigation_mode)."
     if config.get("requireDeletionProtection", False) and not truthy(props.get("enableDeletionProtection")):
         yield "The load balancer can be deleted (enable_deletion_protection)."
 
@@ -187,6 +191,9 @@ def waf_rate_limit(props: Mapping[str, Any], config: Mapping[str, Any]) -> Itera
             yield f"Rate rule {rule.get('name')} allows {limit} requests per window; at most {maximum} can trigger."
     if not truthy(get(props, "visibilityConfig.cloudwatchMetricsEnabled")):
         yield "The web ACL publishes no CloudWatch metrics."
+    for rule in maps(props.get("rules")):
+        if not truthy(get(rule, "visibilityConfig.cloudwatchMetricsEnabled")):
+            yield f"Rule {rule.get('name')} publishes no CloudWatch metrics."
 
 
 def waf_logging(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:

@@ -7,13 +7,14 @@ either shape the provider sends (``encryptionConfig`` is one object in pulumi-aw
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
-from redisgw_policies._policy import as_int, get, maps, resource_policy, strings, truthy
+from redisgw_policies._policy import as_int, as_map, get, maps, resource_policy, strings, truthy
 
 COMPONENT = "eks:index:Cluster"
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -88,6 +89,23 @@ def supported_version(props: Mapping[str, Any], config: Mapping[str, Any]) -> It
         yield "The Kubernetes version is not pinned; EKS would pick its default."
     elif match is None or (floor is not None and int(match.group(1)) < int(floor.group(1))):
         yield f"Kubernetes {version} is older than {minimum}, outside standard support."
+
+
+def network_policy_enforcement(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
+    """NetworkPolicies are only enforced when the VPC CNI runs its network policy agent."""
+    if "addonName" in props:  # aws:eks/addon:Addon
+        if props.get("addonName") != "vpc-cni":
+            return
+        values = props.get("configurationValues")
+        try:
+            parsed = json.loads(values) if isinstance(values, str) else values
+        except ValueError:
+            parsed = None
+        if not truthy(as_map(parsed).get("enableNetworkPolicy")):
+            yield "The vpc-cni add-on does not enforce NetworkPolicies (enableNetworkPolicy)."
+        return
+    if not truthy(get(props, "vpcCniOptions.enableNetworkPolicy")):
+        yield "The VPC CNI does not enforce NetworkPolicies (vpcCniOptions.enableNetworkPolicy)."
 
 
 def imdsv2(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
@@ -168,6 +186,14 @@ POLICIES = [
         severity=Severity.MEDIUM,
         remediation="Set redisgw:cluster.version to a supported minor and upgrade before it leaves support.",
         config={"minimumVersion": {"type": "string", "default": "1.32"}},
+    ),
+    resource_policy(
+        name="eks-cluster-require-network-policy-enforcement",
+        description="The cluster's CNI enforces NetworkPolicies, so default-deny rules take effect.",
+        types=(COMPONENT, "aws:eks/addon:Addon"),
+        rule=network_policy_enforcement,
+        severity=Severity.HIGH,
+        remediation="Set vpcCniOptions.enableNetworkPolicy (or the vpc-cni add-on's enableNetworkPolicy) to true.",
     ),
     resource_policy(
         name="ec2-launch-template-require-imdsv2",

@@ -322,6 +322,7 @@ def rbac(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
 
 
 _ESCALATING_VERBS = {"escalate", "bind", "impersonate"}
+_WORKLOADS = {"pods", "deployments", "daemonsets", "statefulsets", "jobs", "cronjobs"}
 _REMOTE_ACCESS = {"pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token"}
 _ANONYMOUS = {"system:anonymous", "system:unauthenticated", "system:authenticated"}
 
@@ -335,15 +336,10 @@ def rbac_escalation(args: StackValidationArgs, config: Mapping[str, Any]) -> Fin
                 yield f"{kind} {_name(role)} grants {sorted(verbs & _ESCALATING_VERBS)}.", role.urn
             if "secrets" in res and verbs & {"get", "list", "watch", "*"} and not strings(rule.get("resourceNames")):
                 yield f"{kind} {_name(role)} reads every Secret of its scope.", role.urn
-            if res & {"pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token"} and verbs & {
-                "create",
-                "get",
-                "*",
-            }:
-                yield (
-                    f"{kind} {_name(role)} grants {sorted(res & _REMOTE_ACCESS)}.",
-                    role.urn,
-                )
+            if res & _REMOTE_ACCESS and verbs & {"create", "get", "*"}:
+                yield f"{kind} {_name(role)} grants {sorted(res & _REMOTE_ACCESS)}.", role.urn
+            if kind == "ClusterRole" and res & _WORKLOADS and verbs & {"create", "*"}:
+                yield f"{kind} {_name(role)} can create workloads in every namespace.", role.urn
     for binding in _k8s(args, "ClusterRoleBinding", "RoleBinding"):
         names = {str(s.get("name")) for s in maps(binding.props.get("subjects"))}
         if names & _ANONYMOUS:
