@@ -38,7 +38,15 @@ def _parser() -> argparse.ArgumentParser:
         description="List the policies of policies/ as the analyzer reports them, with the level each stack's "
         "policies/config/<stack>.json gives them.",
     )
-    policies.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
+    shown = policies.add_mutually_exclusive_group()
+    shown.add_argument("--markdown", action="store_true", help="print a Markdown table (as in the README)")
+    shown.add_argument(
+        "--catalog",
+        action="store_true",
+        help="print docs/policy-catalog.md: each item of the Pod Security Standards, the CIS EKS Benchmark, AWS "
+        "Foundational Security Best Practices and the readiness checklist, with its policy or the reason it does "
+        "not apply (exit 1 if the catalog and the pack disagree)",
+    )
     smoke = commands.add_parser(
         "smoke",
         help="post-deployment validation: health, readiness, metrics, key round trip",
@@ -87,7 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return preview.run(args.stack, args.json, console, args.config)
         if args.command == "policies":
             policy_runner = _offline("policy_runner")
-
+            if args.catalog:
+                catalog = _offline("catalog")
+                entries = catalog.load()
+                catalog.render(entries, console)
+                wrong = catalog.problems(entries, [r.name for r in policy_runner.describe()])
+                for problem in wrong:
+                    console.print(f"[red]catalog: {problem}[/red]")
+                return 1 if wrong else 0
             rows = policy_runner.describe()
             if args.markdown:
                 print(policy_runner.markdown_table(rows), end="")
