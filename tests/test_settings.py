@@ -379,3 +379,12 @@ def test_no_stack_file_however_broken_ends_in_a_traceback(data: st.DataObject, t
         assert exc.code == 2 and exc.message.startswith(path.name) and "\n" not in exc.message
     except settings.SettingsError as exc:
         assert exc.problems and all(p.startswith(f"{path.name}: ") and "\n" not in p for p in exc.problems)
+
+
+def test_production_pack_gates_analysis_at_the_stack_slo() -> None:
+    """The policy's thresholds are the production stack's own: analysis may not be looser than that."""
+    cfg = settings.load_settings(stack_values("production"), source="Pulumi.production.yaml")
+    pack = json.loads((ROOT / "policies" / "config" / "production.json").read_text())
+    gate = pack["argo-analysis-require-failable-slo-thresholds"]
+    assert gate["maxLatencySeconds"] == cfg.monitoring.latency_p99_seconds
+    assert gate["minSuccessRate"] == cfg.delivery.analysis.min_success_rate
