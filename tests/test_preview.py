@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,31 @@ STAGING_TRADES = {
     "pulumi-stateful-resource-require-protect",
 }
 """Production-only invariants staging gives up on purpose (cost, and a stack that can be torn down)."""
+
+
+def readme_figures() -> dict[str, str]:
+    return dict(re.findall(r"<!-- figure:([\w-]+) -->(.*?)<!-- /figure -->", (ROOT / "README.md").read_text(), re.S))
+
+
+def test_readme_figures_are_what_the_code_does(tmp_path: Path) -> None:
+    from ops.offline import catalog
+    from tests.test_policy_mutations import CASES, CONTROLS
+
+    out = tmp_path / "production.json"
+    assert main(["preview", "--stack", "production", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    counts = catalog.summary(catalog.load())
+    actual = {
+        "resources": str(len(report["resources"])),
+        "policies": str(len(report["policies"]["evaluated"])),
+        "checked": str(report["schema"]["checked"]),
+        "custom": str(len(report["schema"]["not_checked"])),
+        "mutations": str(len(CASES)),
+        "controls": str(len(CONTROLS)),
+        **{f"catalog-{k}": f"{v['covered']} / {v['n/a']}" for k, v in counts.items()},
+    }
+    documented = {k: " ".join(v.split()) for k, v in readme_figures().items()}
+    assert documented == actual
 
 
 def test_staging_disables_only_the_production_invariants_it_trades(tmp_path: Path) -> None:
