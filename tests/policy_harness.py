@@ -24,7 +24,7 @@ from pulumi_policy import (
 )
 
 from ops.offline.engine import Resource
-from ops.offline.policy_runner import POLICY_DIR
+from ops.offline.policy_runner import POLICY_DIR, resolve_entry
 from redisgw_policies import POLICIES
 
 
@@ -41,18 +41,8 @@ def pack_config(stack: str) -> dict[str, tuple[str, dict[str, Any]]]:
     doc = json.loads((POLICY_DIR / "config" / f"{stack}.json").read_text())
     out = {}
     for policy in POLICIES:
-        level = doc.get("all", "advisory")
-        entry = doc.get(policy.name)
-        props: dict[str, Any] = {}
-        if isinstance(entry, str):
-            level = entry
-        elif isinstance(entry, dict):
-            level = entry.get("enforcementLevel", level)
-            props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
         schema = policy.config_schema.properties if policy.config_schema else {}
-        for key, spec in schema.items():
-            if key not in props and isinstance(spec, dict) and "default" in spec:
-                props[key] = spec["default"]
+        level, props = resolve_entry(doc, policy.name, "advisory", schema)
         out[policy.name] = (level, props)
     return out
 

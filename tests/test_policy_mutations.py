@@ -1003,6 +1003,21 @@ CASES: list[tuple[str, Mutation, str]] = [
         "argo-rollout-require-bounded-strategy",
     ),
     (
+        "rollout-rolling-unanalysed",
+        edit(":Rollout", "gateway-rollout", "spec.strategy", {"canary": {"maxSurge": "25%", "maxUnavailable": 0}}),
+        "argo-rollout-require-bounded-strategy",
+    ),
+    (
+        "rollout-rolling-all-down",
+        edit(
+            ":Rollout",
+            "gateway-rollout",
+            "spec.strategy",
+            {"canary": {"maxUnavailable": "100%", "analysis": {"templates": [{"templateName": "gateway-slo"}]}}},
+        ),
+        "argo-rollout-require-bounded-strategy",
+    ),
+    (
         "rollout-no-strategy",
         edit(":Rollout", "gateway-rollout", "spec.strategy", {}),
         "argo-rollout-require-bounded-strategy",
@@ -1736,6 +1751,21 @@ CONTROLS: list[tuple[str, Mutation]] = [
         ),
     ),
     ("more-redis-nodes", edit(":NodeGroup", "primary-redis", "scalingConfig.minSize", 4)),
+    (
+        "rolling-analysed",
+        edit(
+            ":Rollout",
+            "gateway-rollout",
+            "spec.strategy",
+            {
+                "canary": {
+                    "maxSurge": "25%",
+                    "maxUnavailable": 0,
+                    "analysis": {"templates": [{"templateName": "gateway-slo"}]},
+                }
+            },
+        ),
+    ),
 ]
 
 

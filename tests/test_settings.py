@@ -388,3 +388,10 @@ def test_production_pack_gates_analysis_at_the_stack_slo() -> None:
     gate = pack["argo-analysis-require-failable-slo-thresholds"]
     assert gate["maxLatencySeconds"] == cfg.monitoring.latency_p99_seconds
     assert gate["minSuccessRate"] == cfg.delivery.analysis.min_success_rate
+
+
+def test_settings_and_the_pack_agree_on_cloudwatch_retention_values() -> None:
+    """The pack is deployed on its own and cannot import settings: the two tables must not drift."""
+    from redisgw_policies import data
+
+    assert settings.LOG_RETENTION_DAYS == data.ALLOWED_RETENTION

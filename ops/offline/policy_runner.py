@@ -94,6 +94,26 @@ def load_pack_config(path: Path) -> dict[str, Any]:
     return doc
 
 
+def resolve_entry(
+    doc: dict[str, Any], name: str, code_level: str, schema: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """(enforcement level, properties) of policy ``name`` under a pack config ``doc``, as
+    ``--policy-pack-config`` resolves them: the ``all`` level, then the policy's own entry (a level,
+    or an object with ``enforcementLevel`` and properties), then the schema's defaults."""
+    level = doc["all"] if isinstance(doc.get("all"), str) else code_level
+    entry = doc.get(name)
+    props: dict[str, Any] = {}
+    if isinstance(entry, str):
+        level = entry
+    elif isinstance(entry, dict):
+        level = entry.get("enforcementLevel", level)
+        props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
+    for prop, spec in schema.items():
+        if prop not in props and isinstance(spec, dict) and "default" in spec:
+            props[prop] = spec["default"]
+    return level, props
+
+
 def _resolve(info: analyzer_pb2.AnalyzerInfo, doc: dict[str, Any], path: Path) -> dict[str, analyzer_pb2.PolicyConfig]:
     where = _shown(path)
     names = {p.name for p in info.policies}
@@ -103,23 +123,11 @@ def _resolve(info: analyzer_pb2.AnalyzerInfo, doc: dict[str, Any], path: Path) -
         level = value if isinstance(value, str) else (value or {}).get("enforcementLevel", "advisory")
         if not isinstance(value, (str, dict)) or level not in _LEVELS:
             raise OpsError(f"{where}: {key}: enforcement level must be one of {sorted(_LEVELS)}", code=2)
-    default = doc.get("all")
     configs = {}
     for policy in info.policies:
-        entry = doc.get(policy.name)
-        level = analyzer_pb2.EnforcementLevel.Name(policy.enforcementLevel).lower()
-        if isinstance(default, str):
-            level = default
-        props: dict[str, Any] = {}
-        if isinstance(entry, str):
-            level = entry
-        elif isinstance(entry, dict):
-            level = entry.get("enforcementLevel", level)
-            props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
         schema = json_format.MessageToDict(policy.configSchema.properties) if policy.HasField("configSchema") else {}
-        for prop, spec in schema.items():
-            if prop not in props and isinstance(spec, dict) and "default" in spec:
-                props[prop] = spec["default"]
+        code_level = analyzer_pb2.EnforcementLevel.Name(policy.enforcementLevel).lower()
+        level, props = resolve_entry(doc, policy.name, code_level, schema)
         if props or schema:
             full = {"type": "object", "properties": schema, "additionalProperties": False}
             try:

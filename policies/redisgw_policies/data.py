@@ -233,7 +233,7 @@ def key_policy(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[
             yield "The key policy allows anyone (Principal '*') without a condition."
 
 
-_ALLOWED_RETENTION = (
+ALLOWED_RETENTION = (
     1,
     3,
     5,
@@ -265,7 +265,7 @@ def log_group(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[s
         yield "The log group is not encrypted with a KMS key."
     minimum = as_int(config.get("minRetentionDays"), 1) or 1
     days = as_int(props.get("retentionInDays"), 0) or 0
-    if days and days not in _ALLOWED_RETENTION:
+    if days and days not in ALLOWED_RETENTION:
         yield f"retentionInDays {days} is not a value CloudWatch Logs accepts."
     elif days and days < minimum:
         yield f"The log group keeps events for {days} days; at least {minimum} are required."

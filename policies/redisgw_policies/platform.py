@@ -598,17 +598,23 @@ def rollout_bounds(args: StackValidationArgs, config: Mapping[str, Any]) -> Find
         elif "canary" in strategy:
             canary = as_map(strategy.get("canary"))
             steps = maps(canary.get("steps"))
-            weights = [as_int(s.get("setWeight"), -1) for s in steps if "setWeight" in s]
-            valid = [w for w in weights if w is not None and 0 <= w <= 100]
-            if len(valid) != len(weights) or valid != sorted(valid):
-                yield f"{name} canary weights {weights} are not increasing steps within 0..100.", r.urn
             analysed = maps(get(canary, "analysis.templates")) + [
                 t for s in steps for t in maps(get(s, "analysis.templates"))
             ]
+            if steps:
+                weights = [as_int(s.get("setWeight"), -1) for s in steps if "setWeight" in s]
+                valid = [w for w in weights if w is not None and 0 <= w <= 100]
+                if len(valid) != len(weights) or valid != sorted(valid):
+                    yield f"{name} canary weights {weights} are not increasing steps within 0..100.", r.urn
+                if not any("pause" in s for s in steps):
+                    yield f"{name} canary never pauses to measure a step.", r.urn
+            else:  # no steps: a rolling update, bounded by maxUnavailable
+                unavailable = str(canary.get("maxUnavailable", "25%")).strip()
+                share = as_float(unavailable[:-1]) if unavailable.endswith("%") else None
+                if unavailable.endswith("%") and (share is None or share > 50):
+                    yield f"{name} may take {unavailable} of its pods down at once (maxUnavailable).", r.urn
             if not analysed:
-                yield f"{name} shifts canary traffic without analysis.", r.urn
-            if not any("pause" in s for s in steps):
-                yield f"{name} canary never pauses to measure a step.", r.urn
+                yield f"{name} shifts traffic to a new version without analysis.", r.urn
             refs += analysed
         else:
             yield f"{name} has no blueGreen or canary strategy.", r.urn
