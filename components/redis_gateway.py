@@ -25,6 +25,7 @@ plus AWS managed rules) attached, and a Route53 alias for the API host.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -1047,7 +1048,7 @@ class RedisGateway(pulumi.ComponentResource):
             f"{name}-alb-logs",
             key=None,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
-            policy_statements=_log_delivery_statements,
+            policy_statements=_log_delivery_statements(args.region),
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-alb-logs-lifecycle",
@@ -1138,17 +1139,43 @@ class RedisGateway(pulumi.ComponentResource):
         }
 
 
-def _log_delivery_statements(bucket_arn: pulumi.Output[str]) -> list[dict[str, Any]]:
-    """Lets Elastic Load Balancing write access logs under ``alb/``."""
-    return [
-        {
-            "Sid": "LoadBalancerAccessLogs",
-            "Effect": "Allow",
-            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-            "Action": "s3:PutObject",
-            "Resource": pulumi.Output.concat(bucket_arn, "/alb/AWSLogs/*"),
-        }
-    ]
+_ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-west-3": "009996457667",
+    "eu-central-1": "054676820928",
+    "eu-north-1": "897822967062",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864",
+}
+"""Elastic Load Balancing's log-delivery account in regions opened before August 2022, which do not
+accept the service principal alone (AWS documentation, "Enable access logs for your ALB")."""
+
+
+def _log_delivery_statements(region: str) -> Callable[[pulumi.Output[str]], list[dict[str, Any]]]:
+    """Lets Elastic Load Balancing write access logs under ``alb/`` (service principal, plus the
+    regional ELB account where the region predates it)."""
+
+    def statements(bucket_arn: pulumi.Output[str]) -> list[dict[str, Any]]:
+        principals: dict[str, Any] = {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+        if region in _ELB_LOG_ACCOUNTS:
+            principals["AWS"] = f"arn:aws:iam::{_ELB_LOG_ACCOUNTS[region]}:root"
+        return [
+            {
+                "Sid": "LoadBalancerAccessLogs",
+                "Effect": "Allow",
+                "Principal": principals,
+                "Action": "s3:PutObject",
+                "Resource": pulumi.Output.concat(bucket_arn, "/alb/AWSLogs/*"),
+            }
+        ]
+
+    return statements
 
 
 def _rule_visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:

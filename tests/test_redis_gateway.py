@@ -278,3 +278,44 @@ def test_service_monitor_scrapes_the_metrics_port(rec: Recording) -> None:
     svc = rec.one("kubernetes:core/v1:Service").inputs["spec"]
     assert {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"} in svc["ports"]
     assert svc["type"] == "ClusterIP"
+
+
+def test_waf_requests_are_logged_encrypted_with_the_authorization_header_redacted(rec: Recording) -> None:
+    logging = rec.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration").inputs
+    group = rec.one("aws:cloudwatch/logGroup:LogGroup", "gw-waf-logs")
+    acl = rec.one("aws:wafv2/webAcl:WebAcl")
+    assert group.inputs["name"].startswith("aws-waf-logs-")  # WAF refuses any other log group name
+    assert group.inputs["retentionInDays"] == 365 and group.inputs["kmsKeyId"].startswith("arn:aws:kms:")
+    assert logging["logDestinationConfigs"] == [f"arn:aws:logs:eu-west-1:123456789012:log-group:{group.inputs['name']}"]
+    assert (
+        acl.urn
+        in rec.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration").property_dependencies[
+            "resourceArn"
+        ]
+    )
+    assert logging["redactedFields"] == [{"singleHeader": {"name": "authorization"}}]
+
+
+def test_alb_access_logs_go_to_a_private_bucket_the_log_service_may_write(rec: Recording) -> None:
+    annotations = _cr(rec, "Ingress")["metadata"]["annotations"]
+    attributes = dict(
+        a.split("=", 1) for a in annotations["alb.ingress.kubernetes.io/load-balancer-attributes"].split(",")
+    )
+    bucket = rec.one("aws:s3/bucket:Bucket", "gw-alb-logs")
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == bucket.inputs.get("bucket", attributes["access_logs.s3.bucket"])
+    assert attributes["deletion_protection.enabled"] == "true"  # protect is on by default
+    sse = rec.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "gw-alb-logs"
+    )
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    policy = json.loads(rec.one("aws:s3/bucketPolicy:BucketPolicy", "gw-alb-logs").inputs["policy"])
+    deny, allow = policy["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert allow["Principal"] == {
+        "Service": "logdelivery.elasticloadbalancing.amazonaws.com",
+        "AWS": "arn:aws:iam::156460612806:root",  # eu-west-1 predates the service principal
+    }
+    assert allow["Action"] == "s3:PutObject" and allow["Resource"].endswith("/alb/AWSLogs/*")
+    lifecycle = rec.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "gw-alb-logs-lifecycle")
+    assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 365}
