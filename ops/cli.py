@@ -47,6 +47,18 @@ def _parser() -> argparse.ArgumentParser:
         "Foundational Security Best Practices and the readiness checklist, with its policy or the reason it does "
         "not apply (exit 1 if the catalog and the pack disagree)",
     )
+    stack_set = commands.add_parser(
+        "stack-set",
+        help="set one value of a stack file by key path, validated before it is written",
+        description="Set KEY (namespace:key.nested, e.g. redisgw:delivery.strategy) to VALUE (read as YAML: "
+        "numbers and booleans keep their type) in Pulumi.<stack>.yaml, as `pulumi config set --path` would, "
+        "keeping the file's comments. The whole file is validated first; on any problem the file is left as "
+        "it was and the exit code is 2. The deploy workflow uses it for one-off overrides.",
+    )
+    stack_set.add_argument("--stack", required=True, help="stack name: edits Pulumi.<stack>.yaml")
+    stack_set.add_argument("--config", type=Path, metavar="FILE", help="edit FILE instead of Pulumi.<stack>.yaml")
+    stack_set.add_argument("key", help="namespace:key.path, e.g. redisgw:delivery.strategy")
+    stack_set.add_argument("value", help="the value, as YAML reads it")
     smoke = commands.add_parser(
         "smoke",
         help="post-deployment validation: health, readiness, metrics, key round trip",
@@ -108,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(policy_runner.markdown_table(rows), end="")
             else:
                 policy_runner.render_table(rows, console)
+            return 0
+        if args.command == "stack-set":
+            written = _offline("stack_set").run(args.stack, args.key, args.value, args.config)
+            console.print(f"{written}: {args.key} set")
             return 0
         if args.command == "smoke":
             import json
