@@ -35,7 +35,9 @@ def run(stack: str, key: str, raw_value: str, config_file: Path | None = None) -
     load_stack_config(stack, path)  # the same refusals as preview: missing, not UTF-8, duplicates, ...
     namespace, sep, dotted = key.partition(":")
     if not sep or not namespace or not dotted or any(not part for part in dotted.split(".")):
-        raise OpsError(f"{key}: a key path is namespace:key or namespace:key.nested, like redisgw:delivery.strategy", code=2)
+        raise OpsError(
+            f"{key}: a key path is namespace:key or namespace:key.nested, like redisgw:delivery.strategy", code=2
+        )
     top, *rest = dotted.split(".")
     yaml = YAML()
     yaml.preserve_quotes = True
