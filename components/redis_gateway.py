@@ -80,8 +80,8 @@ SMOKE = f"{GATEWAY}-smoke"
 class Delivery:
     """How a new gateway version reaches users, and when it is rolled back automatically."""
 
-    strategy: str = "rolling"
-    """``blue-green``, ``canary`` or ``rolling``."""
+    strategy: str = "blue-green"
+    """``blue-green``, ``canary`` or ``rolling`` (the settings default too)."""
     min_success_rate: float = 0.99
     max_latency_p99_seconds: float = 0.25
     interval: str = "1m"
@@ -153,12 +153,27 @@ def mebibytes(q: str) -> int:
     return -(-quantity_bytes(q) // 2**20)
 
 
+def rollout_surge(args: RedisGatewayArgs) -> int:
+    """Gateway pods a rollout adds on top of ``max_replicas``, at maximum scale.
+
+    Blue-green runs a full preview ReplicaSet beside the active one (and keeps the old one for the
+    scale-down delay): 2x. Canary with ALB traffic routing keeps the stable ReplicaSet at 100%
+    throughout and, at promotion, scales the canary to 100% before the stable one scales down: 2x
+    as well (the largest step is only the peak while steps run). Rolling adds ``maxSurge``.
+    """
+    if args.delivery.strategy in ("blue-green", "canary"):
+        return args.max_replicas
+    surge = args.delivery.max_surge
+    if surge.endswith("%"):
+        return -(-args.max_replicas * int(surge[:-1]) // 100)
+    return int(surge)
+
+
 def quota(args: RedisGatewayArgs) -> dict[str, str]:
-    """Hard limits of the namespace: every workload at its maximum scale, plus room for one rollout
-    surge (25%) and the backup and drill jobs (2 CPU, 4 GiB)."""
+    """Hard limits of the namespace: every workload at its maximum scale, the gateway during a
+    rollout at that scale (:func:`rollout_surge`), and the backup and drill jobs (2 CPU, 4 GiB)."""
     gw, rd = args.resources, args.redis_resources
-    surge = -(-args.max_replicas // 4)
-    gw_n, rd_n, st_n = args.max_replicas + surge, args.redis_replicas, args.redis_sentinels
+    gw_n, rd_n, st_n = args.max_replicas + rollout_surge(args), args.redis_replicas, args.redis_sentinels
     sentinel_cpu, sentinel_mem, exporter_cpu, exporter_mem = 200, 256, 100, 128
     cpu_req = (
         gw_n * cpu_millis(gw.cpu_request) + rd_n * (cpu_millis(rd.cpu_request) + exporter_cpu) + st_n * sentinel_cpu

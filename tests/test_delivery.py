@@ -123,3 +123,16 @@ def test_bad_delivery_settings_exit_2_naming_the_key(
     err = capsys.readouterr().err
     assert code == 2 and report == {}
     assert err.startswith(f"Pulumi.production.variant.yaml: {expected}"), err
+
+
+def test_a_stack_whose_nodes_cannot_hold_a_blue_green_rollout_at_max_is_blocked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The quota follows replicas.max (the program sizes it), but the node groups are typed by hand."""
+    code, report = preview(
+        tmp_path, [("redisgw:gateway.replicas.max", 200), ("redisgw:delivery.strategy", "blue-green")]
+    )
+    capsys.readouterr()
+    assert code == 1
+    blocked = {v["policy"] for v in report["policies"]["violations"] if v["enforcement"] == "mandatory"}
+    assert "eks-node-group-require-capacity-for-rollout" in blocked

@@ -1018,6 +1018,36 @@ CASES: list[tuple[str, Mutation, str]] = [
         "argo-rollout-require-bounded-strategy",
     ),
     (
+        "quota-too-small-for-blue-green",
+        edit(":ResourceQuota", "gateway-quota", "spec.hard.pods", "30"),
+        "k8s-namespace-require-quota-for-rollout",
+    ),
+    (
+        "quota-cpu-too-small-for-blue-green",
+        change(":ResourceQuota", "gateway-quota", lambda p: p["spec"]["hard"].update({"limits.cpu": "20000m"})),
+        "k8s-namespace-require-quota-for-rollout",
+    ),
+    (
+        "hpa-max-beyond-the-quota",
+        edit(":HorizontalPodAutoscaler", "gateway-hpa", "spec.maxReplicas", 40),
+        "k8s-namespace-require-quota-for-rollout",
+    ),
+    (
+        "main-nodes-cannot-hold-the-rollout",
+        edit(":NodeGroup", "primary-main", "scalingConfig.maxSize", 2),
+        "eks-node-group-require-capacity-for-rollout",
+    ),
+    (
+        "redis-nodes-cannot-hold-redis",
+        edit(":NodeGroup", "primary-redis", "scalingConfig.maxSize", 1),
+        "eks-node-group-require-capacity-for-rollout",
+    ),
+    (
+        "main-nodes-too-small",
+        edit(":NodeGroup", "primary-main", "instanceTypes", ["t3.medium"]),
+        "eks-node-group-require-capacity-for-rollout",
+    ),
+    (
         "rollout-no-strategy",
         edit(":Rollout", "gateway-rollout", "spec.strategy", {}),
         "argo-rollout-require-bounded-strategy",
@@ -1669,7 +1699,7 @@ CONTROLS: list[tuple[str, Mutation]] = [
         "image-by-digest",
         edit(":Rollout", "gateway-rollout", f"{C0}.image", "ghcr.io/ai-decenter/redis-http-gateway@sha256:" + "a" * 64),
     ),
-    ("more-hpa-headroom", edit(":HorizontalPodAutoscaler", "gateway-hpa", "spec.maxReplicas", 40)),
+    ("less-hpa-headroom", edit(":HorizontalPodAutoscaler", "gateway-hpa", "spec.maxReplicas", 15)),
     ("namespace-label", edit(":Namespace", "gateway-ns", "metadata.labels.team", "platform")),
     (
         "namespace-restricted",

@@ -21,6 +21,7 @@ from components.redis_gateway import (
     mebibytes,
     pdb_min_available,
     quota,
+    rollout_surge,
 )
 from ops.offline.engine import run_program
 from tests.conftest import Recording
@@ -213,10 +214,32 @@ def test_default_deny_with_only_the_needed_allows(rec: Recording) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("strategy", "max_surge", "surge"),
+    [
+        ("blue-green", "25%", 12),
+        ("canary", "25%", 12),
+        ("rolling", "25%", 3),
+        ("rolling", "50%", 6),
+        ("rolling", "2", 2),
+    ],
+)
+def test_quota_holds_a_full_rollout_of_each_strategy_at_maximum_scale(
+    strategy: str, max_surge: str, surge: int
+) -> None:
+    args = _args(delivery=Delivery(smoke_image="ghcr.io/example/ops:1.0.0", strategy=strategy, max_surge=max_surge))
+    assert args.max_replicas == 12 and rollout_surge(args) == surge
+    hard = quota(args)
+    gateway = args.max_replicas + surge
+    assert int(hard["pods"]) >= gateway + args.redis_replicas + args.redis_sentinels
+    assert int(hard["limits.cpu"].removesuffix("m")) >= gateway * cpu_millis("1") + 3 * cpu_millis("2")
+    assert int(hard["requests.memory"].removesuffix("Mi")) >= gateway * mebibytes("512Mi") + 3 * mebibytes("8Gi")
+
+
 def test_quota_fits_the_workloads_at_maximum_scale() -> None:
     args = _args()
     hard = quota(args)
-    gw_pods = args.max_replicas + 3  # rollout surge of 25%
+    gw_pods = args.max_replicas * 2  # blue-green: a full second ReplicaSet
     need_cpu = gw_pods * cpu_millis("1") + 3 * cpu_millis("2")
     need_mem = gw_pods * mebibytes("2Gi") + 3 * mebibytes("8Gi")
     assert int(hard["limits.cpu"].removesuffix("m")) >= need_cpu
@@ -275,7 +298,7 @@ def test_controllers_come_from_pinned_charts(rec: Recording) -> None:
 def test_service_monitor_scrapes_the_metrics_port(rec: Recording) -> None:
     sm = _cr(rec, "ServiceMonitor")["spec"]
     assert sm["endpoints"][0]["port"] == "metrics"
-    svc = rec.one("kubernetes:core/v1:Service").inputs["spec"]
+    svc = rec.one("kubernetes:core/v1:Service", "gw-svc").inputs["spec"]
     assert {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"} in svc["ports"]
     assert svc["type"] == "ClusterIP"
 

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from pulumi_policy import Policy
 
-from redisgw_policies import data, edge, eks, iam, network, platform, workloads
+from redisgw_policies import capacity, data, edge, eks, iam, network, platform, workloads
 
 PACK_NAME = "redisgw-production-readiness"
 DOMAINS: dict[str, Sequence[Policy]] = {
@@ -15,6 +15,7 @@ DOMAINS: dict[str, Sequence[Policy]] = {
     "edge": edge.POLICIES,
     "workloads": workloads.POLICIES,
     "platform": platform.POLICIES,
+    "capacity": capacity.POLICIES,
 }
 """Domain -> its policies (the README table groups by domain)."""
 POLICIES: list[Policy] = [policy for policies in DOMAINS.values() for policy in policies]

@@ -1,0 +1,246 @@
+"""Capacity for a full rollout at maximum scale: the namespace quota and the node groups.
+
+A rollout adds pods before it removes any. At the HPA maximum, blue-green runs a second full
+ReplicaSet; canary with traffic routing keeps the stable ReplicaSet at 100% and brings the canary
+to 100% at promotion (also 2x); a rolling update adds ``maxSurge``. If the ResourceQuota or the
+node groups cannot hold that peak next to Redis, Sentinel and the jobs, the promotion stalls at
+the worst moment. These rules compute the peak from the plan and name the number that falls short.
+
+Node capacity is estimated from the instance type (the smallest of a group's types) with a
+conservative allowance for the kubelet reservation and the node DaemonSets: 300m CPU and 10% plus
+700 MiB of memory per node.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulumi_policy import PolicyResource, Severity, StackValidationArgs
+
+from redisgw_policies._k8s import OPERATOR_KINDS, containers, pod_spec
+from redisgw_policies._policy import as_float, as_int, as_map, get, k8s_kind, maps, namespace_of, stack_policy, strings
+
+Findings = Iterable[tuple[str, str | None]]
+
+_SIZES = {"medium": 1, "large": 2, "xlarge": 4, "2xlarge": 8, "4xlarge": 16, "8xlarge": 32, "12xlarge": 48}
+_GIB_PER_VCPU = {"m": 4, "r": 8, "c": 2, "t": 4}
+"""Memory per vCPU by family letter (m general purpose, r memory optimized, c compute optimized)."""
+
+
+def instance_capacity(instance_type: str) -> tuple[int, int] | None:
+    """(allocatable millicores, allocatable MiB) of a node of ``instance_type``, or None if unknown."""
+    match = re.fullmatch(r"([mrct])\d+[a-z]*\.(\w+)", instance_type)
+    if not match or match.group(2) not in _SIZES:
+        return None
+    vcpu = _SIZES[match.group(2)]
+    memory_mib = vcpu * _GIB_PER_VCPU[match.group(1)] * 1024
+    return vcpu * 1000 - 300, int(memory_mib * 0.9) - 700
+
+
+_BINARY = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "k": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
+
+
+def cpu_m(value: Any) -> float:
+    text = str(value or "0").strip()
+    if text.endswith("m"):
+        return as_float(text[:-1], 0.0) or 0.0
+    return (as_float(text, 0.0) or 0.0) * 1000
+
+
+def memory_mi(value: Any) -> float:
+    text = str(value or "0").strip()
+    for suffix in sorted(_BINARY, key=len, reverse=True):
+        if text.endswith(suffix):
+            return (as_float(text[: -len(suffix)], 0.0) or 0.0) * _BINARY[suffix]
+    return (as_float(text, 0.0) or 0.0) / 2**20
+
+
+@dataclass
+class Demand:
+    pods: float = 0
+    requests_cpu: float = 0
+    limits_cpu: float = 0
+    requests_memory: float = 0
+    limits_memory: float = 0
+
+    def add(self, other: Demand, times: float = 1) -> None:
+        for field in ("pods", "requests_cpu", "limits_cpu", "requests_memory", "limits_memory"):
+            setattr(self, field, getattr(self, field) + times * getattr(other, field))
+
+
+def pod_demand(props: Mapping[str, Any]) -> Demand:
+    """What one pod of a workload asks for (its long-running containers)."""
+    demand = Demand(pods=1)
+    for c in containers(props):
+        if c.init:
+            continue
+        res = as_map(c.spec.get("resources"))
+        demand.requests_cpu += cpu_m(get(res, "requests.cpu"))
+        demand.limits_cpu += cpu_m(get(res, "limits.cpu"))
+        demand.requests_memory += memory_mi(get(res, "requests.memory"))
+        demand.limits_memory += memory_mi(get(res, "limits.memory"))
+    return demand
+
+
+def _hpa_max(args: StackValidationArgs, w: PolicyResource) -> int | None:
+    for h in args.resources:
+        if not h.resource_type.startswith("kubernetes:") or k8s_kind(h.resource_type) != "HorizontalPodAutoscaler":
+            continue
+        ref = as_map(get(h.props, "spec.scaleTargetRef"))
+        if ref.get("kind") == k8s_kind(w.resource_type) and ref.get("name") == get(w.props, "metadata.name"):
+            return as_int(get(h.props, "spec.maxReplicas"))
+    return None
+
+
+def _surge(strategy: Mapping[str, Any], replicas: int) -> tuple[int, str]:
+    """(extra pods during a rollout, what the strategy is called)."""
+    if "blueGreen" in strategy:
+        return replicas, "a blue-green rollout"
+    canary = as_map(strategy.get("canary"))
+    if "canary" in strategy and (maps(canary.get("steps")) or canary.get("trafficRouting")):
+        return replicas, "a canary rollout"
+    surge = str(canary.get("maxSurge", as_map(strategy.get("rollingUpdate")).get("maxSurge", "25%")))
+    if surge.endswith("%"):
+        return math.ceil(replicas * (as_float(surge[:-1], 25.0) or 0.0) / 100), "a rolling update"
+    return as_int(surge, 1) or 0, "a rolling update"
+
+
+def peak(args: StackValidationArgs, w: PolicyResource) -> tuple[float, str]:
+    """(pods of ``w`` at its peak, why)."""
+    kind = k8s_kind(w.resource_type)
+    if kind in OPERATOR_KINDS:
+        return float(as_int(get(w.props, "spec.clusterSize"), 1) or 1), "its clusterSize"
+    if kind in ("CronJob", "Job", "Pod"):
+        return 1.0, "one run"
+    replicas = _hpa_max(args, w) or as_int(get(w.props, "spec.replicas"), 1) or 1
+    if kind in ("Rollout", "Deployment"):
+        extra, how = _surge(as_map(get(w.props, "spec.strategy")), replicas)
+        return float(replicas + extra), f"{how} at {replicas} replicas"
+    return float(replicas), f"{replicas} replicas"
+
+
+def _workloads(args: StackValidationArgs) -> list[PolicyResource]:
+    return [r for r in args.resources if r.resource_type.startswith("kubernetes:") and pod_spec(r.props) is not None]
+
+
+_QUOTA_KEYS = {
+    "pods": ("pods", lambda v: as_float(v, 0.0) or 0.0, "{:g}"),
+    "requests.cpu": ("requests_cpu", cpu_m, "{:.0f}m"),
+    "limits.cpu": ("limits_cpu", cpu_m, "{:.0f}m"),
+    "requests.memory": ("requests_memory", memory_mi, "{:.0f}Mi"),
+    "limits.memory": ("limits_memory", memory_mi, "{:.0f}Mi"),
+}
+
+
+def quota_for_rollout(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    need: dict[str, Demand] = {}
+    why: dict[str, str] = {}
+    for w in _workloads(args):
+        ns = namespace_of(w.props)
+        pods, reason = peak(args, w)
+        need.setdefault(ns, Demand()).add(pod_demand(w.props), pods)
+        if k8s_kind(w.resource_type) in ("Rollout", "Deployment"):
+            why[ns] = f"{reason} of {get(w.props, 'metadata.name')}"
+    for q in args.resources:
+        if not q.resource_type.startswith("kubernetes:") or k8s_kind(q.resource_type) != "ResourceQuota":
+            continue
+        ns = namespace_of(q.props)
+        if ns not in need:
+            continue
+        hard = as_map(get(q.props, "spec.hard"))
+        for key, (field, parse, shown) in _QUOTA_KEYS.items():
+            if key not in hard:
+                continue
+            wanted = getattr(need[ns], field)
+            if parse(hard[key]) + 1e-6 < wanted:
+                yield (
+                    f"ResourceQuota {get(q.props, 'metadata.name')} allows {key} {hard[key]}, but "
+                    f"{why.get(ns, 'the workloads at maximum scale')} with everything else in {ns} needs "
+                    f"{shown.format(wanted)}: the rollout would stall.",
+                    q.urn,
+                )
+
+
+def _node_groups(args: StackValidationArgs) -> list[PolicyResource]:
+    return [g for g in args.resources if g.resource_type == "aws:eks/nodeGroup:NodeGroup"]
+
+
+def _candidates(w: PolicyResource, groups: list[PolicyResource]) -> frozenset[str]:
+    from redisgw_policies.platform import _tolerates  # one definition of taint matching
+
+    pod = pod_spec(w.props) or {}
+    selector = as_map(pod.get("nodeSelector"))
+    return frozenset(
+        g.urn
+        for g in groups
+        if _tolerates(pod.get("tolerations"), g.props.get("taints"))
+        and all(as_map(g.props.get("labels")).get(k) == v for k, v in selector.items())
+    )
+
+
+def _capacity(group: PolicyResource) -> tuple[float, float] | None:
+    sizes = [instance_capacity(t) for t in strings(group.props.get("instanceTypes"))]
+    known = [s for s in sizes if s is not None]
+    nodes = as_int(get(group.props, "scalingConfig.maxSize"), 0) or 0
+    if not known:
+        return None
+    cpu, memory = min(s[0] for s in known), min(s[1] for s in known)
+    return nodes * cpu, nodes * memory
+
+
+def nodes_for_rollout(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    groups = _node_groups(args)
+    if not groups:
+        return
+    demand: dict[frozenset[str], Demand] = {}
+    for w in _workloads(args):
+        candidates = _candidates(w, groups)
+        if candidates:
+            pods, _ = peak(args, w)
+            demand.setdefault(candidates, Demand()).add(pod_demand(w.props), pods)
+    by_urn = {g.urn: g for g in groups}
+    for target in demand:
+        capacities = [_capacity(by_urn[u]) for u in target]
+        if any(c is None for c in capacities):
+            continue  # an instance type this table does not know: no estimate, no verdict
+        cpu = sum(c[0] for c in capacities if c)
+        memory = sum(c[1] for c in capacities if c)
+        wanted = Demand()
+        for candidates, d in demand.items():
+            if candidates <= target:
+                wanted.add(d)
+        names = ", ".join(sorted(by_urn[u].name for u in target))
+        if wanted.requests_cpu > cpu:
+            yield (
+                f"Node group(s) {names} at maxSize offer about {cpu:.0f}m CPU; the pods that can only run there "
+                f"request {wanted.requests_cpu:.0f}m at peak (a full rollout at maximum scale).",
+                by_urn[sorted(target)[0]].urn,
+            )
+        if wanted.requests_memory > memory:
+            yield (
+                f"Node group(s) {names} at maxSize offer about {memory:.0f}Mi of memory; the pods that can only run "
+                f"there request {wanted.requests_memory:.0f}Mi at peak (a full rollout at maximum scale).",
+                by_urn[sorted(target)[0]].urn,
+            )
+
+
+POLICIES = [
+    stack_policy(
+        name="k8s-namespace-require-quota-for-rollout",
+        description="The ResourceQuota holds every workload at peak, the gateway in a full rollout at its HPA maximum.",
+        rule=quota_for_rollout,
+        severity=Severity.HIGH,
+        remediation="Raise the quota (the RedisGateway component sizes it from replicas.max and the strategy).",
+    ),
+    stack_policy(
+        name="eks-node-group-require-capacity-for-rollout",
+        description="Node groups at maxSize can hold the requests of their pods in a full rollout at maximum scale.",
+        rule=nodes_for_rollout,
+        severity=Severity.HIGH,
+        remediation="Raise the node group's maxSize or instance size, or lower redisgw:gateway.replicas.max.",
+    ),
+]
