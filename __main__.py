@@ -5,6 +5,7 @@ import pulumi_aws as aws
 
 import settings
 from components.backup_vault import BackupVault, BackupVaultArgs
+from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.eks_cluster import DEFAULT_STORAGE_CLASS, EksCluster, EksClusterArgs, NodeGroupSpec
 from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
 from components.redis_gateway import (
@@ -58,6 +59,7 @@ cluster = EksCluster(
         endpoint_public_access=cfg.cluster.endpoint_public_access,
         public_access_cidrs=cfg.cluster.public_access_cidrs,
         admin_role_arns=cfg.cluster.admin_role_arns,
+        view_role_arns=(cfg.delivery.runner.preview_role_arn,) if cfg.delivery.runner else (),
         log_retention_days=cfg.cluster.log_retention_days,
         deletion_protection=cfg.cluster.deletion_protection,
         protect=cfg.protect_stateful_resources,
@@ -65,6 +67,26 @@ cluster = EksCluster(
     ),
     opts=in_primary,
 )
+
+if cfg.delivery.runner is not None:
+    DeployRunner(
+        "ci",
+        DeployRunnerArgs(
+            stack=stack,
+            repository=cfg.delivery.runner.repository,
+            deploy_ref=cfg.delivery.runner.deploy_ref,
+            deploy_role_arn=cfg.delivery.runner.deploy_role_arn,
+            preview_role_arn=cfg.delivery.runner.preview_role_arn,
+            compute_type=cfg.delivery.runner.compute_type,
+            region=cfg.region,
+            vpc_id=vpc.vpc_id,
+            subnet_ids=vpc.private_subnet_ids,
+            cluster_security_group_id=cluster.cluster_security_group_id,
+            log_retention_days=cfg.cluster.log_retention_days,
+            protect=cfg.protect_stateful_resources,
+        ),
+        opts=in_primary,
+    )
 
 in_cluster = pulumi.ResourceOptions(providers={"aws": primary, "kubernetes": cluster.provider})
 

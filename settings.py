@@ -36,6 +36,7 @@ SECRET_KEYS = {
 """Config keys that must be set with ``pulumi config set --secret``; read as secret Outputs only."""
 
 _PRIVATE_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_DOCUMENTATION_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _K8S_VERSION_RE = re.compile(r"^1\.(\d{2})$")
@@ -222,7 +223,15 @@ class ClusterSettings(_Model):
     @classmethod
     def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for c in v:
-            _network(c, "publicAccessCidrs entry")
+            net = _network(c, "publicAccessCidrs entry")
+            if any(net.subnet_of(doc) for doc in _DOCUMENTATION_RANGES):
+                raise ValueError(
+                    f"publicAccessCidrs entry {c} is a documentation range (RFC 5737): name your real CIDRs"
+                )
+            if net.prefixlen == 0:
+                raise ValueError("publicAccessCidrs must not admit 0.0.0.0/0; name the CIDRs that need the API")
+            if not net.is_global:
+                raise ValueError(f"publicAccessCidrs entry {c} is not a public range: the endpoint sees public sources")
         return v
 
     @field_validator("admin_role_arns")
@@ -571,6 +580,47 @@ class CanaryStep(_Model):
         return _duration(v, "pause")
 
 
+class RunnerSettings(_Model):
+    """CI runners in the stack's VPC (CodeBuild-hosted GitHub Actions runners, see DeployRunner)."""
+
+    repository: str
+    """GitHub repository, ``owner/name``."""
+    deploy_role_arn: str
+    """The deploy jobs' role (created by the bootstrap); must be one of ``cluster.adminRoleArns``."""
+    preview_role_arn: str
+    """The pull-request preview jobs' read-only role (created by the bootstrap)."""
+    deploy_ref: str
+    """Regular expression of the Git refs the deploy runner serves, e.g. ``^refs/tags/v.*``."""
+    compute_type: Literal["BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"] = (
+        "BUILD_GENERAL1_MEDIUM"
+    )
+
+    @field_validator("repository")
+    @classmethod
+    def _repo(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9-]+/[A-Za-z0-9._-]+", v):
+            raise ValueError(f"repository {v!r} must be owner/name")
+        return v
+
+    @field_validator("deploy_role_arn", "preview_role_arn")
+    @classmethod
+    def _role(cls, v: str) -> str:
+        if not _ROLE_ARN_RE.fullmatch(v):
+            raise ValueError(f"{v!r} is not an IAM role ARN")
+        return v
+
+    @field_validator("deploy_ref")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"deployRef is not a regular expression ({exc})") from None
+        if not v.startswith("^refs/"):
+            raise ValueError("deployRef must be anchored on a full ref, like ^refs/heads/main$ or ^refs/tags/v.*")
+        return v
+
+
 class DeliverySettings(_Model):
     """Progressive delivery of the gateway (Argo Rollouts) and its automated rollback."""
 
@@ -588,6 +638,8 @@ class DeliverySettings(_Model):
     max_unavailable: str = "0"
     smoke_image: str | None = None
     """Image of the smoke-test Job (defaults to the backup section's ops image)."""
+    runner: RunnerSettings | None = None
+    """CI runners in the VPC; without them CI cannot reach a private cluster endpoint."""
 
     @field_validator("canary_steps")
     @classmethod
@@ -648,6 +700,12 @@ class StackSettings(_Model):
         foreign = [z for z in self.network.availability_zones if not z.startswith(self.region)]
         if foreign:
             raise _RelationError(("network", "availabilityZones"), f"zones {foreign} are not in region {self.region}")
+        runner = self.delivery.runner
+        if runner is not None and runner.deploy_role_arn not in self.cluster.admin_role_arns:
+            raise _RelationError(
+                ("delivery", "runner", "deployRoleArn"),
+                "must be one of cluster.adminRoleArns: the deploy jobs apply Kubernetes objects",
+            )
         if self.dr.enabled:
             if self.dr.region == self.region:
                 raise _RelationError(("dr", "region"), f"must differ from the primary region {self.region}")

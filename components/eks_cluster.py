@@ -102,6 +102,8 @@ class EksClusterArgs:
     """Expose the API endpoint publicly (limited to ``public_access_cidrs``)."""
     public_access_cidrs: tuple[str, ...] = ()
     admin_role_arns: tuple[str, ...] = ()
+    view_role_arns: tuple[str, ...] = ()
+    """IAM roles granted read-only cluster access (``AmazonEKSViewPolicy``), e.g. CI previews."""
     """IAM roles granted ``AmazonEKSClusterAdminPolicy`` through access entries."""
     log_retention_days: int = 365
     deletion_protection: bool = True
@@ -126,6 +128,8 @@ class EksCluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     """IAM role of the managed nodes."""
     volume_key_arn: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    """The security group EKS attaches to the control plane's network interfaces."""
     """KMS key encrypting persistent volumes of the default StorageClass."""
     provider: k8s.Provider
     """Kubernetes provider for this cluster; later components deploy through it."""
@@ -173,6 +177,17 @@ class EksCluster(pulumi.ComponentResource):
                 },
             )
             for arn in args.admin_role_arns
+        } | {
+            arn.rsplit("/", 1)[-1]: eks.AccessEntryArgs(
+                principal_arn=arn,
+                access_policies={
+                    "view": eks.AccessPolicyAssociationArgs(
+                        policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    )
+                },
+            )
+            for arn in args.view_role_arns
         }
         cluster = eks.Cluster(
             name,
@@ -359,6 +374,7 @@ class EksCluster(pulumi.ComponentResource):
         self.oidc_issuer = cluster.oidc_issuer
         self.node_role_arn = node_role.arn
         self.volume_key_arn = volume_key.arn
+        self.cluster_security_group_id = cluster.cluster_security_group_id
         self.provider = provider
         self.register_outputs(
             {
@@ -368,6 +384,7 @@ class EksCluster(pulumi.ComponentResource):
                 "oidc_issuer": self.oidc_issuer,
                 "node_role_arn": self.node_role_arn,
                 "volume_key_arn": self.volume_key_arn,
+                "cluster_security_group_id": self.cluster_security_group_id,
             }
         )
 

@@ -1048,6 +1048,31 @@ CASES: list[tuple[str, Mutation, str]] = [
         "eks-node-group-require-capacity-for-rollout",
     ),
     (
+        "codebuild-privileged",
+        edit(":Project", "ci-deploy", "environment.privilegedMode", True),
+        "codebuild-project-require-hardening",
+    ),
+    (
+        "codebuild-plaintext-token",
+        edit(":Project", "ci-deploy", "environment.environmentVariables", [{"name": "GITHUB_TOKEN", "value": "x"}]),
+        "codebuild-project-require-hardening",
+    ),
+    (
+        "codebuild-source-with-credentials",
+        edit(":Project", "ci-preview", "source.location", "https://user:token@github.com/o/r.git"),
+        "codebuild-project-require-hardening",
+    ),
+    (
+        "codebuild-no-logs",
+        edit(":Project", "ci-deploy", "logsConfig.cloudwatchLogs.status", "DISABLED"),
+        "codebuild-project-require-hardening",
+    ),
+    (
+        "codebuild-outside-the-vpc",
+        delete(":Project", "ci-deploy", "vpcConfig"),
+        "codebuild-project-require-hardening",
+    ),
+    (
         "rollout-no-strategy",
         edit(":Rollout", "gateway-rollout", "spec.strategy", {}),
         "argo-rollout-require-bounded-strategy",
