@@ -98,7 +98,7 @@ def test_staging_trades_would_block_production(tmp_path: Path) -> None:
     [
         ([("redisgw:network.natGateways", "single")], "ec2-vpc-require-nat-per-az"),
         (
-            [("redisgw:cluster.endpointPublicAccess", True), ("redisgw:cluster.publicAccessCidrs", ["0.0.0.0/0"])],
+            [("redisgw:cluster.endpointPublicAccess", True), ("redisgw:cluster.publicAccessCidrs", ["8.8.8.0/24"])],
             "eks-cluster-disallow-public-endpoint",
         ),
     ],

@@ -167,6 +167,36 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
         "redisgw:cluster.adminRoleArns: adminRoleArns entry 'arn:aws:iam::123456789012:user/alice' is not an IAM role",
     ),
     (
+        "public-cidr-documentation-range",
+        [("redisgw:cluster.endpointPublicAccess", True), ("redisgw:cluster.publicAccessCidrs", ["203.0.113.0/24"])],
+        "redisgw:cluster.publicAccessCidrs: publicAccessCidrs entry 203.0.113.0/24 is a documentation range",
+    ),
+    (
+        "public-cidr-everyone",
+        [("redisgw:cluster.endpointPublicAccess", True), ("redisgw:cluster.publicAccessCidrs", ["0.0.0.0/0"])],
+        "redisgw:cluster.publicAccessCidrs: publicAccessCidrs must not admit 0.0.0.0/0",
+    ),
+    (
+        "public-cidr-private",
+        [("redisgw:cluster.endpointPublicAccess", True), ("redisgw:cluster.publicAccessCidrs", ["10.0.0.0/8"])],
+        "redisgw:cluster.publicAccessCidrs: publicAccessCidrs entry 10.0.0.0/8 is not a public range",
+    ),
+    (
+        "runner-role-without-cluster-access",
+        [("redisgw:delivery.runner.deployRoleArn", "arn:aws:iam::123456789012:role/someone-else")],
+        "redisgw:delivery.runner.deployRoleArn: must be one of cluster.adminRoleArns",
+    ),
+    (
+        "runner-repository-not-owner-name",
+        [("redisgw:delivery.runner.repository", "https://github.com/x/y")],
+        "redisgw:delivery.runner.repository: repository 'https://github.com/x/y' must be owner/name",
+    ),
+    (
+        "runner-ref-unanchored",
+        [("redisgw:delivery.runner.deployRef", "main")],
+        "redisgw:delivery.runner.deployRef: deployRef must be anchored on a full ref",
+    ),
+    (
         "log-retention-cloudwatch-rejects",
         [("redisgw:cluster.logRetentionDays", 366)],
         "redisgw:cluster.logRetentionDays: 366 is not a retention CloudWatch Logs accepts (nearest: 365",

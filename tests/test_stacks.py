@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from ops.offline.engine import ROOT
 from tests.conftest import STACKS, Recording
 
 StackRun = Callable[[str], Recording]
@@ -32,10 +33,38 @@ def test_production_cluster_is_private_encrypted_logged_with_oidc(stack_run: Sta
     assert c["createOidcProvider"] is True
 
 
-def test_staging_endpoint_is_public_only_for_its_cidrs(stack_run: StackRun) -> None:
-    c = stack_run("staging").one("eks:index:Cluster").inputs
-    assert c["endpointPublicAccess"] is True
-    assert c["publicAccessCidrs"] == ["203.0.113.0/24"]
+@pytest.mark.parametrize("stack", STACKS)
+def test_endpoints_are_private_and_ci_runs_inside_the_vpc(stack_run: StackRun, stack: str) -> None:
+    """Both endpoints are private; CI reaches them from CodeBuild runners in the VPC, through the
+    cluster security group, as the deploy role (cluster admin) or the preview role (view only)."""
+    rec = stack_run(stack)
+    cluster = rec.one("eks:index:Cluster").inputs
+    assert cluster["endpointPublicAccess"] is False and "publicAccessCidrs" not in cluster
+    entries = cluster["accessEntries"]
+    assert entries["github-actions-deploy"]["accessPolicies"]["cluster-admin"]["policyArn"].endswith(
+        "AmazonEKSClusterAdminPolicy"
+    )
+    assert entries["github-actions-preview"]["accessPolicies"]["view"]["policyArn"].endswith("AmazonEKSViewPolicy")
+    projects = {p.inputs["name"]: p.inputs for p in rec.of_type("aws:codebuild/project:Project")}
+    assert set(projects) == {f"redisgw-{stack}-deploy", f"redisgw-{stack}-preview"}
+    for project in projects.values():
+        assert project["vpcConfig"]["subnets"] and not project["environment"]["privilegedMode"]
+    assert projects[f"redisgw-{stack}-deploy"]["serviceRole"].endswith("/github-actions-deploy")
+    assert projects[f"redisgw-{stack}-preview"]["serviceRole"].endswith("/github-actions-preview")
+    hooks = {
+        h.inputs["projectName"]: h.inputs["filterGroups"][0]["filters"]
+        for h in rec.of_type("aws:codebuild/webhook:Webhook")
+    }
+    deploy = {f["type"]: f["pattern"] for f in hooks[f"redisgw-{stack}-deploy"]}
+    assert deploy["EVENT"] == "WORKFLOW_JOB_QUEUED" and deploy["WORKFLOW_NAME"] == "^deploy$"
+    assert deploy["HEAD_REF"] == ("^refs/tags/v.*" if stack == "production" else "^refs/heads/main$")
+    rule = rec.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "ci-to-cluster-api").inputs
+    assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (443, 443, "tcp")
+    assert rule["referencedSecurityGroupId"] and "cidrIpv4" not in rule
+    workflow = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
+    assert (
+        f"runs-on: codebuild-redisgw-{stack}-deploy-${{{{ github.run_id }}}}-${{{{ github.run_attempt }}}}" in workflow
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -57,7 +86,7 @@ def test_node_sizes_come_from_the_stack_file(stack_run: StackRun) -> None:
 def test_every_resource_but_the_providers_lives_in_a_component(stack_run: StackRun, stack: str) -> None:
     rec = stack_run(stack)
     components = {r.urn for r in rec if r.type.startswith("redisgw:index:")}
-    assert len(components) == 5  # Vpc, EksCluster, MonitoringStack, RedisGateway, BackupVault
+    assert len(components) == 6  # Vpc, EksCluster, DeployRunner, MonitoringStack, RedisGateway, BackupVault
     for r in rec:
         if r.type.startswith("redisgw:index:") or r.type == "pulumi:providers:aws":
             continue
