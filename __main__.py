@@ -22,7 +22,7 @@ from components.redis_gateway import (
 from components.vpc import Vpc, VpcArgs
 
 cfg = settings.from_pulumi_config()
-secrets = settings.secrets_from_pulumi_config()
+secrets = settings.secrets_from_pulumi_config(cfg)
 stack = pulumi.get_stack()
 cluster_name = f"redisgw-{stack}"
 

@@ -433,6 +433,19 @@ class MonitoringSettings(_Model):
     slack_channel: str = "#redis-gateway-alerts"
     runbook_base_url: str
     """Where ``docs/runbooks`` is browsable; every alert's ``runbook_url`` starts with it."""
+    alert_secret_name: str | None = None
+    """AWS Secrets Manager secret (name or ARN) holding ``{"slackWebhookUrl": ..., "pagerdutyRoutingKey": ...}``,
+    read at deploy time by the deploy role. Without it, the two values come from secret stack config."""
+
+    @field_validator("alert_secret_name")
+    @classmethod
+    def _secret_id(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(
+            r"(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[\w/+=.@-]{1,512}", v
+        ):
+            raise ValueError("alertSecretName must be a Secrets Manager secret name or ARN")
+        return v
+
     latency_p99_seconds: float = Field(default=0.25, gt=0, le=10)
     """p99 latency SLO of the gateway."""
     availability_slo: float = Field(default=0.999, ge=0.9, lt=1)
@@ -751,6 +764,8 @@ _SECRET_SHAPES = (
     ("a URL with a password", re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
 )
 """Shapes of values that are secrets whatever key holds them."""
+_SECRET_REFERENCE = re.compile(r"(secret|token|key)(id|name|arn|ref)$", re.I)
+"""Keys that name where a secret is kept (``alertSecretName``), not the secret itself."""
 _SECRET_KEY_NAME = re.compile(r"(password|passwd|secret|token|api[-_]?key|private[-_]?key|credential)", re.I)
 KNOWN_NAMESPACES = ("aws", "kubernetes", "eks", "random", "pulumi", "awsx", "aws-native", "tls", "github")
 """Config namespaces of providers this program uses or that Pulumi itself reads."""
@@ -770,7 +785,7 @@ def _secret_like(key: str, value: Any) -> Iterator[str]:
             if shape.search(value):
                 yield f"{key}: the value looks like {what}"
                 return
-        if _SECRET_KEY_NAME.search(leaf):
+        if _SECRET_KEY_NAME.search(leaf) and not _SECRET_REFERENCE.search(leaf):
             yield f"{key}: a key named like a secret holds a plaintext value"
 
 
@@ -856,10 +871,39 @@ class StackSecrets:
     alert_pagerduty_routing_key: pulumi.Output[str]
 
 
-def secrets_from_pulumi_config() -> StackSecrets:
-    """The stack's secret config (see :data:`SECRET_KEYS`); the CLI reports any that are missing."""
-    cfg = pulumi.Config(NAMESPACE)
-    return StackSecrets(
-        alert_slack_webhook_url=cfg.require_secret("alertSlackWebhookUrl"),
-        alert_pagerduty_routing_key=cfg.require_secret("alertPagerdutyRoutingKey"),
-    )
+def required_secret_keys(cfg: StackSettings) -> list[str]:
+    """Full config keys this stack must hold as secrets: none when it reads them from Secrets Manager."""
+    return [] if cfg.monitoring.alert_secret_name else [f"{NAMESPACE}:{k}" for k in SECRET_KEYS]
+
+
+_SECRET_FIELDS = {"slackWebhookUrl": "alert_slack_webhook_url", "pagerdutyRoutingKey": "alert_pagerduty_routing_key"}
+
+
+def _field(document: str, field: str, secret_id: str) -> str:
+    try:
+        value = json.loads(document).get(field)
+    except (ValueError, AttributeError):
+        value = None
+    if not isinstance(value, str) or not value:
+        raise pulumi.RunError(f"Secrets Manager secret {secret_id}: {field} is missing (a JSON object is expected)")
+    return value
+
+
+def secrets_from_pulumi_config(cfg: StackSettings) -> StackSecrets:
+    """The stack's alerting secrets, as secret Outputs: read from the Secrets Manager secret named by
+    ``monitoring.alertSecretName`` at deploy time, or from secret stack config (:data:`SECRET_KEYS`)."""
+    secret_id = cfg.monitoring.alert_secret_name
+    if secret_id is None:
+        config = pulumi.Config(NAMESPACE)
+        return StackSecrets(
+            alert_slack_webhook_url=config.require_secret("alertSlackWebhookUrl"),
+            alert_pagerduty_routing_key=config.require_secret("alertPagerdutyRoutingKey"),
+        )
+    import pulumi_aws as aws  # here: settings validation itself needs no provider SDK
+
+    document = pulumi.Output.secret(aws.secretsmanager.get_secret_version_output(secret_id=secret_id).secret_string)
+    values = {
+        attribute: document.apply(lambda text, field=field: _field(text, field, secret_id))
+        for field, attribute in _SECRET_FIELDS.items()
+    }
+    return StackSecrets(**values)

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
+import settings
 from ops.offline.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
 from ops.runtime.backups import free_port, start_redis_server, wait_until
 from ops.runtime.replication import Endpoint
-from settings import NAMESPACE, SECRET_KEYS
 
 REGION = "eu-west-1"
 STACKS = ("production", "staging")
@@ -86,7 +86,9 @@ def stack_run() -> Callable[[str], Recording]:
 
     def run(stack: str) -> Recording:
         if stack not in cache:
-            cfg, _ = assume_secrets(load_stack_config(stack), [f"{NAMESPACE}:{k}" for k in SECRET_KEYS])
+            loaded = load_stack_config(stack)
+            checked = settings.load_settings(loaded.values, source=loaded.path.name, secret_keys=loaded.secret_keys)
+            cfg, _ = assume_secrets(loaded, settings.required_secret_keys(checked))
             cache[stack] = Recording(
                 run_program(
                     ROOT / "__main__.py",

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 from hypothesis import given
 from hypothesis import settings as hyp_settings
@@ -195,6 +196,11 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
         "runner-ref-unanchored",
         [("redisgw:delivery.runner.deployRef", "main")],
         "redisgw:delivery.runner.deployRef: deployRef must be anchored on a full ref",
+    ),
+    (
+        "alert-secret-name-not-a-name",
+        [("redisgw:monitoring.alertSecretName", "no spaces allowed")],
+        "redisgw:monitoring.alertSecretName: alertSecretName must be a Secrets Manager secret name or ARN",
     ),
     (
         "log-retention-cloudwatch-rejects",
@@ -425,3 +431,46 @@ def test_settings_and_the_pack_agree_on_cloudwatch_retention_values() -> None:
     from redisgw_policies import data
 
     assert settings.LOG_RETENTION_DAYS == data.ALLOWED_RETENTION
+
+
+def test_alerting_secrets_come_from_secrets_manager_when_named() -> None:
+    cfg = settings.load_settings(stack_values("production"), source="Pulumi.production.yaml")
+    assert cfg.monitoring.alert_secret_name == "redisgw/production/alerting"
+    assert settings.required_secret_keys(cfg) == []  # nothing to type into CI or the stack file
+    values = stack_values("production")
+    del values["redisgw:monitoring"]["alertSecretName"]
+    without = settings.load_settings(values, source="Pulumi.production.yaml")
+    assert settings.required_secret_keys(without) == [
+        "redisgw:alertSlackWebhookUrl",
+        "redisgw:alertPagerdutyRoutingKey",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ('{"pagerdutyRoutingKey": "k"}', "slackWebhookUrl"),
+        ("not json", "slackWebhookUrl"),
+        ('["a"]', "slackWebhookUrl"),
+    ],
+)
+def test_a_malformed_alerting_secret_names_the_field_never_the_value(document: str, field: str) -> None:
+    with pytest.raises(pulumi.RunError) as info:
+        settings._field(document, field, "redisgw/production/alerting")
+    assert (
+        str(info.value)
+        == f"Secrets Manager secret redisgw/production/alerting: {field} is missing (a JSON object is expected)"
+    )
+    assert settings._field('{"slackWebhookUrl": "https://hooks"}', "slackWebhookUrl", "x") == "https://hooks"
+
+
+def test_without_a_secret_name_the_preview_assumes_the_config_secrets_and_says_so(tmp_path: Path) -> None:
+    variant = write_variant(tmp_path, "staging", [])
+    text = variant.read_text().replace("    alertSecretName: redisgw/staging/alerting\n", "")
+    variant.write_text(text)
+    report = tmp_path / "r.json"
+    assert main(["preview", "--stack", "staging", "--config", str(variant), "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["secrets_assumed_set"] == [
+        "redisgw:alertSlackWebhookUrl",
+        "redisgw:alertPagerdutyRoutingKey",
+    ]

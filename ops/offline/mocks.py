@@ -226,4 +226,21 @@ class RealisticMocks(pulumi.runtime.Mocks):
             region = self._region_of(args.provider)
             zone = "Z32O12XQLNTSW2" if region == "eu-west-1" else "Z0000000000ALB"
             return {"id": zone, "loadBalancerType": args.args.get("loadBalancerType"), "region": region}, []
+        if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            # The shape of the alerting secret the stack reads; values are stand-ins, never real.
+            secret_id = str(args.args.get("secretId"))
+            document = {"slackWebhookUrl": "https://hooks.slack.invalid/offline", "pagerdutyRoutingKey": "offline"}
+            arn = (
+                secret_id
+                if secret_id.startswith("arn:")
+                else self._arn("secretsmanager", self.region, f"secret:{secret_id}")
+            )
+            return {
+                "id": arn,
+                "arn": arn,
+                "secretId": secret_id,
+                "secretString": json.dumps(document),
+                "versionId": "00000000-0000-0000-0000-000000000000",
+                "versionStages": ["AWSCURRENT"],
+            }, []
         raise NotImplementedError(f"the offline engine has no mock for invoke {token}")

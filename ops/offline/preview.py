@@ -136,7 +136,7 @@ def run(
         cfg = settings.load_settings(config.values, source=config.path.name, secret_keys=config.secret_keys)
     except settings.SettingsError as exc:
         raise OpsError(str(exc), code=2) from None
-    config, assumed = assume_secrets(config, [f"{settings.NAMESPACE}:{k}" for k in settings.SECRET_KEYS])
+    config, assumed = assume_secrets(config, settings.required_secret_keys(cfg))
     resources = run_program(
         ROOT / "__main__.py",
         stack=stack,
