@@ -876,9 +876,6 @@ def required_secret_keys(cfg: StackSettings) -> list[str]:
     return [] if cfg.monitoring.alert_secret_name else [f"{NAMESPACE}:{k}" for k in SECRET_KEYS]
 
 
-_SECRET_FIELDS = {"slackWebhookUrl": "alert_slack_webhook_url", "pagerdutyRoutingKey": "alert_pagerduty_routing_key"}
-
-
 def _field(document: str, field: str, secret_id: str) -> str:
     try:
         value = json.loads(document).get(field)
@@ -901,9 +898,13 @@ def secrets_from_pulumi_config(cfg: StackSettings) -> StackSecrets:
         )
     import pulumi_aws as aws  # here: settings validation itself needs no provider SDK
 
-    document = pulumi.Output.secret(aws.secretsmanager.get_secret_version_output(secret_id=secret_id).secret_string)
-    values = {
-        attribute: document.apply(lambda text, field=field: _field(text, field, secret_id))
-        for field, attribute in _SECRET_FIELDS.items()
-    }
-    return StackSecrets(**values)
+    document: pulumi.Output[str] = pulumi.Output.secret(
+        aws.secretsmanager.get_secret_version_output(secret_id=secret_id).secret_string
+    )
+
+    def read(field: str) -> pulumi.Output[str]:
+        return document.apply(lambda text: _field(str(text), field, secret_id))
+
+    return StackSecrets(
+        alert_slack_webhook_url=read("slackWebhookUrl"), alert_pagerduty_routing_key=read("pagerdutyRoutingKey")
+    )
