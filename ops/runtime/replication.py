@@ -224,6 +224,8 @@ class RdbMaster:
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     def __enter__(self) -> RdbMaster:
+        # Before the thread starts: a caller that exits at once closes the socket under it.
+        self.server.settimeout(0.5)
         self._thread.start()
         return self
 
@@ -233,7 +235,6 @@ class RdbMaster:
         self._thread.join(timeout=5)
 
     def _serve(self) -> None:
-        self.server.settimeout(0.5)
         while not self._stop.is_set():
             try:
                 conn, _ = self.server.accept()
