@@ -28,6 +28,7 @@ $(VENV)/.installed: requirements.txt ops/offline/requirements.txt ops/runtime/re
 	touch $@
 
 preview: $(VENV)/.installed
+	@mkdir -p build
 	$(PY) -m ops preview --stack $(STACK) --json build/preview-$(STACK).json
 
 lint: $(VENV)/.installed

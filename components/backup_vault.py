@@ -210,6 +210,7 @@ class BackupVault(pulumi.ComponentResource):
             "--region",
             args.region,
             "--json",
+            "-",
         ]
         backup_args = [
             "backup",

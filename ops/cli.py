@@ -7,14 +7,39 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ops.errors import OpsError, describe, redact
+from ops.runtime import args as argtypes
+from ops.runtime.report import STDOUT, add_json_flag, write_json
+
+DESCRIPTION = "One CLI for the Redis HTTP Gateway platform: offline preview, policies, backups, smoke tests."
+ENVIRONMENT = """environment:
+  REDIS_PASSWORD, REDIS_USERNAME   Redis credentials of backup and restore (unless the URL carries them)
+  REDIS_SENTINEL_PASSWORD          password of Sentinel, when it has one
+  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...
+                                   the standard AWS variables of every S3 and KMS call
+  TMPDIR                           default --work-dir of verify, restore and drill
+  OPS_DEBUG=1                      print the traceback of an unexpected error
+
+exit codes: 0 done, 1 a check failed (policy, smoke, verification), 2 a usage or input error, 3 an
+unexpected error (a bug: run again with OPS_DEBUG=1 and report it)"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, naming the command and the flag, then exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ops", description=__doc__)
+    parser = _Parser(
+        prog="python -m ops",
+        description=DESCRIPTION,
+        epilog=ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     preview = commands.add_parser(
         "preview",
@@ -23,11 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         "stack's enforcement config and validate Kubernetes objects. Exit 0 clean, 1 mandatory violation "
         "or schema error, 2 invalid stack config.",
     )
-    preview.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    preview.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON to FILE")
+    preview.add_argument(
+        "--stack", required=True, type=argtypes.stack_name, help="stack name: reads Pulumi.<stack>.yaml"
+    )
+    add_json_flag(preview)
     preview.add_argument(
         "--config",
-        type=Path,
+        type=argtypes.existing_file,
         metavar="FILE",
         help="read the stack's config from FILE instead of Pulumi.<stack>.yaml (try a variant against the "
         "stack's policies)",
@@ -55,8 +82,12 @@ def _parser() -> argparse.ArgumentParser:
         "keeping the file's comments. The whole file is validated first; on any problem the file is left as "
         "it was and the exit code is 2. The deploy workflow uses it for one-off overrides.",
     )
-    stack_set.add_argument("--stack", required=True, help="stack name: edits Pulumi.<stack>.yaml")
-    stack_set.add_argument("--config", type=Path, metavar="FILE", help="edit FILE instead of Pulumi.<stack>.yaml")
+    stack_set.add_argument(
+        "--stack", required=True, type=argtypes.stack_name, help="stack name: edits Pulumi.<stack>.yaml"
+    )
+    stack_set.add_argument(
+        "--config", type=argtypes.existing_file, metavar="FILE", help="edit FILE instead of Pulumi.<stack>.yaml"
+    )
     stack_set.add_argument("key", help="namespace:key.path, e.g. redisgw:delivery.strategy")
     stack_set.add_argument("value", help="the value, as YAML reads it")
     smoke = commands.add_parser(
@@ -65,15 +96,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Check a gateway endpoint: /healthz, /readyz, the metrics endpoint and a write-read-delete "
         "round trip. Exit 0 when no check failed, 1 otherwise.",
     )
-    smoke.add_argument("--url", required=True, help="base URL of the gateway, e.g. https://api.example.com")
-    smoke.add_argument("--metrics-url", help="metrics endpoint (default: the URL's host, port 9090, /metrics)")
+    smoke.add_argument(
+        "--url", required=True, type=argtypes.http_url, help="base URL of the gateway, e.g. https://api.example.com"
+    )
+    smoke.add_argument(
+        "--metrics-url", type=argtypes.http_url, help="metrics endpoint (default: the URL's host, port 9090, /metrics)"
+    )
     smoke.add_argument(
         "--skip-metrics",
         action="store_true",
         help="do not check the metrics endpoint (it is cluster-internal; the in-cluster smoke Job checks it)",
     )
-    smoke.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default: 5)")
-    smoke.add_argument("--json", action="store_true", help="print the report as JSON")
+    smoke.add_argument(
+        "--timeout", type=argtypes.positive_seconds, default=5.0, help="seconds per request (default: 5)"
+    )
+    add_json_flag(smoke)
     from ops.runtime import backup_cli
 
     backup_cli.add_commands(commands)
@@ -104,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "preview":
             preview = _offline("preview")
+            if args.json == STDOUT:  # the report owns standard output; the plan goes to standard error
+                console = Console(highlight=False, stderr=True, width=None if console.is_terminal else 160)
             return preview.run(args.stack, args.json, console, args.config)
         if args.command == "policies":
             policy_runner = _offline("policy_runner")
@@ -126,17 +165,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"{written}: {args.key} set")
             return 0
         if args.command == "smoke":
-            import json
-
             from ops.runtime import smoke
 
             report = smoke.run(args.url, args.metrics_url, args.timeout, check_metrics=not args.skip_metrics)
-            if args.json:
-                print(json.dumps(report.as_dict()))
-            else:
-                for c in report.checks:
-                    console.print(f"{c.status.upper():5} {c.name:<11} {c.detail} ({c.seconds}s)", markup=False)
-                console.print("smoke test " + ("passed" if report.ok else "FAILED"), markup=False)
+            write_json(args.json, report.as_dict())
+            out = Console(stderr=True, highlight=False) if args.json == STDOUT else console
+            for c in report.checks:
+                out.print(f"{c.status.upper():5} {c.name:<11} {c.detail} ({c.seconds}s)", markup=False)
+            out.print("smoke test " + ("passed" if report.ok else "FAILED"), markup=False)
             return 0 if report.ok else 1
         from ops.runtime import backup_cli
 

@@ -74,7 +74,7 @@ def test_a_backup_under_full_write_load_restores_to_one_point_in_time(
     manifest = take_backup(writer, bucket)
     assert manifest["key_count"] > 20_000
     target = redis_server()
-    result = ops(*restore_args(bucket, tmp_path, "--target-url", target.url, "--json"))
+    result = ops(*restore_args(bucket, tmp_path, "--target-url", target.url, "--json", "-"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["keys"] == manifest["key_count"] == assert_point_in_time(target.client)
     data = tmp_path / "rdb"
@@ -82,7 +82,7 @@ def test_a_backup_under_full_write_load_restores_to_one_point_in_time(
     assert ops(*restore_args(bucket, tmp_path, "--target-rdb", str(data / "dump.rdb"))).returncode == 0
     started = redis_server(extra=("--dir", str(data), "--dbfilename", "dump.rdb"))
     assert started.digest() == target.digest()
-    drill = ops("drill", "--bucket", bucket[0], "--work-dir", str(tmp_path), "--json")
+    drill = ops("drill", "--bucket", bucket[0], "--work-dir", str(tmp_path), "--json", "-")
     assert drill.returncode == 0, drill.stderr
     assert json.loads(drill.stdout)["keys"] == manifest["key_count"]
 
@@ -100,7 +100,7 @@ def test_a_cache_whose_keys_expire_within_seconds_restores_through_every_path(
     assert manifest["expires_count"] >= manifest["key_count"] - 1 > 0
     time.sleep(3.2)  # every session key is past its TTL now: the restore must still agree with itself
     target = redis_server()
-    result = ops(*restore_args(bucket, tmp_path, "--target-url", target.url, "--json"))
+    result = ops(*restore_args(bucket, tmp_path, "--target-url", target.url, "--json", "-"))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["keys"] == manifest["key_count"]
     assert target.client.get("config") == b"kept" and target.client.get("session:5") is None
@@ -217,14 +217,16 @@ def test_sentinel_picks_a_replica_whose_link_is_up(
     first, second = sorted(topo.replicas, key=lambda r: r.port, reverse=True)  # the one preferred on a tie
     _break_link(first)
     env = {"REDIS_PASSWORD": SECRET}
-    result = ops("backup", "--sentinel", topo.sentinel, "--bucket", bucket[0], "--json", env=env)
+    result = ops("backup", "--sentinel", topo.sentinel, "--bucket", bucket[0], "--json", "-", env=env)
     assert result.returncode == 0, result.stderr
     manifest = json.loads(result.stdout)
     assert manifest["source"] == {"host": "127.0.0.1", "port": second.port, "role": "slave"}
     _break_link(second)
     refused = ops("backup", "--sentinel", topo.sentinel, "--bucket", bucket[0], env=env)
     assert refused.returncode == 1 and "--allow-primary" in refused.stderr
-    primary = ops("backup", "--sentinel", topo.sentinel, "--allow-primary", "--bucket", bucket[0], "--json", env=env)
+    primary = ops(
+        "backup", "--sentinel", topo.sentinel, "--allow-primary", "--bucket", bucket[0], "--json", "-", env=env
+    )
     assert primary.returncode == 0, primary.stderr
     assert json.loads(primary.stdout)["source"]["port"] == topo.primary.port
     for out in (result, refused, primary):
@@ -247,7 +249,7 @@ def test_a_least_privilege_acl_user_with_an_encoded_password_can_back_up(
     server.client.set("k", "v")
     server.client.execute_command("ACL", "SETUSER", "backup", *BACKUP_ACL.format(password=SECRET).split())
     url = f"redis://backup:{quote(SECRET, safe='')}@127.0.0.1:{server.port}"
-    result = ops("backup", "--redis-url", url, "--bucket", bucket[0], "--json")
+    result = ops("backup", "--redis-url", url, "--bucket", bucket[0], "--json", "-")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["key_count"] == 1
     env = {"REDIS_USERNAME": "backup", "REDIS_PASSWORD": SECRET}

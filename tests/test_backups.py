@@ -85,7 +85,9 @@ def test_round_trip_of_every_type_is_exact(
     assert manifest["format_version"] == 2 and manifest["rdb_version"] >= 9
     assert manifest["rdb_size"] > 5 << 20 and manifest["redis_version"]
     target = redis_server()
-    result = ops("restore", "--bucket", bucket[0], "--target-url", target.url, "--work-dir", str(tmp_path), "--json")
+    result = ops(
+        "restore", "--bucket", bucket[0], "--target-url", target.url, "--work-dir", str(tmp_path), "--json", "-"
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["keys"] == 12 and report["databases"] == [0, 2]
@@ -329,6 +331,7 @@ def test_cli_backup_json_verify_and_the_password_never_printed(
         "--work-dir",
         str(tmp_path),
         "--json",
+        "-",
         env={"REDIS_PASSWORD": PASSWORD},
     )
     assert result.returncode == 0, result.stderr
@@ -339,7 +342,7 @@ def test_cli_backup_json_verify_and_the_password_never_printed(
 
 def test_drill_reports_rto_and_rpo(source: RedisServer, bucket: tuple[str, str], tmp_path: Path) -> None:
     take_backup(source, bucket)
-    result = ops("drill", "--bucket", bucket[0], "--work-dir", str(tmp_path), "--json")
+    result = ops("drill", "--bucket", bucket[0], "--work-dir", str(tmp_path), "--json", "-")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["keys"] == 12

@@ -78,7 +78,7 @@ def gateway() -> Iterator[Any]:
 
 
 def smoke(url: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
-    code = main(["smoke", "--url", url, "--metrics-url", url + "/metrics", "--timeout", "2", "--json"])
+    code = main(["smoke", "--url", url, "--metrics-url", url + "/metrics", "--timeout", "2", "--json", "-"])
     report = json.loads(capsys.readouterr().out)
     return code, {c["name"]: c["status"] for c in report["checks"]}
 
@@ -117,6 +117,6 @@ def test_an_unreachable_gateway_fails_every_check(capsys: pytest.CaptureFixture[
 
 
 def test_metrics_can_be_skipped_from_outside_the_cluster(gateway: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["smoke", "--url", gateway("no-metrics"), "--skip-metrics", "--json"])
+    code = main(["smoke", "--url", gateway("no-metrics"), "--skip-metrics", "--json", "-"])
     checks = {c["name"]: c["status"] for c in json.loads(capsys.readouterr().out)["checks"]}
     assert code == 0 and checks["metrics"] == "skip"

@@ -11,7 +11,6 @@ Exit codes: 0 clean; 1 a mandatory policy violation or a schema error; 2 invalid
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ import settings
 from ops.errors import OpsError
 from ops.offline import k8s_schema, policy_runner
 from ops.offline.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
+from ops.runtime.report import STDOUT, write_json
 
 COMPONENT_PREFIX = "redisgw:index:"
 
@@ -123,7 +123,7 @@ def render(report: dict[str, Any], console: Console) -> None:
 
 def run(
     stack: str,
-    json_path: Path | None,
+    json_path: str | None,
     console: Console,
     config_file: Path | None = None,
     transformations: Sequence[pulumi.ResourceTransformation] = (),
@@ -151,9 +151,8 @@ def run(
     report["secrets_assumed_set"] = assumed
     report["policies"]["exemptions"] = policy_runner.exemptions(stack)
     render(report, console)
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
+    write_json(json_path, report)
+    if json_path not in (None, STDOUT):
         console.print(f"Report written to {json_path}")
     failed = bool(policies.mandatory or schema.errors)
     console.print(

@@ -8,7 +8,6 @@ Credentials are read from the environment, never from a flag, so they show in no
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -17,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ops.errors import OpsError, register_secret
+from ops.runtime import args as argtypes
 from ops.runtime import backups
 from ops.runtime.replication import Endpoint
+from ops.runtime.report import STDOUT, add_json_flag, write_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -44,29 +45,26 @@ def _host_port(value: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
-    if not 0 < seconds < 7 * 86400:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and less than a week, got {value}")
-    return seconds
-
-
 def add_commands(commands: Any) -> None:
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--bucket", required=True, help="backup bucket")
-        p.add_argument("--prefix", default="redis/", help="key prefix of the backups (default: redis/)")
-        p.add_argument("--region", default=os.environ.get("AWS_REGION"), help="AWS region (default: $AWS_REGION)")
-        p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        p.add_argument("--bucket", required=True, type=argtypes.bucket_name, help="backup bucket")
+        p.add_argument(
+            "--prefix", default="redis/", type=argtypes.key_prefix, help="key prefix of the backups (default: redis/)"
+        )
+        p.add_argument(
+            "--region",
+            default=os.environ.get("AWS_REGION") or None,
+            type=argtypes.aws_region,
+            help="AWS region (default: $AWS_REGION, else the AWS profile's)",
+        )
+        add_json_flag(p)
 
     def work_dir(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--work-dir",
             "--spool-dir",
             dest="work_dir",
-            type=Path,
+            type=argtypes.work_dir,
             default=Path(os.environ.get("TMPDIR", "/tmp")),  # noqa: S108
             help="existing, writable scratch directory for decompressed RDBs (default: $TMPDIR, else /tmp)",
         )
@@ -105,14 +103,14 @@ def add_commands(commands: Any) -> None:
     b.add_argument("--verify", action="store_true", help="read the backup back and verify it after upload")
     b.add_argument(
         "--deadline",
-        type=_seconds,
+        type=argtypes.positive_seconds,
         default=backups.DEFAULT_DEADLINE,
         metavar="SECONDS",
         help=f"give up (and abort the upload) after this long (default: {backups.DEFAULT_DEADLINE:.0f})",
     )
     b.add_argument(
         "--io-timeout",
-        type=_seconds,
+        type=argtypes.positive_seconds,
         default=60.0,
         metavar="SECONDS",
         help="longest wait for the source or S3 to answer one request (default: 60)",
@@ -139,11 +137,16 @@ def add_commands(commands: Any) -> None:
     )
     r.add_argument("--backup", default="latest", help="backup id or 'latest' (default: latest)")
     target = r.add_mutually_exclusive_group(required=True)
-    target.add_argument("--target-rdb", type=Path, help="write the RDB to this file (for a stopped server)")
+    target.add_argument(
+        "--target-rdb",
+        type=argtypes.new_file,
+        help="write the RDB to this file (for a stopped server); its directory must exist",
+    )
     target.add_argument("--target-url", type=_redis_url, help="redis://[user:password@]host:port of a running primary")
     r.add_argument(
         "--advertise",
         default="127.0.0.1",
+        type=argtypes.address,
         help="the address the target reaches this process at; the one-shot primary listens there only "
         "(default: 127.0.0.1)",
     )
@@ -201,7 +204,7 @@ def _credentials() -> Endpoint:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     location = backups.Location(args.bucket, args.prefix, args.region)
-    interactive = sys.stderr.isatty() and not args.json
+    interactive = sys.stderr.isatty() and args.json != STDOUT
     result: Any
     if args.command == "backup":
         if args.verify:
@@ -276,8 +279,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         )
     else:  # pragma: no cover - argparse restricts the choices
         raise OpsError(f"unknown command {args.command}", code=2)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        console.print(summary, markup=False)
+    write_json(args.json, result)
+    if args.json == STDOUT:
+        from rich.console import Console as StderrConsole
+
+        console = StderrConsole(stderr=True, highlight=False)
+    console.print(summary, markup=False)
     return 0

@@ -1,0 +1,123 @@
+"""Argument types of ``python -m ops``: each names what is wrong with a value, at parse time.
+
+argparse turns an ``ArgumentTypeError`` into ``<prog>: error: argument --flag: <message>`` and exit
+2, before any work starts, so a mistake costs nothing and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_BUCKET = re.compile(r"(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+_STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+_HOST = re.compile(
+    r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def _fail(message: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(message)
+
+
+def http_url(value: str) -> str:
+    """An http(s) URL with a host (and a valid port, if any)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise _fail(f"expected an http:// or https:// URL, got {value!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise _fail(f"{value!r} has an invalid port") from None
+    if not parts.hostname:
+        raise _fail(f"{value!r} names no host")
+    del port
+    return value.rstrip("/")
+
+
+def positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise _fail(f"expected a number of seconds, got {value!r}") from None
+    if not 0 < seconds < 7 * 86400:
+        raise _fail(f"must be more than 0 and less than a week, got {value}")
+    return seconds
+
+
+def stack_name(value: str) -> str:
+    if not _STACK.fullmatch(value):
+        raise _fail(f"{value!r} is not a stack name (letters, digits, '-', '_' and '.'; no path)")
+    return value
+
+
+def existing_file(value: str) -> Path:
+    path = Path(value)
+    if path.is_dir():
+        raise _fail(f"{value} is a directory, not a file")
+    if not path.is_file():
+        raise _fail(f"{value}: no such file")
+    return path
+
+
+def work_dir(value: str) -> Path:
+    """An existing, writable directory."""
+    path = Path(value)
+    if not path.exists():
+        raise _fail(f"{value}: no such directory")
+    if not path.is_dir():
+        raise _fail(f"{value} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise _fail(f"{value} is not writable")
+    return path
+
+
+def new_file(value: str) -> Path:
+    """A file to write: not a directory, in a directory that exists and is writable."""
+    path = Path(value)
+    if path.is_dir():
+        raise _fail(f"{value} is a directory, not a file")
+    parent = path.parent
+    if not parent.is_dir():
+        raise _fail(f"directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _fail(f"directory {parent} is not writable")
+    return path
+
+
+def bucket_name(value: str) -> str:
+    if not _BUCKET.fullmatch(value) or _is_ip(value):
+        raise _fail(f"{value!r} is not an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')")
+    return value
+
+
+def key_prefix(value: str) -> str:
+    if value.startswith("/") or ".." in value.split("/") or any(ord(c) < 32 for c in value) or len(value) > 512:
+        raise _fail(f"{value!r} is not a key prefix (relative, no '..' segment, like redis/)")
+    return value
+
+
+def aws_region(value: str) -> str:
+    if not _REGION.fullmatch(value):
+        raise _fail(f"{value!r} is not an AWS region like eu-west-1")
+    return value
+
+
+def address(value: str) -> str:
+    """An IP address or a host name this process can bind to."""
+    if _is_ip(value) or _HOST.fullmatch(value):
+        return value
+    raise _fail(f"{value!r} is neither an IP address nor a host name")
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True

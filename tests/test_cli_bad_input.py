@@ -1,0 +1,422 @@
+"""Every command of ``python -m ops``, fed the mistakes users make: one line naming the flag or file,
+exit 2 (usage or input) or 1 (a check failed), no traceback, and nothing left behind.
+
+The cases run in-process against the real parser and commands, in a scratch working directory
+whose contents are compared before and after. Mistakes that need a live peer (an unreachable
+Sentinel, a bad password, a dead S3 endpoint) are covered with real peers in test_backup_faults.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ops.cli import main
+from ops.offline.engine import ROOT
+
+Case = tuple[str, Callable[[Path], list[str]], int, str]
+
+
+def _args(*argv: str) -> Callable[[Path], list[str]]:
+    return lambda tmp: [a.replace("{tmp}", str(tmp)) for a in argv]
+
+
+def _stack_copy(tmp: Path) -> str:
+    copy = tmp / "variant.yaml"
+    if not copy.exists():
+        shutil.copy(ROOT / "Pulumi.production.yaml", copy)
+    return str(copy)
+
+
+def _with_copy(*argv: str) -> Callable[[Path], list[str]]:
+    return lambda tmp: [a.replace("{copy}", _stack_copy(tmp)).replace("{tmp}", str(tmp)) for a in argv]
+
+
+def _file(tmp: Path) -> str:
+    path = tmp / "a-file"
+    path.write_text("x")
+    return str(path)
+
+
+BUCKET = ("--bucket", "redisgw-backups")
+CASES: list[Case] = [
+    # the top level
+    ("no-command", _args(), 2, "the following arguments are required: COMMAND"),
+    ("unknown-command", _args("deploy"), 2, "invalid choice: 'deploy'"),
+    ("unknown-flag", _args("policies", "--verbose"), 2, "unrecognized arguments: --verbose"),
+    # preview
+    ("preview-no-stack", _args("preview"), 2, "the following arguments are required: --stack"),
+    ("preview-unknown-stack", _args("preview", "--stack", "prod"), 2, "Pulumi.prod.yaml: no such stack file"),
+    ("preview-stack-is-a-path", _args("preview", "--stack", "../etc/passwd"), 2, "argument --stack: '../etc/passwd'"),
+    ("preview-empty-stack", _args("preview", "--stack", ""), 2, "argument --stack: '' is not a stack name"),
+    (
+        "preview-config-missing",
+        _args("preview", "--stack", "production", "--config", "{tmp}/nope.yaml"),
+        2,
+        "argument --config: ",
+    ),
+    ("preview-config-a-directory", _args("preview", "--stack", "production", "--config", "{tmp}"), 2, "is a directory"),
+    (
+        "preview-json-no-directory",
+        _args("preview", "--stack", "production", "--json", "{tmp}/no/r.json"),
+        2,
+        "argument --json: directory",
+    ),
+    ("preview-json-a-directory", _args("preview", "--stack", "production", "--json", "{tmp}"), 2, "argument --json: "),
+    (
+        "preview-json-no-value",
+        _args("preview", "--stack", "production", "--json"),
+        2,
+        "argument --json: expected one argument",
+    ),
+    # policies
+    ("policies-two-views", _args("policies", "--markdown", "--catalog"), 2, "not allowed with argument"),
+    ("policies-positional", _args("policies", "production"), 2, "unrecognized arguments: production"),
+    # stack-set
+    (
+        "stack-set-no-value",
+        _args("stack-set", "--stack", "production", "redisgw:delivery.strategy"),
+        2,
+        "required: value",
+    ),
+    (
+        "stack-set-no-namespace",
+        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "delivery.strategy", "canary"),
+        2,
+        "delivery.strategy: a key path is namespace:key",
+    ),
+    (
+        "stack-set-empty-key",
+        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "redisgw:", "x"),
+        2,
+        "redisgw:: a key path",
+    ),
+    (
+        "stack-set-empty-segment",
+        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "redisgw:delivery..strategy", "x"),
+        2,
+        "a key path",
+    ),
+    (
+        "stack-set-bad-value",
+        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "redisgw:delivery.strategy", "sideways"),
+        2,
+        "redisgw:delivery.strategy: Input should be",
+    ),
+    (
+        "stack-set-unknown-key",
+        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "redisgw:delivery.stratgy", "canary"),
+        2,
+        "redisgw:delivery.stratgy: unknown key",
+    ),
+    (
+        "stack-set-into-a-string",
+        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "redisgw:delivery.strategy.x", "1"),
+        2,
+        "redisgw:delivery.strategy.x: the parent is not an object",
+    ),
+    (
+        "stack-set-config-missing",
+        _args("stack-set", "--stack", "production", "--config", "{tmp}/nope.yaml", "redisgw:x", "1"),
+        2,
+        "argument --config: ",
+    ),
+    (
+        "stack-set-unknown-stack",
+        _args("stack-set", "--stack", "nope", "redisgw:x", "1"),
+        2,
+        "Pulumi.nope.yaml: no such stack file",
+    ),
+    (
+        "stack-set-secret-value",
+        _with_copy(
+            "stack-set", "--stack", "production", "--config", "{copy}", "redisgw:tags.owner", "AKIAABCDEFGHIJKLMNOP"
+        ),
+        2,
+        "redisgw:tags.owner: the value looks like an AWS access key",
+    ),
+    # smoke
+    ("smoke-no-url", _args("smoke"), 2, "the following arguments are required: --url"),
+    (
+        "smoke-url-no-scheme",
+        _args("smoke", "--url", "api.example.com"),
+        2,
+        "argument --url: expected an http:// or https:// URL",
+    ),
+    ("smoke-url-no-host", _args("smoke", "--url", "http://"), 2, "argument --url: 'http://' names no host"),
+    ("smoke-url-ftp", _args("smoke", "--url", "ftp://api.example.com"), 2, "argument --url: expected an http"),
+    ("smoke-url-file", _args("smoke", "--url", "file:///etc/passwd"), 2, "argument --url: expected an http"),
+    (
+        "smoke-url-bad-port",
+        _args("smoke", "--url", "https://api.example.com:99999"),
+        2,
+        "argument --url: 'https://api.example.com:99999' has an invalid port",
+    ),
+    (
+        "smoke-metrics-url",
+        _args("smoke", "--url", "https://a.example", "--metrics-url", "nope"),
+        2,
+        "argument --metrics-url: ",
+    ),
+    (
+        "smoke-negative-timeout",
+        _args("smoke", "--url", "https://a.example", "--timeout", "-1"),
+        2,
+        "argument --timeout: must be more than 0",
+    ),
+    (
+        "smoke-timeout-not-a-number",
+        _args("smoke", "--url", "https://a.example", "--timeout", "soon"),
+        2,
+        "argument --timeout: expected a number",
+    ),
+    (
+        "smoke-json-no-directory",
+        _args("smoke", "--url", "https://a.example", "--json", "{tmp}/no/r.json"),
+        2,
+        "argument --json: directory",
+    ),
+    # backup
+    ("backup-no-source", _args("backup", *BUCKET), 2, "one of the arguments --redis-url --sentinel is required"),
+    (
+        "backup-two-sources",
+        _args("backup", "--redis-url", "redis://h:1", "--sentinel", "h:2", *BUCKET),
+        2,
+        "not allowed with argument",
+    ),
+    (
+        "backup-no-bucket",
+        _args("backup", "--redis-url", "redis://h:1"),
+        2,
+        "the following arguments are required: --bucket",
+    ),
+    (
+        "backup-url-no-scheme",
+        _args("backup", "--redis-url", "127.0.0.1:6391", *BUCKET),
+        2,
+        "argument --redis-url: expected redis://host:port, got no scheme",
+    ),
+    (
+        "backup-url-http",
+        _args("backup", "--redis-url", "http://127.0.0.1:6379", *BUCKET),
+        2,
+        "argument --redis-url: expected redis://host:port, got http://",
+    ),
+    ("backup-url-no-host", _args("backup", "--redis-url", "redis://", *BUCKET), 2, "the URL names no host"),
+    ("backup-url-bad-port", _args("backup", "--redis-url", "redis://h:99999", *BUCKET), 2, "argument --redis-url: "),
+    ("backup-url-database", _args("backup", "--redis-url", "redis://h:6379/2", *BUCKET), 2, "a database number"),
+    (
+        "backup-sentinel-no-port",
+        _args("backup", "--sentinel", "nohostport", *BUCKET),
+        2,
+        "argument --sentinel: expected host:port",
+    ),
+    (
+        "backup-sentinel-bad-port",
+        _args("backup", "--sentinel", "h:port", *BUCKET),
+        2,
+        "argument --sentinel: port must be a number",
+    ),
+    (
+        "backup-negative-deadline",
+        _args("backup", "--redis-url", "redis://h:1", "--deadline", "-1", *BUCKET),
+        2,
+        "argument --deadline: must be more than 0",
+    ),
+    (
+        "backup-io-timeout-word",
+        _args("backup", "--redis-url", "redis://h:1", "--io-timeout", "soon", *BUCKET),
+        2,
+        "argument --io-timeout: expected a number",
+    ),
+    (
+        "backup-compression",
+        _args("backup", "--redis-url", "redis://h:1", "--compression", "lz4", *BUCKET),
+        2,
+        "argument --compression: invalid choice: 'lz4'",
+    ),
+    (
+        "backup-bucket-name",
+        _args("backup", "--redis-url", "redis://h:1", "--bucket", "Bad_Bucket!"),
+        2,
+        "argument --bucket: 'Bad_Bucket!' is not an S3 bucket name",
+    ),
+    (
+        "backup-bucket-an-ip",
+        _args("backup", "--redis-url", "redis://h:1", "--bucket", "192.168.1.1"),
+        2,
+        "argument --bucket: ",
+    ),
+    (
+        "backup-prefix-absolute",
+        _args("backup", "--redis-url", "redis://h:1", "--prefix", "/redis", *BUCKET),
+        2,
+        "argument --prefix: '/redis' is not a key prefix",
+    ),
+    (
+        "backup-prefix-dot-dot",
+        _args("backup", "--redis-url", "redis://h:1", "--prefix", "a/../b/", *BUCKET),
+        2,
+        "argument --prefix: ",
+    ),
+    (
+        "backup-region",
+        _args("backup", "--redis-url", "redis://h:1", "--region", "mars-1", *BUCKET),
+        2,
+        "argument --region: 'mars-1' is not an AWS region",
+    ),
+    (
+        "backup-work-dir-missing",
+        _args("backup", "--redis-url", "redis://h:1", "--verify", "--work-dir", "{tmp}/nope", *BUCKET),
+        2,
+        "argument --work-dir/--spool-dir: ",
+    ),
+    (
+        "backup-json-a-directory",
+        _args("backup", "--redis-url", "redis://h:1", "--json", "{tmp}", *BUCKET),
+        2,
+        "argument --json: ",
+    ),
+    # verify
+    ("verify-no-bucket", _args("verify"), 2, "the following arguments are required: --bucket"),
+    (
+        "verify-backup-path",
+        _args("verify", "--backup", "../../etc", *BUCKET),
+        2,
+        "--backup '../../etc': expected 'latest' or an id",
+    ),
+    ("verify-work-dir-missing", _args("verify", "--work-dir", "{tmp}/nope", *BUCKET), 2, "argument --work-dir/--spool-dir: "),
+    ("verify-work-dir-a-file", lambda tmp: ["verify", "--work-dir", _file(tmp), *BUCKET], 2, "is not a directory"),
+    # restore
+    ("restore-no-target", _args("restore", *BUCKET), 2, "one of the arguments --target-rdb --target-url is required"),
+    (
+        "restore-two-targets",
+        _args("restore", "--target-rdb", "{tmp}/d.rdb", "--target-url", "redis://h:1", *BUCKET),
+        2,
+        "not allowed with argument",
+    ),
+    (
+        "restore-target-url-host-only",
+        _args("restore", "--target-url", "localhost", *BUCKET),
+        2,
+        "argument --target-url: expected redis://host:port",
+    ),
+    (
+        "restore-target-rdb-no-directory",
+        _args("restore", "--target-rdb", "{tmp}/no/dump.rdb", *BUCKET),
+        2,
+        "argument --target-rdb: directory",
+    ),
+    (
+        "restore-target-rdb-a-directory",
+        _args("restore", "--target-rdb", "{tmp}", *BUCKET),
+        2,
+        "argument --target-rdb: ",
+    ),
+    (
+        "restore-advertise",
+        _args("restore", "--target-url", "redis://h:1", "--advertise", "not an address", *BUCKET),
+        2,
+        "argument --advertise: ",
+    ),
+    (
+        "restore-work-dir-a-file",
+        lambda tmp: ["restore", "--target-url", "redis://h:1", "--work-dir", _file(tmp), *BUCKET],
+        2,
+        "argument --work-dir/--spool-dir: ",
+    ),
+    # list, prune, drill
+    ("list-no-bucket", _args("list"), 2, "the following arguments are required: --bucket"),
+    ("list-prefix-absolute", _args("list", "--prefix", "/x", *BUCKET), 2, "argument --prefix: "),
+    ("list-json-no-directory", _args("list", "--json", "{tmp}/no/x.json", *BUCKET), 2, "argument --json: directory"),
+    ("prune-no-bucket", _args("prune", "--dry-run"), 2, "the following arguments are required: --bucket"),
+    ("prune-region-empty", _args("prune", "--region", "", *BUCKET), 2, "argument --region: "),
+    ("prune-bucket-short", _args("prune", "--bucket", "ab"), 2, "argument --bucket: 'ab'"),
+    ("drill-no-bucket", _args("drill"), 2, "the following arguments are required: --bucket"),
+    ("drill-work-dir-missing", _args("drill", "--work-dir", "{tmp}/nope", *BUCKET), 2, "argument --work-dir/--spool-dir: "),
+    ("drill-work-dir-a-file", lambda tmp: ["drill", "--work-dir", _file(tmp), *BUCKET], 2, "argument --work-dir/--spool-dir: "),
+]
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse's usage errors
+        return int(exc.code or 0)
+
+
+def test_the_table_covers_every_command_with_at_least_60_cases() -> None:
+    from ops.cli import _parser
+
+    commands = set(_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    covered = {c[0].split("-")[0] for c in CASES} | {"stack-set" for c in CASES if c[0].startswith("stack-set")}
+    assert commands <= covered, commands - covered
+    assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize(("build", "code", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_mistake_is_one_line_naming_the_culprit(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    build: Callable[[Path], list[str]],
+    code: int,
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    argv = build(tmp_path)
+    copy = tmp_path / "variant.yaml"
+    original = copy.read_text() if copy.exists() else None
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert _run(argv) == code
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in out + err and out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing left behind
+    if original is not None:
+        assert copy.read_text() == original  # a refused edit leaves the file as it was
+
+
+def test_every_flag_has_help_and_every_command_a_description() -> None:
+    from ops.cli import _parser
+
+    parser = _parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, command in commands.items():
+        assert command.description, name
+        for action in command._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help and len(action.help) > 10, (name, action.option_strings)
+    top = parser.format_help()
+    assert "``" not in top
+    for variable in ("REDIS_PASSWORD", "REDIS_USERNAME", "REDIS_SENTINEL_PASSWORD", "AWS_REGION", "OPS_DEBUG"):
+        assert variable in top
+
+
+def test_json_is_one_convention_a_file_or_standard_output() -> None:
+    from ops.cli import _parser
+
+    commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    with_json = {n for n, c in commands.items() if any("--json" in a.option_strings for a in c._actions)}
+    assert with_json == {"preview", "smoke", "backup", "verify", "restore", "list", "prune", "drill"}
+    for name in with_json:
+        action = next(a for a in commands[name]._actions if "--json" in a.option_strings)
+        assert action.metavar == "FILE" and action.nargs is None and "'-'" in (action.help or "")
+
+
+def test_a_json_report_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    from ops.runtime.report import write_json
+
+    target = tmp_path / "r.json"
+    write_json(str(target), {"a": 1})
+    assert target.read_text() == '{\n  "a": 1\n}\n'
+    with pytest.raises(TypeError):
+        write_json(str(target), {"a": object()})
+    assert target.read_text() == '{\n  "a": 1\n}\n' and os.listdir(tmp_path) == ["r.json"]
