@@ -43,6 +43,7 @@ def _file(tmp: Path) -> str:
 
 
 BUCKET = ("--bucket", "redisgw-backups")
+WORK_DIR = "argument --work-dir/--spool-dir: "
 CASES: list[Case] = [
     # the top level
     ("no-command", _args(), 2, "the following arguments are required: COMMAND"),
@@ -289,7 +290,7 @@ CASES: list[Case] = [
         2,
         "--backup '../../etc': expected 'latest' or an id",
     ),
-    ("verify-work-dir-missing", _args("verify", "--work-dir", "{tmp}/nope", *BUCKET), 2, "argument --work-dir/--spool-dir: "),
+    ("verify-work-dir-missing", _args("verify", "--work-dir", "{tmp}/nope", *BUCKET), 2, WORK_DIR),
     ("verify-work-dir-a-file", lambda tmp: ["verify", "--work-dir", _file(tmp), *BUCKET], 2, "is not a directory"),
     # restore
     ("restore-no-target", _args("restore", *BUCKET), 2, "one of the arguments --target-rdb --target-url is required"),
@@ -337,8 +338,8 @@ CASES: list[Case] = [
     ("prune-region-empty", _args("prune", "--region", "", *BUCKET), 2, "argument --region: "),
     ("prune-bucket-short", _args("prune", "--bucket", "ab"), 2, "argument --bucket: 'ab'"),
     ("drill-no-bucket", _args("drill"), 2, "the following arguments are required: --bucket"),
-    ("drill-work-dir-missing", _args("drill", "--work-dir", "{tmp}/nope", *BUCKET), 2, "argument --work-dir/--spool-dir: "),
-    ("drill-work-dir-a-file", lambda tmp: ["drill", "--work-dir", _file(tmp), *BUCKET], 2, "argument --work-dir/--spool-dir: "),
+    ("drill-work-dir-missing", _args("drill", "--work-dir", "{tmp}/nope", *BUCKET), 2, WORK_DIR),
+    ("drill-work-dir-a-file", lambda tmp: ["drill", "--work-dir", _file(tmp), *BUCKET], 2, WORK_DIR),
 ]
 
 
