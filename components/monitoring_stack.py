@@ -414,6 +414,9 @@ class MonitoringStack(pulumi.ComponentResource):
                     }
                 },
                 "grafana": {
+                    # The subchart names itself after the release, not the parent's fullnameOverride:
+                    # pin it so runbooks can name the Service (svc/kps-grafana).
+                    "fullnameOverride": "kps-grafana",
                     "admin": {
                         "existingSecret": "grafana-admin",
                         "userKey": "admin-user",

@@ -122,3 +122,13 @@ def test_rules_are_a_prometheus_rule_resource(rec: Recording) -> None:
     (rule,) = [r for r in rec if r.type.endswith(":PrometheusRule")]
     assert rule.inputs["spec"]["groups"] == alert_rules(ARGS)
     assert rec.one("kubernetes:helm.sh/v3:Release").urn in rule.dependencies
+
+
+def test_the_grafana_service_the_runbook_names_is_the_one_the_chart_creates(rec: Recording) -> None:
+    runbook = (ROOT / "docs" / "runbooks" / "incident-response.md").read_text()
+    (service,) = set(re.findall(r"svc/([a-z0-9-]*grafana[a-z0-9-]*)", runbook))
+    (release,) = [
+        r for r in rec.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "kube-prometheus-stack"
+    ]
+    # The subchart names its Service after fullnameOverride (else after the release, not the parent's override).
+    assert release.inputs["values"]["grafana"]["fullnameOverride"] == service

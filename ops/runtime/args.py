@@ -121,3 +121,20 @@ def _is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_IMAGE = re.compile(r"[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})")
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def image(value: str) -> str:
+    """A pinned image reference: registry/repository:tag (not latest) or @sha256 digest."""
+    if not _IMAGE.fullmatch(value) or value.endswith(":latest"):
+        raise _fail(f"{value!r} is not a pinned image like registry/repository:1.2.3")
+    return value
+
+
+def dns_label(value: str) -> str:
+    if not _DNS_LABEL.fullmatch(value):
+        raise _fail(f"{value!r} is not a Kubernetes name (lowercase letters, digits and '-', at most 63)")
+    return value

@@ -154,6 +154,41 @@ def add_commands(commands: Any) -> None:
     common(r)
     work_dir(r)
 
+    rj = commands.add_parser(
+        "restore-job",
+        help="render the in-cluster restore: a Job and the NetworkPolicies it needs, for kubectl apply",
+        description="Print, as JSON for `kubectl apply -f -`, a Job that runs `ops restore` against the running "
+        "primary from inside the cluster (ServiceAccount and label redis-backup, the Redis password from the "
+        "redis-auth Secret, its pod IP as --advertise) and the two NetworkPolicies that let the primary "
+        "replicate from it. Follow docs/runbooks/backup-restore.md for Sentinel and the gateway.",
+    )
+    rj.add_argument("--backup", required=True, help="backup id to restore (from `ops list`; 'latest' is refused here)")
+    rj.add_argument(
+        "--primary", required=True, type=_host_port, metavar="HOST:PORT", help="the primary, as Sentinel names it"
+    )
+    rj.add_argument("--image", required=True, type=argtypes.image, help="the ops image, pinned (as the CronJobs use)")
+    rj.add_argument(
+        "--namespace",
+        default="redis-system",
+        type=argtypes.dns_label,
+        help="namespace of Redis (default: redis-system)",
+    )
+    rj.add_argument(
+        "--name", default="redis-restore", type=argtypes.dns_label, help="name of the Job (default: redis-restore)"
+    )
+    rj.add_argument("--force", action="store_true", help="pass --force: replace a primary that holds keys")
+    rj.add_argument("--bucket", required=True, type=argtypes.bucket_name, help="backup bucket")
+    rj.add_argument(
+        "--prefix", default="redis/", type=argtypes.key_prefix, help="key prefix of the backups (default: redis/)"
+    )
+    rj.add_argument(
+        "--region",
+        required=os.environ.get("AWS_REGION") is None,
+        default=os.environ.get("AWS_REGION") or None,
+        type=argtypes.aws_region,
+        help="AWS region of the bucket (default: $AWS_REGION)",
+    )
+
     lst = commands.add_parser(
         "list",
         help="list backups: complete, invalid (unreadable manifest) and incomplete (no manifest)",
@@ -203,6 +238,27 @@ def _credentials() -> Endpoint:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "restore-job":
+        from ops.runtime import restore_job
+        from ops.runtime.report import write_json as emit
+
+        if not backups.manifests.BACKUP_ID_RE.fullmatch(args.backup):
+            raise OpsError(f"--backup {args.backup!r}: name one backup id (from `ops list`), not 'latest'", code=2)
+        emit(
+            "-",
+            restore_job.render(
+                name=args.name,
+                image=args.image,
+                bucket=args.bucket,
+                backup=args.backup,
+                primary=args.primary,
+                prefix=args.prefix,
+                region=args.region,
+                namespace=args.namespace,
+                force=args.force,
+            ),
+        )
+        return 0
     location = backups.Location(args.bucket, args.prefix, args.region)
     interactive = sys.stderr.isatty() and args.json != STDOUT
     result: Any
