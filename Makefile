@@ -22,6 +22,8 @@ ifeq ($(REDIS_SERVER),)
 endif
 
 $(VENV)/.installed: requirements.txt ops/offline/requirements.txt ops/runtime/requirements.txt policies/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { echo "needs Python 3.11 or newer as $(PYTHON) (set PYTHON=...)" >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "needs the venv module (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
