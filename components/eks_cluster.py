@@ -166,29 +166,21 @@ class EksCluster(pulumi.ComponentResource):
             opts=stateful,
         )
 
+        def entry(arn: str, association: str, policy: str) -> eks.AccessEntryArgs:
+            return eks.AccessEntryArgs(
+                principal_arn=arn,
+                access_policies={
+                    association: eks.AccessPolicyAssociationArgs(
+                        policy_arn=f"arn:aws:eks::aws:cluster-access-policy/{policy}",
+                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    )
+                },
+            )
+
         access_entries = {
-            arn.rsplit("/", 1)[-1]: eks.AccessEntryArgs(
-                principal_arn=arn,
-                access_policies={
-                    "cluster-admin": eks.AccessPolicyAssociationArgs(
-                        policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                    )
-                },
-            )
+            arn.rsplit("/", 1)[-1]: entry(arn, "cluster-admin", "AmazonEKSClusterAdminPolicy")
             for arn in args.admin_role_arns
-        } | {
-            arn.rsplit("/", 1)[-1]: eks.AccessEntryArgs(
-                principal_arn=arn,
-                access_policies={
-                    "view": eks.AccessPolicyAssociationArgs(
-                        policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
-                        access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                    )
-                },
-            )
-            for arn in args.view_role_arns
-        }
+        } | {arn.rsplit("/", 1)[-1]: entry(arn, "view", "AmazonEKSViewPolicy") for arn in args.view_role_arns}
         cluster = eks.Cluster(
             name,
             name=args.cluster_name,

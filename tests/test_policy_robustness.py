@@ -301,7 +301,7 @@ STACK_TYPES = sorted(
 
 
 @pytest.mark.parametrize("typ", HANDLED_TYPES)
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=25)
 @given(data=st.data())
 def test_resource_policies_never_raise_on_mutated_real_shapes(
     typ: str, data: st.DataObject, seeds: dict[str, list[dict[str, Any]]]
@@ -312,7 +312,7 @@ def test_resource_policies_never_raise_on_mutated_real_shapes(
 
 
 @pytest.mark.parametrize("typ", HANDLED_TYPES)
-@settings(SETTINGS, max_examples=15)
+@settings(SETTINGS, max_examples=10)
 @given(data=st.data())
 def test_resource_policies_never_raise_on_arbitrary_objects(
     typ: str, data: st.DataObject, seeds: dict[str, list[dict[str, Any]]]
@@ -325,7 +325,7 @@ def test_resource_policies_never_raise_on_arbitrary_objects(
 
 
 @pytest.mark.parametrize("typ", STACK_TYPES)
-@settings(SETTINGS, max_examples=6)
+@settings(SETTINGS, max_examples=4)
 @given(data=st.data())
 def test_stack_policies_never_raise_on_a_mutated_resource_in_the_plan(
     typ: str, data: st.DataObject, plan: list[PolicyResource], seeds: dict[str, list[dict[str, Any]]]

@@ -366,9 +366,11 @@ def test_broken_stack_file_is_one_line_exit_2(
 
 
 def test_a_directory_as_stack_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["preview", "--stack", "production", "--config", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit) as info:  # refused by --config's argument type, before anything runs
+        main(["preview", "--stack", "production", "--config", str(tmp_path)])
+    assert info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1, lines
+    assert len(lines) == 1 and f"argument --config: {tmp_path} is a directory" in lines[0], lines
 
 
 PRODUCTION_TEXT = (ROOT / "Pulumi.production.yaml").read_text()

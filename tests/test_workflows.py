@@ -271,15 +271,19 @@ def test_the_strategy_override_command_sets_the_strategy_and_nothing_else(
     stack_file = project / f"Pulumi.{job}.yaml"
     shutil.copy(ROOT / f"Pulumi.{job}.yaml", stack_file)
     (project / ".venv").symlink_to(ROOT / ".venv")
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", step["run"]],
-        cwd=project,
-        env={**os.environ, "STRATEGY": strategy},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+
+    def run_step(value: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", step["run"]],
+            cwd=project,
+            env={**os.environ, "STRATEGY": value},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    result = run_step(strategy)
     assert result.returncode == 0, result.stderr
     before = yaml.safe_load((ROOT / f"Pulumi.{job}.yaml").read_text())["config"]
     after = yaml.safe_load(stack_file.read_text())["config"]
@@ -287,15 +291,7 @@ def test_the_strategy_override_command_sets_the_strategy_and_nothing_else(
     after["redisgw:delivery"]["strategy"] = before["redisgw:delivery"]["strategy"]
     assert after == before  # the one key, and no literal "redisgw:delivery.strategy" key
     # A value the settings refuse leaves the file as it was, with one line and exit 2.
-    bad = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", step["run"]],
-        cwd=project,
-        env={**os.environ, "STRATEGY": "sideways"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    bad = run_step("sideways")
     assert bad.returncode == 2 and "redisgw:delivery.strategy" in bad.stderr
     assert yaml.safe_load(stack_file.read_text())["config"]["redisgw:delivery"]["strategy"] == strategy
 

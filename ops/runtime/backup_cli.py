@@ -46,17 +46,21 @@ def _host_port(value: str) -> tuple[str, int]:
 
 
 def add_commands(commands: Any) -> None:
-    def common(p: argparse.ArgumentParser) -> None:
+    def location(p: argparse.ArgumentParser, *, region_required: bool = False) -> None:
         p.add_argument("--bucket", required=True, type=argtypes.bucket_name, help="backup bucket")
         p.add_argument(
             "--prefix", default="redis/", type=argtypes.key_prefix, help="key prefix of the backups (default: redis/)"
         )
         p.add_argument(
             "--region",
+            required=region_required and not os.environ.get("AWS_REGION"),
             default=os.environ.get("AWS_REGION") or None,
             type=argtypes.aws_region,
             help="AWS region (default: $AWS_REGION, else the AWS profile's)",
         )
+
+    def common(p: argparse.ArgumentParser) -> None:
+        location(p)
         add_json_flag(p)
 
     def work_dir(p: argparse.ArgumentParser) -> None:
@@ -177,17 +181,7 @@ def add_commands(commands: Any) -> None:
         "--name", default="redis-restore", type=argtypes.dns_label, help="name of the Job (default: redis-restore)"
     )
     rj.add_argument("--force", action="store_true", help="pass --force: replace a primary that holds keys")
-    rj.add_argument("--bucket", required=True, type=argtypes.bucket_name, help="backup bucket")
-    rj.add_argument(
-        "--prefix", default="redis/", type=argtypes.key_prefix, help="key prefix of the backups (default: redis/)"
-    )
-    rj.add_argument(
-        "--region",
-        required=os.environ.get("AWS_REGION") is None,
-        default=os.environ.get("AWS_REGION") or None,
-        type=argtypes.aws_region,
-        help="AWS region of the bucket (default: $AWS_REGION)",
-    )
+    location(rj, region_required=True)  # the Job runs where no profile says which region
 
     lst = commands.add_parser(
         "list",
