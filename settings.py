@@ -37,6 +37,7 @@ SECRET_KEYS = {
 
 _PRIVATE_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _DOCUMENTATION_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+_TAG_RE = re.compile(r"[\w .:/=+\-@]+")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _K8S_VERSION_RE = re.compile(r"^1\.(\d{2})$")
@@ -232,6 +233,8 @@ class ClusterSettings(_Model):
                 raise ValueError("publicAccessCidrs must not admit 0.0.0.0/0; name the CIDRs that need the API")
             if not net.is_global:
                 raise ValueError(f"publicAccessCidrs entry {c} is not a public range: the endpoint sees public sources")
+        if len(v) > 40:
+            raise ValueError(f"publicAccessCidrs has {len(v)} entries; EKS accepts at most 40")
         return v
 
     @field_validator("admin_role_arns")
@@ -692,6 +695,23 @@ class StackSettings(_Model):
     """Set Pulumi ``protect`` on the cluster, KMS keys, log groups and data volumes."""
     tags: Mapping[str, str] = Field(default_factory=dict)
     """Tags applied to every AWS resource through the provider's ``default_tags``."""
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: Mapping[str, str]) -> Mapping[str, str]:
+        if len(v) > 40:
+            raise ValueError(f"{len(v)} tags: AWS allows 50 per resource and the program adds its own; keep it to 40")
+        for key, value in v.items():
+            if not 1 <= len(key) <= 128 or key.lower().startswith("aws:") or not _TAG_RE.fullmatch(key):
+                raise ValueError(
+                    f"tag key {key!r} is not one AWS accepts (1-128 of letters, digits, spaces, _.:/=+-@; no aws:)"
+                )
+            if len(value) > 256 or not _TAG_RE.fullmatch(value or "x"):
+                raise ValueError(
+                    f"the value of tag {key!r} is not one AWS accepts (up to 256 of letters, digits, spaces, _.:/=+-@)"
+                )
+        return v
+
     network: NetworkSettings
     cluster: ClusterSettings
     gateway: GatewaySettings

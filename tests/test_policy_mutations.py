@@ -1073,6 +1073,60 @@ CASES: list[tuple[str, Mutation, str]] = [
         "codebuild-project-require-hardening",
     ),
     (
+        "configmap-holds-a-password",
+        change(":ConfigMap", "gateway-config", lambda p: p["data"].update(REDIS_PASSWORD="hunter2")),
+        "k8s-configmap-disallow-secrets",
+    ),
+    (
+        "configmap-holds-a-slack-webhook",
+        change(
+            ":ConfigMap", "gateway-config", lambda p: p["data"].update(ALERTS="https://hooks.slack.com/services/T/B/x")
+        ),
+        "k8s-configmap-disallow-secrets",
+    ),
+    (
+        "redis-without-password",
+        delete(":RedisReplication", "gateway-redis", "spec.kubernetesConfig.redisSecret"),
+        "redis-require-auth-persistence-and-metrics",
+    ),
+    (
+        "redis-without-volumes",
+        delete(":RedisReplication", "gateway-redis", "spec.storage"),
+        "redis-require-auth-persistence-and-metrics",
+    ),
+    (
+        "redis-volumes-deleted-with-it",
+        change(
+            ":RedisReplication",
+            "gateway-redis",
+            lambda p: (
+                p["spec"]["storage"].update(keepAfterDelete=False),
+                p["spec"]["storage"]["volumeClaimTemplate"]["spec"].update(storageClassName="gp2"),
+            ),
+        ),
+        "redis-require-auth-persistence-and-metrics",
+    ),
+    (
+        "redis-without-exporter",
+        edit(":RedisReplication", "gateway-redis", "spec.redisExporter.enabled", False),
+        "redis-require-auth-persistence-and-metrics",
+    ),
+    (
+        "helm-chart-floating",
+        delete(":Release", "gateway-argo-rollouts", "version"),
+        "helm-release-require-pinned-chart",
+    ),
+    (
+        "helm-chart-range",
+        edit(":Release", "gateway-redis-operator", "version", "^0.25"),
+        "helm-release-require-pinned-chart",
+    ),
+    (
+        "helm-chart-plain-http-repo",
+        edit(":Release", "primary-autoscaler", "repositoryOpts.repo", "http://kubernetes.github.io/autoscaler"),
+        "helm-release-require-pinned-chart",
+    ),
+    (
         "rollout-no-strategy",
         edit(":Rollout", "gateway-rollout", "spec.strategy", {}),
         "argo-rollout-require-bounded-strategy",

@@ -203,6 +203,29 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
         "redisgw:monitoring.alertSecretName: alertSecretName must be a Secrets Manager secret name or ARN",
     ),
     (
+        "tag-key-reserved",
+        [("redisgw:tags.aws:owner", "platform")],
+        "redisgw:tags: tag key 'aws:owner' is not one AWS accepts",
+    ),
+    (
+        "tag-value-too-long",
+        [("redisgw:tags.team", "x" * 300)],
+        "redisgw:tags: the value of tag 'team' is not one AWS accepts",
+    ),
+    (
+        "tag-value-bad-character",
+        [("redisgw:tags.team", "platform;drop")],
+        "redisgw:tags: the value of tag 'team' is not one AWS accepts",
+    ),
+    (
+        "public-cidrs-too-many",
+        [
+            ("redisgw:cluster.endpointPublicAccess", True),
+            ("redisgw:cluster.publicAccessCidrs", [f"8.8.{i}.0/24" for i in range(41)]),
+        ],
+        "redisgw:cluster.publicAccessCidrs: publicAccessCidrs has 41 entries; EKS accepts at most 40",
+    ),
+    (
         "log-retention-cloudwatch-rejects",
         [("redisgw:cluster.logRetentionDays", 366)],
         "redisgw:cluster.logRetentionDays: 366 is not a retention CloudWatch Logs accepts (nearest: 365",

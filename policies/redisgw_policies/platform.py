@@ -833,3 +833,85 @@ POLICIES = [
         config={"types": {"type": "array", "items": {"type": "string"}, "default": []}},
     ),
 ]
+
+
+_SECRET_KEY = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
+_SECRET_VALUE = re.compile(
+    r"(\b(AKIA|ASIA)[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|hooks\.slack\.com/(services|workflows)/"
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}|^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@)"
+)
+
+
+def configmap_secrets(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """ConfigMaps are readable by anyone who may read the namespace's configuration: no secrets there."""
+    for cm in _k8s(args, "ConfigMap"):
+        for key, value in {**as_map(cm.props.get("data")), **as_map(cm.props.get("binaryData"))}.items():
+            text = value if isinstance(value, str) else ""
+            if (_SECRET_KEY.search(str(key)) and text) or _SECRET_VALUE.search(text):
+                yield (
+                    Finding(f"ConfigMap {_name(cm)} holds a secret in key {key}; use a Secret.", field=f"data.{key}"),
+                    cm.urn,
+                )
+
+
+def redis_data(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Redis requires a password, keeps its data on a persistent, retained volume, and exports metrics."""
+    retained = {_name(sc) for sc in _k8s(args, "StorageClass") if sc.props.get("reclaimPolicy") == "Retain"}
+    for redis in _k8s(args, "RedisReplication", "Redis", "RedisCluster"):
+        spec = as_map(redis.props.get("spec"))
+        label = f"{k8s_kind(redis.resource_type)} {_name(redis)}"
+        secret = as_map(get(spec, "kubernetesConfig.redisSecret"))
+        if not secret.get("name") or not secret.get("key"):
+            yield (
+                f"{label} has no password (kubernetesConfig.redisSecret): anyone on the network can read it.",
+                redis.urn,
+            )
+        claim = as_map(get(spec, "storage.volumeClaimTemplate.spec"))
+        if not claim:
+            yield f"{label} keeps its data in the pod (no storage.volumeClaimTemplate): a restart loses it.", redis.urn
+        elif get(spec, "storage.keepAfterDelete") is not True and claim.get("storageClassName") not in retained:
+            yield (
+                f"{label}'s volumes are deleted with it (storage.keepAfterDelete, or a Retain StorageClass).",
+                redis.urn,
+            )
+        if not truthy(get(spec, "redisExporter.enabled")):
+            yield f"{label} exports no metrics (redisExporter.enabled): its alerts cannot fire.", redis.urn
+
+
+def helm_pinned(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Charts come from a named https repository at an exact version, so a plan means one thing."""
+    for release in args.resources:
+        if release.resource_type not in ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart"):
+            continue
+        version = release.props.get("version")
+        if not isinstance(version, str) or not re.fullmatch(r"v?\d+\.\d+\.\d+([-+][\w.]+)?", version):
+            yield f"Helm release {release.name} does not pin its chart to an exact version ({version!r}).", release.urn
+        repo = str(get(release.props, "repositoryOpts.repo") or get(release.props, "repo") or "")
+        chart = str(release.props.get("chart") or "")
+        if not (repo.startswith("https://") or chart.startswith("oci://")):
+            yield f"Helm release {release.name} does not name an https or OCI chart repository.", release.urn
+
+
+POLICIES += [
+    stack_policy(
+        name="k8s-configmap-disallow-secrets",
+        description="No ConfigMap holds a password, token, key or credential-bearing URL.",
+        rule=configmap_secrets,
+        severity=Severity.HIGH,
+        remediation="Move the value to a Secret (from pulumi-random or secret config) and reference it.",
+    ),
+    stack_policy(
+        name="redis-require-auth-persistence-and-metrics",
+        description="Redis requires a password, keeps data on retained persistent volumes and exports metrics.",
+        rule=redis_data,
+        severity=Severity.HIGH,
+        remediation="Set kubernetesConfig.redisSecret, storage (keepAfterDelete) and redisExporter.enabled.",
+    ),
+    stack_policy(
+        name="helm-release-require-pinned-chart",
+        description="Helm releases pin an exact chart version from an https or OCI repository.",
+        rule=helm_pinned,
+        severity=Severity.MEDIUM,
+        remediation="Set version to an exact chart version (the *_CHART constants) and repositoryOpts.repo to https.",
+    ),
+]
