@@ -330,6 +330,12 @@ CASES: list[Case] = [
         2,
         "argument --work-dir/--spool-dir: ",
     ),
+    (
+        "restore-target-rdb-not-empty",
+        lambda tmp: ["restore", "--target-rdb", _file(tmp), "--work-dir", str(tmp), *BUCKET],
+        2,
+        "exists and is not empty; refusing to overwrite it without --force",
+    ),
     # restore-job
     (
         "restore-job-no-primary",

@@ -1158,7 +1158,9 @@ def restore(
         if not target_rdb.parent.is_dir():
             raise OpsError(f"--target-rdb {target_rdb}: directory {target_rdb.parent} does not exist", code=2)
         if target_rdb.exists() and target_rdb.stat().st_size > 0 and not force:
-            raise OpsError(f"{target_rdb} exists and is not empty: refusing to overwrite it without --force")
+            raise OpsError(
+                f"--target-rdb {target_rdb}: exists and is not empty; refusing to overwrite it without --force", code=2
+            )
     manifest = get_manifest(location, backup_id)
     client = None
     state: TargetState | None = None
