@@ -4,7 +4,7 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
-from components.backup_vault import BackupVault, BackupVaultArgs
+from components.backup_vault import BACKUP_DEADLINE, BackupVault, BackupVaultArgs
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.eks_cluster import DEFAULT_STORAGE_CLASS, EksCluster, EksClusterArgs, NodeGroupSpec
 from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
@@ -104,6 +104,7 @@ monitoring = MonitoringStack(
         redis_replicas=cfg.redis.replicas,
         availability_slo=cfg.monitoring.availability_slo,
         latency_p99_seconds=cfg.monitoring.latency_p99_seconds,
+        backup_max_age_seconds=settings.backup_max_age_seconds(cfg, BACKUP_DEADLINE),
     ),
     opts=in_cluster,
 )

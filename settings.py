@@ -891,6 +891,26 @@ class StackSecrets:
     alert_pagerduty_routing_key: pulumi.Output[str]
 
 
+def schedule_max_gap_seconds(schedule: str, runs: int = 1000) -> int:
+    """The longest interval between two runs of a (valid) cron schedule over its next ``runs`` runs."""
+    import datetime
+
+    it = croniter(schedule, datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    previous = it.get_next(float)
+    gap = 0.0
+    for _ in range(runs):
+        current = it.get_next(float)
+        gap = max(gap, current - previous)
+        previous = current
+    return int(gap)
+
+
+def backup_max_age_seconds(cfg: StackSettings, job_deadline_seconds: int) -> int:
+    """Age of the newest backup past which a backup was missed: the schedule's longest gap plus the
+    time one backup may take. The backup alert fires there, so a missed RPO pages within minutes."""
+    return schedule_max_gap_seconds(cfg.backup.schedule) + job_deadline_seconds
+
+
 def required_secret_keys(cfg: StackSettings) -> list[str]:
     """Full config keys this stack must hold as secrets: none when it reads them from Secrets Manager."""
     return [] if cfg.monitoring.alert_secret_name else [f"{NAMESPACE}:{k}" for k in SECRET_KEYS]

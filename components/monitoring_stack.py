@@ -68,6 +68,9 @@ class MonitoringStackArgs:
     """Pods in the Redis replication group (one primary, the rest replicas)."""
     availability_slo: float = 0.999
     latency_p99_seconds: float = 0.25
+    backup_max_age_seconds: int = 1800
+    """Page when the newest successful backup is older than this: the schedule's longest gap plus one
+    backup's deadline, i.e. the RPO the backups promise (see ``settings.backup_max_age_seconds``)."""
 
 
 def _alert(name: str, expr: str, duration: str, severity: str, summary: str, base_url: str) -> dict[str, Any]:
@@ -182,10 +185,11 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
     backups = [
         _alert(
             "RedisBackupTooOld",
-            f'time() - max(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="redis-backup"}}) > 3600',
-            "5m",
+            f'time() - max(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="redis-backup"}}) '
+            f"> {args.backup_max_age_seconds}",
+            "2m",
             "critical",
-            "No successful Redis backup in the last hour",
+            f"No successful Redis backup in {args.backup_max_age_seconds // 60} minutes (the backup RPO)",
             url,
         ),
         _alert(

@@ -76,6 +76,8 @@ def test_redis_and_backup_alerts_exist() -> None:
     assert "< 2" in by_name["RedisReplicationBroken"]["expr"]
     assert "offset 10m" in by_name["RedisFailoverOccurred"]["expr"]
     assert 'cronjob="redis-backup"' in by_name["RedisBackupTooOld"]["expr"]
+    # The threshold is the stack's backup RPO (schedule gap + deadline), passed in, not an hour.
+    assert by_name["RedisBackupTooOld"]["expr"].endswith(f"> {ARGS.backup_max_age_seconds}")
     assert "redis-restore-drill" in by_name["RedisRestoreDrillFailed"]["expr"]
 
 

@@ -200,6 +200,13 @@ def _alert(fn: Callable[[dict[str, Any]], Any]) -> Mutation:
     return change(":PrometheusRule", "monitoring-rules", mutate)
 
 
+def _alert_named(name: str, fn: Callable[[dict[str, Any]], Any]) -> Mutation:
+    def mutate(props: dict[str, Any]) -> None:
+        fn(next(r for g in props["spec"]["groups"] for r in g["rules"] if r.get("alert") == name))
+
+    return change(":PrometheusRule", "monitoring-rules", mutate)
+
+
 def _annotation(key: str, value: Any) -> Mutation:
     def mutate(props: dict[str, Any]) -> None:
         annotations = props["metadata"]["annotations"]
@@ -1127,6 +1134,33 @@ CASES: list[tuple[str, Mutation, str]] = [
         "helm-release-require-pinned-chart",
     ),
     (
+        "backup-alert-waits-an-hour",
+        _alert_named("RedisBackupTooOld", lambda r: r.update(expr=r["expr"].rsplit(">", 1)[0] + "> 3600")),
+        "monitoring-alert-require-backup-age-within-rpo",
+    ),
+    (
+        "backup-alert-fires-between-runs",
+        _alert_named("RedisBackupTooOld", lambda r: r.update(expr=r["expr"].rsplit(">", 1)[0] + "> 600")),
+        "monitoring-alert-require-backup-age-within-rpo",
+    ),
+    (
+        "backup-alert-removed",
+        change(
+            ":PrometheusRule",
+            "monitoring-rules",
+            lambda p: [
+                g.update(rules=[r for r in g["rules"] if r.get("alert") != "RedisBackupTooOld"])
+                for g in p["spec"]["groups"]
+            ],
+        ),
+        "monitoring-alert-require-backup-age-within-rpo",
+    ),
+    (
+        "backup-alert-long-for",
+        _alert_named("RedisBackupTooOld", lambda r: r.update({"for": "1h"})),
+        "monitoring-alert-require-backup-age-within-rpo",
+    ),
+    (
         "rollout-no-strategy",
         edit(":Rollout", "gateway-rollout", "spec.strategy", {}),
         "argo-rollout-require-bounded-strategy",
@@ -1791,7 +1825,7 @@ CONTROLS: list[tuple[str, Mutation]] = [
         "longer-prometheus-retention",
         edit(":Release", "monitoring-kube-prometheus-stack", "values.prometheus.prometheusSpec.retention", "60d"),
     ),
-    ("backup-every-10-minutes", edit(":CronJob", "backups-redis-backup", "spec.schedule", "*/10 * * * *")),
+    ("backup-every-15-minutes-offset", edit(":CronJob", "backups-redis-backup", "spec.schedule", "2-59/15 * * * *")),
     ("backup-twice-an-hour-odd", edit(":CronJob", "backups-redis-backup", "spec.schedule", "7,22,37,52 * * * *")),
     ("key-description", edit(":Key", "backups-key", "description", "Encrypts Redis backups (primary)")),
     (

@@ -499,3 +499,13 @@ def test_without_a_secret_name_the_preview_assumes_the_config_secrets_and_says_s
         "redisgw:alertSlackWebhookUrl",
         "redisgw:alertPagerdutyRoutingKey",
     ]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "seconds"), [("*/15 * * * *", 900), ("7,22,37,52 * * * *", 900), ("0 * * * *", 3600)]
+)
+def test_the_backup_alert_threshold_follows_the_schedule(schedule: str, seconds: int) -> None:
+    values = stack_values("production")
+    values["redisgw:backup"]["schedule"] = schedule
+    cfg = settings.load_settings(values, source="Pulumi.production.yaml")
+    assert settings.backup_max_age_seconds(cfg, 840) == seconds + 840

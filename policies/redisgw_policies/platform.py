@@ -915,3 +915,66 @@ POLICIES += [
         remediation="Set version to an exact chart version (the *_CHART constants) and repositoryOpts.repo to https.",
     ),
 ]
+
+
+def _duration_seconds(text: Any) -> float | None:
+    match = re.fullmatch(r"(\d+)([smhd])", str(text or "0s").strip())
+    if not match:
+        return None
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def backup_age_alert(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """The backup-age alert can see a missed backup in time: it fires once the newest backup is older
+    than the schedule's gap plus a run's deadline, not an hour later, and never between healthy runs."""
+    name = config.get("cronJobName", "redis-backup")
+    grace = as_int(config.get("graceSeconds"), 300) or 0
+    jobs = [j for j in _k8s(args, "CronJob") if _name(j) == name]
+    if not jobs:
+        return  # k8s-backup-require-cronjob-and-storage reports the missing job
+    spec = as_map(jobs[0].props.get("spec"))
+    gap = max_gap_minutes(str(spec.get("schedule", "")))
+    if gap is None or gap == math.inf:
+        return  # k8s-cronjob-require-schedule-that-runs reports it
+    deadline = as_int(get(spec, "jobTemplate.spec.activeDeadlineSeconds"), 0) or 0
+    window = gap * 60 + deadline
+    alerts = [
+        (rule, rule_set)
+        for rule_set in _k8s(args, "PrometheusRule")
+        for group in maps(get(rule_set.props, "spec.groups"))
+        for rule in maps(group.get("rules"))
+        if "alert" in rule and "last_successful_time" in str(rule.get("expr")) and name in str(rule.get("expr"))
+    ]
+    if not alerts:
+        yield f"No alert watches the age of the last successful {name} run: a stopped backup pages nobody.", jobs[0].urn
+        return
+    for rule, rule_set in alerts:
+        match = re.search(r">\s*([0-9.]+)\s*$", str(rule.get("expr")))
+        threshold = as_float(match.group(1)) if match else None
+        wait = _duration_seconds(rule.get("for")) or 0
+        label = f"Alert {rule['alert']}"
+        if threshold is None:
+            yield f"{label} has no age threshold in seconds (expr ... > N).", rule_set.urn
+        elif threshold < gap * 60:
+            yield f"{label} fires after {threshold:g}s, inside the {gap * 60:g}s between healthy backups.", rule_set.urn
+        elif threshold + wait > window + grace:
+            yield (
+                f"{label} waits {threshold + wait:g}s; a missed backup must page within {window + grace:g}s "
+                f"(schedule gap {gap * 60:g}s + deadline {deadline}s + {grace}s).",
+                rule_set.urn,
+            )
+
+
+POLICIES.append(
+    stack_policy(
+        name="monitoring-alert-require-backup-age-within-rpo",
+        description="A backup-age alert pages within the backup schedule's gap plus a run's deadline.",
+        rule=backup_age_alert,
+        severity=Severity.HIGH,
+        remediation="Derive the alert's threshold from the schedule (MonitoringStack backup_max_age_seconds).",
+        config={
+            "cronJobName": {"type": "string", "default": "redis-backup"},
+            "graceSeconds": {"type": "integer", "minimum": 0, "default": 300},
+        },
+    )
+)
