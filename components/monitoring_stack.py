@@ -73,7 +73,10 @@ class MonitoringStackArgs:
     backup's deadline, i.e. the RPO the backups promise (see ``settings.backup_max_age_seconds``)."""
 
 
-def _alert(name: str, expr: str, duration: str, severity: str, summary: str, base_url: str) -> dict[str, Any]:
+def _alert(
+    name: str, expr: str, duration: str, severity: str, summary: str, base_url: str, namespace: str
+) -> dict[str, Any]:
+    # The namespace is written in, not read from $labels: aggregated expressions carry no namespace label.
     return {
         "alert": name,
         "expr": expr,
@@ -81,9 +84,58 @@ def _alert(name: str, expr: str, duration: str, severity: str, summary: str, bas
         "labels": {"severity": severity, "service": "redis-gateway"},
         "annotations": {
             "summary": summary,
-            "description": f"{summary} ({{{{ $labels.namespace }}}}, value {{{{ $value | humanize }}}})",
+            "description": f"{summary} ({namespace}, value {{{{ $value | humanize }}}})",
             "runbook_url": f"{base_url}/{RUNBOOK_FILE}#{RUNBOOK_ANCHORS[name]}",
         },
+    }
+
+
+def alertmanager_config(slack_webhook_url: Any, pagerduty_routing_key: Any, slack_channel: str) -> dict[str, Any]:
+    """Alertmanager's configuration: critical pages PagerDuty and posts to Slack, warning posts to
+    Slack, the Watchdog heartbeat goes nowhere; a critical alert silences its own warning."""
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": {
+            "receiver": "slack",
+            "group_by": ["alertname", "namespace"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": [
+                {"receiver": "null", "matchers": ['alertname="Watchdog"']},
+                {"receiver": "pagerduty", "matchers": ['severity="critical"'], "continue": True},
+                {"receiver": "slack", "matchers": ['severity=~"critical|warning"']},
+            ],
+        },
+        "inhibit_rules": [
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity="warning"'],
+                "equal": ["alertname", "namespace"],
+            }
+        ],
+        "receivers": [
+            {"name": "null"},
+            {
+                "name": "slack",
+                "slack_configs": [
+                    {
+                        "api_url": slack_webhook_url,
+                        "channel": slack_channel,
+                        "send_resolved": True,
+                        "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
+                        "text": (
+                            "{{ range .Alerts }}{{ .Annotations.summary }}\n"
+                            "Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
+                        ),
+                    }
+                ],
+            },
+            {
+                "name": "pagerduty",
+                "pagerduty_configs": [{"routing_key": pagerduty_routing_key, "send_resolved": True}],
+            },
+        ],
     }
 
 
@@ -118,6 +170,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "critical",
             "Gateway is burning its error budget 14x too fast (2% of a 30-day budget per hour)",
             url,
+            ns,
         ),
         _alert(
             "GatewayErrorBudgetSlowBurn",
@@ -126,6 +179,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "warning",
             "Gateway is burning its error budget 6x too fast",
             url,
+            ns,
         ),
         _alert(
             "GatewayLatencyP99High",
@@ -134,6 +188,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "warning",
             f"Gateway p99 latency is above {args.latency_p99_seconds}s",
             url,
+            ns,
         ),
         _alert(
             "GatewayPodsUnavailable",
@@ -142,6 +197,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "critical",
             "No gateway pod is up",
             url,
+            ns,
         ),
     ]
     redis_sel = f'namespace="{ns}"'
@@ -153,15 +209,17 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "warning",
             "Redis uses more than 90% of maxmemory",
             url,
+            ns,
         ),
         _alert(
             "RedisNoPrimary",
-            f'count(redis_instance_info{{{redis_sel},role="master"}}) == 0'
-            f" or absent(redis_instance_info{{{redis_sel}}})",
+            # count() of no series is no series, not 0: "or vector(0)" makes "no primary at all" fire.
+            f'(count(redis_instance_info{{{redis_sel},role="master"}}) or vector(0)) == 0',
             "1m",
             "critical",
             "Redis has no primary: writes fail",
             url,
+            ns,
         ),
         _alert(
             "RedisReplicationBroken",
@@ -171,6 +229,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "critical",
             f"Redis has fewer than {args.redis_replicas - 1} healthy replicas",
             url,
+            ns,
         ),
         _alert(
             "RedisFailoverOccurred",
@@ -180,6 +239,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "warning",
             "Sentinel promoted a new Redis primary",
             url,
+            ns,
         ),
     ]
     backups = [
@@ -191,6 +251,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "critical",
             f"No successful Redis backup in {args.backup_max_age_seconds // 60} minutes (the backup RPO)",
             url,
+            ns,
         ),
         _alert(
             "RedisRestoreDrillFailed",
@@ -199,6 +260,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             "warning",
             "The weekly restore drill failed",
             url,
+            ns,
         ),
     ]
     return [
@@ -322,50 +384,7 @@ class MonitoringStack(pulumi.ComponentResource):
         )
 
         receivers_config = pulumi.Output.json_dumps(
-            {
-                "global": {"resolve_timeout": "5m"},
-                "route": {
-                    "receiver": "slack",
-                    "group_by": ["alertname", "namespace"],
-                    "group_wait": "30s",
-                    "group_interval": "5m",
-                    "repeat_interval": "4h",
-                    "routes": [
-                        {"receiver": "null", "matchers": ['alertname="Watchdog"']},
-                        {"receiver": "pagerduty", "matchers": ['severity="critical"'], "continue": True},
-                        {"receiver": "slack", "matchers": ['severity=~"critical|warning"']},
-                    ],
-                },
-                "inhibit_rules": [
-                    {
-                        "source_matchers": ['severity="critical"'],
-                        "target_matchers": ['severity="warning"'],
-                        "equal": ["alertname", "namespace"],
-                    }
-                ],
-                "receivers": [
-                    {"name": "null"},
-                    {
-                        "name": "slack",
-                        "slack_configs": [
-                            {
-                                "api_url": args.slack_webhook_url,
-                                "channel": args.slack_channel,
-                                "send_resolved": True,
-                                "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
-                                "text": (
-                                    "{{ range .Alerts }}{{ .Annotations.summary }}\n"
-                                    "Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
-                                ),
-                            }
-                        ],
-                    },
-                    {
-                        "name": "pagerduty",
-                        "pagerduty_configs": [{"routing_key": args.pagerduty_routing_key, "send_resolved": True}],
-                    },
-                ],
-            }
+            alertmanager_config(args.slack_webhook_url, args.pagerduty_routing_key, args.slack_channel)
         )
         am_secret = k8s.core.v1.Secret(
             f"{name}-alertmanager-config",

@@ -1,0 +1,403 @@
+"""Alerting proven with Prometheus' own tools: ``promtool`` checks and unit-tests every rule the
+program renders (with the stack's own thresholds), ``amtool`` checks the Alertmanager configuration
+and its routing. Both come from the Debian packages ``prometheus`` and ``prometheus-alertmanager``,
+which ``make test`` and ``.ci/run`` install.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.monitoring_stack import alertmanager_config
+from tests.conftest import Recording
+
+NS = "redis-system"
+GW = f'job="redis-gateway",namespace="{NS}"'
+
+
+def humanize(value: float) -> str:
+    """Prometheus' ``humanize`` template function (SI prefixes, 4 significant digits)."""
+    if value == 0:
+        return "0"
+    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.4g}{prefix}"
+    if abs(value) >= 1:
+        return f"{value:.4g}"
+    for factor, prefix in ((1e-3, "m"), (1e-6, "u"), (1e-9, "n")):
+        if abs(value) >= factor:
+            return f"{value / factor:.4g}{prefix}"
+    return f"{value:.4g}"
+
+
+def groups(recording: Recording) -> list[dict[str, Any]]:
+    (rule_set,) = recording.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    return list(rule_set.inputs["spec"]["groups"])
+
+
+def alerts(recording: Recording) -> dict[str, dict[str, Any]]:
+    return {r["alert"]: r for g in groups(recording) for r in g["rules"] if "alert" in r}
+
+
+def counter(rate_per_second: float, minutes: int) -> str:
+    return f"0+{rate_per_second * 60:g}x{minutes}"
+
+
+def gateway_traffic(error_share: float, minutes: int) -> list[dict[str, str]]:
+    total = 10.0
+    return [
+        {"series": f'http_requests_total{{{GW},code="500"}}', "values": counter(total * error_share, minutes)},
+        {"series": f'http_requests_total{{{GW},code="200"}}', "values": counter(total * (1 - error_share), minutes)},
+    ]
+
+
+def latency(slow: bool, minutes: int) -> list[dict[str, str]]:
+    bucket = "http_request_duration_seconds_bucket"
+    fast = counter(0 if slow else 10, minutes)
+    return [
+        {"series": f'{bucket}{{{GW},le="0.1"}}', "values": fast},
+        {"series": f'{bucket}{{{GW},le="0.5"}}', "values": counter(10, minutes)},
+        {"series": f'{bucket}{{{GW},le="+Inf"}}', "values": counter(10, minutes)},
+    ]
+
+
+def fired(rule: dict[str, Any], value: float, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    summary = rule["annotations"]["summary"]
+    return {
+        "exp_labels": {**rule["labels"], **(labels or {})},
+        "exp_annotations": {
+            "summary": summary,
+            "description": f"{summary} ({NS}, value {humanize(value)})",
+            "runbook_url": rule["annotations"]["runbook_url"],
+        },
+    }
+
+
+def backup_times(minutes: int, every: int | None) -> str:
+    """kube-state-metrics' last successful time, sampled each minute: a run every ``every`` minutes, or none."""
+    return " ".join(str(0 if every is None else (m // every) * every * 60) for m in range(minutes + 1))
+
+
+def unit_tests(recording: Recording) -> list[dict[str, Any]]:
+    """For every alert, series that fire it (with its exact labels and annotations) and series that keep it quiet."""
+    a = alerts(recording)
+    too_old = int(a["RedisBackupTooOld"]["expr"].rsplit(">", 1)[1])
+    redis = f'namespace="{NS}"'
+    info = "redis_instance_info"
+    return [
+        # availability: 10% errors burn the 0.1% budget fast (and slowly); 0.05% is healthy
+        {
+            "interval": "1m",
+            "input_series": gateway_traffic(0.10, 420),
+            "alert_rule_test": [
+                {
+                    "eval_time": "70m",
+                    "alertname": "GatewayErrorBudgetFastBurn",
+                    "exp_alerts": [fired(a["GatewayErrorBudgetFastBurn"], 0.1)],
+                },
+                {
+                    "eval_time": "7h",
+                    "alertname": "GatewayErrorBudgetSlowBurn",
+                    "exp_alerts": [fired(a["GatewayErrorBudgetSlowBurn"], 0.1)],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": gateway_traffic(0.0005, 420),
+            "alert_rule_test": [
+                {"eval_time": "70m", "alertname": "GatewayErrorBudgetFastBurn", "exp_alerts": []},
+                {"eval_time": "7h", "alertname": "GatewayErrorBudgetSlowBurn", "exp_alerts": []},
+            ],
+        },
+        {  # the recording rules: a quarter of the requests fail (exact in binary floating point)
+            "interval": "1m",
+            "input_series": gateway_traffic(0.25, 420),
+            "promql_expr_test": [
+                {
+                    "expr": f"gateway:request_errors:ratio_rate{w}",
+                    "eval_time": "7h",
+                    "exp_samples": [{"labels": f"gateway:request_errors:ratio_rate{w}", "value": 0.25}],
+                }
+                for w in ("5m", "30m", "1h", "6h")
+            ],
+        },
+        # latency: every request in (0.1, 0.5] gives p99 0.496 s; every request under 0.1 s gives 0.099 s
+        {
+            "interval": "1m",
+            "input_series": latency(True, 30),
+            "alert_rule_test": [
+                {
+                    "eval_time": "25m",
+                    "alertname": "GatewayLatencyP99High",
+                    "exp_alerts": [fired(a["GatewayLatencyP99High"], 0.496)],
+                },
+            ],
+            "promql_expr_test": [
+                {
+                    "expr": "gateway:request_duration_seconds:p99_5m",
+                    "eval_time": "25m",
+                    "exp_samples": [{"labels": "gateway:request_duration_seconds:p99_5m", "value": 0.496}],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": latency(False, 30),
+            "alert_rule_test": [
+                {"eval_time": "25m", "alertname": "GatewayLatencyP99High", "exp_alerts": []},
+            ],
+        },
+        # no gateway target up
+        {
+            "interval": "1m",
+            "input_series": [{"series": f'up{{{GW},pod="gw-0"}}', "values": "0x10"}],
+            "alert_rule_test": [
+                {
+                    "eval_time": "8m",
+                    "alertname": "GatewayPodsUnavailable",
+                    "exp_alerts": [fired(a["GatewayPodsUnavailable"], 0)],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [{"series": f'up{{{GW},pod="gw-0"}}', "values": "1x10"}],
+            "alert_rule_test": [
+                {"eval_time": "8m", "alertname": "GatewayPodsUnavailable", "exp_alerts": []},
+            ],
+        },
+        # Redis memory above 90% of maxmemory, and below
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'redis_memory_used_bytes{{{redis},pod="redis-0"}}', "values": "95x15"},
+                {"series": f'redis_memory_max_bytes{{{redis},pod="redis-0"}}', "values": "100x15"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "10m",
+                    "alertname": "RedisMemoryNearMaxmemory",
+                    "exp_alerts": [fired(a["RedisMemoryNearMaxmemory"], 0.95, {"namespace": NS, "pod": "redis-0"})],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'redis_memory_used_bytes{{{redis},pod="redis-0"}}', "values": "50x15"},
+                {"series": f'redis_memory_max_bytes{{{redis},pod="redis-0"}}', "values": "100x15"},
+            ],
+            "alert_rule_test": [{"eval_time": "10m", "alertname": "RedisMemoryNearMaxmemory", "exp_alerts": []}],
+        },
+        # no primary: the replicas still report, the primary is gone
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'{info}{{{redis},pod="redis-1",role="slave"}}', "values": "1x10"},
+                {"series": f'{info}{{{redis},pod="redis-2",role="slave"}}', "values": "1x10"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "5m", "alertname": "RedisNoPrimary", "exp_alerts": [fired(a["RedisNoPrimary"], 0)]}
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x10"},
+                {"series": f'{info}{{{redis},pod="redis-1",role="slave"}}', "values": "1x10"},
+            ],
+            "alert_rule_test": [{"eval_time": "5m", "alertname": "RedisNoPrimary", "exp_alerts": []}],
+        },
+        # replication: one replica short, then a broken link; healthy with all linked
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "1x15"},
+                {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "1x15"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "10m",
+                    "alertname": "RedisReplicationBroken",
+                    "exp_alerts": [fired(a["RedisReplicationBroken"], 1)],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "2x15"},
+                {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "0x15"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "10m",
+                    "alertname": "RedisReplicationBroken",
+                    "exp_alerts": [fired(a["RedisReplicationBroken"], 0)],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "2x15"},
+                {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "1x15"},
+                {"series": f'redis_master_link_up{{{redis},pod="redis-2"}}', "values": "1x15"},
+            ],
+            "alert_rule_test": [{"eval_time": "10m", "alertname": "RedisReplicationBroken", "exp_alerts": []}],
+        },
+        # failover: the primary moves from redis-0 to redis-1 at minute 20; a steady primary is quiet
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x19 stale"},
+                {"series": f'{info}{{{redis},pod="redis-1",role="master"}}', "values": "_x20 1x20"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "25m",
+                    "alertname": "RedisFailoverOccurred",
+                    "exp_alerts": [fired(a["RedisFailoverOccurred"], 1, {"pod": "redis-1"})],
+                },
+                {"eval_time": "35m", "alertname": "RedisFailoverOccurred", "exp_alerts": []},
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x40"},
+            ],
+            "alert_rule_test": [{"eval_time": "25m", "alertname": "RedisFailoverOccurred", "exp_alerts": []}],
+        },
+        # backups: none since the start, against a run every 15 minutes
+        {
+            "interval": "1m",
+            "input_series": [
+                {
+                    "series": f'kube_cronjob_status_last_successful_time{{{redis},cronjob="redis-backup"}}',
+                    "values": backup_times(60, None),
+                },
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "40m",
+                    "alertname": "RedisBackupTooOld",
+                    "exp_alerts": [fired(a["RedisBackupTooOld"], 2400)],
+                },
+                {"eval_time": f"{too_old // 60 - 1}m", "alertname": "RedisBackupTooOld", "exp_alerts": []},
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {
+                    "series": f'kube_cronjob_status_last_successful_time{{{redis},cronjob="redis-backup"}}',
+                    "values": backup_times(60, 15),
+                },
+            ],
+            "alert_rule_test": [{"eval_time": "59m", "alertname": "RedisBackupTooOld", "exp_alerts": []}],
+        },
+        # the restore drill
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'kube_job_status_failed{{{redis},job_name="redis-restore-drill-29000"}}', "values": "1x5"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "2m",
+                    "alertname": "RedisRestoreDrillFailed",
+                    "exp_alerts": [fired(a["RedisRestoreDrillFailed"], 1)],
+                }
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'kube_job_status_failed{{{redis},job_name="redis-restore-drill-29000"}}', "values": "0x5"},
+            ],
+            "alert_rule_test": [{"eval_time": "2m", "alertname": "RedisRestoreDrillFailed", "exp_alerts": []}],
+        },
+    ]
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_promtool_checks_the_rendered_rules(stack: str, stack_run: Callable[[str], Recording], tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": groups(stack_run(stack))}))
+    result = promtool("check", "rules", str(rules))
+    assert result.returncode == 0 and "SUCCESS" in result.stdout + result.stderr, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_every_alert_fires_and_stays_quiet_with_the_stacks_thresholds(
+    stack: str, stack_run: Callable[[str], Recording], tmp_path: Path
+) -> None:
+    recording = stack_run(stack)
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups(recording)}))
+    tests = unit_tests(recording)
+    covered = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t["exp_alerts"]}
+    quiet = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if not t["exp_alerts"]}
+    assert covered == quiet == set(alerts(recording))  # every alert both fires and stays quiet
+    (tmp_path / "tests.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}, sort_keys=False)
+    )
+    result = subprocess.run(
+        ["promtool", "test", "rules", "tests.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture
+def am_config(tmp_path: Path) -> Path:
+    path = tmp_path / "alertmanager.yaml"
+    config = alertmanager_config("https://hooks.slack.invalid/T/B/x", "0123456789abcdef0123456789abcdef", "#alerts")
+    path.write_text(yaml.safe_dump(json.loads(json.dumps(config))))
+    return path
+
+
+def test_amtool_accepts_the_alertmanager_configuration(am_config: Path) -> None:
+    result = subprocess.run(
+        ["amtool", "check-config", str(am_config)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        (["severity=critical", "alertname=RedisNoPrimary"], "pagerduty,slack"),
+        (["severity=warning", "alertname=RedisMemoryNearMaxmemory"], "slack"),
+        (["severity=none", "alertname=Watchdog"], "null"),
+        (["severity=critical", "alertname=Watchdog"], "null"),
+    ],
+)
+def test_routing_critical_pages_warning_posts_the_heartbeat_goes_nowhere(
+    am_config: Path, labels: list[str], receivers: str
+) -> None:
+    result = subprocess.run(
+        ["amtool", "config", "routes", "test", f"--config.file={am_config}", *labels],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == receivers
