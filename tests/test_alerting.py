@@ -401,3 +401,77 @@ def test_routing_critical_pages_warning_posts_the_heartbeat_goes_nowhere(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == receivers
+
+
+# -- the rollout analysis, evaluated by Prometheus' own engine -------------------------------------
+
+HASH = "6d4cf56db6"
+
+
+def _analysis(recording: Recording) -> dict[str, dict[str, Any]]:
+    (template,) = [
+        t
+        for t in recording.of_type("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate")
+        if t.inputs["metadata"]["name"] == "gateway-slo"
+    ]
+    return {m["name"]: m for m in template.inputs["spec"]["metrics"]}
+
+
+def _new_version(error_share: float, slow: bool) -> list[dict[str, str]]:
+    """The new ReplicaSet's series (labelled with its pod-template hash), one hour of them."""
+    labels = f'{GW},rollouts_pod_template_hash="{HASH}"'
+    bucket = "http_request_duration_seconds_bucket"
+    return [
+        {"series": f'http_requests_total{{{labels},code="500"}}', "values": counter(8 * error_share, 60)},
+        {"series": f'http_requests_total{{{labels},code="200"}}', "values": counter(8 * (1 - error_share), 60)},
+        {"series": f'{bucket}{{{labels},le="0.125"}}', "values": counter(0 if slow else 8, 60)},
+        {"series": f'{bucket}{{{labels},le="0.5"}}', "values": counter(8, 60)},
+        {"series": f'{bucket}{{{labels},le="+Inf"}}', "values": counter(8, 60)},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error_share", "slow", "verdicts"),
+    [
+        (0.0, False, {"success-rate": 1, "latency-p99": 1}),  # a healthy release passes both metrics
+        (0.25, False, {"success-rate": 0, "latency-p99": 1}),  # a regression in errors fails the success rate
+        (0.0, True, {"success-rate": 1, "latency-p99": 0}),  # a regression in latency fails the p99
+    ],
+    ids=["healthy", "errors", "slow"],
+)
+def test_the_analysis_queries_judge_a_release_as_argo_would(
+    stack_run: Callable[[str], Recording],
+    tmp_path: Path,
+    error_share: float,
+    slow: bool,
+    verdicts: dict[str, int],
+) -> None:
+    """The AnalysisTemplate's own queries, with the hash Argo passes in, over the new version's
+    series, compared with the template's own success conditions, all in Prometheus' engine."""
+    metrics = _analysis(stack_run("production"))
+    checks = []
+    for name, metric in metrics.items():
+        query = metric["provider"]["prometheus"]["query"].replace("{{args.pod-hash}}", HASH)
+        op, threshold = metric["successCondition"].removeprefix("result[0] ").split()
+        checks.append(
+            {
+                "expr": f"({query}) {op} bool {threshold}",
+                "eval_time": "30m",
+                "exp_samples": [{"labels": "{}", "value": verdicts[name]}],
+            }
+        )
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": []}))
+    tests = [{"interval": "1m", "input_series": _new_version(error_share, slow), "promql_expr_test": checks}]
+    (tmp_path / "tests.yaml").write_text(
+        yaml.safe_dump({"rule_files": ["rules.yaml"], "tests": tests}, sort_keys=False)
+    )
+    result = subprocess.run(
+        ["promtool", "test", "rules", "tests.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(verdicts) == set(metrics)
