@@ -43,6 +43,19 @@ def _file(tmp: Path) -> str:
 
 
 BUCKET = ("--bucket", "redisgw-backups")
+
+
+def _restore_job(
+    *extra: str,
+    backup: str = "20261126T131500.000000Z",
+    primary: str | None = "10.0.0.1:6379",
+    image: str = "ghcr.io/a/ops:1",
+) -> Callable[[Path], list[str]]:
+    """A restore-job command line, sound but for what a case changes (None leaves a flag out)."""
+    flags = {"--backup": backup, "--primary": primary, "--image": image, "--region": "eu-west-1"}
+    return _args("restore-job", *(a for k, v in flags.items() if v is not None for a in (k, v)), *extra, *BUCKET)
+
+
 WORK_DIR = "argument --work-dir/--spool-dir: "
 CASES: list[Case] = [
     # the top level
@@ -337,71 +350,12 @@ CASES: list[Case] = [
         "exists and is not empty; refusing to overwrite it without --force",
     ),
     # restore-job
-    (
-        "restore-job-no-primary",
-        _args(
-            "restore-job",
-            "--backup",
-            "20261126T131500.000000Z",
-            "--image",
-            "ghcr.io/a/ops:1",
-            "--region",
-            "eu-west-1",
-            *BUCKET,
-        ),
-        2,
-        "required: --primary",
-    ),
-    (
-        "restore-job-latest",
-        _args(
-            "restore-job",
-            "--backup",
-            "latest",
-            "--primary",
-            "10.0.0.1:6379",
-            "--image",
-            "ghcr.io/a/ops:1",
-            "--region",
-            "eu-west-1",
-            *BUCKET,
-        ),
-        2,
-        "--backup 'latest': name one backup id",
-    ),
-    (
-        "restore-job-unpinned-image",
-        _args(
-            "restore-job",
-            "--backup",
-            "20261126T131500.000000Z",
-            "--primary",
-            "10.0.0.1:6379",
-            "--image",
-            "ops",
-            "--region",
-            "eu-west-1",
-            *BUCKET,
-        ),
-        2,
-        "argument --image: 'ops' is not a pinned image",
-    ),
+    ("restore-job-no-primary", _restore_job(primary=None), 2, "required: --primary"),
+    ("restore-job-latest", _restore_job(backup="latest"), 2, "--backup 'latest': name one backup id"),
+    ("restore-job-unpinned-image", _restore_job(image="ops"), 2, "argument --image: 'ops' is not a pinned image"),
     (
         "restore-job-namespace",
-        _args(
-            "restore-job",
-            "--backup",
-            "20261126T131500.000000Z",
-            "--primary",
-            "10.0.0.1:6379",
-            "--image",
-            "ghcr.io/a/ops:1",
-            "--namespace",
-            "Redis System",
-            "--region",
-            "eu-west-1",
-            *BUCKET,
-        ),
+        _restore_job("--namespace", "Redis System"),
         2,
         "argument --namespace: 'Redis System'",
     ),

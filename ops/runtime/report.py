@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from ops.runtime.args import new_file
 
 STDOUT = "-"
 HELP = "write the result as JSON to FILE ('-' for standard output, the summary then goes to standard error)"
@@ -20,16 +21,8 @@ HELP = "write the result as JSON to FILE ('-' for standard output, the summary t
 
 def json_target(value: str) -> str:
     """argparse type of ``--json``: ``-`` or a file path whose directory exists and is writable."""
-    if value == STDOUT:
-        return value
-    path = Path(value)
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{value} is a directory, not a file")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise argparse.ArgumentTypeError(f"directory {parent} is not writable")
+    if value != STDOUT:
+        new_file(value)
     return value
 
 

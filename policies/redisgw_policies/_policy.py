@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import fnmatch
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -291,6 +292,10 @@ def labels_match(selector: Any, labels: Any) -> bool:
     """Whether ``matchLabels`` ``selector`` selects ``labels`` (an empty selector selects nothing here)."""
     selector, labels = as_map(selector), as_map(labels)
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)", re.I)
+"""Names of variables and keys that hold secrets (environment variables, ConfigMap keys)."""
 
 
 def policy_statements(document: Any) -> list[Mapping[str, Any]]:

@@ -8,9 +8,7 @@ from typing import Any
 
 from pulumi_policy import Severity
 
-from redisgw_policies._policy import as_map, get, maps, resource_policy, truthy
-
-_SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)", re.I)
+from redisgw_policies._policy import SECRET_NAME, as_map, get, maps, resource_policy, truthy
 
 
 def project(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
@@ -18,7 +16,7 @@ def project(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str
     if truthy(environment.get("privilegedMode")):
         yield "The project runs privileged (Docker-in-Docker has root on the build host)."
     for variable in maps(environment.get("environmentVariables")):
-        if variable.get("type", "PLAINTEXT") == "PLAINTEXT" and _SECRET_NAME.search(str(variable.get("name"))):
+        if variable.get("type", "PLAINTEXT") == "PLAINTEXT" and SECRET_NAME.search(str(variable.get("name"))):
             name = variable.get("name")
             yield f"Environment variable {name} holds a credential in clear; use PARAMETER_STORE or SECRETS_MANAGER."
     for source in [as_map(props.get("source")), *maps(props.get("secondarySources"))]:

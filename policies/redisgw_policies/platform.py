@@ -19,6 +19,7 @@ from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 from redisgw_policies._cron import max_gap_minutes
 from redisgw_policies._k8s import OPERATOR_KINDS, POD_PATHS, containers, pod_spec
 from redisgw_policies._policy import (
+    SECRET_NAME,
     Finding,
     as_float,
     as_int,
@@ -402,18 +403,10 @@ def monitoring(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings
         yield "Alertmanager has no receivers configured: alerts reach nobody.", releases[0].urn
     minimum = as_int(config.get("minRetentionDays"), 0) or 0
     retention = get(values, "prometheus.prometheusSpec.retention")
-    days = _days(retention)
+    seconds = _duration_seconds(retention)
+    days = None if seconds is None else seconds / 86400
     if minimum and (days is None or days < minimum):
         yield f"Prometheus keeps metrics for {retention}; at least {minimum} days are required.", releases[0].urn
-
-
-def _days(duration: Any) -> float | None:
-    text = str(duration or "").strip()
-    units = {"h": 1 / 24, "d": 1, "w": 7, "y": 365}
-    if len(text) < 2 or text[-1] not in units:
-        return None
-    number = as_float(text[:-1])
-    return None if number is None else number * units[text[-1]]
 
 
 def runbook_urls(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
@@ -835,7 +828,6 @@ POLICIES = [
 ]
 
 
-_SECRET_KEY = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.I)
 _SECRET_VALUE = re.compile(
     r"(\b(AKIA|ASIA)[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|hooks\.slack\.com/(services|workflows)/"
     r"|\bgh[pousr]_[A-Za-z0-9]{30,}|^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@)"
@@ -847,7 +839,7 @@ def configmap_secrets(args: StackValidationArgs, config: Mapping[str, Any]) -> F
     for cm in _k8s(args, "ConfigMap"):
         for key, value in {**as_map(cm.props.get("data")), **as_map(cm.props.get("binaryData"))}.items():
             text = value if isinstance(value, str) else ""
-            if (_SECRET_KEY.search(str(key)) and text) or _SECRET_VALUE.search(text):
+            if (SECRET_NAME.search(str(key)) and text) or _SECRET_VALUE.search(text):
                 yield (
                     Finding(f"ConfigMap {_name(cm)} holds a secret in key {key}; use a Secret.", field=f"data.{key}"),
                     cm.urn,
@@ -917,11 +909,16 @@ POLICIES += [
 ]
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
 def _duration_seconds(text: Any) -> float | None:
-    match = re.fullmatch(r"(\d+)([smhd])", str(text or "0s").strip())
-    if not match:
+    """Seconds in a Prometheus duration (``30s``, ``5m``, ``1.5h``, ``30d``, ``1w``), None if not one."""
+    value = str(text).strip() if text is not None else ""
+    if len(value) < 2 or value[-1] not in _DURATION_UNITS:
         return None
-    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    number = as_float(value[:-1])
+    return None if number is None or number < 0 else number * _DURATION_UNITS[value[-1]]
 
 
 def backup_age_alert(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:

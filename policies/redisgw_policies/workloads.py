@@ -11,14 +11,13 @@ container's finding without waiving the resource.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
 from redisgw_policies._k8s import WORKLOAD_KINDS, Container, containers, effective, pod_annotations, pod_spec
-from redisgw_policies._policy import Finding, as_int, as_map, maps, resource_policy, strings, truthy
+from redisgw_policies._policy import SECRET_NAME, Finding, as_int, as_map, maps, resource_policy, strings, truthy
 
 Check = Callable[[Container, Mapping[str, Any]], Iterable[str]]
 PodCheck = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], Iterable[tuple[str, str]]]
@@ -48,7 +47,6 @@ RESTRICTED_VOLUMES = {
 }
 """Volume types Pod Security Standards (restricted) allow."""
 SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
-_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)", re.I)
 
 
 def per_container(check: Check) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Iterable[str]]:
@@ -180,7 +178,7 @@ def security_options(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
 def plaintext_secrets(c: Container, config: Mapping[str, Any]) -> Iterable[str]:
     for env in maps(c.spec.get("env")):
         name = env.get("name")
-        if isinstance(name, str) and _SECRET_NAME.search(name) and env.get("value") not in (None, ""):
+        if isinstance(name, str) and SECRET_NAME.search(name) and env.get("value") not in (None, ""):
             yield f"sets {name} to a literal value; read it from a Secret."
 
 
