@@ -13,7 +13,9 @@ from ops.errors import OpsError, describe, redact
 from ops.runtime import args as argtypes
 from ops.runtime.report import STDOUT, add_json_flag, write_json
 
-DESCRIPTION = "One CLI for the Redis HTTP Gateway platform: offline preview, policies, backups, smoke tests."
+DESCRIPTION = (
+    "One CLI for the Redis HTTP Gateway platform: offline preview, policies, backups, smoke tests, disaster recovery."
+)
 ENVIRONMENT = """environment:
   REDIS_PASSWORD, REDIS_USERNAME   Redis credentials of backup and restore (unless the URL carries them)
   REDIS_SENTINEL_PASSWORD          password of Sentinel, when it has one
@@ -111,9 +113,10 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=argtypes.positive_seconds, default=5.0, help="seconds per request (default: 5)"
     )
     add_json_flag(smoke)
-    from ops.runtime import backup_cli
+    from ops.runtime import backup_cli, dr_cli
 
     backup_cli.add_commands(commands)
+    dr_cli.add_commands(commands)
     return parser
 
 
@@ -174,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out.print(f"{c.status.upper():5} {c.name:<11} {c.detail} ({c.seconds}s)", markup=False)
             out.print("smoke test " + ("passed" if report.ok else "FAILED"), markup=False)
             return 0 if report.ok else 1
+        if args.command == "dr":
+            from ops.runtime import dr_cli
+
+            return dr_cli.run(args, console)
         from ops.runtime import backup_cli
 
         return backup_cli.run(args, console)

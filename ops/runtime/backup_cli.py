@@ -31,18 +31,30 @@ CREDENTIALS = (
 )
 
 
-def _redis_url(value: str) -> Endpoint:
+def redis_url(value: str) -> Endpoint:
     try:
         return backups.redis_endpoint(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _host_port(value: str) -> tuple[str, int]:
+def host_port(value: str) -> tuple[str, int]:
     try:
         return backups.host_port(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def work_dir(p: argparse.ArgumentParser) -> None:
+    """``--work-dir``: scratch space for decompressed RDBs."""
+    p.add_argument(
+        "--work-dir",
+        "--spool-dir",
+        dest="work_dir",
+        type=argtypes.work_dir,
+        default=Path(os.environ.get("TMPDIR", "/tmp")),  # noqa: S108
+        help="existing, writable scratch directory for decompressed RDBs (default: $TMPDIR, else /tmp)",
+    )
 
 
 def add_commands(commands: Any) -> None:
@@ -63,16 +75,6 @@ def add_commands(commands: Any) -> None:
         location(p)
         add_json_flag(p)
 
-    def work_dir(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--work-dir",
-            "--spool-dir",
-            dest="work_dir",
-            type=argtypes.work_dir,
-            default=Path(os.environ.get("TMPDIR", "/tmp")),  # noqa: S108
-            help="existing, writable scratch directory for decompressed RDBs (default: $TMPDIR, else /tmp)",
-        )
-
     b = commands.add_parser(
         "backup",
         help="stream an RDB from a replica, check, compress, checksum and upload it",
@@ -82,11 +84,11 @@ def add_commands(commands: Any) -> None:
     )
     source = b.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--redis-url", type=_redis_url, help="redis://[user:password@]host:port of the server to back up"
+        "--redis-url", type=redis_url, help="redis://[user:password@]host:port of the server to back up"
     )
     source.add_argument(
         "--sentinel",
-        type=_host_port,
+        type=host_port,
         action="append",
         metavar="HOST:PORT",
         help="a Sentinel to ask for the replica to back up (repeat for several; the first that answers is used)",
@@ -146,7 +148,7 @@ def add_commands(commands: Any) -> None:
         type=argtypes.new_file,
         help="write the RDB to this file (for a stopped server); its directory must exist",
     )
-    target.add_argument("--target-url", type=_redis_url, help="redis://[user:password@]host:port of a running primary")
+    target.add_argument("--target-url", type=redis_url, help="redis://[user:password@]host:port of a running primary")
     r.add_argument(
         "--advertise",
         default="127.0.0.1",
@@ -168,7 +170,7 @@ def add_commands(commands: Any) -> None:
     )
     rj.add_argument("--backup", required=True, help="backup id to restore (from `ops list`; 'latest' is refused here)")
     rj.add_argument(
-        "--primary", required=True, type=_host_port, metavar="HOST:PORT", help="the primary, as Sentinel names it"
+        "--primary", required=True, type=host_port, metavar="HOST:PORT", help="the primary, as Sentinel names it"
     )
     rj.add_argument("--image", required=True, type=argtypes.image, help="the ops image, pinned (as the CronJobs use)")
     rj.add_argument(
