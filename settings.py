@@ -341,9 +341,6 @@ class DrSettings(_Model):
                 raise ValueError(
                     f"enabled is true, so {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required"
                 )
-            foreign = [z for z in self.availability_zones if not z.startswith(str(self.region))]
-            if foreign:
-                raise _RelationError(("dr", "availabilityZones"), f"zones {foreign} are not in region {self.region}")
         return self
 
 
@@ -812,6 +809,9 @@ class StackSettings(_Model):
         if self.dr.enabled:
             if self.dr.region == self.region:
                 raise _RelationError(("dr", "region"), f"must differ from the primary region {self.region}")
+            foreign = [z for z in self.dr.availability_zones if not z.startswith(str(self.dr.region))]
+            if foreign:
+                raise _RelationError(("dr", "availabilityZones"), f"zones {foreign} are not in region {self.dr.region}")
             assert self.dr.vpc_cidr is not None  # checked by DrSettings
             if ipaddress.ip_network(self.dr.vpc_cidr).overlaps(ipaddress.ip_network(self.network.cidr)):
                 raise _RelationError(("dr", "vpcCidr"), f"overlaps the primary VPC {self.network.cidr}")

@@ -1,0 +1,307 @@
+"""Part: the Redis data tier.
+
+Redis from the OT-Container-Kit redis-operator (Helm chart and CRDs): a ``RedisReplication`` of one
+primary and N-1 replicas with AOF ``everysec`` on encrypted gp3 volumes, on the tainted ``redis``
+node group only, one pod per node and spread across zones, exporter on (and a PodMonitor), the
+password in a Secret; and a ``RedisSentinel`` quorum on the general nodes for failover within the
+region. The operator project's own images (``quay.io/opstree``) are used, pinned; never Bitnami.
+
+With DR on, the tier of each region is reachable from the other region's VPC range only, through an
+internal Network Load Balancer (Service ``redis-link``, IP targets, client IPs preserved so that the
+NetworkPolicy and the load balancer's source ranges can name the peer range). A **standby** tier
+(``args.redis_upstream`` set) replicates from the primary region's link (``replicaof`` in its
+configuration; ``masterauth`` is the shared password the operator already sets) and runs no
+Sentinel: Sentinel would take a primary that reports itself a replica for a failed one and promote a
+pod, cutting the link. The Sentinel manifest is kept in the ConfigMap ``redis-dr-sentinel`` instead;
+``ops dr failover`` creates it from there once the standby is promoted, and failback removes it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components._shared import helm_release
+from components._tier import (
+    _RESTRICTED_CONTAINER,
+    EXPORTER_PORT,
+    MASTER_GROUP,
+    REDIS,
+    REDIS_AUTH_SECRET,
+    REDIS_OPERATOR_CHART,
+    REDIS_PORT,
+    SENTINEL,
+    RedisGatewayArgs,
+    Resources,
+    _selector,
+    meta,
+    redis_placement,
+)
+from components.eks_cluster import MAIN_NODE_LABELS
+
+LINK_SERVICE = "redis-link"
+"""The internal NLB Service the other region replicates through."""
+DR_SENTINEL_CONFIGMAP = "redis-dr-sentinel"
+"""Holds (key ``sentinel.json``) the RedisSentinel a promoted standby needs; ``ops dr failover`` applies it."""
+BASE_CONFIG = (
+    "appendonly yes",
+    "appendfsync everysec",
+    "aof-use-rdb-preamble yes",
+    "maxmemory-policy noeviction",
+    "save 900 1 300 100 60 10000",
+    "repl-diskless-sync yes",
+    "min-replicas-to-write 1",
+    "min-replicas-max-lag 10",
+)
+"""``redis-additional.conf`` of every tier. A standby adds ``replicaof`` and a larger backlog."""
+STANDBY_BACKLOG = "repl-backlog-size 512mb"
+"""A standby's link crosses regions: a backlog that rides out a few minutes of interruption without a
+full resynchronisation (the primary keeps it for its replicas, the standby for its own once promoted)."""
+
+
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "runAsGroup": 1000,
+    "fsGroup": 1000,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""Pod security context of the Redis and Sentinel pods (the opstree images run as UID 1000)."""
+
+
+@dataclass(frozen=True)
+class RedisTier:
+    secret: k8s.core.v1.Secret
+    """The Secret ``redis-auth`` (key ``password``) the gateway and the jobs read."""
+    password: pulumi.Output[str]
+    """The Redis password (secret), for the DR region's store."""
+    link_hostname: pulumi.Output[str] | None
+    """DNS name of the internal NLB the other region replicates through (DR on)."""
+
+
+def redis_config(args: RedisGatewayArgs) -> pulumi.Output[str]:
+    """The tier's ``redis-additional.conf``: a standby also replicates from the primary region."""
+    lines = list(BASE_CONFIG)
+    if args.redis_upstream is None:
+        return pulumi.Output.from_input("\n".join(lines) + "\n")
+    return pulumi.Output.from_input(args.redis_upstream).apply(
+        lambda host: "\n".join([*lines, STANDBY_BACKLOG, f"replicaof {host} {REDIS_PORT}"]) + "\n"
+    )
+
+
+def sentinel_spec(args: RedisGatewayArgs) -> dict[str, Any]:
+    """``spec`` of the RedisSentinel: a quorum on the general nodes, spread across zones."""
+    secret_ref = {"name": REDIS_AUTH_SECRET, "key": "password"}
+    return {
+        "clusterSize": args.redis_sentinels,
+        "kubernetesConfig": {
+            "image": args.redis_sentinel_image,
+            "imagePullPolicy": "IfNotPresent",
+            "resources": Resources(
+                cpu_request="100m", memory_request="128Mi", cpu_limit="200m", memory_limit="256Mi"
+            ).spec(),
+            "redisSecret": secret_ref,
+        },
+        "redisSentinelConfig": {
+            "redisReplicationName": REDIS,
+            "redisReplicationPassword": {"secretKeyRef": secret_ref},
+            "masterGroupName": MASTER_GROUP,
+            "redisPort": str(REDIS_PORT),
+            "quorum": str(args.redis_sentinels // 2 + 1),
+            "downAfterMilliseconds": "5000",
+            "failoverTimeout": "60000",
+            "parallelSyncs": "1",
+        },
+        "podSecurityContext": POD_SECURITY,
+        "securityContext": _RESTRICTED_CONTAINER,
+        "pdb": {"enabled": True, "minAvailable": args.redis_sentinels // 2 + 1},
+        "nodeSelector": dict(MAIN_NODE_LABELS),
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": _selector(SENTINEL),
+            }
+        ],
+    }
+
+
+def redis_tier(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k8s.core.v1.Namespace) -> RedisTier:
+    """Declare the operator, the password Secret, the configuration, Redis and (serving) Sentinel."""
+    child = pulumi.ResourceOptions(parent=parent)
+    in_ns = pulumi.ResourceOptions(parent=parent, depends_on=[ns])
+    ns_name = args.namespace
+    operator_release = helm_release(
+        f"{name}-redis-operator",
+        REDIS_OPERATOR_CHART,
+        namespace="redis-operator",
+        create_namespace=True,
+        opts=child,
+        values={
+            "redisOperator": {"watchNamespace": ns_name},
+            "resources": {
+                "requests": {"cpu": "100m", "memory": "128Mi"},
+                "limits": {"cpu": "500m", "memory": "256Mi"},
+            },
+        },
+    )
+    if args.redis_password is None:
+        password: pulumi.Output[str] = random.RandomPassword(
+            f"{name}-redis-password", length=40, special=False, opts=child
+        ).result
+    else:
+        password = pulumi.Output.secret(args.redis_password)
+    redis_secret = k8s.core.v1.Secret(
+        f"{name}-redis-auth",
+        metadata=meta(args, REDIS_AUTH_SECRET),
+        type="Opaque",
+        string_data={"password": password},
+        opts=in_ns,
+    )
+    config = k8s.core.v1.ConfigMap(
+        f"{name}-redis-config",
+        metadata=meta(args, "redis-extra-config"),
+        data={"redis-additional.conf": redis_config(args)},
+        opts=in_ns,
+    )
+    secret_ref = {"name": REDIS_AUTH_SECRET, "key": "password"}
+    # The CRDs come with the operator chart; the password Secret and config are read at start.
+    with_operator = pulumi.ResourceOptions(parent=parent, depends_on=[operator_release, redis_secret, config])
+    k8s.apiextensions.CustomResource(
+        f"{name}-redis",
+        api_version="redis.redis.opstreelabs.in/v1beta2",
+        kind="RedisReplication",
+        metadata=meta(args, REDIS),
+        spec={
+            "clusterSize": args.redis_replicas,
+            "kubernetesConfig": {
+                "image": args.redis_image,
+                "imagePullPolicy": "IfNotPresent",
+                "resources": args.redis_resources.spec(),
+                "redisSecret": secret_ref,
+            },
+            "redisConfig": {
+                "additionalRedisConfig": "redis-extra-config",
+                "maxMemoryPercentOfLimit": args.redis_maxmemory_percent,
+            },
+            "redisExporter": {
+                "enabled": True,
+                "image": args.redis_exporter_image,
+                "port": EXPORTER_PORT,
+                "resources": Resources(
+                    cpu_request="100m", memory_request="128Mi", cpu_limit="100m", memory_limit="128Mi"
+                ).spec(),
+                "securityContext": {**_RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True, "runAsNonRoot": True},
+            },
+            "storage": {
+                "keepAfterDelete": True,
+                "volumeClaimTemplate": {
+                    "spec": {
+                        "storageClassName": args.storage_class,
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": args.redis_storage_size}},
+                    }
+                },
+            },
+            "podSecurityContext": POD_SECURITY,
+            "securityContext": _RESTRICTED_CONTAINER,
+            "pdb": {"enabled": True, "minAvailable": args.redis_replicas - 1},
+            **redis_placement(args),
+        },
+        # Deleting the resource deletes the Redis pods and, with them, the data tier.
+        opts=pulumi.ResourceOptions.merge(with_operator, pulumi.ResourceOptions(protect=args.protect)),
+    )
+    sentinel = {
+        "apiVersion": "redis.redis.opstreelabs.in/v1beta2",
+        "kind": "RedisSentinel",
+        "metadata": meta(args, REDIS),
+        "spec": sentinel_spec(args),
+    }
+    if args.redis_upstream is None:
+        k8s.apiextensions.CustomResource(
+            f"{name}-sentinel",
+            api_version=sentinel["apiVersion"],
+            kind=sentinel["kind"],
+            metadata=sentinel["metadata"],
+            spec=sentinel["spec"],
+            opts=with_operator,
+        )
+    else:
+        k8s.core.v1.ConfigMap(
+            f"{name}-dr-sentinel",
+            metadata=meta(args, DR_SENTINEL_CONFIGMAP),
+            data={"sentinel.json": json.dumps(sentinel, sort_keys=True)},
+            opts=in_ns,
+        )
+    k8s.apiextensions.CustomResource(
+        f"{name}-redis-podmonitor",
+        api_version="monitoring.coreos.com/v1",
+        kind="PodMonitor",
+        metadata=meta(args, REDIS),
+        spec={
+            "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [REDIS]}]},
+            "namespaceSelector": {"matchNames": [ns_name]},
+            "podMetricsEndpoints": [{"port": "redis-exporter", "interval": "15s"}],
+        },
+        opts=in_ns,
+    )
+
+    link_hostname = _link(name, args, parent, ns) if args.redis_peer_cidr else None
+    return RedisTier(secret=redis_secret, password=password, link_hostname=link_hostname)
+
+
+def _link(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k8s.core.v1.Namespace) -> pulumi.Output[str]:
+    """The Redis port, for the other region's range only: internal NLB and the NetworkPolicies."""
+    assert args.redis_peer_cidr is not None
+    in_ns = pulumi.ResourceOptions(parent=parent, depends_on=[ns])
+    peer = {"ipBlock": {"cidr": args.redis_peer_cidr}}
+    port = {"protocol": "TCP", "port": REDIS_PORT}
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-netpol-redis-from-peer-region",
+        metadata=meta(args, "redis-from-peer-region"),
+        spec={
+            "podSelector": _selector(REDIS),
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [peer], "ports": [port]}],
+        },
+        opts=in_ns,
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-netpol-redis-to-peer-region",
+        metadata=meta(args, "redis-to-peer-region"),
+        spec={"podSelector": _selector(REDIS), "policyTypes": ["Egress"], "egress": [{"to": [peer], "ports": [port]}]},
+        opts=in_ns,
+    )
+    service = k8s.core.v1.Service(
+        f"{name}-redis-link",
+        metadata={
+            **meta(args, LINK_SERVICE),
+            "annotations": {
+                "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
+                "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": (
+                    "preserve_client_ip.enabled=true"
+                ),
+                "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
+            },
+        },
+        spec={
+            "type": "LoadBalancer",
+            "loadBalancerClass": "service.k8s.aws/nlb",
+            "allocateLoadBalancerNodePorts": False,  # IP targets: no node ports (the quota allows none)
+            # Any pod of the tier serves a replica: replicating from an in-region replica survives the
+            # region's own Sentinel failover without a label that follows the primary.
+            "selector": {"app": REDIS},
+            "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": REDIS_PORT, "protocol": "TCP"}],
+            "loadBalancerSourceRanges": [args.redis_peer_cidr],
+        },
+        opts=in_ns,
+    )
+    return service.status.apply(lambda s: s.load_balancer.ingress[0].hostname)

@@ -1,0 +1,63 @@
+"""Part: the tier's namespace and its guard rails.
+
+Pod Security ``baseline`` enforced (``restricted`` warned and audited), ALB pod readiness gates, a
+ResourceQuota sized from the configured maxima (:func:`components._tier.quota`), a LimitRange, and
+NetworkPolicies that deny everything but the flows the tier needs
+(:func:`components._tier.network_policies`).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components._tier import GATEWAY, PART_OF, RedisGatewayArgs, cpu_millis, mebibytes, meta, network_policies, quota
+
+
+def tier_namespace(name: str, args: RedisGatewayArgs, parent: pulumi.Resource) -> k8s.core.v1.Namespace:
+    """The namespace, once its quota, limits and NetworkPolicies are declared."""
+    child = pulumi.ResourceOptions(parent=parent)
+    ns_name = args.namespace
+    part_of = PART_OF
+    ns = k8s.core.v1.Namespace(
+        f"{name}-ns",
+        metadata={
+            "name": ns_name,
+            "labels": {
+                **part_of,
+                "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+            },
+        },
+        opts=child,
+    )
+    in_ns = pulumi.ResourceOptions(parent=parent, depends_on=[ns])
+    k8s.core.v1.ResourceQuota(
+        f"{name}-quota", metadata=meta(args, "redis-gateway-quota"), spec={"hard": quota(args)}, opts=in_ns
+    )
+    biggest_cpu = max(args.resources.cpu_limit, args.redis_resources.cpu_limit, key=cpu_millis)
+    biggest_mem = f"{max(mebibytes(args.resources.memory_limit), mebibytes(args.redis_resources.memory_limit))}Mi"
+    k8s.core.v1.LimitRange(
+        f"{name}-limits",
+        metadata=meta(args, "redis-gateway-limits"),
+        spec={
+            "limits": [
+                {
+                    "type": "Container",
+                    "default": {"cpu": "500m", "memory": "512Mi"},
+                    "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                    "max": {"cpu": biggest_cpu, "memory": biggest_mem},
+                },
+                {"type": "PersistentVolumeClaim", "max": {"storage": "1Ti"}},
+            ]
+        },
+        opts=in_ns,
+    )
+    for policy_name, spec in network_policies(args, {"app": GATEWAY}).items():
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol-{policy_name}", metadata=meta(args, policy_name), spec=spec, opts=in_ns
+        )
+
+    return ns
