@@ -34,14 +34,15 @@ def encryption_key(
     """A customer-managed KMS key with yearly rotation and a 30-day deletion window.
 
     The key policy keeps the account root as administrator (so IAM policies can grant use) and lets
-    the named AWS services in ``region`` (e.g. ``logs``) use the key for their own encryption.
+    the named AWS services in ``region`` (e.g. ``logs``) use the key for their own encryption; a
+    name that is already a principal (``cloudwatch.amazonaws.com``, a global one) is used as it is.
     """
     partition, account = caller(opts)
     service_statements = [
         {
-            "Sid": f"Allow{svc.capitalize()}Service",
+            "Sid": f"Allow{svc.split('.')[0].capitalize()}Service",
             "Effect": "Allow",
-            "Principal": {"Service": f"{svc}.{region}.amazonaws.com"},
+            "Principal": {"Service": svc if svc.endswith(".amazonaws.com") else f"{svc}.{region}.amazonaws.com"},
             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             "Resource": "*",
             "Condition": {"StringEquals": {"aws:SourceAccount": account}},

@@ -493,8 +493,6 @@ _RESTRICTED_CONTAINER = {
 }
 
 
-
-
 PART_OF = {"app.kubernetes.io/part-of": "redis-gateway"}
 GATEWAY_LABELS = {"app": GATEWAY, "app.kubernetes.io/name": GATEWAY, **PART_OF}
 

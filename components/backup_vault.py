@@ -68,6 +68,8 @@ class BackupVaultArgs:
     dr_provider: aws.Provider | None = None
     """Provider of the DR region; with it, the bucket replicates and snapshots are copied there."""
     dr_region: str | None = None
+    runbook_base_url: str = ""
+    """``docs/runbooks`` as users browse it: the replication alarms link their runbook section."""
     protect: bool = True
 
 
@@ -83,6 +85,9 @@ class BackupVault(pulumi.ComponentResource):
     """IRSA role of the backup and drill jobs."""
     replica_bucket_name: pulumi.Output[str | None]
     """DR replica bucket, when DR is on."""
+    replica_bucket_arn: pulumi.Output[str | None]
+    dr_key_arn: pulumi.Output[str | None]
+    """KMS key of backups in the DR region, when DR is on."""
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("redisgw:index:BackupVault", name, None, opts)
@@ -96,6 +101,7 @@ class BackupVault(pulumi.ComponentResource):
         self._tiers(f"{name}-bucket-lifecycle", bucket, args, child)
 
         replica_bucket: aws.s3.Bucket | None = None
+        dr_key: aws.kms.Key | None = None
         dr_vault: aws.backup.Vault | None = None
         if args.dr_provider is not None and args.dr_region is not None:
             in_dr = pulumi.ResourceOptions(parent=self, provider=args.dr_provider, protect=args.protect)
@@ -117,6 +123,7 @@ class BackupVault(pulumi.ComponentResource):
             dr_vault = aws.backup.Vault(f"{name}-dr-vault", kms_key_arn=dr_key.arn, opts=in_dr)
             self._lock(f"{name}-dr-vault-lock", dr_vault, args, in_dr)
             self._replication(name, bucket, key, replica_bucket, dr_key, child)
+            self._replication_alarms(name, bucket, replica_bucket, args, child)
 
         # -- AWS Backup: hourly EBS snapshots of the Redis volumes --------------------------------
         vault = aws.backup.Vault(f"{name}-vault", kms_key_arn=key.arn, opts=stateful)
@@ -170,159 +177,26 @@ class BackupVault(pulumi.ComponentResource):
             opts=child,
         )
 
-        # -- the jobs' identity: its prefix, its key, nothing else -------------------------------
-        job_role = irsa_role(
-            f"{name}-job",
-            oidc_provider_arn=args.oidc_provider_arn,
-            oidc_issuer=args.oidc_issuer,
-            namespace=args.namespace,
-            service_account=SERVICE_ACCOUNT,
-            inline_policy=job_policy(bucket.arn, key.arn),
-            opts=child,
-        )
-
-        # -- in the cluster ----------------------------------------------------------------------
-        meta: dict[str, Any] = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
-        k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
-            metadata={**meta, "name": SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": job_role.arn}},
-            # The jobs call AWS through IRSA (its own projected token), never the Kubernetes API.
-            automount_service_account_token=False,
-            opts=child,
-        )
-        claim_spec = {
-            "accessModes": ["ReadWriteOnce"],
-            "storageClassName": args.storage_class,
-            "resources": {"requests": {"storage": args.scratch_size}},
-        }
-        k8s.core.v1.PersistentVolumeClaim(
-            f"{name}-spool",
-            # WaitForFirstConsumer keeps the claim Pending until the first job: do not wait for Bound.
-            metadata={**meta, "name": SPOOL_CLAIM, "annotations": {"pulumi.com/skipAwait": "true"}},
-            spec=claim_spec,
-            opts=stateful,
-        )
-        common = [
-            "--bucket",
-            bucket.bucket,
-            "--prefix",
-            BACKUP_PREFIX,
-            "--region",
-            args.region,
-            "--json",
-            "-",
-        ]
-        backup_args = [
-            "backup",
-            "--sentinel",
-            args.sentinel_address,
-            "--master-name",
-            args.master_name,
-            "--kms-key-id",
-            key.arn,
-            "--verify",  # read the upload back and check it, in the scratch volume
-            "--deadline",
-            str(BACKUP_DEADLINE - 60),  # give up (and abort the upload) a minute before the Job is killed
-            "--work-dir",
-            "/spool",
-            *common,
-        ]
-        drill_args = ["drill", "--work-dir", "/spool", *common]
-        # The drill gets its own throw-away volume: it may overlap a backup on another node.
-        jobs = {
-            "redis-backup": (
-                args.schedule,
-                backup_args,
-                BACKUP_DEADLINE,
-                {"persistentVolumeClaim": {"claimName": SPOOL_CLAIM}},
-            ),
-            "redis-restore-drill": (
-                args.drill_schedule,
-                drill_args,
-                3600,
-                {"ephemeral": {"volumeClaimTemplate": {"spec": claim_spec}}},
-            ),
-        }
-        for job_name, (schedule, cmd, deadline, spool) in jobs.items():
-            cron_spec: dict[str, Any] = {
-                "schedule": schedule,
-                "timeZone": "Etc/UTC",
-                "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": 300,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    "spec": {
-                        "backoffLimit": 2,
-                        "activeDeadlineSeconds": deadline,
-                        "template": {
-                            "metadata": {"labels": {"app": "redis-backup", "job": job_name}},
-                            "spec": job_pod(args, cmd, spool),
-                        },
-                    }
-                },
-            }
-            k8s.batch.v1.CronJob(f"{name}-{job_name}", metadata={**meta, "name": job_name}, spec=cron_spec, opts=child)
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol-egress",
-            metadata={**meta, "name": "redis-backup-egress"},
-            spec={
-                "podSelector": {"matchLabels": {"app": "redis-backup"}},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [{"podSelector": {"matchLabels": {"app": args.redis_app_label}}}],
-                        "ports": [{"protocol": "TCP", "port": 6379}],
-                    },
-                    {
-                        "to": [{"podSelector": {"matchLabels": {"app": f"{args.redis_app_label}-sentinel"}}}],
-                        "ports": [{"protocol": "TCP", "port": 26379}],
-                    },
-                    # S3 (gateway endpoint prefix list), STS and KMS over TLS.
-                    {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]},
-                ],
-            },
-            opts=child,
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol-redis",
-            metadata={**meta, "name": "redis-from-backup"},
-            spec={
-                "podSelector": {"matchLabels": {"app": args.redis_app_label}},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [{"podSelector": {"matchLabels": {"app": "redis-backup"}}}],
-                        "ports": [{"protocol": "TCP", "port": 6379}],
-                    }
-                ],
-            },
-            opts=child,
-        )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-netpol-sentinel",
-            metadata={**meta, "name": "sentinel-from-backup"},
-            spec={
-                "podSelector": {"matchLabels": {"app": f"{args.redis_app_label}-sentinel"}},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [{"podSelector": {"matchLabels": {"app": "redis-backup"}}}],
-                        "ports": [{"protocol": "TCP", "port": 26379}],
-                    }
-                ],
-            },
-            opts=child,
+        # -- the jobs, in the cluster ------------------------------------------------------------
+        job_role_arn = backup_jobs(
+            name,
+            args,
+            bucket=bucket.bucket,
+            bucket_arn=bucket.arn,
+            key_arn=key.arn,
+            source=["--sentinel", args.sentinel_address, "--master-name", args.master_name],
+            parent=self,
         )
 
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn
         self.key_arn = key.arn
         self.vault_arn = vault.arn
-        self.job_role_arn = job_role.arn
-        self.replica_bucket_name = (
-            replica_bucket.bucket if replica_bucket is not None else pulumi.Output.from_input(None)
-        )
+        self.job_role_arn = job_role_arn
+        none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        self.replica_bucket_name = replica_bucket.bucket if replica_bucket is not None else none
+        self.replica_bucket_arn = replica_bucket.arn if replica_bucket is not None else none
+        self.dr_key_arn = dr_key.arn if dr_key is not None else none
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,
@@ -376,6 +250,55 @@ class BackupVault(pulumi.ComponentResource):
             ],
             opts=opts,
         )
+
+    def _replication_alarms(
+        self,
+        name: str,
+        source: aws.s3.Bucket,
+        replica: aws.s3.Bucket,
+        args: BackupVaultArgs,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """CloudWatch alarms on S3's replication metrics (reported in the source region): any failed
+        replication, and the oldest pending object past the Replication Time Control window. They
+        notify an encrypted SNS topic (subscribe the on-call to it)."""
+        key = encryption_key(
+            f"{name}-alarms-key",
+            description="Encrypts the backup replication alarm topic",
+            region=args.region,
+            service_principals=("cloudwatch.amazonaws.com",),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=args.protect)),
+        )
+        topic = aws.sns.Topic(f"{name}-replication-alarms", kms_master_key_id=key.arn, opts=opts)
+        runbook = f"{args.runbook_base_url}/disaster-recovery.md#{REPLICATION_RUNBOOK_ANCHOR}"
+        dimensions = {"SourceBucket": source.bucket, "DestinationBucket": replica.bucket, "RuleId": REPLICATION_RULE}
+        for alarm, metric, statistic, threshold, periods, what in (
+            ("failed", "OperationsFailedReplication", "Sum", 0, 1, "Backups failed to replicate to the DR region"),
+            (
+                "late",
+                "ReplicationLatency",
+                "Maximum",
+                REPLICATION_TIME_MINUTES * 60,
+                2,
+                f"Backups take more than {REPLICATION_TIME_MINUTES} minutes to reach the DR region",
+            ),
+        ):
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-replication-{alarm}",
+                alarm_description=f"{what}. Runbook: {runbook}",
+                namespace="AWS/S3",
+                metric_name=metric,
+                dimensions=dimensions,
+                statistic=statistic,
+                period=300,
+                evaluation_periods=periods,
+                threshold=threshold,
+                comparison_operator="GreaterThanThreshold",
+                treat_missing_data="notBreaching",
+                alarm_actions=[topic.arn],
+                ok_actions=[topic.arn],
+                opts=opts,
+            )
 
     def _replication(
         self,
@@ -432,7 +355,7 @@ class BackupVault(pulumi.ComponentResource):
             role=role.arn,
             rules=[
                 aws.s3.BucketReplicationConfigRuleArgs(
-                    id="to-dr-region",
+                    id=REPLICATION_RULE,
                     status="Enabled",
                     priority=1,
                     filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=BACKUP_PREFIX),
@@ -452,12 +375,14 @@ class BackupVault(pulumi.ComponentResource):
                         ),
                         replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
                             status="Enabled",
-                            time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=15),
+                            time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(
+                                minutes=REPLICATION_TIME_MINUTES
+                            ),
                         ),
                         metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
                             status="Enabled",
                             event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(
-                                minutes=15
+                                minutes=REPLICATION_TIME_MINUTES
                             ),
                         ),
                     ),
@@ -465,6 +390,173 @@ class BackupVault(pulumi.ComponentResource):
             ],
             opts=opts,
         )
+
+
+REPLICATION_RULE = "to-dr-region"
+REPLICATION_TIME_MINUTES = 15
+"""S3 Replication Time Control: 99.99% of objects within 15 minutes, with metrics and events."""
+REPLICATION_RUNBOOK_ANCHOR = "backup-replication-failing"
+
+
+def backup_jobs(
+    name: str,
+    args: BackupVaultArgs,
+    *,
+    bucket: pulumi.Input[str],
+    bucket_arn: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+    source: list[Any],
+    parent: pulumi.Resource,
+) -> pulumi.Output[str]:
+    """The backup and restore-drill CronJobs of one cluster, their IRSA role (limited to the bucket's
+    prefix and its key), ServiceAccount, spool volume and NetworkPolicies; returns the role's ARN.
+
+    ``source`` names the Redis to stream from (``--sentinel``/``--master-name``, or ``--redis-url``).
+    The primary region backs up into the backup bucket; the DR region, from its standby, into the
+    replica bucket, so backups continue there after a failover without a change."""
+    child = pulumi.ResourceOptions(parent=parent)
+    stateful = pulumi.ResourceOptions(parent=parent, protect=args.protect)
+    job_role = irsa_role(
+        f"{name}-job",
+        oidc_provider_arn=args.oidc_provider_arn,
+        oidc_issuer=args.oidc_issuer,
+        namespace=args.namespace,
+        service_account=SERVICE_ACCOUNT,
+        inline_policy=job_policy(bucket_arn, key_arn),
+        opts=child,
+    )
+
+    meta: dict[str, Any] = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
+    k8s.core.v1.ServiceAccount(
+        f"{name}-sa",
+        metadata={**meta, "name": SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": job_role.arn}},
+        # The jobs call AWS through IRSA (its own projected token), never the Kubernetes API.
+        automount_service_account_token=False,
+        opts=child,
+    )
+    claim_spec = {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": args.storage_class,
+        "resources": {"requests": {"storage": args.scratch_size}},
+    }
+    k8s.core.v1.PersistentVolumeClaim(
+        f"{name}-spool",
+        # WaitForFirstConsumer keeps the claim Pending until the first job: do not wait for Bound.
+        metadata={**meta, "name": SPOOL_CLAIM, "annotations": {"pulumi.com/skipAwait": "true"}},
+        spec=claim_spec,
+        opts=stateful,
+    )
+    common = [
+        "--bucket",
+        bucket,
+        "--prefix",
+        BACKUP_PREFIX,
+        "--region",
+        args.region,
+        "--json",
+        "-",
+    ]
+    backup_args = [
+        "backup",
+        *source,
+        "--kms-key-id",
+        key_arn,
+        "--verify",  # read the upload back and check it, in the scratch volume
+        "--deadline",
+        str(BACKUP_DEADLINE - 60),  # give up (and abort the upload) a minute before the Job is killed
+        "--work-dir",
+        "/spool",
+        *common,
+    ]
+    drill_args = ["drill", "--work-dir", "/spool", *common]
+    # The drill gets its own throw-away volume: it may overlap a backup on another node.
+    jobs = {
+        "redis-backup": (
+            args.schedule,
+            backup_args,
+            BACKUP_DEADLINE,
+            {"persistentVolumeClaim": {"claimName": SPOOL_CLAIM}},
+        ),
+        "redis-restore-drill": (
+            args.drill_schedule,
+            drill_args,
+            3600,
+            {"ephemeral": {"volumeClaimTemplate": {"spec": claim_spec}}},
+        ),
+    }
+    for job_name, (schedule, cmd, deadline, spool) in jobs.items():
+        cron_spec: dict[str, Any] = {
+            "schedule": schedule,
+            "timeZone": "Etc/UTC",
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 300,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": deadline,
+                    "template": {
+                        "metadata": {"labels": {"app": "redis-backup", "job": job_name}},
+                        "spec": job_pod(args, cmd, spool),
+                    },
+                }
+            },
+        }
+        k8s.batch.v1.CronJob(f"{name}-{job_name}", metadata={**meta, "name": job_name}, spec=cron_spec, opts=child)
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-netpol-egress",
+        metadata={**meta, "name": "redis-backup-egress"},
+        spec={
+            "podSelector": {"matchLabels": {"app": "redis-backup"}},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"podSelector": {"matchLabels": {"app": args.redis_app_label}}}],
+                    "ports": [{"protocol": "TCP", "port": 6379}],
+                },
+                {
+                    "to": [{"podSelector": {"matchLabels": {"app": f"{args.redis_app_label}-sentinel"}}}],
+                    "ports": [{"protocol": "TCP", "port": 26379}],
+                },
+                # S3 (gateway endpoint prefix list), STS and KMS over TLS.
+                {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 443}]},
+            ],
+        },
+        opts=child,
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-netpol-redis",
+        metadata={**meta, "name": "redis-from-backup"},
+        spec={
+            "podSelector": {"matchLabels": {"app": args.redis_app_label}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"app": "redis-backup"}}}],
+                    "ports": [{"protocol": "TCP", "port": 6379}],
+                }
+            ],
+        },
+        opts=child,
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{name}-netpol-sentinel",
+        metadata={**meta, "name": "sentinel-from-backup"},
+        spec={
+            "podSelector": {"matchLabels": {"app": f"{args.redis_app_label}-sentinel"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"app": "redis-backup"}}}],
+                    "ports": [{"protocol": "TCP", "port": 26379}],
+                }
+            ],
+        },
+        opts=child,
+    )
+
+    return job_role.arn
 
 
 def job_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> dict[str, Any]:

@@ -44,6 +44,13 @@ RUNBOOK_ANCHORS = {
     "RedisRestoreDrillFailed": "redis-restore-drill-failed",
 }
 """Alert name -> section of the incident-response runbook."""
+DR_RUNBOOK_FILE = "disaster-recovery.md"
+DR_RUNBOOK_ANCHORS = {
+    "RedisStandbyLinkDown": "redis-standby-link-down",
+    "RedisStandbyLagHigh": "redis-standby-lag-high",
+    "RedisStandbyResyncing": "redis-standby-resyncing",
+}
+"""Alerts of the DR region's standby -> section of the disaster-recovery runbook."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +78,11 @@ class MonitoringStackArgs:
     backup_max_age_seconds: int = 1800
     """Page when the newest successful backup is older than this: the schedule's longest gap plus one
     backup's deadline, i.e. the RPO the backups promise (see ``settings.backup_max_age_seconds``)."""
+    standby: bool = False
+    """The DR region's stack: its Redis replicates from the primary region, so the alerts of a serving
+    tier (a primary, in-region replicas) are replaced by those of the cross-region link."""
+    rpo_seconds: int = 60
+    """Recovery point objective of a regional failover: the standby's lag alert fires at half of it."""
 
 
 def _alert(
@@ -85,7 +97,9 @@ def _alert(
         "annotations": {
             "summary": summary,
             "description": f"{summary} ({namespace}, value {{{{ $value | humanize }}}})",
-            "runbook_url": f"{base_url}/{RUNBOOK_FILE}#{RUNBOOK_ANCHORS[name]}",
+            "runbook_url": f"{base_url}/{RUNBOOK_FILE}#{RUNBOOK_ANCHORS[name]}"
+            if name in RUNBOOK_ANCHORS
+            else f"{base_url}/{DR_RUNBOOK_FILE}#{DR_RUNBOOK_ANCHORS[name]}",
         },
     }
 
@@ -137,6 +151,49 @@ def alertmanager_config(slack_webhook_url: Any, pagerduty_routing_key: Any, slac
             },
         ],
     }
+
+
+def standby_lag_threshold_seconds(rpo_seconds: int) -> int:
+    """Seconds without news from the primary past which the standby alert fires: half the RPO, so
+    that a link failing is paged while a failover would still meet the objective (never under 15 s:
+    the primary pings its replicas every 10 s when idle)."""
+    return max(15, rpo_seconds // 2)
+
+
+def standby_alerts(args: MonitoringStackArgs) -> list[dict[str, Any]]:
+    """The DR region's Redis alerts: the link to the primary region is down, behind or resyncing."""
+    ns, url = args.gateway_namespace, args.runbook_base_url
+    sel = f'namespace="{ns}"'
+    lag = standby_lag_threshold_seconds(args.rpo_seconds)
+    return [
+        _alert(
+            "RedisStandbyLinkDown",
+            f"(min(redis_master_link_up{{{sel}}}) or vector(0)) == 0",
+            "1m",
+            "critical",
+            "The DR standby does not replicate from the primary region: a failover now loses data",
+            url,
+            ns,
+        ),
+        _alert(
+            "RedisStandbyLagHigh",
+            f"max(redis_master_last_io_seconds_ago{{{sel}}}) > {lag}",
+            "1m",
+            "critical",
+            f"The DR standby has not heard from the primary for more than {lag}s (half the {args.rpo_seconds}s RPO)",
+            url,
+            ns,
+        ),
+        _alert(
+            "RedisStandbyResyncing",
+            f"max(redis_master_sync_in_progress{{{sel}}}) == 1",
+            "10m",
+            "warning",
+            "The DR standby has been in a full resynchronisation for 10 minutes",
+            url,
+            ns,
+        ),
+    ]
 
 
 def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
@@ -242,6 +299,8 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             ns,
         ),
     ]
+    if args.standby:
+        redis = [redis[0], *standby_alerts(args)]
     backups = [
         _alert(
             "RedisBackupTooOld",

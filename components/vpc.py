@@ -80,6 +80,8 @@ class Vpc(pulumi.ComponentResource):
     """Public subnet IDs, in the order of ``availability_zones``."""
     flow_log_group_name: pulumi.Output[str]
     """CloudWatch log group receiving the VPC flow logs."""
+    private_route_table_ids: pulumi.Output[list[str]]
+    """Route tables of the private subnets, in the order of ``availability_zones`` (peering routes)."""
 
     def __init__(self, name: str, args: VpcArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("redisgw:index:Vpc", name, None, opts)
@@ -230,6 +232,7 @@ class Vpc(pulumi.ComponentResource):
         self.private_subnet_ids = pulumi.Output.all(*[private_subnets[z].id for z in args.availability_zones])
         self.public_subnet_ids = pulumi.Output.all(*[public_subnets[z].id for z in args.availability_zones])
         self.flow_log_group_name = log_group.name
+        self.private_route_table_ids = pulumi.Output.all(*[rt.id for rt in private_rts])
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,

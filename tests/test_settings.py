@@ -102,7 +102,56 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
     (
         "dr-enabled-without-region",
         [("redisgw:dr.region", ...)],
-        "redisgw:dr: enabled is true, so region and vpcCidr are required",
+        "redisgw:dr: enabled is true, so region is required",
+    ),
+    (
+        "dr-enabled-without-range-and-nodes",
+        [("redisgw:dr.vpcCidr", ...), ("redisgw:dr.nodeGroups", ...)],
+        "redisgw:dr: enabled is true, so vpcCidr, nodeGroups are required",
+    ),
+    (
+        "dr-range-overlaps-eks-services",
+        [("redisgw:dr.vpcCidr", "10.100.0.0/16")],
+        "redisgw:dr.vpcCidr: vpcCidr 10.100.0.0/16 overlaps EKS's Kubernetes service range 10.100.0.0/16",
+    ),
+    (
+        "dr-zones-outside-dr-region",
+        [("redisgw:dr.availabilityZones", ["eu-west-1a", "eu-west-1b", "eu-west-1c"])],
+        "redisgw:dr.availabilityZones: zones ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] are not in region eu-central-1",
+    ),
+    (
+        "dr-gateway-minimum-above-maximum",
+        [("redisgw:dr.gatewayMinReplicas", 40)],
+        "redisgw:dr.gatewayMinReplicas: (40) must not exceed gateway.replicas.max (20)",
+    ),
+    (
+        "dr-redis-nodes-too-few",
+        [
+            ("redisgw:dr.nodeGroups.redis.maxSize", 2),
+            ("redisgw:dr.nodeGroups.redis.desiredSize", 2),
+            ("redisgw:dr.nodeGroups.redis.minSize", 2),
+        ],
+        "redisgw:dr.nodeGroups.redis.maxSize: (2) must hold redis.replicas (3): one Redis pod per node",
+    ),
+    (
+        "dr-replication-mode-unknown",
+        [("redisgw:dr.replication", "async")],
+        "redisgw:dr.replication: Input should be 'replica' or 'backups-only'",
+    ),
+    (
+        "dr-health-check-interval",
+        [("redisgw:dr.healthCheck.intervalSeconds", 15)],
+        "redisgw:dr.healthCheck.intervalSeconds: Input should be 10 or 30",
+    ),
+    (
+        "dr-health-check-path",
+        [("redisgw:dr.healthCheck.path", "readyz?x=1")],
+        "redisgw:dr.healthCheck.path: path 'readyz?x=1' must be an absolute URL path",
+    ),
+    (
+        "dr-rto-too-small",
+        [("redisgw:dr.rtoSeconds", 5)],
+        "redisgw:dr.rtoSeconds: Input should be greater than or equal to 60",
     ),
     (
         "nat-mode-unknown",

@@ -33,6 +33,7 @@ _ID_PREFIXES = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
     "aws:ec2/flowLog:FlowLog": "fl",
     "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+    "aws:ec2/vpcPeeringConnection:VpcPeeringConnection": "pcx",
 }
 
 
@@ -108,13 +109,16 @@ class RealisticMocks(pulumi.runtime.Mocks):
         if typ == "aws:acm/certificate:Certificate":
             domain = inputs.get("domainName", "example.com")
             arn = self._arn("acm", region, f"certificate/{uuid.UUID(h[:32])}")
-            option = {
-                "domainName": domain,
-                "resourceRecordName": f"_{h[:32]}.{domain}.",
-                "resourceRecordType": "CNAME",
-                "resourceRecordValue": f"_{h[32:64]}.jkddzztszm.acm-validations.aws.",
-            }
-            return arn, {**state, "arn": arn, "domainValidationOptions": [option], "status": "ISSUED"}
+            options = [
+                {
+                    "domainName": name_,
+                    "resourceRecordName": f"_{_digest(h, name_)[:32]}.{name_}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{_digest(name_, h)[:32]}.jkddzztszm.acm-validations.aws.",
+                }
+                for name_ in [domain, *(inputs.get("subjectAlternativeNames") or [])]
+            ]
+            return arn, {**state, "arn": arn, "domainValidationOptions": options, "status": "ISSUED"}
         if typ == "aws:acm/certificateValidation:CertificateValidation":
             return str(inputs.get("certificateArn")), state
         if typ == "aws:route53/record:Record":
@@ -199,6 +203,9 @@ class RealisticMocks(pulumi.runtime.Mocks):
         if typ == "kubernetes:networking.k8s.io/v1:Ingress":
             alb = f"k8s-{metadata.get('namespace', 'default')[:8]}-{metadata['name'][:8]}-{h[:10]}-{int(h[10:19], 16)}"
             state["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{alb}.{self.region}.elb.amazonaws.com"}]}}
+        if typ == "kubernetes:core/v1:Service" and (inputs.get("spec") or {}).get("type") == "LoadBalancer":
+            nlb = f"k8s-{metadata.get('namespace', 'default')[:8]}-{metadata['name'][:8]}-{h[:10]}"
+            state["status"] = {"loadBalancer": {"ingress": [{"hostname": f"{nlb}.elb.{self.region}.amazonaws.com"}]}}
         ns = metadata.get("namespace")
         return (f"{ns}/{metadata['name']}" if ns else metadata["name"]), state
 
@@ -229,7 +236,11 @@ class RealisticMocks(pulumi.runtime.Mocks):
         if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             # The shape of the alerting secret the stack reads; values are stand-ins, never real.
             secret_id = str(args.args.get("secretId"))
-            document = {"slackWebhookUrl": "https://hooks.slack.invalid/offline", "pagerdutyRoutingKey": "offline"}
+            document = {
+                "slackWebhookUrl": "https://hooks.slack.invalid/offline",
+                "pagerdutyRoutingKey": "offline",
+                "password": "offline-stand-in",
+            }
             arn = (
                 secret_id
                 if secret_id.startswith("arn:")

@@ -180,17 +180,28 @@ def stack_policy(
     severity: Severity,
     remediation: str,
     config: Mapping[str, Any] | None = None,
+    per_region: bool = True,
 ) -> StackValidationPolicy:
-    """A policy over the whole stack; ``rule`` yields (message, urn) pairs."""
+    """A policy over the stack; ``rule`` yields (message, urn) pairs.
+
+    With ``per_region`` (the default) the rule sees one region at a time (:func:`region_of`): the
+    primary's resources, then the DR region's, so that two clusters with the same namespaces and
+    names are never matched with each other. Policies about the relation between the regions set it
+    off and see everything."""
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         cfg = args.get_config() or {}
         # A resource whose properties are not an object (never sent by the engine) carries nothing to judge.
         readable = [r for r in args.resources if isinstance(r.props, Mapping)]
-        if len(readable) != len(args.resources):
-            args = StackValidationArgs(readable, cfg, args.stack_tags)
-        for message, urn in rule(args, cfg):
-            _report(report, message, remediation, urn, cfg)
+        groups: dict[str, list[PolicyResource]] = {}
+        for r in readable:
+            groups.setdefault(region_of(r) if per_region else "", []).append(r)
+        for resources in groups.values() or [[]]:
+            scoped = (
+                args if len(resources) == len(args.resources) else StackValidationArgs(resources, cfg, args.stack_tags)
+            )
+            for message, urn in rule(scoped, cfg):
+                _report(report, message, remediation, urn, cfg)
 
     policy = StackValidationPolicy(
         name=name,
@@ -201,6 +212,24 @@ def stack_policy(
         config_schema=_schema(config),
     )
     return policy
+
+
+DR_COMPONENT = "redisgw:index:DrRegion"
+"""Type of the component whose resources make up the DR region."""
+
+
+def region_of(resource: PolicyResource) -> str:
+    """``"dr"`` for a resource declared under the DR region's component (it, or an ancestor, is one),
+    ``"primary"`` for every other one. A URN names only the immediate parent's type, so the parent
+    chain the engine sends is walked."""
+    seen = 0
+    node: PolicyResource | None = resource
+    while node is not None and seen < 64:
+        parts = node.urn.split("::")
+        if node.resource_type == DR_COMPONENT or (len(parts) >= 4 and DR_COMPONENT in parts[2].split("$")):
+            return "dr"
+        node, seen = getattr(node, "parent", None), seen + 1
+    return "primary"
 
 
 def get(props: Any, path: str, default: Any = None) -> Any:
