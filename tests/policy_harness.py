@@ -68,6 +68,7 @@ def as_policy_resources(recorded: Iterable[Resource]) -> list[PolicyResource]:
     for p, r in zip(items, recorded, strict=True):
         p.property_dependencies = {k: [by_urn[u] for u in v if u in by_urn] for k, v in r.property_dependencies.items()}
         p.dependencies = [by_urn[u] for u in r.dependencies if u in by_urn]
+        p.parent = by_urn.get(r.parent or "")  # as pulumi_policy links them: the region is read from it
     return items
 
 

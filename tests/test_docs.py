@@ -30,8 +30,21 @@ SAMPLES = {
     "--deadline": "780",
     "--url": "https://api.example.com",
     "--advertise": "10.0.0.1",
+    "--primary-redis": "redis://10.20.1.5:6379",
+    "--dr-redis": "redis://10.30.1.5:6379",
+    "--dr-replica": "redis://10.30.2.5:6379",
+    "--primary-link": "10.20.1.5:6379",
+    "--dr-link": "10.30.1.5:6379",
+    "--dr-url": "https://eu-central-1.api.example.com",
+    "--primary-url": "https://eu-west-1.api.example.com",
 }
-PATH_FLAGS = {"--target-rdb": "dump.rdb", "--json": "report.json", "--work-dir": ".", "--spool-dir": "."}
+PATH_FLAGS = {
+    "--target-rdb": "dump.rdb",
+    "--json": "report.json",
+    "--work-dir": ".",
+    "--spool-dir": ".",
+    "--dr-kubeconfig": "kubeconfig",
+}
 
 
 def _is_placeholder(token: str) -> bool:
@@ -90,6 +103,7 @@ def test_the_docs_hold_the_commands_we_expect() -> None:
         "list",
         "prune",
         "drill",
+        "dr",
     } <= names
 
 
@@ -99,6 +113,7 @@ def test_every_documented_command_parses(path: Path, command: str, tmp_path: Pat
     if argv is None:
         return  # elided on purpose ("python -m ops ...")
     (tmp_path / "variant.yaml").write_text((ROOT / "Pulumi.production.yaml").read_text())
+    (tmp_path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
     argv = [str(tmp_path / "variant.yaml") if a.startswith("/tmp/variant") else a for a in argv]
     try:
         _parser().parse_args(argv)

@@ -1801,6 +1801,72 @@ CASES: list[tuple[str, Mutation, str]] = [
         ),
         "ec2-security-group-disallow-open-ingress",
     ),
+    # -- disaster recovery ------------------------------------------------------------------------
+    ("dr-region-removed", remove(":DrRegion", "dr"), "dr-require-warm-standby"),
+    ("dr-redis-tier-removed", remove(":ConfigMap", "dr-gateway-redis-config"), "dr-require-warm-standby"),
+    (
+        "dr-redis-not-replicating",
+        edit(":ConfigMap", "dr-gateway-redis-config", "data", {"redis-additional.conf": "appendonly yes\n"}),
+        "dr-require-warm-standby",
+    ),
+    (
+        "dr-range-overlaps-primary",
+        edit("aws:ec2/vpc:Vpc", "dr", "cidrBlock", "10.20.128.0/17"),
+        "dr-require-disjoint-peered-ranges",
+    ),
+    ("dr-range-equals-primary", edit("aws:ec2/vpc:Vpc", "dr", "cidrBlock", "10.20.0.0/16"), "dr-require-disjoint-peered-ranges"),
+    ("dr-peering-removed", remove(":VpcPeeringConnection", "dr-peering"), "dr-require-disjoint-peered-ranges"),
+    (
+        "dr-cluster-version-behind",
+        edit("eks:index:Cluster", "dr", "version", "1.33"),
+        "dr-require-matching-cluster-version",
+    ),
+    ("primary-record-unchecked", delete(":Record", "gateway-api", "healthCheckId"), "dr-require-failover-records"),
+    (
+        "primary-record-plain",
+        delete(":Record", "gateway-api", "failoverRoutingPolicies", "setIdentifier", "healthCheckId"),
+        "dr-require-failover-records",
+    ),
+    ("secondary-record-removed", remove(":Record", "dr-gateway-api"), "dr-require-failover-records"),
+    ("primary-health-check-removed", remove(":HealthCheck", "gateway-readiness"), "dr-require-failover-records"),
+    (
+        "secondary-record-turned-primary",
+        edit(":Record", "dr-gateway-api", "failoverRoutingPolicies", [{"type": "PRIMARY"}]),
+        "dr-require-failover-records",
+    ),
+    (
+        "replica-bucket-unlocked",
+        lambda plan: remove(":BucketObjectLockConfiguration", "backups-replica")(
+            edit(":Bucket", "backups-replica", "objectLockEnabled", False)(plan)
+        ),
+        "dr-require-locked-tiered-replica",
+    ),
+    (
+        "replica-lock-retention-removed",
+        remove(":BucketObjectLockConfiguration", "backups-replica"),
+        "dr-require-locked-tiered-replica",
+    ),
+    (
+        "replica-bucket-untiered",
+        remove(":BucketLifecycleConfiguration", "backups-replica-lifecycle"),
+        "dr-require-locked-tiered-replica",
+    ),
+    (
+        "replica-bucket-expiry-only",
+        edit(
+            ":BucketLifecycleConfiguration",
+            "backups-replica-lifecycle",
+            "rules",
+            [{"id": "expire", "status": "Enabled", "expiration": {"days": 365}}],
+        ),
+        "dr-require-locked-tiered-replica",
+    ),
+    ("replication-alarm-removed", remove(":MetricAlarm", "backups-replication-failed"), "dr-require-replication-alarm"),
+    (
+        "replication-alarm-silent",
+        edit(":MetricAlarm", "backups-replication-failed", "alarmActions", []),
+        "dr-require-replication-alarm",
+    ),
 ]
 
 CONTROLS: list[tuple[str, Mutation]] = [

@@ -5,8 +5,11 @@
   ``Inverted`` together, which Route 53 treats as unhealthy whatever the primary answers, so it
   answers with SECONDARY; lifting it restores normal checking. Route 53 is a global service: the
   override works with the primary region gone.
-* :class:`KubernetesScaler` sets ``minReplicas`` of the DR gateway's HorizontalPodAutoscaler (the
-  HPA then scales the Rollout) through the official Kubernetes client and a kubeconfig.
+* :class:`KubernetesScaler` activates or stands down the DR region's in-cluster half through the
+  official Kubernetes client and a kubeconfig: ``minReplicas`` of the gateway's HorizontalPodAutoscaler
+  (the HPA then scales the Rollout) and the Sentinel quorum, which a standby does not run (it would
+  fail over a primary that reports itself a replica) and whose manifest the program keeps in the
+  ConfigMap ``redis-dr-sentinel``.
 """
 
 from __future__ import annotations
@@ -116,8 +119,12 @@ class Route53Dns:
         return str(record["ResourceRecords"][0]["Value"])
 
 
+SENTINEL_CONFIGMAP = "redis-dr-sentinel"
+SENTINEL_GROUP, SENTINEL_VERSION, SENTINEL_PLURAL = "redis.redis.opstreelabs.in", "v1beta2", "redissentinels"
+
+
 class KubernetesScaler:
-    """``minReplicas`` of one HorizontalPodAutoscaler, through a kubeconfig."""
+    """The DR gateway's ``minReplicas`` and the DR Sentinel quorum, through a kubeconfig."""
 
     def __init__(self, kubeconfig: str, namespace: str, name: str, context: str | None = None) -> None:
         try:
@@ -131,6 +138,8 @@ class KubernetesScaler:
         except Exception as exc:  # a missing file, no such context, a malformed kubeconfig
             raise OpsError(f"--dr-kubeconfig {kubeconfig}: {describe(exc)}", code=2) from None
         self.api = client.AutoscalingV2Api(api)
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
         self.namespace, self.name = namespace, name
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
@@ -146,7 +155,44 @@ class KubernetesScaler:
         return int(hpa.spec.min_replicas or 1)
 
     def scale(self, minimum: int) -> None:
+        """Raise (failover: Sentinel first, so the gateway finds its primary) or lower (failback: Sentinel
+        removed last) the DR side."""
+        raising = minimum > self.current()
+        if raising:
+            self._sentinel(present=True)
         body = {"spec": {"minReplicas": minimum}}
         self._call(
             "patch", lambda: self.api.patch_namespaced_horizontal_pod_autoscaler(self.name, self.namespace, body)
         )
+        if not raising:
+            self._sentinel(present=False)
+
+    def _sentinel(self, *, present: bool) -> None:
+        import json
+
+        from kubernetes.client.exceptions import ApiException
+
+        cm = self._call_on(
+            f"read ConfigMap {self.namespace}/{SENTINEL_CONFIGMAP}",
+            lambda: self.core.read_namespaced_config_map(SENTINEL_CONFIGMAP, self.namespace),
+        )
+        manifest = json.loads(cm.data["sentinel.json"])
+        try:
+            if present:
+                self.custom.create_namespaced_custom_object(
+                    SENTINEL_GROUP, SENTINEL_VERSION, self.namespace, SENTINEL_PLURAL, manifest
+                )
+            else:
+                self.custom.delete_namespaced_custom_object(
+                    SENTINEL_GROUP, SENTINEL_VERSION, self.namespace, SENTINEL_PLURAL, manifest["metadata"]["name"]
+                )
+        except ApiException as exc:
+            if exc.status in (404, 409):  # already gone, already there: the step is idempotent
+                return
+            raise OpsError(f"cannot {'create' if present else 'delete'} the DR Sentinel: {describe(exc)}") from None
+
+    def _call_on(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            raise OpsError(f"cannot {what}: {describe(exc)}") from None

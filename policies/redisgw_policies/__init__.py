@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from pulumi_policy import Policy
 
-from redisgw_policies import capacity, ci, data, edge, eks, iam, network, platform, workloads
+from redisgw_policies import capacity, ci, data, dr, edge, eks, iam, network, platform, workloads
 
 PACK_NAME = "redisgw-production-readiness"
 DOMAINS: dict[str, Sequence[Policy]] = {
@@ -17,6 +17,7 @@ DOMAINS: dict[str, Sequence[Policy]] = {
     "platform": platform.POLICIES,
     "capacity": capacity.POLICIES,
     "ci": ci.POLICIES,
+    "dr": dr.POLICIES,
 }
 """Domain -> its policies (the README table groups by domain)."""
 POLICIES: list[Policy] = [policy for policies in DOMAINS.values() for policy in policies]

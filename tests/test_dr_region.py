@@ -1,0 +1,228 @@
+"""DrRegion and the DR half of the stack: what production declares in the DR region, what staging does
+not, the cross-region link, the failover records, the alarms and the standby's alerts, and the waiver
+of the warm-standby policy."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components._redis_tier import DR_SENTINEL_CONFIGMAP, LINK_SERVICE
+from components.monitoring_stack import DR_RUNBOOK_ANCHORS, standby_lag_threshold_seconds
+from ops.offline.engine import ROOT, load_stack_config
+from tests.conftest import Recording
+from tests.policy_harness import as_policy_resources, evaluate_stack, pack_config
+
+DR_TYPES = ("redisgw:index:DrRegion", "redisgw:index:DrStandby")
+
+
+def _dr(rec: Recording) -> list[Any]:
+    """Resources declared under the DR region (walking parents, as the policies do)."""
+    by_urn = {r.urn: r for r in rec}
+
+    def in_dr(r: Any) -> bool:
+        node = r
+        while node is not None:
+            if node.type in DR_TYPES:
+                return True
+            node = by_urn.get(node.parent or "")
+        return False
+
+    return [r for r in rec if in_dr(r)]
+
+
+@pytest.fixture(scope="module")
+def production(stack_run: Callable[[str], Recording]) -> Recording:
+    return stack_run("production")
+
+
+@pytest.fixture(scope="module")
+def dr(production: Recording) -> Recording:
+    return Recording(_dr(production))
+
+
+def _values() -> dict[str, Any]:
+    return dict(load_stack_config("production").values)["redisgw:dr"]
+
+
+def test_production_builds_the_standby_from_the_primary_building_blocks(dr: Recording) -> None:
+    types = {r.type for r in dr}
+    for building_block in (
+        "redisgw:index:Vpc",
+        "redisgw:index:EksCluster",
+        "redisgw:index:MonitoringStack",
+        "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication",
+        "argoproj.io/v1alpha1:Rollout",
+        "aws:wafv2/webAcl:WebAcl",
+        "aws:acm/certificate:Certificate",
+        "kubernetes:batch/v1:CronJob",
+    ):
+        assert any(t.endswith(building_block) for t in types), building_block
+    assert len(dr) > 100
+
+
+def test_staging_declares_nothing_of_dr(stack_run: Callable[[str], Recording]) -> None:
+    staging = stack_run("staging")
+    assert _dr(staging) == []
+    assert not staging.of_type("aws:ec2/vpcPeeringConnection:VpcPeeringConnection")
+    assert not staging.of_type("aws:route53/healthCheck:HealthCheck")
+    assert all("failoverRoutingPolicies" not in r.inputs for r in staging.of_type("aws:route53/record:Record"))
+
+
+def test_dr_vpc_and_cluster_follow_settings(production: Recording, dr: Recording) -> None:
+    settings = _values()
+    (vpc,) = dr.of_type("aws:ec2/vpc:Vpc")
+    assert vpc.inputs["cidrBlock"] == settings["vpcCidr"]
+    primary_vpc = production.one("aws:ec2/vpc:Vpc", "primary")
+    assert not ipaddress.ip_network(vpc.inputs["cidrBlock"]).overlaps(ipaddress.ip_network(primary_vpc.inputs["cidrBlock"]))
+    (cluster,) = dr.of_type("eks:index:Cluster")
+    assert cluster.inputs["version"] == production.one("eks:index:Cluster", "primary").inputs["version"]
+    groups = {g.name: g.inputs for g in dr.of_type("aws:eks/nodeGroup:NodeGroup")}
+    redis_group = next(g for n, g in groups.items() if "redis" in n)
+    assert redis_group["scalingConfig"]["maxSize"] == settings["nodeGroups"]["redis"]["maxSize"]
+    (hpa,) = [h for h in dr.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")]
+    assert hpa.inputs["spec"]["minReplicas"] == settings["gatewayMinReplicas"]
+
+
+def test_peering_routes_both_ways_and_opens_only_the_redis_port(production: Recording) -> None:
+    peering = production.one("aws:ec2/vpcPeeringConnection:VpcPeeringConnection")
+    assert peering.inputs["peerRegion"] == _values()["region"] and peering.inputs.get("autoAccept") is False
+    accepter = production.one("aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter")
+    assert accepter.inputs["autoAccept"] is True
+    routes = [r for r in production.of_type("aws:ec2/route:Route") if r.inputs.get("vpcPeeringConnectionId")]
+    destinations = sorted(r.inputs["destinationCidrBlock"] for r in routes)
+    assert destinations == sorted(["10.30.0.0/16"] * 3 + ["10.20.0.0/16"] * 3)
+    rules = [r.inputs for r in production.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")]
+    cross = [r for r in rules if r.get("cidrIpv4") in ("10.20.0.0/16", "10.30.0.0/16")]
+    assert {(r["fromPort"], r["toPort"]) for r in cross} == {(6379, 6379), (443, 443)}
+    assert [r["cidrIpv4"] for r in cross if r["fromPort"] == 443] == ["10.20.0.0/16"]  # the DR API, from the runner
+
+
+def test_redis_link_is_internal_and_limited_to_the_peer_range(production: Recording, dr: Recording) -> None:
+    links = [s for s in production.of_type("kubernetes:core/v1:Service") if s.inputs["metadata"]["name"] == LINK_SERVICE]
+    assert len(links) == 2  # each region exposes its Redis to the other (failback replicates the other way)
+    for svc in links:
+        notes = svc.inputs["metadata"]["annotations"]
+        assert notes["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+        assert "preserve_client_ip.enabled=true" in notes["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]
+        assert svc.inputs["spec"]["allocateLoadBalancerNodePorts"] is False
+        peer = svc.inputs["spec"]["loadBalancerSourceRanges"]
+        assert peer == (["10.30.0.0/16"] if svc not in dr else ["10.20.0.0/16"])
+    quotas = [q.inputs["spec"]["hard"] for q in production.of_type("kubernetes:core/v1:ResourceQuota")]
+    assert {q["services.loadbalancers"] for q in quotas} == {"1"} and {q["services.nodeports"] for q in quotas} == {"0"}
+    for netpol in [n for n in production.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if "peer-region" in n.name]:
+        spec = netpol.inputs["spec"]
+        (rule,) = spec.get("ingress") or spec.get("egress")
+        peers = rule.get("from") or rule.get("to")
+        assert rule["ports"] == [{"protocol": "TCP", "port": 6379}]
+        assert [p["ipBlock"]["cidr"] for p in peers] in (["10.20.0.0/16"], ["10.30.0.0/16"])
+
+
+def test_standby_replicates_runs_no_sentinel_and_keeps_its_manifest(production: Recording, dr: Recording) -> None:
+    (config,) = [c for c in dr.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"] == "redis-extra-config"]
+    conf = config.inputs["data"]["redis-additional.conf"]
+    # The primary's internal NLB (the mock names it after the Service, in the primary's region).
+    assert re.search(r"^replicaof k8s-redis-sy-redis-li-[0-9a-f]+\.elb\.eu-west-1\.amazonaws\.com 6379$", conf, re.M)
+    assert "repl-backlog-size" in conf
+    assert not [r for r in dr if r.type.endswith(":RedisSentinel")]
+    (kept,) = [c for c in dr.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"] == DR_SENTINEL_CONFIGMAP]
+    manifest = json.loads(kept.inputs["data"]["sentinel.json"])
+    primary_sentinel = production.one("kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel")
+    assert manifest["kind"] == "RedisSentinel" and manifest["spec"] == primary_sentinel.inputs["spec"]
+    primary_conf = next(
+        c for c in production.of_type("kubernetes:core/v1:ConfigMap") if c.name == "gateway-redis-config"
+    ).inputs["data"]["redis-additional.conf"]
+    assert "replicaof" not in primary_conf
+
+
+def test_password_reaches_dr_through_a_replicated_store(production: Recording, dr: Recording) -> None:
+    secret = production.one("aws:secretsmanager/secret:Secret")
+    assert secret.inputs["replicas"][0]["region"] == _values()["region"]
+    assert secret.inputs["kmsKeyId"] and secret.inputs["replicas"][0]["kmsKeyId"]
+    (auth,) = [s for s in dr.of_type("kubernetes:core/v1:Secret") if s.inputs["metadata"]["name"] == "redis-auth"]
+    assert auth.inputs["stringData"]["password"] == "[secret]"  # a secret Output, never in clear
+
+
+def test_failover_records_and_health_check(production: Recording, dr: Recording) -> None:
+    host = dict(load_stack_config("production").values)["redisgw:gateway"]["hostname"]
+    check = production.one("aws:route53/healthCheck:HealthCheck")
+    health = _values()["healthCheck"]
+    assert check.inputs["type"] == "HTTPS" and check.inputs["resourcePath"] == health["path"]
+    assert check.inputs["requestInterval"] == health["intervalSeconds"]
+    assert check.inputs["failureThreshold"] == health["failureThreshold"]
+    assert check.inputs["fqdn"] == f"eu-west-1.{host}"
+    api = [r for r in production.of_type("aws:route53/record:Record") if r.inputs["name"] == host]
+    roles = {r.inputs["failoverRoutingPolicies"][0]["type"]: r for r in api}
+    assert set(roles) == {"PRIMARY", "SECONDARY"} and len(api) == 2
+    assert roles["PRIMARY"].inputs["healthCheckId"]
+    assert check.urn in roles["PRIMARY"].property_dependencies["healthCheckId"]
+    assert "healthCheckId" not in roles["SECONDARY"].inputs
+    assert roles["SECONDARY"] in dr and roles["PRIMARY"] not in dr
+    certs = {c.name: c.inputs for c in production.of_type("aws:acm/certificate:Certificate")}
+    assert certs["dr-gateway-cert"]["subjectAlternativeNames"] == [f"eu-central-1.{host}"]
+
+
+def test_replication_alarms_link_the_dr_runbook(production: Recording) -> None:
+    alarms = {a.name: a.inputs for a in production.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms["backups-replication-failed"]["metricName"] == "OperationsFailedReplication"
+    assert alarms["backups-replication-late"]["threshold"] == 900
+    for a in alarms.values():
+        assert a["alarmActions"] and "disaster-recovery.md#backup-replication-failing" in a["alarmDescription"]
+    runbook = (ROOT / "docs" / "runbooks" / "disaster-recovery.md").read_text()
+    assert "## Backup replication failing" in runbook
+
+
+def test_standby_alerts_replace_the_serving_ones(dr: Recording) -> None:
+    (rule,) = dr.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    names = {r.get("alert") for g in rule.inputs["spec"]["groups"] for r in g["rules"]}
+    assert set(DR_RUNBOOK_ANCHORS) <= names
+    assert not {"RedisNoPrimary", "RedisReplicationBroken", "RedisFailoverOccurred"} & names
+    lag = next(r for g in rule.inputs["spec"]["groups"] for r in g["rules"] if r.get("alert") == "RedisStandbyLagHigh")
+    assert lag["expr"].endswith(f"> {standby_lag_threshold_seconds(_values()['rpoSeconds'])}")
+    assert standby_lag_threshold_seconds(60) == 30 and standby_lag_threshold_seconds(10) == 15
+
+
+def test_standby_backs_up_into_the_dr_bucket(production: Recording, dr: Recording) -> None:
+    (backup,) = [c for c in dr.of_type("kubernetes:batch/v1:CronJob") if c.inputs["metadata"]["name"] == "redis-backup"]
+    cmd = backup.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert cmd[cmd.index("--bucket") + 1].startswith("backups-replica-")
+    assert cmd[cmd.index("--region") + 1] == _values()["region"]
+    assert "--redis-url" in cmd and "--sentinel" not in cmd
+
+
+# -- the warm-standby waiver -------------------------------------------------------------------------
+
+
+def _without_dr(production: Recording) -> list[Any]:
+    plan = as_policy_resources(production)
+    return [r for r in plan if r.resource_type != "redisgw:index:DrRegion"]
+
+
+@pytest.mark.parametrize(
+    ("waiver", "blocked"),
+    [
+        (None, True),
+        ({"reason": "too short"}, True),
+        ({"reason": "Single-region by decision of the service owner until the Q3 review.", "expires": "2020-01-01"}, True),
+        ({"reason": "Single-region by decision of the service owner until the Q3 review."}, False),
+        ({"reason": "Single-region by decision of the service owner until the Q3 review.", "expires": "2999-01-01"}, False),
+    ],
+)
+def test_warm_standby_waiver_needs_a_reason_in_force(production: Recording, waiver: Any, blocked: bool) -> None:
+    config = pack_config("production")
+    level, props = config["dr-require-warm-standby"]
+    config["dr-require-warm-standby"] = (level, {**props, **({"waiver": waiver} if waiver else {})})
+    hits = [h for h in evaluate_stack(_without_dr(production), config) if h.policy == "dr-require-warm-standby"]
+    assert bool(hits) is blocked, hits
+
+
+def test_staging_waiver_is_the_only_dr_exception() -> None:
+    staging = json.loads((ROOT / "policies" / "config" / "staging.json").read_text())
+    production = json.loads((ROOT / "policies" / "config" / "production.json").read_text())
+    assert "waiver" in staging["dr-require-warm-standby"]
+    assert "waiver" not in json.dumps(production)
