@@ -79,7 +79,9 @@ def test_dr_vpc_and_cluster_follow_settings(production: Recording, dr: Recording
     (vpc,) = dr.of_type("aws:ec2/vpc:Vpc")
     assert vpc.inputs["cidrBlock"] == settings["vpcCidr"]
     primary_vpc = production.one("aws:ec2/vpc:Vpc", "primary")
-    assert not ipaddress.ip_network(vpc.inputs["cidrBlock"]).overlaps(ipaddress.ip_network(primary_vpc.inputs["cidrBlock"]))
+    assert not ipaddress.ip_network(vpc.inputs["cidrBlock"]).overlaps(
+        ipaddress.ip_network(primary_vpc.inputs["cidrBlock"])
+    )
     (cluster,) = dr.of_type("eks:index:Cluster")
     assert cluster.inputs["version"] == production.one("eks:index:Cluster", "primary").inputs["version"]
     groups = {g.name: g.inputs for g in dr.of_type("aws:eks/nodeGroup:NodeGroup")}
@@ -104,18 +106,25 @@ def test_peering_routes_both_ways_and_opens_only_the_redis_port(production: Reco
 
 
 def test_redis_link_is_internal_and_limited_to_the_peer_range(production: Recording, dr: Recording) -> None:
-    links = [s for s in production.of_type("kubernetes:core/v1:Service") if s.inputs["metadata"]["name"] == LINK_SERVICE]
+    links = [
+        s for s in production.of_type("kubernetes:core/v1:Service") if s.inputs["metadata"]["name"] == LINK_SERVICE
+    ]
     assert len(links) == 2  # each region exposes its Redis to the other (failback replicates the other way)
     for svc in links:
         notes = svc.inputs["metadata"]["annotations"]
         assert notes["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
-        assert "preserve_client_ip.enabled=true" in notes["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]
+        assert (
+            "preserve_client_ip.enabled=true"
+            in notes["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]
+        )
         assert svc.inputs["spec"]["allocateLoadBalancerNodePorts"] is False
         peer = svc.inputs["spec"]["loadBalancerSourceRanges"]
         assert peer == (["10.30.0.0/16"] if svc not in dr else ["10.20.0.0/16"])
     quotas = [q.inputs["spec"]["hard"] for q in production.of_type("kubernetes:core/v1:ResourceQuota")]
     assert {q["services.loadbalancers"] for q in quotas} == {"1"} and {q["services.nodeports"] for q in quotas} == {"0"}
-    for netpol in [n for n in production.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if "peer-region" in n.name]:
+    for netpol in [
+        n for n in production.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if "peer-region" in n.name
+    ]:
         spec = netpol.inputs["spec"]
         (rule,) = spec.get("ingress") or spec.get("egress")
         peers = rule.get("from") or rule.get("to")
@@ -124,13 +133,17 @@ def test_redis_link_is_internal_and_limited_to_the_peer_range(production: Record
 
 
 def test_standby_replicates_runs_no_sentinel_and_keeps_its_manifest(production: Recording, dr: Recording) -> None:
-    (config,) = [c for c in dr.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"] == "redis-extra-config"]
+    (config,) = [
+        c for c in dr.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"] == "redis-extra-config"
+    ]
     conf = config.inputs["data"]["redis-additional.conf"]
     # The primary's internal NLB (the mock names it after the Service, in the primary's region).
     assert re.search(r"^replicaof k8s-redis-sy-redis-li-[0-9a-f]+\.elb\.eu-west-1\.amazonaws\.com 6379$", conf, re.M)
     assert "repl-backlog-size" in conf
     assert not [r for r in dr if r.type.endswith(":RedisSentinel")]
-    (kept,) = [c for c in dr.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"] == DR_SENTINEL_CONFIGMAP]
+    (kept,) = [
+        c for c in dr.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"] == DR_SENTINEL_CONFIGMAP
+    ]
     manifest = json.loads(kept.inputs["data"]["sentinel.json"])
     primary_sentinel = production.one("kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel")
     assert manifest["kind"] == "RedisSentinel" and manifest["spec"] == primary_sentinel.inputs["spec"]
@@ -208,9 +221,15 @@ def _without_dr(production: Recording) -> list[Any]:
     [
         (None, True),
         ({"reason": "too short"}, True),
-        ({"reason": "Single-region by decision of the service owner until the Q3 review.", "expires": "2020-01-01"}, True),
+        (
+            {"reason": "Single-region by decision of the service owner until the Q3 review.", "expires": "2020-01-01"},
+            True,
+        ),
         ({"reason": "Single-region by decision of the service owner until the Q3 review."}, False),
-        ({"reason": "Single-region by decision of the service owner until the Q3 review.", "expires": "2999-01-01"}, False),
+        (
+            {"reason": "Single-region by decision of the service owner until the Q3 review.", "expires": "2999-01-01"},
+            False,
+        ),
     ],
 )
 def test_warm_standby_waiver_needs_a_reason_in_force(production: Recording, waiver: Any, blocked: bool) -> None:
