@@ -40,6 +40,24 @@ class Recording(list[Resource]):
     def by_urn(self, urn: str) -> Resource:
         return next(r for r in self if r.urn == urn)
 
+    def in_dr(self, r: Resource) -> bool:
+        """Whether ``r`` is declared under the DR region's component (walking its parents)."""
+        by_urn = {x.urn: x for x in self}
+        node: Resource | None = r
+        while node is not None:
+            if node.type == "redisgw:index:DrRegion":
+                return True
+            node = by_urn.get(node.parent or "")
+        return False
+
+    def primary(self) -> Recording:
+        """The primary region's resources (everything but the DR region's)."""
+        return Recording(r for r in self if not self.in_dr(r))
+
+    def dr(self) -> Recording:
+        """The DR region's resources."""
+        return Recording(r for r in self if self.in_dr(r))
+
 
 @pytest.fixture
 def run_component() -> Callable[[Callable[[], Any]], Recording]:

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyResource, StackValidationArgs
 
-from redisgw_policies import DOMAINS, POLICIES, data, edge, eks, network, platform, workloads
+from redisgw_policies import DOMAINS, POLICIES, capacity, data, edge, eks, network, platform, workloads
+from redisgw_policies._policy import region_of
 from redisgw_policies._cron import max_gap_minutes
 from redisgw_policies._policy import Finding, exemption_state
 from tests.conftest import Recording
@@ -265,7 +266,22 @@ def test_cron_jobs_need_no_probes() -> None:
 
 @pytest.fixture(scope="module")
 def production(stack_run: Callable[[str], Recording]) -> list[PolicyResource]:
-    return as_policy_resources(stack_run("production"))
+    """The production plan's primary region: a stack rule sees one region at a time (the policy
+    wrapper splits the plan; see test_rules_see_one_region_at_a_time)."""
+    return [r for r in as_policy_resources(stack_run("production")) if region_of(r) == "primary"]
+
+
+def test_rules_see_one_region_at_a_time(stack_run: Callable[[str], Recording]) -> None:
+    """Both regions declare a namespace redis-system with the same objects: judged together, every
+    quota would count the other cluster's pods. Through the policy, each region is judged alone."""
+    from tests.policy_harness import evaluate_stack, pack_config
+
+    plan = as_policy_resources(stack_run("production"))
+    assert {region_of(r) for r in plan} == {"primary", "dr"}
+    assert list(capacity.quota_for_rollout(StackValidationArgs(plan, {}), {}))  # the whole plan: double-counted
+    config = pack_config("production")
+    quota = [p for p in POLICIES if p.name == "k8s-namespace-require-quota-for-rollout"]
+    assert evaluate_stack(plan, config, quota) == []
 
 
 def find(resources: list[PolicyResource], suffix: str, name: str | None = None) -> PolicyResource:

@@ -111,7 +111,9 @@ def test_broken_production_variant_exits_1_naming_the_policy(
     out = tmp_path / "r.json"
     assert main(["preview", "--stack", "production", "--config", str(variant), "--json", str(out)]) == 1
     violations = json.loads(out.read_text())["policies"]["violations"]
-    assert [v["policy"] for v in violations if v["enforcement"] == "mandatory"] == [policy]
+    # Exactly that policy, once per region where the setting applies (the DR region takes the primary's
+    # network shape and cluster access).
+    assert {v["policy"] for v in violations if v["enforcement"] == "mandatory"} == {policy}
     assert policy in capsys.readouterr().out
 
 
@@ -193,6 +195,8 @@ def test_exemptions_in_force_are_reported(tmp_path: Path) -> None:
         ("k8s-container-require-read-only-root-filesystem", "gateway-redis"),
         ("k8s-container-require-read-only-root-filesystem", "gateway-sentinel"),
         ("s3-bucket-require-object-lock", "gateway-alb-logs"),
+        ("k8s-container-require-read-only-root-filesystem", "dr-gateway-redis"),
+        ("s3-bucket-require-object-lock", "dr-gateway-alb-logs"),
     }
     assert all(len(e["reason"]) >= 15 for e in exemptions)
 

@@ -16,7 +16,7 @@ StackRun = Callable[[str], Recording]
 
 @pytest.mark.parametrize(("stack", "nats"), [("production", 3), ("staging", 1)])
 def test_network_shape(stack_run: StackRun, stack: str, nats: int) -> None:
-    rec = stack_run(stack)
+    rec = stack_run(stack).primary()
     types = Counter(r.type for r in rec)
     assert types["aws:ec2/vpc:Vpc"] == 1
     assert types["aws:ec2/subnet:Subnet"] == 6
@@ -25,7 +25,7 @@ def test_network_shape(stack_run: StackRun, stack: str, nats: int) -> None:
 
 
 def test_production_cluster_is_private_encrypted_logged_with_oidc(stack_run: StackRun) -> None:
-    c = stack_run("production").one("eks:index:Cluster").inputs
+    c = stack_run("production").primary().one("eks:index:Cluster").inputs
     assert c["name"] == "redisgw-production"
     assert (c["endpointPrivateAccess"], c["endpointPublicAccess"]) == (True, False)
     assert c["encryptionConfigKeyArn"].startswith("arn:aws:kms:")
@@ -37,7 +37,7 @@ def test_production_cluster_is_private_encrypted_logged_with_oidc(stack_run: Sta
 def test_endpoints_are_private_and_ci_runs_inside_the_vpc(stack_run: StackRun, stack: str) -> None:
     """Both endpoints are private; CI reaches them from CodeBuild runners in the VPC, through the
     cluster security group, as the deploy role (cluster admin) or the preview role (view only)."""
-    rec = stack_run(stack)
+    rec = stack_run(stack).primary()
     cluster = rec.one("eks:index:Cluster").inputs
     assert cluster["endpointPublicAccess"] is False and "publicAccessCidrs" not in cluster
     entries = cluster["accessEntries"]
@@ -69,7 +69,7 @@ def test_endpoints_are_private_and_ci_runs_inside_the_vpc(stack_run: StackRun, s
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_two_managed_node_groups_and_only_redis_tainted(stack_run: StackRun, stack: str) -> None:
-    groups = {g.name: g.inputs for g in stack_run(stack).of_type("aws:eks/nodeGroup:NodeGroup")}
+    groups = {g.name: g.inputs for g in stack_run(stack).primary().of_type("aws:eks/nodeGroup:NodeGroup")}
     assert set(groups) == {"primary-main", "primary-redis"}
     assert groups["primary-redis"]["taints"][0]["key"] == "redis-workload"
     assert not groups["primary-main"].get("taints")
@@ -86,7 +86,10 @@ def test_node_sizes_come_from_the_stack_file(stack_run: StackRun) -> None:
 def test_every_resource_but_the_providers_lives_in_a_component(stack_run: StackRun, stack: str) -> None:
     rec = stack_run(stack)
     components = {r.urn for r in rec if r.type.startswith("redisgw:index:")}
-    assert len(components) == 6  # Vpc, EksCluster, DeployRunner, MonitoringStack, RedisGateway, BackupVault
+    kinds = {"Vpc", "EksCluster", "DeployRunner", "MonitoringStack", "RedisGateway", "BackupVault"}
+    if stack == "production":  # the DR region: its own Vpc, EksCluster and MonitoringStack, and its scope
+        kinds |= {"DrRegion", "DrStandby"}
+    assert {r.type.removeprefix("redisgw:index:") for r in rec if r.urn in components} == kinds
     for r in rec:
         if r.type.startswith("redisgw:index:") or r.type == "pulumi:providers:aws":
             continue
@@ -119,7 +122,7 @@ def test_backups_replicate_and_lock_only_where_configured(
 ) -> None:
     """Backup bucket (+ its DR replica where DR is on) and the ALB access-log bucket; the backup
     bucket and its replica are both locked (S3 replicates retention only into a locked bucket)."""
-    types = Counter(r.type for r in stack_run(stack))
+    types = Counter(r.type for r in stack_run(stack).primary())
     assert types["aws:s3/bucket:Bucket"] == buckets
     assert types["aws:s3/bucketReplicationConfig:BucketReplicationConfig"] == replications
     assert types["aws:backup/vaultLockConfiguration:VaultLockConfiguration"] == vault_locks
@@ -127,7 +130,7 @@ def test_backups_replicate_and_lock_only_where_configured(
 
 
 def test_protection_follows_config(stack_run: StackRun) -> None:
-    assert stack_run("production").one("eks:index:Cluster").protect
+    assert all(c.protect for c in stack_run("production").of_type("eks:index:Cluster"))
     assert not stack_run("staging").one("eks:index:Cluster").protect
 
 
@@ -157,15 +160,24 @@ APP_TIER = {
 }
 
 
+DR_LINK = {
+    # The Redis link to the DR range (NetworkPolicies in and out) and the regional name, its
+    # certificate validation record, beside the failover record.
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 2,
+    "aws:route53/record:Record": 2,
+}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_application_tier_is_complete(stack_run: StackRun, stack: str) -> None:
-    types = Counter(r.type for r in stack_run(stack))
-    assert {t: types[t] for t in APP_TIER} == APP_TIER
+    types = Counter(r.type for r in stack_run(stack).primary())
+    expected = {t: n + (DR_LINK.get(t, 0) if stack == "production" else 0) for t, n in APP_TIER.items()}
+    assert {t: types[t] for t in APP_TIER} == expected
 
 
 @pytest.mark.parametrize(("stack", "minimum", "host"), [("production", 3, "api."), ("staging", 2, "api.staging.")])
 def test_application_sizes_come_from_the_stack_file(stack_run: StackRun, stack: str, minimum: int, host: str) -> None:
-    rec = stack_run(stack)
+    rec = stack_run(stack).primary()
     hpa = rec.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
     assert hpa["minReplicas"] == minimum
     assert rec.one("aws:acm/certificate:Certificate").inputs["domainName"].startswith(host)
