@@ -56,6 +56,11 @@ def _restore_job(
     return _args("restore-job", *(a for k, v in flags.items() if v is not None for a in (k, v)), *extra, *BUCKET)
 
 
+def _dr(action: str, *argv: str) -> Callable[[Path], list[str]]:
+    """An ``ops dr`` command line on the production stack with an existing (but not valid) kubeconfig."""
+    return lambda tmp: ["dr", action, "--stack", "production", *argv, "--dr-kubeconfig", _file(tmp)]
+
+
 WORK_DIR = "argument --work-dir/--spool-dir: "
 CASES: list[Case] = [
     # the top level
@@ -382,67 +387,49 @@ CASES: list[Case] = [
         "stack staging has no DR region (redisgw:dr.enabled is false in Pulumi.staging.yaml)",
     ),
     (
+        "dr-failover-no-kubeconfig",
+        _args("dr", "failover", "--stack", "production", "--primary-redis", "redis://a", "--dr-redis", "redis://b"),
+        2,
+        "the following arguments are required: --dr-kubeconfig",
+    ),
+    (
         "dr-failover-http-url",
-        _args("dr", "failover", "--stack", "production", "--primary-redis", "http://a:6379", "--dr-redis", "redis://b"),
+        _dr("failover", "--primary-redis", "http://a:6379", "--dr-redis", "redis://b"),
         2,
         "argument --primary-redis: expected redis://host:port, got http://",
     ),
     (
         "dr-failover-no-password",
-        _args("dr", "failover", "--stack", "production", "--primary-redis", "redis://a", "--dr-redis", "redis://b"),
+        _dr("failover", "--primary-redis", "redis://a", "--dr-redis", "redis://b"),
         2,
         "no Redis password for a:6379: set REDIS_PASSWORD",
     ),
     (
         "dr-failover-kubeconfig-missing",
         _args(
-            "dr",
-            "failover",
-            "--stack",
-            "production",
-            "--primary-redis",
-            "redis://a",
-            "--dr-redis",
-            "redis://b",
-            "--dr-kubeconfig",
-            "{tmp}/nope",
+            *("dr", "failover", "--stack", "production", "--primary-redis", "redis://a", "--dr-redis", "redis://b"),
+            *("--dr-kubeconfig", "{tmp}/nope"),
         ),
         2,
         "argument --dr-kubeconfig: ",
     ),
     (
         "dr-failover-link-without-port",
-        _args(
-            "dr",
-            "failover",
-            "--stack",
-            "production",
-            "--primary-redis",
-            "redis://a",
-            "--dr-redis",
-            "redis://b",
-            "--primary-link",
-            "nlb.example.com",
-        ),
+        _dr("failover", "--primary-redis", "redis://a", "--dr-redis", "redis://b", "--primary-link", "nlb.example.com"),
         2,
         "argument --primary-link: expected host:port",
     ),
     (
         "dr-failover-negative-timeout",
-        _args(
-            "dr",
-            "failover",
-            "--stack",
-            "production",
-            "--primary-redis",
-            "redis://a",
-            "--dr-redis",
-            "redis://b",
-            "--catch-up-timeout",
-            "-1",
-        ),
+        _dr("failover", "--primary-redis", "redis://a", "--dr-redis", "redis://b", "--catch-up-timeout", "-1"),
         2,
         "argument --catch-up-timeout: must be more than 0",
+    ),
+    (
+        "dr-failback-broken-kubeconfig",
+        _dr("failback", "--primary-redis", "redis://:pw12@a", "--dr-redis", "redis://:pw12@b"),
+        2,
+        "--dr-kubeconfig ",
     ),
     (
         "dr-failback-no-dr-redis",

@@ -255,7 +255,7 @@ def test_an_unreachable_standby_stops_the_failover_before_any_change(pair: Pair)
 
 def test_missing_failover_records_stop_the_failover_before_any_change(pair: Pair) -> None:
     plan = pair.plan(dns=Route53Dns(pair.dns.zone_id, "other.test.example", pair.dns.client))
-    with pytest.raises(OpsError, match="has no PRIMARY and no SECONDARY failover record for other.test.example."):
+    with pytest.raises(OpsError, match=r"has no PRIMARY and no SECONDARY failover record for other\.test\.example\."):
         dr.failover(plan)
     assert _writable(pair.primary) and not _writable(pair.standby)
 
@@ -383,3 +383,40 @@ def test_a_broken_kubeconfig_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(OpsError, match="--dr-kubeconfig") as caught:
         KubernetesScaler(str(broken), "redis-system", "redis-gateway")
     assert caught.value.code == 2
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: dr, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: dr, user: {token: not-a-real-token}}]
+contexts: [{name: dr, context: {cluster: dr, user: dr}}]
+current-context: dr
+"""
+
+
+@pytest.mark.parametrize("action", ["status", "failover", "failback"])
+def test_unreachable_endpoints_are_one_line_and_change_nothing(
+    action: str,
+    redis_server: Callable[..., RedisServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Route 53 unreachable (a dead endpoint), the Kubernetes API unreachable: the command stops at its
+    first read, before the first change; the primary is still writable."""
+    from ops.cli import main
+
+    primary = redis_server(password=PASSWORD)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("REDIS_PASSWORD", PASSWORD)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    argv = ["dr", action, "--stack", "production", "--primary-redis", primary.url, "--dr-redis", "redis://127.0.0.1:1"]
+    if action != "status":
+        argv += ["--dr-kubeconfig", str(kubeconfig)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot read the records of zone Z04512345EXAMPLEPROD" in err[0], err
+    assert PASSWORD not in err[0] and _writable(primary)

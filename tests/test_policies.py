@@ -17,9 +17,8 @@ import pytest
 from pulumi_policy import PolicyResource, StackValidationArgs
 
 from redisgw_policies import DOMAINS, POLICIES, capacity, data, edge, eks, network, platform, workloads
-from redisgw_policies._policy import region_of
 from redisgw_policies._cron import max_gap_minutes
-from redisgw_policies._policy import Finding, exemption_state
+from redisgw_policies._policy import Finding, exemption_state, region_of
 from tests.conftest import Recording
 from tests.policy_harness import as_policy_resources
 

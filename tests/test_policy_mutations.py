@@ -1814,7 +1814,11 @@ CASES: list[tuple[str, Mutation, str]] = [
         edit("aws:ec2/vpc:Vpc", "dr", "cidrBlock", "10.20.128.0/17"),
         "dr-require-disjoint-peered-ranges",
     ),
-    ("dr-range-equals-primary", edit("aws:ec2/vpc:Vpc", "dr", "cidrBlock", "10.20.0.0/16"), "dr-require-disjoint-peered-ranges"),
+    (
+        "dr-range-equals-primary",
+        edit("aws:ec2/vpc:Vpc", "dr", "cidrBlock", "10.20.0.0/16"),
+        "dr-require-disjoint-peered-ranges",
+    ),
     ("dr-peering-removed", remove(":VpcPeeringConnection", "dr-peering"), "dr-require-disjoint-peered-ranges"),
     (
         "dr-cluster-version-behind",

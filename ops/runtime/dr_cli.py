@@ -86,9 +86,10 @@ def add_commands(commands: Any) -> None:
         )
         p.add_argument(
             "--dr-kubeconfig",
+            required=True,
             type=argtypes.existing_file,
             metavar="FILE",
-            help="kubeconfig of the DR cluster, to scale its gateway",
+            help="kubeconfig of the DR cluster: the DR Sentinel and the gateway's minimum are set through it",
         )
         p.add_argument("--dr-context", metavar="NAME", help="context in --dr-kubeconfig (default: its current one)")
         p.add_argument(
@@ -221,11 +222,7 @@ def _plan(args: argparse.Namespace, cfg: settings_module.StackSettings) -> dr.Pl
     from ops.runtime.dr_targets import KubernetesScaler, Route53Dns
 
     _password_given(args.primary_redis, args.dr_redis, *args.dr_replica)
-    scaler = (
-        KubernetesScaler(str(args.dr_kubeconfig), cfg.gateway.namespace, GATEWAY_HPA, args.dr_context)
-        if args.dr_kubeconfig
-        else None
-    )
+    scaler = KubernetesScaler(str(args.dr_kubeconfig), cfg.gateway.namespace, GATEWAY_HPA, args.dr_context)
     url = f"https://{cfg.gateway.hostname}"
     return dr.Plan(
         primary=dr.Side("primary", args.primary_redis, link=args.primary_link),
