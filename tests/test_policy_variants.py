@@ -18,7 +18,11 @@ import pulumi_aws as aws
 import pytest
 from rich.console import Console
 
+import settings
 from ops.offline import preview
+from ops.offline.engine import ROOT, assume_secrets, cli_config, load_stack_config, run_program
+from tests.conftest import write_variant
+from tests.policy_harness import as_policy_resources, evaluate
 
 Mutation = Callable[[dict[str, Any]], None]
 
@@ -263,17 +267,58 @@ VARIANTS: list[tuple[str, str, pulumi.ResourceTransformation]] = [
 ]
 
 
+@pytest.fixture(scope="module")
+def single_region(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
+    """Production without its DR region (every variant breaks the primary: half the program to run),
+    and what that alone blocks (no standby, no copies in another region), measured once."""
+    variant = write_variant(tmp_path_factory.mktemp("single-region"), "production", [("redisgw:dr.enabled", False)])
+    return variant, _mandatory(variant, ())
+
+
+def _mandatory(variant: Path, transformations: Any) -> set[str]:
+    """Mandatory policies the variant's plan violates: the real program under the engine's mocks, the
+    pack evaluated in-process (the analyzer path gives the same verdicts: test_preview checks it, and
+    test_a_broken_item_fails_ops_preview takes it here)."""
+    loaded = load_stack_config("production", variant)
+    checked = settings.load_settings(loaded.values, source=variant.name, secret_keys=loaded.secret_keys)
+    cfg, _ = assume_secrets(loaded, settings.required_secret_keys(checked))
+    recorded = run_program(
+        ROOT / "__main__.py",
+        stack="production",
+        config=cli_config(cfg),
+        secret_keys=cfg.secret_keys,
+        region=checked.region,
+        transformations=transformations,
+    )
+    hits = evaluate(as_policy_resources(recorded), "production")
+    return {h.policy for h in hits if h.level == "mandatory"}
+
+
+def test_single_region_baseline_only_misses_the_second_region(single_region: tuple[Path, set[str]]) -> None:
+    assert single_region[1] == {
+        "dr-require-warm-standby",
+        "s3-bucket-require-cross-region-replication",
+        "backup-plan-require-schedule-retention-and-copy",  # the snapshot copy to the DR vault
+    }
+
+
 @pytest.mark.parametrize(("policy", "transformation"), [v[1:] for v in VARIANTS], ids=[v[0] for v in VARIANTS])
 def test_broken_item_blocks_production(
-    tmp_path: Path, policy: str, transformation: pulumi.ResourceTransformation
+    single_region: tuple[Path, set[str]], policy: str, transformation: pulumi.ResourceTransformation
 ) -> None:
+    variant, baseline = single_region
+    mandatory = _mandatory(variant, [transformation])
+    assert policy in mandatory - baseline, (policy, mandatory)
+
+
+def test_a_broken_item_fails_ops_preview(tmp_path: Path) -> None:
+    """The whole engine (analyzer protocol, schema checks, report) on the full production stack."""
+    _, policy, transformation = next(v for v in VARIANTS if v[0] == "tls")
     report = tmp_path / "report.json"
     out = io.StringIO()
-    code = preview.run("production", report, Console(file=out, width=200), transformations=[transformation])
+    assert preview.run("production", report, Console(file=out, width=200), transformations=[transformation]) == 1
     violations = json.loads(report.read_text())["policies"]["violations"]
-    mandatory = {v["policy"] for v in violations if v["enforcement"] == "mandatory"}
-    assert code == 1
-    assert policy in mandatory, (policy, mandatory)
+    assert {v["policy"] for v in violations if v["enforcement"] == "mandatory"} == {policy}
     assert policy in out.getvalue()
 
 
