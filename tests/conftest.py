@@ -241,28 +241,11 @@ def topology(redis_server: Callable[..., RedisServer], tmp_path: Path) -> Iterab
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterable[str]:
-    """A moto server for S3 and KMS; the AWS environment of this process points at it."""
-    import os
+    """A moto server for S3, KMS and Route 53; the AWS environment of this process points at it."""
+    from ops.runtime.dr_drill import moto_server
 
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    saved = {
-        k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")
-    }
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_REGION=REGION
-    )
-    yield endpoint
-    server.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with moto_server(REGION) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -144,31 +144,7 @@ def pair(redis_server: Callable[..., RedisServer], moto_endpoint: str) -> Iterab
     standby = redis_server(password=PASSWORD, extra=(*auth, "--replicaof", "127.0.0.1", str(primary.port)))
     wait_until(lambda: dr.lag(primary.endpoint, standby.endpoint)[0] == 0, 30, "the standby to sync")
     r53 = boto3.client("route53", region_name="us-east-1")
-    zone = r53.create_hosted_zone(Name="test.example.", CallerReference=secrets.token_hex(8))["HostedZone"]["Id"]
-    check = r53.create_health_check(
-        CallerReference=secrets.token_hex(8),
-        HealthCheckConfig={
-            "Type": "HTTPS",
-            "FullyQualifiedDomainName": "eu-west-1.api.test.example",
-            "ResourcePath": "/readyz",
-        },
-    )["HealthCheck"]["Id"]
-    records = [
-        {
-            "Action": "CREATE",
-            "ResourceRecordSet": {
-                "Name": "api.test.example.",
-                "Type": "A",
-                "SetIdentifier": role.lower(),
-                "Failover": role,
-                "TTL": 60,
-                "ResourceRecords": [{"Value": ip}],
-                **({"HealthCheckId": check} if role == "PRIMARY" else {}),
-            },
-        }
-        for role, ip in (("PRIMARY", "192.0.2.1"), ("SECONDARY", "192.0.2.2"))
-    ]
-    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": records})
+    zone, _ = dr_drill.failover_zone(r53, "api.test.example", ("192.0.2.1", "192.0.2.2"), "eu-west-1.api.test.example")
     healthy = {"primary": True}
     dns = Route53Dns(zone, "api.test.example", r53, probe=lambda: healthy["primary"])
     yield Pair(primary, standby, dns)

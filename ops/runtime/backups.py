@@ -138,7 +138,8 @@ def host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _client(endpoint: Endpoint, timeout: float = 10.0) -> redis.Redis:
+def redis_client(endpoint: Endpoint, timeout: float = 10.0) -> redis.Redis:
+    """A client of ``endpoint``; every socket operation gives up after ``timeout`` (connect: 5 s at most)."""
     return redis.Redis(
         host=endpoint.host,
         port=endpoint.port,
@@ -399,7 +400,7 @@ def find_replica(
         for _, ip, rport in sorted(candidates, reverse=True):
             replica = Endpoint(ip, rport, credentials.username, credentials.password)
             with contextlib.suppress(redis.RedisError):
-                if redis_info(_client(replica, 5.0), "replication").get("master_link_status") == "up":
+                if redis_info(redis_client(replica, 5.0), "replication").get("master_link_status") == "up":
                     return replica
         if allow_primary:
             return Endpoint(_text(primary[0]), int(primary[1]), credentials.username, credentials.password)
@@ -487,7 +488,7 @@ def backup(
     ``compression`` is ``zstd``, ``none`` or ``auto`` (zstd when the first 4 MiB compress well)."""
     deadline = time.monotonic() + deadline_seconds
     who = f"the source Redis at {source.address}"
-    client = _client(source, min(idle_timeout, 30.0))
+    client = redis_client(source, min(idle_timeout, 30.0))
     try:
         server = redis_info(client, "server")
         replication = redis_info(client, "replication")
@@ -1165,7 +1166,7 @@ def restore(
     client = None
     state: TargetState | None = None
     if target_url is not None:
-        client = _client(target_url, 30.0)
+        client = redis_client(target_url, 30.0)
         try:
             client.ping()
         except redis.AuthenticationError as exc:

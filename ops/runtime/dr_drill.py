@@ -299,33 +299,7 @@ class World:
         import boto3
 
         r53 = boto3.client("route53", endpoint_url=aws, region_name="us-east-1")
-        zone = r53.create_hosted_zone(Name="drill.example.", CallerReference=secrets.token_hex(8))["HostedZone"]["Id"]
-        check = r53.create_health_check(
-            CallerReference=secrets.token_hex(8),
-            HealthCheckConfig={
-                "Type": "HTTPS",
-                "FullyQualifiedDomainName": "primary.drill.example",
-                "ResourcePath": "/readyz",
-                "RequestInterval": 10,
-                "FailureThreshold": 3,
-            },
-        )["HealthCheck"]["Id"]
-        changes = [
-            {
-                "Action": "CREATE",
-                "ResourceRecordSet": {
-                    "Name": "api.drill.example.",
-                    "Type": "A",
-                    "SetIdentifier": role.lower(),
-                    "Failover": role,
-                    "TTL": 60,
-                    "ResourceRecords": [{"Value": address}],
-                    **({"HealthCheckId": check} if role == "PRIMARY" else {}),
-                },
-            }
-            for role, address in (("PRIMARY", PRIMARY_ADDRESS), ("SECONDARY", DR_ADDRESS))
-        ]
-        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+        zone, _ = failover_zone(r53, "api.drill.example", (PRIMARY_ADDRESS, DR_ADDRESS), "primary.drill.example")
         self.dns = Route53Dns(zone, "api.drill.example", r53, probe=lambda: self.fronts["primary"].ready())
 
     def _redis(self, name: str, *extra: str) -> Endpoint:
@@ -386,8 +360,8 @@ class World:
 
 
 @contextlib.contextmanager
-def _aws() -> Iterator[str]:
-    """A moto server for Route 53 and S3, with this process's AWS environment pointing at it."""
+def moto_server(region: str = "eu-central-1") -> Iterator[str]:
+    """A moto server (Route 53, S3, KMS), with this process's AWS environment pointing at it."""
     try:
         from moto.server import ThreadedMotoServer
     except ModuleNotFoundError:
@@ -404,9 +378,9 @@ def _aws() -> Iterator[str]:
     os.environ.pop("AWS_PROFILE", None)
     os.environ.update(
         AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="drill",
-        AWS_SECRET_ACCESS_KEY="drill",  # noqa: S106 - moto's
-        AWS_REGION="eu-central-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's
+        AWS_REGION=region,
     )
     try:
         yield endpoint
@@ -417,6 +391,40 @@ def _aws() -> Iterator[str]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def failover_zone(r53: Any, hostname: str, addresses: tuple[str, str], check_fqdn: str) -> tuple[str, str]:
+    """A hosted zone with the failover pair of ``hostname`` (PRIMARY, health-checked on ``check_fqdn``,
+    and SECONDARY, answering ``addresses``), as the edge declares it; returns (zone id, check id)."""
+    domain = hostname.split(".", 1)[1]
+    zone = r53.create_hosted_zone(Name=f"{domain}.", CallerReference=secrets.token_hex(8))["HostedZone"]["Id"]
+    check = r53.create_health_check(
+        CallerReference=secrets.token_hex(8),
+        HealthCheckConfig={
+            "Type": "HTTPS",
+            "FullyQualifiedDomainName": check_fqdn,
+            "ResourcePath": "/readyz",
+            "RequestInterval": 10,
+            "FailureThreshold": 3,
+        },
+    )["HealthCheck"]["Id"]
+    changes = [
+        {
+            "Action": "CREATE",
+            "ResourceRecordSet": {
+                "Name": f"{hostname}.",
+                "Type": "A",
+                "SetIdentifier": role.lower(),
+                "Failover": role,
+                "TTL": 60,
+                "ResourceRecords": [{"Value": address}],
+                **({"HealthCheckId": check} if role == "PRIMARY" else {}),
+            },
+        }
+        for role, address in zip(("PRIMARY", "SECONDARY"), addresses, strict=True)
+    ]
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+    return zone, check
 
 
 # -- scenarios -------------------------------------------------------------------------------------
@@ -563,7 +571,7 @@ def drill(
     scenarios: tuple[str, ...], rpo_target: float, rto_target: float, say: Callable[[str], None]
 ) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
-    with _aws() as aws, tempfile.TemporaryDirectory(prefix="ops-dr-drill-") as tmp:
+    with moto_server() as aws, tempfile.TemporaryDirectory(prefix="ops-dr-drill-") as tmp:
         for kind in scenarios:
             work = Path(tmp) / kind
             work.mkdir()
