@@ -306,7 +306,7 @@ def test_missing_aws_credentials_are_one_line(
 # -- the DR cluster's half: Sentinel and the gateway's minimum ------------------------------------
 
 
-def test_scaler_creates_sentinel_before_raising_and_removes_it_after_lowering() -> None:
+def test_scaler_unlinks_and_creates_sentinel_before_raising_and_removes_it_after_lowering() -> None:
     import json
     from types import SimpleNamespace
 
@@ -330,10 +330,18 @@ def test_scaler_creates_sentinel_before_raising_and_removes_it_after_lowering() 
             calls.append(f"hpa {body['spec']['minReplicas']}")
             state["min"] = body["spec"]["minReplicas"]
 
+    conf = {"redis-additional.conf": "appendonly yes\nreplicaof k8s-link.elb.eu-west-1.amazonaws.com 6379\n"}
+
     class Core:
         def read_namespaced_config_map(self, name: str, ns: str) -> Any:
+            if name == "redis-extra-config":
+                return SimpleNamespace(data=dict(conf))
             assert name == "redis-dr-sentinel"
             return SimpleNamespace(data={"sentinel.json": json.dumps(manifest)})
+
+        def patch_namespaced_config_map(self, name: str, ns: str, body: Any) -> None:
+            calls.append(f"unlink {name}")
+            conf.update(body["data"])
 
     class Custom:
         def create_namespaced_custom_object(self, group: str, version: str, ns: str, plural: str, body: Any) -> None:
@@ -348,7 +356,17 @@ def test_scaler_creates_sentinel_before_raising_and_removes_it_after_lowering() 
     scaler.namespace, scaler.name = "redis-system", "redis-gateway"
     scaler.scale(6)
     scaler.scale(3)
-    assert calls == ["create RedisSentinel", "hpa 6", "hpa 3", "delete redissentinels/redis"]
+    assert calls == [
+        "unlink redis-extra-config",
+        "create RedisSentinel",
+        "hpa 6",
+        "hpa 3",
+        "delete redissentinels/redis",
+    ]
+    assert conf["redis-additional.conf"] == "appendonly yes\n"  # a restarted pod stays the primary
+    state["min"] = 3
+    scaler.scale(6)  # a second activation: nothing left to unlink, Sentinel already there
+    assert calls[-2:] == ["create RedisSentinel", "hpa 6"]
 
 
 def test_a_broken_kubeconfig_is_one_clear_error(tmp_path: Path) -> None:

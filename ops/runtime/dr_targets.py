@@ -7,9 +7,10 @@
   override works with the primary region gone.
 * :class:`KubernetesScaler` activates or stands down the DR region's in-cluster half through the
   official Kubernetes client and a kubeconfig: ``minReplicas`` of the gateway's HorizontalPodAutoscaler
-  (the HPA then scales the Rollout) and the Sentinel quorum, which a standby does not run (it would
+  (the HPA then scales the Rollout), the Sentinel quorum, which a standby does not run (it would
   fail over a primary that reports itself a replica) and whose manifest the program keeps in the
-  ConfigMap ``redis-dr-sentinel``.
+  ConfigMap ``redis-dr-sentinel``, and the ``replicaof`` line of the tier's Redis configuration,
+  dropped at activation so that a restarted pod does not go back to replicating from the lost region.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ class Route53Dns:
 
 
 SENTINEL_CONFIGMAP = "redis-dr-sentinel"
+REDIS_CONFIGMAP, REDIS_CONFIG_KEY = "redis-extra-config", "redis-additional.conf"
 SENTINEL_GROUP, SENTINEL_VERSION, SENTINEL_PLURAL = "redis.redis.opstreelabs.in", "v1beta2", "redissentinels"
 
 
@@ -159,6 +161,7 @@ class KubernetesScaler:
         removed last) the DR side."""
         raising = minimum > self.current()
         if raising:
+            self._unlink_config()
             self._sentinel(present=True)
         body = {"spec": {"minReplicas": minimum}}
         self._call(
@@ -166,6 +169,23 @@ class KubernetesScaler:
         )
         if not raising:
             self._sentinel(present=False)
+
+    def _unlink_config(self) -> None:
+        """Drop ``replicaof`` from the promoted tier's ``redis-extra-config``: a pod restarting after the
+        failover must come back as the primary, not as a replica of the lost region."""
+        cm = self._call_on(
+            f"read ConfigMap {self.namespace}/{REDIS_CONFIGMAP}",
+            lambda: self.core.read_namespaced_config_map(REDIS_CONFIGMAP, self.namespace),
+        )
+        conf = str((cm.data or {}).get(REDIS_CONFIG_KEY, ""))
+        kept = [line for line in conf.splitlines() if not line.strip().startswith(("replicaof ", "slaveof "))]
+        if len(kept) == len(conf.splitlines()):
+            return
+        body = {"data": {REDIS_CONFIG_KEY: "\n".join(kept) + "\n"}}
+        self._call_on(
+            f"patch ConfigMap {self.namespace}/{REDIS_CONFIGMAP}",
+            lambda: self.core.patch_namespaced_config_map(REDIS_CONFIGMAP, self.namespace, body),
+        )
 
     def _sentinel(self, *, present: bool) -> None:
         import json
