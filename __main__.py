@@ -1,6 +1,7 @@
 """Redis HTTP Gateway platform: settings -> providers -> components -> exports."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -150,6 +151,7 @@ gateway_args = RedisGatewayArgs(
     failover="PRIMARY" if cfg.dr.enabled else None,
     health_check=HealthCheck(**cfg.dr.health_check.model_dump()),
     redis_peer_cidr=cfg.dr.vpc_cidr if standby_link else None,
+    capacity=settings.capacity_record(cfg, Path(__file__).parent),
 )
 gateway = RedisGateway(
     "gateway",

@@ -753,6 +753,44 @@ class DeliverySettings(_Model):
         return self
 
 
+class ValueSizeSettings(_Model):
+    """Sizes of the values the service stores, in bytes."""
+
+    mean: int = Field(ge=1, le=512 * 2**20)
+    max: int = Field(ge=1, le=512 * 2**20)
+
+    @model_validator(mode="after")
+    def _order(self) -> ValueSizeSettings:
+        if self.max < self.mean:
+            raise ValueError(f"max ({self.max}) must not be below mean ({self.mean})")
+        return self
+
+
+class CapacitySettings(_Model):
+    """What the service must carry: the inputs of ``ops capacity`` and of the capacity policy."""
+
+    peak_requests_per_second: float = Field(gt=0, le=10_000_000)
+    read_share: float = Field(ge=0, le=1)
+    """Share of requests that read (GET); the rest write."""
+    keys: int = Field(ge=0, le=10**11)
+    value_bytes: ValueSizeSettings
+    growth_per_month: float = Field(default=0.05, ge=0, le=10)
+    """Growth of the key count per month (0.05: 5%)."""
+    headroom: float = Field(default=0.3, ge=0, le=10)
+    """Margin kept above the peak and the dataset (0.3: 30%)."""
+    restore_objective_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    """How long a restore of the whole dataset may take."""
+    baseline: str = "docs/capacity/baseline.json"
+    """Measured baselines (``ops bench ... --save``), relative to the project."""
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline(cls, v: str) -> str:
+        if v.startswith("/") or ".." in v.split("/") or not v.endswith(".json"):
+            raise ValueError(f"baseline {v!r} must be a .json path inside the project")
+        return v
+
+
 class StackSettings(_Model):
     """Everything one stack declares. Built by :func:`load_settings`; never mutated."""
 
@@ -787,6 +825,7 @@ class StackSettings(_Model):
     backup: BackupSettings
     delivery: DeliverySettings = DeliverySettings()
     dr: DrSettings = DrSettings()
+    capacity: CapacitySettings | None = None
 
     @field_validator("region")
     @classmethod
@@ -992,6 +1031,39 @@ def backup_max_age_seconds(cfg: StackSettings, job_deadline_seconds: int) -> int
     """Age of the newest backup past which a backup was missed: the schedule's longest gap plus the
     time one backup may take. The backup alert fires there, so a missed RPO pages within minutes."""
     return schedule_max_gap_seconds(cfg.backup.schedule) + job_deadline_seconds
+
+
+BACKUP_BENCHMARK = "docs/capacity/backup-benchmark.json"
+
+
+def capacity_record(cfg: StackSettings, root: Any) -> dict[str, Any] | None:
+    """What the capacity policy judges the plan against: the declared demand (``redisgw:capacity``), the
+    zones, and the measured baselines as the files hold them (the baseline's gateway and Redis figures,
+    the backup benchmark's rows). ``None`` when the stack declares no capacity."""
+    cap = cfg.capacity
+    if cap is None:
+        return None
+    documents = {}
+    for key, name in (("baseline", cap.baseline), ("backup", BACKUP_BENCHMARK)):
+        try:
+            documents[key] = json.loads((root / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SettingsError([f"{name}: cannot be read as JSON for redisgw:capacity ({exc})"]) from None
+    baseline = documents["baseline"] if isinstance(documents["baseline"], dict) else {}
+    return {
+        "demand": {
+            "peak_rps": cap.peak_requests_per_second,
+            "read_share": cap.read_share,
+            "keys": cap.keys,
+            "value_bytes": float(cap.value_bytes.mean),
+            "growth_per_month": cap.growth_per_month,
+            "headroom": cap.headroom,
+            "restore_objective_seconds": float(cap.restore_objective_seconds),
+        },
+        "zones": len(cfg.network.availability_zones),
+        "baseline": {k: baseline.get(k) for k in ("gateway", "redis")},
+        "backup": documents["backup"],
+    }
 
 
 def required_secret_keys(cfg: StackSettings) -> list[str]:

@@ -9,6 +9,7 @@ the Redis data tier (:mod:`components._redis_tier`), the gateway workload and it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -139,6 +140,9 @@ class RedisGatewayArgs:
     """The role of this region's record for ``hostname`` (DR on); ``None``: a plain alias."""
     health_check: HealthCheck | None = None
     """How Route 53 checks the PRIMARY region (default :class:`HealthCheck`)."""
+    capacity: Mapping[str, Any] | None = None
+    """The capacity record (``settings.capacity_record``): declared demand and measured baselines, kept
+    in the ConfigMap ``redis-gateway-capacity`` for the capacity policy."""
 
 
 def cpu_millis(q: str) -> int:

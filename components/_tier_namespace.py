@@ -1,4 +1,4 @@
-"""Part: the tier's namespace and its guard rails.
+"""Part: the tier's namespace and its guard rails (and the capacity record the capacity policy reads).
 
 Pod Security ``baseline`` enforced (``restricted`` warned and audited), ALB pod readiness gates, a
 ResourceQuota sized from the configured maxima (:func:`components._tier.quota`), a LimitRange, and
@@ -7,6 +7,8 @@ NetworkPolicies that deny everything but the flows the tier needs
 """
 
 from __future__ import annotations
+
+import json
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -60,4 +62,11 @@ def tier_namespace(name: str, args: RedisGatewayArgs, parent: pulumi.Resource) -
             f"{name}-netpol-{policy_name}", metadata=meta(args, policy_name), spec=spec, opts=in_ns
         )
 
+    if args.capacity is not None:
+        k8s.core.v1.ConfigMap(
+            f"{name}-capacity",
+            metadata=meta(args, "redis-gateway-capacity"),
+            data={"capacity.json": json.dumps(args.capacity, sort_keys=True)},
+            opts=in_ns,
+        )
     return ns

@@ -14,7 +14,8 @@ from ops.runtime import args as argtypes
 from ops.runtime.report import STDOUT, add_json_flag, write_json
 
 DESCRIPTION = (
-    "One CLI for the Redis HTTP Gateway platform: offline preview, policies, backups, smoke tests, disaster recovery."
+    "One CLI for the Redis HTTP Gateway platform: offline preview, policies, backups, smoke tests, disaster recovery, "
+    "benchmarks and capacity planning."
 )
 ENVIRONMENT = """environment:
   REDIS_PASSWORD, REDIS_USERNAME   Redis credentials of backup and restore (unless the URL carries them)
@@ -113,10 +114,37 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=argtypes.positive_seconds, default=5.0, help="seconds per request (default: 5)"
     )
     add_json_flag(smoke)
-    from ops.runtime import backup_cli, dr_cli
+    capacity = commands.add_parser(
+        "capacity",
+        help="the capacity plan of a stack: pods, nodes, Redis memory and growth, backups, cost; exit 1 when short",
+        description="Check that the stack carries its declared peak (redisgw:capacity) with the measured baselines "
+        "(docs/capacity/baseline.json from `ops bench`, docs/capacity/backup-benchmark.json from `make bench`). Exit "
+        "0 when it does, 1 naming every number that falls short, 2 on bad input.",
+    )
+    capacity.add_argument(
+        "--stack", required=True, type=argtypes.stack_name, help="stack name: reads Pulumi.<stack>.yaml"
+    )
+    capacity.add_argument(
+        "--baseline", type=argtypes.existing_file, metavar="FILE", help="a baseline other than the stack's"
+    )
+    capacity.add_argument(
+        "--config",
+        type=argtypes.existing_file,
+        metavar="FILE",
+        help="read the stack's config from FILE instead of Pulumi.<stack>.yaml (plan a variant)",
+    )
+    capacity.add_argument(
+        "--markdown",
+        type=argtypes.new_file,
+        metavar="FILE",
+        help="also write the plan as Markdown (docs/capacity/<stack>.md)",
+    )
+    add_json_flag(capacity)
+    from ops.runtime import backup_cli, bench_cli, dr_cli
 
     backup_cli.add_commands(commands)
     dr_cli.add_commands(commands)
+    bench_cli.add_commands(commands)
     return parser
 
 
@@ -177,6 +205,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out.print(f"{c.status.upper():5} {c.name:<11} {c.detail} ({c.seconds}s)", markup=False)
             out.print("smoke test " + ("passed" if report.ok else "FAILED"), markup=False)
             return 0 if report.ok else 1
+        if args.command == "capacity":
+            capacity_plan = _offline("capacity")
+            report = capacity_plan.build(args.stack, args.baseline, args.config)
+            write_json(args.json, report.as_dict())
+            if args.markdown:
+                args.markdown.write_text(capacity_plan.markdown(report), encoding="utf-8")
+            out = Console(stderr=True, highlight=False) if args.json == STDOUT else console
+            capacity_plan.render(report, out)
+            return 0 if report.plan.ok else 1
+        if args.command == "bench":
+            from ops.runtime import bench_cli
+
+            return bench_cli.run(args, console)
         if args.command == "dr":
             from ops.runtime import dr_cli
 

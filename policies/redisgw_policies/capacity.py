@@ -228,6 +228,92 @@ def nodes_for_rollout(args: StackValidationArgs, config: Mapping[str, Any]) -> F
             )
 
 
+CAPACITY_CONFIGMAP = "redis-gateway-capacity"
+"""Where the program records the declared demand and the measured baselines (key ``capacity.json``)."""
+
+
+def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    """The stack's replicas, node groups and Redis memory carry the peak its capacity record declares."""
+    import json
+
+    from redisgw_policies.capacity_model import Demand, Supply, baseline_from, plan
+
+    records = [
+        r
+        for r in args.resources
+        if k8s_kind(r.resource_type) == "ConfigMap" and get(r.props, "metadata.name") == CAPACITY_CONFIGMAP
+    ]
+    groups = _node_groups(args)
+    for record in records:
+        try:
+            doc = json.loads(str(as_map(record.props.get("data")).get("capacity.json")))
+            demand = Demand(**doc["demand"])
+            baseline = baseline_from(doc["baseline"], doc["backup"])
+            zones = int(doc["zones"])
+        except (ValueError, KeyError, TypeError) as exc:
+            yield f"ConfigMap {CAPACITY_CONFIGMAP} is not a capacity record ({exc}).", record.urn
+            continue
+        rollout = next((w for w in _workloads(args) if k8s_kind(w.resource_type) == "Rollout"), None)
+        hpa = next(
+            (
+                h
+                for h in args.resources
+                if k8s_kind(h.resource_type) == "HorizontalPodAutoscaler"
+                and rollout is not None
+                and get(h.props, "spec.scaleTargetRef.name") == get(rollout.props, "metadata.name")
+            ),
+            None,
+        )
+        redis = next((w for w in args.resources if k8s_kind(w.resource_type) == "RedisReplication"), None)
+        backup = next(
+            (
+                c
+                for c in args.resources
+                if k8s_kind(c.resource_type) == "CronJob" and get(c.props, "metadata.name") == "redis-backup"
+            ),
+            None,
+        )
+        if rollout is None or hpa is None or redis is None:
+            continue  # nothing to size: the tier's own policies report what is missing
+        by_urn = {g.urn: g for g in groups}
+        candidates = sorted(_candidates(rollout, groups))
+        group = by_urn[candidates[0]] if candidates else None
+        sizes = [instance_capacity(t) for t in strings(group.props.get("instanceTypes"))] if group else []
+        known = [x for x in sizes if x is not None]
+        request = pod_demand(rollout.props)
+        limit = get(redis.props, "spec.kubernetesConfig.resources.limits.memory")
+        supply = Supply(
+            zones=zones,
+            gateway_max=as_int(get(hpa.props, "spec.maxReplicas"), 0) or 0,
+            gateway_cpu_request_m=request.requests_cpu,
+            gateway_memory_request_mi=request.requests_memory,
+            main_nodes_max=as_int(get(group.props, "scalingConfig.maxSize"), 0) or 0 if group else 0,
+            main_node_cpu_m=min(x[0] for x in known) if known else 0,
+            main_node_memory_mi=min(x[1] for x in known) if known else 0,
+            redis_memory_limit_bytes=memory_mi(limit) * 2**20,
+            maxmemory_percent=as_float(get(redis.props, "spec.redisConfig.maxMemoryPercentOfLimit"), 100.0) or 100.0,
+            backup_deadline_seconds=as_float(get(backup.props, "spec.jobTemplate.spec.activeDeadlineSeconds"), 0.0)
+            or math.inf
+            if backup
+            else math.inf,
+        )
+        try:
+            result = plan(demand, baseline, supply)
+        except ValueError as exc:
+            yield f"The capacity record cannot be evaluated: {exc}.", record.urn
+            continue
+        where = {
+            "gateway": hpa.urn,
+            "nodes": group.urn if group else hpa.urn,
+            "memory": redis.urn,
+            "operations": redis.urn,
+            "backup": backup.urn if backup else record.urn,
+            "restore": record.urn,
+        }
+        for constraint, message in zip(result.constraints, result.shortfalls, strict=True):
+            yield f"The declared peak does not fit: {message}.", where[constraint]
+
+
 POLICIES = [
     stack_policy(
         name="k8s-namespace-require-quota-for-rollout",
@@ -242,5 +328,12 @@ POLICIES = [
         rule=nodes_for_rollout,
         severity=Severity.HIGH,
         remediation="Raise the node group's maxSize or instance size, or lower redisgw:gateway.replicas.max.",
+    ),
+    stack_policy(
+        name="capacity-require-declared-peak",
+        description="Replicas, node groups, Redis memory and backup times carry the stack's declared peak.",
+        rule=declared_peak,
+        severity=Severity.HIGH,
+        remediation="Raise the number named or lower the declared peak (`python -m ops capacity` shows the plan).",
     ),
 ]

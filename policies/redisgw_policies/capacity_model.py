@@ -1,0 +1,218 @@
+"""The capacity model: can a stack carry its declared peak, and for how long?
+
+One implementation with two entry points: ``python -m ops capacity`` (the plan, as tables, from the
+stack file and the measured baselines) and the pack's ``capacity-require-declared-peak`` policy (the
+same arithmetic at preview, on what the program declares). Pure Python: the pack installs alone.
+
+Formulas (every input named in :class:`Demand`, :class:`Baseline` and :class:`Supply`):
+
+* gateway pods at peak: ``ceil(peak * (1 + headroom) / rps_per_pod)``; with one zone lost (pods
+  spread evenly), ``ceil(pods * zones / (zones - 1))``, which ``gateway.replicas.max`` must allow;
+* main nodes for those pods: the larger of their CPU and memory requests over one node's
+  allocatable, within the group's ``maxSize``;
+* Redis memory: ``keys * (value_bytes + overhead_per_key)``, times ``1 + headroom``, within
+  ``maxmemory`` (the limit times ``maxmemoryPercent``; the rest of the limit is the fork's
+  copy-on-write and the replication reserve); months of growth that still fit:
+  ``floor(log(maxmemory / dataset) / log(1 + growth))``;
+* Redis throughput: the peak with headroom within the measured operations per second;
+* backup: the dataset times the measured seconds per MiB, within the backup job's deadline; restore
+  likewise within the restore objective.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What the service must carry (``redisgw:capacity.*``)."""
+
+    peak_rps: float
+    read_share: float
+    keys: int
+    value_bytes: float
+    """Mean value size."""
+    growth_per_month: float
+    headroom: float
+    restore_objective_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What was measured (``docs/capacity/baseline.json``)."""
+
+    gateway_rps_per_pod: float
+    redis_ops_per_second: float
+    redis_overhead_bytes_per_key: float
+    backup_seconds_per_mib: float
+    restore_seconds_per_mib: float
+    rdb_ratio: float
+
+
+@dataclass(frozen=True)
+class Supply:
+    """What the stack declares."""
+
+    zones: int
+    gateway_max: int
+    gateway_cpu_request_m: float
+    gateway_memory_request_mi: float
+    main_nodes_max: int
+    main_node_cpu_m: float
+    main_node_memory_mi: float
+    redis_memory_limit_bytes: float
+    maxmemory_percent: float
+    backup_deadline_seconds: float
+
+
+@dataclass
+class Plan:
+    """The computed plan; ``shortfalls`` names each number that falls short."""
+
+    gateway_pods_at_peak: int
+    gateway_pods_zone_lost: int
+    main_nodes_needed: int
+    redis_dataset_bytes: float
+    redis_needed_bytes: float
+    redis_maxmemory_bytes: float
+    months_of_growth: float
+    redis_ops_needed: float
+    rdb_mib: float
+    backup_seconds: float
+    restore_seconds: float
+    shortfalls: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    """For each shortfall, what falls short: ``gateway``, ``nodes``, ``memory``, ``operations``,
+    ``backup`` or ``restore``."""
+
+    def short(self, constraint: str, message: str) -> None:
+        self.constraints.append(constraint)
+        self.shortfalls.append(message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.shortfalls
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def plan(d: Demand, b: Baseline, s: Supply) -> Plan:
+    """Compute the plan; raises ValueError on inputs the formulas cannot use (named)."""
+    for name, value in (
+        ("gateway rps per pod", b.gateway_rps_per_pod),
+        ("Redis operations per second", b.redis_ops_per_second),
+        ("zones", s.zones),
+    ):
+        if not value or value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    if s.zones < 2:
+        raise ValueError(f"zones must be at least 2 to survive the loss of one, got {s.zones}")
+    pods = max(1, math.ceil(d.peak_rps * (1 + d.headroom) / b.gateway_rps_per_pod))
+    pods_zone_lost = math.ceil(pods * s.zones / (s.zones - 1))
+    by_cpu = pods_zone_lost * s.gateway_cpu_request_m / s.main_node_cpu_m if s.main_node_cpu_m > 0 else math.inf
+    by_memory = (
+        pods_zone_lost * s.gateway_memory_request_mi / s.main_node_memory_mi if s.main_node_memory_mi > 0 else math.inf
+    )
+    nodes = math.ceil(max(by_cpu, by_memory)) if math.isfinite(max(by_cpu, by_memory)) else 10**9
+    dataset = d.keys * (d.value_bytes + b.redis_overhead_bytes_per_key)
+    needed = dataset * (1 + d.headroom)
+    maxmemory = s.redis_memory_limit_bytes * s.maxmemory_percent / 100
+    if dataset <= 0:
+        months = math.inf
+    elif needed > maxmemory:
+        months = 0.0
+    elif d.growth_per_month <= 0:
+        months = math.inf
+    else:
+        months = float(math.floor(math.log(maxmemory / needed) / math.log(1 + d.growth_per_month)))
+    ops = d.peak_rps * (1 + d.headroom)
+    dataset_mib = dataset / MIB
+    out = Plan(
+        gateway_pods_at_peak=pods,
+        gateway_pods_zone_lost=pods_zone_lost,
+        main_nodes_needed=nodes,
+        redis_dataset_bytes=dataset,
+        redis_needed_bytes=needed,
+        redis_maxmemory_bytes=maxmemory,
+        months_of_growth=months,
+        redis_ops_needed=ops,
+        rdb_mib=dataset_mib * b.rdb_ratio,
+        backup_seconds=dataset_mib * b.backup_seconds_per_mib,
+        restore_seconds=dataset_mib * b.restore_seconds_per_mib,
+    )
+    if pods_zone_lost > s.gateway_max:
+        out.short(
+            "gateway",
+            f"gateway.replicas.max ({s.gateway_max}) is below the {pods_zone_lost} gateway pods the peak of "
+            f"{d.peak_rps:g} req/s needs with {d.headroom:.0%} headroom and one of {s.zones} zones lost "
+            f"({b.gateway_rps_per_pod:g} req/s per pod)",
+        )
+    if nodes > s.main_nodes_max:
+        out.short(
+            "nodes",
+            f"the main node group's maxSize ({s.main_nodes_max}) is below the {nodes} nodes those "
+            f"{pods_zone_lost} gateway pods request",
+        )
+    if needed > maxmemory:
+        out.short(
+            "memory",
+            f"Redis maxmemory ({_gib(maxmemory)}) is below the {_gib(needed)} that {d.keys} keys of "
+            f"{d.value_bytes:g} bytes need with {d.headroom:.0%} headroom",
+        )
+    if ops > b.redis_ops_per_second:
+        out.short(
+            "operations", f"Redis serves {b.redis_ops_per_second:.0f} operations/s (measured); the peak needs {ops:.0f}"
+        )
+    if out.backup_seconds > s.backup_deadline_seconds:
+        out.short(
+            "backup",
+            f"a backup of {dataset_mib:.0f} MiB takes about {out.backup_seconds:.0f} s, beyond the backup "
+            f"job's {s.backup_deadline_seconds:.0f} s deadline",
+        )
+    if out.restore_seconds > d.restore_objective_seconds:
+        out.short(
+            "restore",
+            f"a restore of {dataset_mib:.0f} MiB takes about {out.restore_seconds:.0f} s, beyond the "
+            f"{d.restore_objective_seconds:.0f} s restore objective",
+        )
+    return out
+
+
+def baseline_from(document: dict[str, Any], backup: dict[str, Any] | None) -> Baseline:
+    """The model's :class:`Baseline` from ``docs/capacity/baseline.json`` (``ops bench ... --save``) and
+    the backup benchmark (``make bench``: ``docs/capacity/backup-benchmark.json``); ValueError names
+    what is missing."""
+
+    def need(path: str) -> float:
+        node: Any = document
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ValueError(f"the baseline has no {path}")
+            node = node[part]
+        if not isinstance(node, (int, float)) or isinstance(node, bool) or node < 0:
+            raise ValueError(f"the baseline's {path} is not a non-negative number")
+        return float(node)
+
+    rows = (backup or {}).get("rows") or []
+    row = max(rows, key=lambda r: r.get("dataset_mib", 0)) if rows else None
+    if row is None:
+        raise ValueError("the backup benchmark has no rows (run make bench)")
+    size = float(row["dataset_mib"])
+    return Baseline(
+        gateway_rps_per_pod=need("gateway.rps_per_pod"),
+        redis_ops_per_second=need("redis.mixed_ops"),
+        redis_overhead_bytes_per_key=need("redis.overhead_bytes_per_key"),
+        backup_seconds_per_mib=float(row["backup_ours_s"]) / size,
+        restore_seconds_per_mib=float(row["restore_ours_s"]) / size,
+        rdb_ratio=float(row["rdb_mib"]) / size,
+    )
