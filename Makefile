@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 STACK  ?= production
 TYPED  := components settings.py ops policies/redisgw_policies bench
 
-.PHONY: preview test lint typecheck pytest bench clean
+.PHONY: preview test lint typecheck pytest bench bench-http clean
 
 # Real peers the tests run against (Debian packages): redis-server and redis-check-rdb for backups,
 # promtool and amtool for the alerting tests. Installed when missing and root; named otherwise.
@@ -53,6 +53,10 @@ pytest: $(VENV)/.installed peers .tools/.installed
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# The load generator's fidelity: arrival rate up to 3000 req/s, p99 against injected latency (about 40 s).
+bench-http: $(VENV)/.installed
+	$(PY) -m bench.http_generator
 
 # Backup/restore throughput against redis-cli --rdb + boto3, and peak memory (a few minutes).
 bench: $(VENV)/.installed peers

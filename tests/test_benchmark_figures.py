@@ -30,3 +30,16 @@ def test_the_prose_states_the_constants_in_force() -> None:
     assert backups.SAMPLE_SIZE == 4 << 20 and backups.WORTH_COMPRESSING == 0.85
     assert "first 4 MiB" in README and "85%" in README
     assert rdbcheck._BACKLOG == 16
+
+
+def test_the_readme_generator_table_is_the_recorded_run_and_met_its_targets() -> None:
+    from bench.http_generator import RESULTS as HTTP_RESULTS
+    from bench.http_generator import markdown_table as http_table
+
+    doc = json.loads(HTTP_RESULTS.read_text())
+    assert http_table(doc) in README
+    for row in doc["rates"]:
+        if row["rate"] <= 2000:
+            assert abs(row["ratio"] - 1) <= 0.05, row
+    assert max(r["rate"] for r in doc["rates"]) >= 2000
+    assert doc["latency"]["p99_error"] <= 0.10

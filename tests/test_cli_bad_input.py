@@ -371,6 +371,66 @@ CASES: list[Case] = [
     ("prune-no-bucket", _args("prune", "--dry-run"), 2, "the following arguments are required: --bucket"),
     ("prune-region-empty", _args("prune", "--region", "", *BUCKET), 2, "argument --region: "),
     ("prune-bucket-short", _args("prune", "--bucket", "ab"), 2, "argument --bucket: 'ab'"),
+    ("capacity-no-stack", _args("capacity"), 2, "the following arguments are required: --stack"),
+    (
+        "capacity-missing-baseline",
+        _args("capacity", "--stack", "production", "--baseline", "{tmp}/nope.json"),
+        2,
+        "argument --baseline: ",
+    ),
+    ("capacity-unknown-stack", _args("capacity", "--stack", "nope"), 2, "Pulumi.nope.yaml: no such stack file"),
+    ("bench-no-target", _args("bench"), 2, "the following arguments are required: TARGET"),
+    (
+        "bench-http-zero-rate",
+        _args("bench", "http", "--url", "http://127.0.0.1:1", "--rate", "0"),
+        2,
+        "argument --rate: must be more than 0",
+    ),
+    (
+        "bench-http-negative-rate",
+        _args("bench", "http", "--url", "http://127.0.0.1:1", "--rate=-5"),
+        2,
+        "argument --rate: must be more than 0",
+    ),
+    (
+        "bench-http-nonsense-sizes",
+        _args("bench", "http", "--url", "http://127.0.0.1:1", "--value-bytes", "big"),
+        2,
+        "argument --value-bytes: 'big' is not a size in bytes",
+    ),
+    (
+        "bench-http-reversed-range",
+        _args("bench", "http", "--url", "http://127.0.0.1:1", "--value-bytes", "4096-128"),
+        2,
+        "the low end first",
+    ),
+    (
+        "bench-http-read-share",
+        _args("bench", "http", "--url", "http://127.0.0.1:1", "--read-share", "1.5"),
+        2,
+        "argument --read-share: must be between 0 and 1",
+    ),
+    ("bench-http-not-a-url", _args("bench", "http", "--url", "127.0.0.1:8080"), 2, "argument --url: expected an http"),
+    (
+        "bench-http-unreachable",
+        _args("bench", "http", "--url", "http://127.0.0.1:1", "--rate", "50", "--duration", "0.2", "--warmup", "0.1"),
+        1,
+        "http://127.0.0.1:1 is unreachable: every request failed",
+    ),
+    ("bench-redis-no-url", _args("bench", "redis"), 2, "the following arguments are required: --redis-url"),
+    (
+        "bench-redis-unreachable",
+        _args("bench", "redis", "--redis-url", "redis://127.0.0.1:1"),
+        1,
+        "cannot reach Redis at 127.0.0.1:1",
+    ),
+    ("bench-compare-missing", _args("bench", "compare", "{tmp}/a.json", "{tmp}/b.json"), 2, "argument old: "),
+    (
+        "bench-compare-not-json",
+        lambda tmp: ["bench", "compare", _file(tmp), _file(tmp)],
+        2,
+        "not a baseline (JSON expected",
+    ),
     ("dr-no-action", _args("dr"), 2, "the following arguments are required: ACTION"),
     (
         "dr-status-unknown-stack",
@@ -530,9 +590,19 @@ def test_json_is_one_convention_a_file_or_standard_output() -> None:
 
     commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     with_json = {n for n, c in commands.items() if any("--json" in a.option_strings for a in c._actions)}
-    assert with_json == {"preview", "smoke", "backup", "verify", "restore", "list", "prune", "drill"}
-    for name in with_json:
-        action = next(a for a in commands[name]._actions if "--json" in a.option_strings)
+    assert with_json == {"preview", "smoke", "backup", "verify", "restore", "list", "prune", "drill", "capacity"}
+    nested = [
+        action
+        for name in ("dr", "bench")
+        for sub in commands[name]._subparsers._group_actions[0].choices.values()  # type: ignore[union-attr]
+        for action in sub._actions
+        if "--json" in action.option_strings
+    ]
+    assert len(nested) == 8  # dr: status, failover, failback, restore-from-backup, drill; bench: http, redis, compare
+    for action in [
+        *(next(a for a in commands[name]._actions if "--json" in a.option_strings) for name in with_json),
+        *nested,
+    ]:
         assert action.metavar == "FILE" and action.nargs is None and "'-'" in (action.help or "")
 
 

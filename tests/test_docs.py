@@ -37,6 +37,7 @@ SAMPLES = {
     "--dr-link": "10.30.1.5:6379",
     "--dr-url": "https://eu-central-1.api.example.com",
     "--primary-url": "https://eu-west-1.api.example.com",
+    "--rate": "100",
 }
 PATH_FLAGS = {
     "--target-rdb": "dump.rdb",
@@ -44,6 +45,8 @@ PATH_FLAGS = {
     "--work-dir": ".",
     "--spool-dir": ".",
     "--dr-kubeconfig": "kubeconfig",
+    "--save": "baseline.json",
+    "--markdown": "plan.md",
 }
 
 

@@ -192,6 +192,12 @@ def _trust(fn: Callable[[dict[str, Any]], Any]) -> Mutation:
     return json_edit(":Role", IRSA_TRUST, "assumeRolePolicy", lambda d: fn(d["Statement"][0]))
 
 
+def _capacity(props: dict[str, Any], **demand: Any) -> None:
+    record = json.loads(props["data"]["capacity.json"])
+    record["demand"].update(demand)
+    props["data"]["capacity.json"] = json.dumps(record)
+
+
 def _alert(fn: Callable[[dict[str, Any]], Any]) -> Mutation:
     def mutate(props: dict[str, Any]) -> None:
         rule = next(r for g in props["spec"]["groups"] for r in g["rules"] if "alert" in r)
@@ -1800,6 +1806,32 @@ CASES: list[tuple[str, Mutation, str]] = [
             {"ipProtocol": "-1", "cidrIpv6": "::/0", "securityGroupId": "sg-1"},
         ),
         "ec2-security-group-disallow-open-ingress",
+    ),
+    # -- capacity: the declared peak -----------------------------------------------------------------
+    (
+        "declared-peak-beyond-the-gateway",
+        change(":ConfigMap", "gateway-capacity", lambda p: _capacity(p, peak_rps=10_000)),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "declared-keys-beyond-maxmemory",
+        change(":ConfigMap", "gateway-capacity", lambda p: _capacity(p, keys=50_000_000)),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "hpa-max-below-the-peak",
+        edit(":HorizontalPodAutoscaler", "gateway-hpa", "spec.maxReplicas", 6),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "redis-memory-below-the-dataset",
+        edit(":RedisReplication", "gateway-redis", "spec.kubernetesConfig.resources.limits.memory", "2Gi"),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "capacity-record-broken",
+        edit(":ConfigMap", "gateway-capacity", "data", {"capacity.json": "{}"}),
+        "capacity-require-declared-peak",
     ),
     # -- disaster recovery ------------------------------------------------------------------------
     ("dr-region-removed", remove(":DrRegion", "dr"), "dr-require-warm-standby"),

@@ -211,7 +211,7 @@ def markdown(r: Report) -> str:
         lines += [
             "",
             "The gateway's requests per pod is a planning figure, not a measurement: replace it with",
-            "`python -m ops bench http --url <one pod> --find-max --save docs/capacity/baseline.json`.",
+            "`python -m ops bench http --url <pod-url> --find-max --save docs/capacity/baseline.json`.",
         ]
     lines += [
         "",

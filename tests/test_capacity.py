@@ -1,0 +1,203 @@
+"""The capacity model by hand-computed cases (no headroom, a zone lost, growth that overflows, each
+constraint short), ``ops capacity`` on the real stacks and their committed plans, and the same
+verdict from the capacity policy at preview."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.cli import main
+from ops.offline import capacity
+from ops.offline.engine import ROOT
+from redisgw_policies.capacity_model import Baseline, Demand, Supply, baseline_from, plan
+from tests.conftest import write_variant
+
+BASE = Baseline(
+    gateway_rps_per_pod=500,
+    redis_ops_per_second=100_000,
+    redis_overhead_bytes_per_key=50,
+    backup_seconds_per_mib=0.01,
+    restore_seconds_per_mib=0.004,
+    rdb_ratio=0.5,
+)
+SUPPLY = Supply(
+    zones=3,
+    gateway_max=20,
+    gateway_cpu_request_m=250,
+    gateway_memory_request_mi=512,
+    main_nodes_max=6,
+    main_node_cpu_m=1700,
+    main_node_memory_mi=6000,
+    redis_memory_limit_bytes=2**30,
+    maxmemory_percent=70,
+    backup_deadline_seconds=840,
+)
+
+
+def demand(**changes: Any) -> Demand:
+    values: dict[str, Any] = dict(
+        peak_rps=1000, read_share=0.8, keys=1_000_000, value_bytes=100, growth_per_month=0.1, headroom=0.0
+    )
+    return Demand(**{**values, **changes})
+
+
+def test_no_headroom_and_a_zone_lost() -> None:
+    p = plan(demand(), BASE, SUPPLY)
+    assert p.gateway_pods_at_peak == 2  # 1000 / 500
+    assert p.gateway_pods_zone_lost == 3  # 2 pods over 3 zones: one zone lost leaves 2 of 3
+    assert p.main_nodes_needed == 1  # 3 x 250m = 750m of 1700m
+    assert p.ok
+
+
+def test_headroom_and_two_zones() -> None:
+    p = plan(demand(headroom=0.3), BASE, Supply(**{**vars(SUPPLY), "zones": 2}))
+    assert p.gateway_pods_at_peak == 3  # ceil(1300 / 500)
+    assert p.gateway_pods_zone_lost == 6  # two zones: everything must fit in one
+    assert p.redis_ops_needed == pytest.approx(1300)
+
+
+def test_memory_and_months_of_growth() -> None:
+    p = plan(demand(headroom=0.5), BASE, SUPPLY)
+    assert p.redis_dataset_bytes == 150_000_000  # 1e6 x (100 + 50)
+    assert p.redis_needed_bytes == 225_000_000
+    assert p.redis_maxmemory_bytes == pytest.approx(2**30 * 0.7)
+    # log(751619276.8 / 225e6) / log(1.1) = 12.65...
+    assert p.months_of_growth == 12
+
+
+def test_growth_that_overflows_is_short_and_names_maxmemory() -> None:
+    p = plan(demand(keys=6_000_000, headroom=0.0), BASE, SUPPLY)  # 900 MB > 751 MB
+    assert p.months_of_growth == 0 and p.constraints == ["memory"]
+    assert "Redis maxmemory (0.7 GiB) is below the 0.8 GiB that 6000000 keys" in p.shortfalls[0]
+
+
+def test_no_growth_fits_forever() -> None:
+    assert math.isinf(plan(demand(growth_per_month=0.0), BASE, SUPPLY).months_of_growth)
+
+
+@pytest.mark.parametrize(
+    ("change", "supply", "constraint", "number"),
+    [
+        ({"peak_rps": 10_000}, {}, "gateway", "gateway.replicas.max (20) is below the 30 gateway pods"),
+        (
+            {"peak_rps": 6_000},
+            {"main_nodes_max": 1, "gateway_max": 100},
+            "nodes",
+            "maxSize (1) is below the 3 nodes those 18 gateway pods",
+        ),
+        (
+            {"peak_rps": 200_000},
+            {"gateway_max": 10_000, "main_nodes_max": 10_000},
+            "operations",
+            "the peak needs 200000",
+        ),
+        (
+            {"keys": 500_000, "value_bytes": 1_000},
+            {"backup_deadline_seconds": 5},
+            "backup",
+            "beyond the backup job's 5 s",
+        ),
+        ({"restore_objective_seconds": 0.1}, {}, "restore", "beyond the 0 s restore objective"),
+    ],
+)
+def test_each_constraint_short_is_named(
+    change: dict[str, Any], supply: dict[str, Any], constraint: str, number: str
+) -> None:
+    p = plan(demand(**change), BASE, Supply(**{**vars(SUPPLY), **supply}))
+    assert constraint in p.constraints and not p.ok
+    assert any(number in s for s in p.shortfalls), p.shortfalls
+
+
+@pytest.mark.parametrize(
+    ("baseline", "supply", "message"),
+    [
+        ({"gateway_rps_per_pod": 0}, {}, "gateway rps per pod must be positive"),
+        ({}, {"zones": 1}, "zones must be at least 2"),
+    ],
+)
+def test_inputs_the_formulas_cannot_use(baseline: dict[str, Any], supply: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        plan(demand(), Baseline(**{**vars(BASE), **baseline}), Supply(**{**vars(SUPPLY), **supply}))
+
+
+def test_baseline_files_feed_the_model() -> None:
+    b = baseline_from(
+        {"gateway": {"rps_per_pod": 400}, "redis": {"mixed_ops": 90_000, "overhead_bytes_per_key": 200}},
+        {"rows": [{"dataset_mib": 1000, "backup_ours_s": 10, "restore_ours_s": 4, "rdb_mib": 450}]},
+    )
+    assert (b.gateway_rps_per_pod, b.backup_seconds_per_mib, b.restore_seconds_per_mib, b.rdb_ratio) == (
+        400,
+        0.01,
+        0.004,
+        0.45,
+    )
+    with pytest.raises(ValueError, match=r"the baseline has no redis\.mixed_ops"):
+        baseline_from({"gateway": {"rps_per_pod": 1}}, {"rows": [{"dataset_mib": 1}]})
+
+
+# -- the stacks ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_committed_plan_is_what_the_code_computes(stack: str) -> None:
+    report = capacity.build(stack)
+    assert report.plan.ok
+    assert (ROOT / "docs" / "capacity" / f"{stack}.md").read_text() == capacity.markdown(report)
+
+
+def test_production_plan_exits_0(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    assert main(["capacity", "--stack", "production", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["ok"] and doc["plan"]["gateway_pods_zone_lost"] <= doc["supply"]["gateway_max"]
+    assert "capacity OK" in capsys.readouterr().out
+
+
+def test_a_peak_the_stack_cannot_carry_exits_1_and_preview_blocks_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    variant = write_variant(tmp_path, "production", [("redisgw:capacity.peakRequestsPerSecond", 10_000)])
+    assert main(["capacity", "--stack", "production", "--config", str(variant)]) == 1
+    out = capsys.readouterr().out
+    assert "SHORT gateway.replicas.max (20) is below the 39 gateway pods" in out
+    report = tmp_path / "preview.json"
+    assert main(["preview", "--stack", "production", "--config", str(variant), "--json", str(report)]) == 1
+    blocked = [
+        v
+        for v in json.loads(report.read_text())["policies"]["violations"]
+        if v["policy"] == "capacity-require-declared-peak"
+    ]
+    assert blocked and all("is below the 39 gateway pods" in v["message"] for v in blocked)
+    assert {v["enforcement"] for v in blocked} == {"mandatory"}
+
+
+@pytest.mark.parametrize(
+    ("writes", "argv", "message"),
+    [
+        ({"b.json": "{not json"}, ["--baseline", "{tmp}/b.json"], "b.json: not a valid baseline"),
+        (
+            {"b.json": '{"gateway": {"rps_per_pod": 500}}'},
+            ["--baseline", "{tmp}/b.json"],
+            "the baseline has no redis.mixed_ops",
+        ),
+    ],
+)
+def test_broken_baselines_are_one_line_exit_2(
+    writes: dict[str, str], argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, text in writes.items():
+        (tmp_path / name).write_text(text)
+    code = main(["capacity", "--stack", "production", *(a.replace("{tmp}", str(tmp_path)) for a in argv)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+
+
+def test_a_stack_without_capacity_inputs_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    variant = write_variant(tmp_path, "production", [("redisgw:capacity", ...)])
+    assert main(["capacity", "--stack", "production", "--config", str(variant)]) == 2
+    assert "declares no redisgw:capacity" in capsys.readouterr().err
