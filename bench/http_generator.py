@@ -85,8 +85,9 @@ def markdown_table(doc: dict[str, Any]) -> str:
     ]
     lat = doc["latency"]
     lines.append(
-        f"\nWith {lat['injected_ms']:g} ms injected at 500 req/s: p50 {lat['p50_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms "
-        f"against {lat['injected_ms'] + lat['baseline_p99_ms']:.2f} ms expected ({lat['p99_error']:.1%} off)."
+        f"\nWith {lat['injected_ms']:g} ms injected at 500 req/s: p50 {lat['p50_ms']:.2f} ms, "
+        f"p99 {lat['p99_ms']:.2f} ms against {lat['injected_ms'] + lat['baseline_p99_ms']:.2f} ms expected "
+        f"({lat['p99_error']:.1%} off)."
     )
     return "\n".join(lines) + "\n"
 

@@ -117,7 +117,11 @@ def test_every_documented_command_parses(path: Path, command: str, tmp_path: Pat
         return  # elided on purpose ("python -m ops ...")
     (tmp_path / "variant.yaml").write_text((ROOT / "Pulumi.production.yaml").read_text())
     (tmp_path / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
+    for a in argv:  # scratch files the docs name under /tmp (a variant, a new baseline)
+        if a.startswith("/tmp/") and a.endswith(".json"):
+            (tmp_path / Path(a).name).write_text("{}")
     argv = [str(tmp_path / "variant.yaml") if a.startswith("/tmp/variant") else a for a in argv]
+    argv = [str(tmp_path / Path(a).name) if a.startswith("/tmp/") else a for a in argv]
     try:
         _parser().parse_args(argv)
     except SystemExit as exc:
