@@ -272,7 +272,13 @@ def run(
         result.throughput = round(result.completed / max(ended - measured_from, 1e-9), 2)
         pool.close()
 
-    asyncio.run(main())
+    # Its own loop, left as it found the thread: asyncio.run() would also unset the thread's current
+    # loop, which callers in the same process (Pulumi's runtime, in the test suite) rely on.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
     if result.completed == 0:
         raise OpsError(f"no request to {url} completed")
     if result.errors == result.completed and set(result.error_kinds) <= {
