@@ -201,3 +201,8 @@ def test_a_stack_without_capacity_inputs_is_exit_2(tmp_path: Path, capsys: pytes
     variant = write_variant(tmp_path, "production", [("redisgw:capacity", ...)])
     assert main(["capacity", "--stack", "production", "--config", str(variant)]) == 2
     assert "declares no redisgw:capacity" in capsys.readouterr().err
+
+
+def test_a_redis_limit_larger_than_its_node_is_short() -> None:
+    p = plan(demand(), BASE, Supply(**{**vars(SUPPLY), "redis_node_memory_mi": 512.0}))  # 1 GiB limit, 0.5 GiB node
+    assert p.constraints == ["memory"] and "does not fit the Redis node's 0.5 GiB allocatable" in p.shortfalls[0]

@@ -110,6 +110,11 @@ def inputs(cfg: settings.StackSettings, baseline_path: Path | None = None) -> tu
         redis_memory_limit_bytes=settings.quantity_bytes(cfg.redis.resources.memory_limit),
         maxmemory_percent=cfg.redis.maxmemory_percent,
         backup_deadline_seconds=BACKUP_DEADLINE,
+        gateway_min=cfg.gateway.replicas.min,
+        redis_node_memory_mi=min(
+            (c[1] for c in (instance_capacity(t) for t in cfg.cluster.node_groups.redis.instance_types) if c),
+            default=0,
+        ),
     )
     measured = bool((document.get("gateway") or {}).get("measured"))
     return demand, baseline, supply, measured
@@ -170,6 +175,7 @@ def _rows(r: Report) -> list[tuple[str, str, str]]:
         ("Peak", f"{d.peak_rps:g} req/s, {d.read_share:.0%} reads, headroom {d.headroom:.0%}", ""),
         ("Gateway pods at peak", str(p.gateway_pods_at_peak), f"{r.baseline.gateway_rps_per_pod:g} req/s per pod"),
         ("Gateway pods, one zone lost", str(p.gateway_pods_zone_lost), f"HPA max {s.gateway_max}"),
+        ("HPA min / max", f"{s.gateway_min} / {s.gateway_max}", f"max at least {p.gateway_pods_zone_lost}"),
         ("Main nodes for them", str(p.main_nodes_needed), f"group maxSize {s.main_nodes_max}"),
         (
             "Redis dataset",
@@ -177,6 +183,11 @@ def _rows(r: Report) -> list[tuple[str, str, str]]:
             f"{d.keys} keys x ({d.value_bytes:g} + {r.baseline.redis_overhead_bytes_per_key:g}) bytes",
         ),
         ("Redis memory with headroom", gib(p.redis_needed_bytes), f"maxmemory {gib(p.redis_maxmemory_bytes)}"),
+        (
+            "Redis pod memory limit",
+            gib(s.redis_memory_limit_bytes),
+            f"node allocatable {gib(s.redis_node_memory_mi * 2**20)}" if s.redis_node_memory_mi else "node unknown",
+        ),
         ("Months of growth that fit", months, f"{d.growth_per_month:.0%} per month"),
         (
             "Redis operations at peak",

@@ -282,6 +282,13 @@ def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Itera
         known = [x for x in sizes if x is not None]
         request = pod_demand(rollout.props)
         limit = get(redis.props, "spec.kubernetesConfig.resources.limits.memory")
+        redis_groups = sorted(_candidates(redis, groups))
+        redis_sizes = [
+            x
+            for u in redis_groups
+            for x in (instance_capacity(t) for t in strings(by_urn[u].props.get("instanceTypes")))
+            if x
+        ]
         supply = Supply(
             zones=zones,
             gateway_max=as_int(get(hpa.props, "spec.maxReplicas"), 0) or 0,
@@ -296,6 +303,8 @@ def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Itera
             or math.inf
             if backup
             else math.inf,
+            gateway_min=as_int(get(hpa.props, "spec.minReplicas"), 0) or 0,
+            redis_node_memory_mi=min((x[1] for x in redis_sizes), default=0),
         )
         try:
             result = plan(demand, baseline, supply)

@@ -12,7 +12,8 @@ Formulas (every input named in :class:`Demand`, :class:`Baseline` and :class:`Su
   allocatable, within the group's ``maxSize``;
 * Redis memory: ``keys * (value_bytes + overhead_per_key)``, times ``1 + headroom``, within
   ``maxmemory`` (the limit times ``maxmemoryPercent``; the rest of the limit is the fork's
-  copy-on-write and the replication reserve); months of growth that still fit:
+  copy-on-write and the replication reserve), and the pod's limit within one Redis node's
+  allocatable memory; months of growth that still fit:
   ``floor(log(maxmemory / dataset) / log(1 + growth))``;
 * Redis throughput: the peak with headroom within the measured operations per second;
 * backup: the dataset times the measured seconds per MiB, within the backup job's deadline; restore
@@ -68,6 +69,9 @@ class Supply:
     redis_memory_limit_bytes: float
     maxmemory_percent: float
     backup_deadline_seconds: float
+    gateway_min: int = 0
+    redis_node_memory_mi: float = 0.0
+    """Allocatable memory of the smallest Redis node (0: unknown, not checked)."""
 
 
 @dataclass
@@ -168,6 +172,12 @@ def plan(d: Demand, b: Baseline, s: Supply) -> Plan:
             "memory",
             f"Redis maxmemory ({_gib(maxmemory)}) is below the {_gib(needed)} that {d.keys} keys of "
             f"{d.value_bytes:g} bytes need with {d.headroom:.0%} headroom",
+        )
+    if s.redis_node_memory_mi and s.redis_memory_limit_bytes > s.redis_node_memory_mi * MIB:
+        out.short(
+            "memory",
+            f"a Redis pod's memory limit ({_gib(s.redis_memory_limit_bytes)}) does not fit the Redis node's "
+            f"{_gib(s.redis_node_memory_mi * MIB)} allocatable",
         )
     if ops > b.redis_ops_per_second:
         out.short(
