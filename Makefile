@@ -11,8 +11,10 @@ TYPED  := components settings.py ops policies/redisgw_policies bench
 .PHONY: preview test lint typecheck pytest bench bench-http clean
 
 # Real peers the tests run against (Debian packages): redis-server and redis-check-rdb for backups,
-# promtool and amtool for the alerting tests. Installed when missing and root; named otherwise.
-PEERS := redis-server:redis-server redis-check-rdb:redis-tools promtool:prometheus amtool:prometheus-alertmanager
+# promtool, amtool and the Redis exporter for the alerting tests, redis-benchmark for ops bench. Installed
+# when missing and root; named otherwise.
+PEERS := redis-server:redis-server redis-check-rdb:redis-tools redis-benchmark:redis-tools promtool:prometheus \
+	amtool:prometheus-alertmanager prometheus-redis-exporter:prometheus-redis-exporter
 MISSING_PACKAGES := $(strip $(foreach p,$(PEERS),$(if $(shell command -v $(firstword $(subst :, ,$(p))) 2>/dev/null),,$(lastword $(subst :, ,$(p))))))
 
 .PHONY: peers
