@@ -80,7 +80,7 @@ class Stack:
 
     def _get(self, path: str) -> Any:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
                 return json.loads(r.read())["data"]
         except OSError:
             return None
