@@ -192,6 +192,21 @@ def _trust(fn: Callable[[dict[str, Any]], Any]) -> Mutation:
     return json_edit(":Role", IRSA_TRUST, "assumeRolePolicy", lambda d: fn(d["Statement"][0]))
 
 
+SLO_BURN = "monitoring-alert-require-slo-burn-detection"
+
+
+def _expr(old: str, new: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda rule: rule.update(expr=rule["expr"].replace(old, new))
+
+
+def _named_alert(name: str, fn: Callable[[dict[str, Any]], Any]) -> Mutation:
+    def mutate(props: dict[str, Any]) -> None:
+        rule = next(r for g in props["spec"]["groups"] for r in g["rules"] if r.get("alert") == name)
+        fn(rule)
+
+    return change(":PrometheusRule", "monitoring-rules", mutate)
+
+
 def _capacity(props: dict[str, Any], **demand: Any) -> None:
     record = json.loads(props["data"]["capacity.json"])
     record["demand"].update(demand)
@@ -1806,6 +1821,30 @@ CASES: list[tuple[str, Mutation, str]] = [
             {"ipProtocol": "-1", "cidrIpv6": "::/0", "securityGroupId": "sg-1"},
         ),
         "ec2-security-group-disallow-open-ingress",
+    ),
+    # -- SLO burn-rate alerts -----------------------------------------------------------------------
+    ("fast-burn-factor-too-high", _named_alert("GatewayErrorBudgetFastBurn", _expr("14.4", "30")), SLO_BURN),
+    ("fast-burn-window-too-long", _named_alert("GatewayErrorBudgetFastBurn", _expr("rate1h", "rate6h")), SLO_BURN),
+    (
+        "fast-burn-only-a-warning",
+        _named_alert("GatewayErrorBudgetFastBurn", lambda r: r["labels"].update(severity="warning")),
+        SLO_BURN,
+    ),
+    (
+        "fast-burn-waits-too-long",
+        _named_alert("GatewayErrorBudgetFastBurn", lambda r: r.update({"for": "30m"})),
+        SLO_BURN,
+    ),
+    ("slow-burn-on-another-budget", _named_alert("GatewayErrorBudgetSlowBurn", _expr("0.001", "0.01")), SLO_BURN),
+    (
+        "slow-burn-windows-disagree",
+        _named_alert("GatewayErrorBudgetSlowBurn", lambda r: r.update(expr=r["expr"].replace("(6 *", "(12 *", 1))),
+        SLO_BURN,
+    ),
+    (
+        "slow-burn-removed",
+        _named_alert("GatewayErrorBudgetSlowBurn", lambda r: r.update(expr="vector(0) > 1")),
+        SLO_BURN,
     ),
     # -- capacity: the declared peak -----------------------------------------------------------------
     (

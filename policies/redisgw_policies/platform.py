@@ -975,3 +975,84 @@ POLICIES.append(
         },
     )
 )
+
+
+_BURN = re.compile(r"ratio_rate(\d+(?:\.\d+)?[smhd])\s*>\s*\(?\s*([0-9.]+)\s*\*\s*([0-9.eE-]+)\s*\)?")
+"""``<record>ratio_rate1h > (14.4 * 0.001)``: the window, the burn factor and the error budget."""
+
+
+def burn_rate_alerts(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """The SLO alerts catch a breach while most of the error budget is left: a page (critical) on a
+    fast burn, a ticket (warning) on a slow one, each consuming at most the configured share of the
+    budget before it fires (burn factor x long window / budget period), with both windows of a
+    multi-window alert at the same factor, and the budget the same everywhere (one SLO)."""
+    period = (_duration_seconds(config.get("budgetPeriod", "30d")) or 30 * 86400) / 3600
+    limits = {
+        "critical": (as_float(config.get("maxBudgetBeforePage"), 0.02) or 0.02, 300.0),
+        "warning": (as_float(config.get("maxBudgetBeforeTicket"), 0.05) or 0.05, 1800.0),
+    }
+    for rule_set in _k8s(args, "PrometheusRule"):
+        burns = []
+        for group in maps(get(rule_set.props, "spec.groups")):
+            for rule in maps(group.get("rules")):
+                expr = str(rule.get("expr", ""))
+                if "alert" not in rule or "request_errors" not in expr:
+                    continue
+                terms = _BURN.findall(expr)
+                label = f"Alert {rule.get('alert')}"
+                if not terms:
+                    yield f"{label} reads the error ratio in a form this check cannot verify.", rule_set.urn
+                    continue
+                windows = [(_duration_seconds(w) or 0) / 3600 for w, _, _ in terms]
+                factors = {float(f) for _, f, _ in terms}
+                budgets = {float(b) for _, _, b in terms}
+                severity = str(as_map(rule.get("labels")).get("severity", ""))
+                burns.append(
+                    (label, severity, max(windows), factors, budgets, _duration_seconds(rule.get("for", "0s")))
+                )
+        if not any(
+            "request_errors" in str(r.get("expr", ""))
+            for g in maps(get(rule_set.props, "spec.groups"))
+            for r in maps(g.get("rules"))
+        ):
+            continue
+        budgets_seen = {b for *_, budgets, _ in burns for b in budgets}
+        if len(budgets_seen) > 1:
+            yield (
+                f"The burn-rate alerts use different error budgets {sorted(budgets_seen)}: one SLO, one budget.",
+                rule_set.urn,
+            )
+        for severity, (share, max_for) in limits.items():
+            found = [b for b in burns if b[1] == severity]
+            if not found:
+                kind = "page (critical)" if severity == "critical" else "ticket (warning)"
+                yield f"No {kind} burn-rate alert: a breach of the availability SLO would go unnoticed.", rule_set.urn
+                continue
+            for label, _, window, factors, _, wait in found:
+                if len(factors) > 1:
+                    yield f"{label} compares its windows with different burn factors {sorted(factors)}.", rule_set.urn
+                consumed = max(factors) * window / period
+                if consumed > share + 1e-9:
+                    yield (
+                        f"{label} fires after {consumed:.1%} of the error budget is gone "
+                        f"(factor {max(factors):g} over {window:g}h of a {period:g}h budget); at most {share:.0%}.",
+                        rule_set.urn,
+                    )
+                if wait is not None and wait > max_for:
+                    yield f"{label} waits {wait:g}s before firing; at most {max_for:g}s.", rule_set.urn
+
+
+POLICIES.append(
+    stack_policy(
+        name="monitoring-alert-require-slo-burn-detection",
+        description="Burn-rate alerts page and ticket before the configured share of the error budget is gone.",
+        rule=burn_rate_alerts,
+        severity=Severity.HIGH,
+        remediation="Keep the MonitoringStack's multi-window burn-rate alerts (14.4x over 1h paging, 6x over 6h).",
+        config={
+            "budgetPeriod": {"type": "string", "default": "30d"},
+            "maxBudgetBeforePage": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.02},
+            "maxBudgetBeforeTicket": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.05},
+        },
+    )
+)
