@@ -272,7 +272,7 @@ def test_restore_into_a_replica_is_refused(pair: Pair, tmp_path: Path) -> None:
     from ops.runtime.backups import Location
 
     with pytest.raises(OpsError, match="replicates from the primary: fail over first"):
-        dr_drill.restore_from_backup(Location("b", "redis/"), "latest", pair.standby.endpoint, tmp_path, force=False)
+        dr.restore_from_backup(Location("b", "redis/"), "latest", pair.standby.endpoint, tmp_path, force=False)
 
 
 def test_missing_aws_credentials_are_one_line(

@@ -12,6 +12,8 @@ health check on the primary's ``/readyz``) and SECONDARY (the DR region's ALB). 
   the smoke test against the DR endpoint. Measured RPO and RTO are part of the result.
 * :func:`failback`: the reverse, without loss: the old primary becomes a replica of the DR Redis,
   catches up, the DR side is fenced, roles swap back, DNS override cleared, DR scaled down.
+* :func:`restore_from_backup`: the second line, a verified backup of the DR bucket into the serving
+  DR Redis (corruption or a flush that replication copied, a lost standby).
 * Every step first looks at the state and reports ``done``, ``already`` (nothing to do) or
   ``skipped`` (with the reason), so an interrupted run is finished by running it again; ``dry_run``
   reports what each step would do and changes nothing.
@@ -25,11 +27,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import redis
 
 from ops.errors import OpsError, describe
+from ops.runtime import backups
 from ops.runtime.backups import redis_client, redis_info
 from ops.runtime.replication import Endpoint
 
@@ -444,3 +448,26 @@ def status(primary: Endpoint, dr: Endpoint, dns: Dns) -> dict[str, Any]:
         },
         "dns": {"answering": dns.answering(), "pinned_to_dr": dns.pinned()},
     }
+
+
+def restore_from_backup(
+    location: backups.Location,
+    backup_id: str,
+    target: Endpoint,
+    work_dir: Path,
+    *,
+    force: bool,
+    advertise: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """The second line: a verified backup from the DR bucket into the DR Redis, which must serve
+    (a replica's data would be replaced by replication at once)."""
+    s = state(target)
+    if not s.reachable:
+        raise OpsError(f"the DR Redis at {target.address} is unreachable: {s.error}")
+    if s.role != "master":
+        raise OpsError(
+            f"the DR Redis at {target.address} replicates from the primary: fail over first (`ops dr failover`), "
+            "or replication would overwrite the restore",
+            code=2,
+        )
+    return backups.restore(location, backup_id, work_dir, target_url=target, force=force, advertise=advertise)

@@ -280,14 +280,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
             )
         return 0
     if args.dr_command == "restore-from-backup":
-        from ops.runtime.dr_drill import restore_from_backup
-
         region = args.region or cfg.dr.region
         if region != cfg.dr.region:
             raise OpsError(f"--region {region} is not the DR region of stack {args.stack} ({cfg.dr.region})", code=2)
         _password_given(args.dr_redis)
         location = backups.Location(args.bucket, args.prefix, region)
-        result = restore_from_backup(
+        result = dr.restore_from_backup(
             location,
             args.backup,
             args.dr_redis,

@@ -524,7 +524,7 @@ def scenario_restore(work: Path, aws: str, say: Callable[[str], None]) -> dict[s
         fault_at = time.monotonic()
         dr.failover(world.plan(), say=_step_log(say))
         with tempfile.TemporaryDirectory(dir=work) as tmp:
-            restored = restore_from_backup(location, "latest", world.standby, Path(tmp), force=False)
+            restored = dr.restore_from_backup(location, "latest", world.standby, Path(tmp), force=False)
         after = dr.client(world.standby).execute_command("DEBUG", "DIGEST")
         return {
             "scenario": "restore",
@@ -542,29 +542,6 @@ def scenario_restore(work: Path, aws: str, say: Callable[[str], None]) -> dict[s
         }
     finally:
         world.close()
-
-
-def restore_from_backup(
-    location: backups.Location,
-    backup_id: str,
-    target: Endpoint,
-    work_dir: Path,
-    *,
-    force: bool,
-    advertise: str = "127.0.0.1",
-) -> dict[str, Any]:
-    """The second line: a verified backup from the DR bucket into the DR Redis, which must serve
-    (a replica's data would be replaced by replication at once)."""
-    s = dr.state(target)
-    if not s.reachable:
-        raise OpsError(f"the DR Redis at {target.address} is unreachable: {s.error}")
-    if s.role != "master":
-        raise OpsError(
-            f"the DR Redis at {target.address} replicates from the primary: fail over first (`ops dr failover`), "
-            "or replication would overwrite the restore",
-            code=2,
-        )
-    return backups.restore(location, backup_id, work_dir, target_url=target, force=force, advertise=advertise)
 
 
 def drill(
