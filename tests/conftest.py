@@ -40,23 +40,27 @@ class Recording(list[Resource]):
     def by_urn(self, urn: str) -> Resource:
         return next(r for r in self if r.urn == urn)
 
-    def in_dr(self, r: Resource) -> bool:
-        """Whether ``r`` is declared under the DR region's component (walking its parents)."""
+    def _in_dr(self) -> set[str]:
+        """URNs declared under the DR region's component (walking each resource's parents)."""
         by_urn = {x.urn: x for x in self}
-        node: Resource | None = r
-        while node is not None:
-            if node.type == "redisgw:index:DrRegion":
-                return True
-            node = by_urn.get(node.parent or "")
-        return False
+        found = set()
+        for r in self:
+            node: Resource | None = r
+            while node is not None and node.type != "redisgw:index:DrRegion":
+                node = by_urn.get(node.parent or "")
+            if node is not None:
+                found.add(r.urn)
+        return found
 
     def primary(self) -> Recording:
         """The primary region's resources (everything but the DR region's)."""
-        return Recording(r for r in self if not self.in_dr(r))
+        dr = self._in_dr()
+        return Recording(r for r in self if r.urn not in dr)
 
     def dr(self) -> Recording:
         """The DR region's resources."""
-        return Recording(r for r in self if self.in_dr(r))
+        dr = self._in_dr()
+        return Recording(r for r in self if r.urn in dr)
 
 
 @pytest.fixture

@@ -18,23 +18,6 @@ from ops.offline.engine import ROOT, load_stack_config
 from tests.conftest import Recording
 from tests.policy_harness import as_policy_resources, evaluate_stack, pack_config
 
-DR_TYPES = ("redisgw:index:DrRegion", "redisgw:index:DrStandby")
-
-
-def _dr(rec: Recording) -> list[Any]:
-    """Resources declared under the DR region (walking parents, as the policies do)."""
-    by_urn = {r.urn: r for r in rec}
-
-    def in_dr(r: Any) -> bool:
-        node = r
-        while node is not None:
-            if node.type in DR_TYPES:
-                return True
-            node = by_urn.get(node.parent or "")
-        return False
-
-    return [r for r in rec if in_dr(r)]
-
 
 @pytest.fixture(scope="module")
 def production(stack_run: Callable[[str], Recording]) -> Recording:
@@ -43,7 +26,7 @@ def production(stack_run: Callable[[str], Recording]) -> Recording:
 
 @pytest.fixture(scope="module")
 def dr(production: Recording) -> Recording:
-    return Recording(_dr(production))
+    return production.dr()
 
 
 def _values() -> dict[str, Any]:
@@ -68,7 +51,7 @@ def test_production_builds_the_standby_from_the_primary_building_blocks(dr: Reco
 
 def test_staging_declares_nothing_of_dr(stack_run: Callable[[str], Recording]) -> None:
     staging = stack_run("staging")
-    assert _dr(staging) == []
+    assert staging.dr() == []
     assert not staging.of_type("aws:ec2/vpcPeeringConnection:VpcPeeringConnection")
     assert not staging.of_type("aws:route53/healthCheck:HealthCheck")
     assert all("failoverRoutingPolicies" not in r.inputs for r in staging.of_type("aws:route53/record:Record"))
