@@ -10,7 +10,9 @@ import argparse
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 _BUCKET = re.compile(r"(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -19,6 +21,9 @@ _STACK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _HOST = re.compile(
     r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
+
+
+T = TypeVar("T", int, float)
 
 
 def _fail(message: str) -> argparse.ArgumentTypeError:
@@ -40,14 +45,26 @@ def http_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def positive_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise _fail(f"expected a number of seconds, got {value!r}") from None
-    if not 0 < seconds < 7 * 86400:
-        raise _fail(f"must be more than 0 and less than a week, got {value}")
-    return seconds
+def number(cast: Callable[[str], T], what: str, accept: Callable[[T], bool], bounds: str) -> Callable[[str], T]:
+    """An argparse type: ``cast`` the value (else "expected <what>") and ``accept`` it (else "must be
+    <bounds>"), naming the value given either way."""
+
+    def parse(value: str) -> T:
+        try:
+            parsed = cast(value)
+        except ValueError:
+            raise _fail(f"expected {what}, got {value!r}") from None
+        if not accept(parsed):
+            raise _fail(f"must be {bounds}, got {value}")
+        return parsed
+
+    return parse
+
+
+positive_seconds = number(float, "a number of seconds", lambda s: 0 < s < 7 * 86400, "more than 0 and less than a week")
+positive_count = number(int, "a whole number", lambda n: n > 0, "more than 0")
+share = number(float, "a share between 0 and 1", lambda x: 0 <= x <= 1, "between 0 and 1")
+rate = number(float, "requests per second", lambda r: 0 < r <= 1_000_000, "more than 0 (and at most 1000000)")
 
 
 def stack_name(value: str) -> str:

@@ -45,36 +45,6 @@ def _sizes(value: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _share(value: str) -> float:
-    try:
-        share = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, got {value!r}") from None
-    if not 0 <= share <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return share
-
-
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
-    return n
-
-
-def _rate(value: str) -> float:
-    try:
-        rate = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected requests per second, got {value!r}") from None
-    if not 0 < rate <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"must be more than 0 (and at most 1000000), got {value}")
-    return rate
-
-
 def add_commands(commands: Any) -> None:
     top = commands.add_parser(
         "bench",
@@ -85,13 +55,15 @@ def add_commands(commands: Any) -> None:
     sub = top.add_subparsers(dest="bench_command", required=True, metavar="TARGET")
 
     def mix(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--read-share", type=_share, default=0.8, help="share of reads (default: 0.8)")
-        p.add_argument("--keys", type=_positive_int, default=100_000, help="key space (default: 100000)")
+        p.add_argument("--read-share", type=argtypes.share, default=0.8, help="share of reads (default: 0.8)")
+        p.add_argument("--keys", type=argtypes.positive_count, default=100_000, help="key space (default: 100000)")
         p.add_argument("--value-bytes", type=_sizes, default="512", help="value size: 512 or a uniform range 128-4096")
 
     def save(p: argparse.ArgumentParser) -> None:
         p.add_argument("--save", type=argtypes.new_file, metavar="FILE", help="merge the result into this baseline")
-        p.add_argument("--repeat", type=_positive_int, default=1, help="runs whose spread is the recorded noise")
+        p.add_argument(
+            "--repeat", type=argtypes.positive_count, default=1, help="runs whose spread is the recorded noise"
+        )
         add_json_flag(p)
 
     h = sub.add_parser(
@@ -101,15 +73,17 @@ def add_commands(commands: Any) -> None:
         "from when a request was due. Exit 0 when the run met the SLO (p99 and error rate), 1 otherwise.",
     )
     h.add_argument("--url", required=True, type=argtypes.http_url, help="base URL of the gateway")
-    h.add_argument("--rate", type=_rate, default=100.0, help="requests per second (default: 100)")
+    h.add_argument("--rate", type=argtypes.rate, default=100.0, help="requests per second (default: 100)")
     h.add_argument("--duration", type=argtypes.positive_seconds, default=10.0, help="measured seconds (default: 10)")
-    h.add_argument("--requests", type=_positive_int, help="measured requests instead of a duration")
+    h.add_argument("--requests", type=argtypes.positive_count, help="measured requests instead of a duration")
     h.add_argument(
         "--warmup", type=argtypes.positive_seconds, default=1.0, help="unmeasured seconds first (default: 1)"
     )
     h.add_argument("--timeout", type=argtypes.positive_seconds, default=5.0, help="seconds per request (default: 5)")
     h.add_argument("--p99-ms", type=argtypes.positive_seconds, default=250.0, help="SLO: p99 in ms (default: 250)")
-    h.add_argument("--max-error-rate", type=_share, default=0.001, help="SLO: share of errors allowed (default: 0.001)")
+    h.add_argument(
+        "--max-error-rate", type=argtypes.share, default=0.001, help="SLO: share of errors allowed (default: 0.001)"
+    )
     h.add_argument(
         "--find-max",
         action="store_true",
@@ -125,7 +99,9 @@ def add_commands(commands: Any) -> None:
         "measure bytes per key. Leaves no bench: key behind. Credentials: REDIS_PASSWORD.",
     )
     r.add_argument("--redis-url", required=True, type=redis_url, help="redis://host:port (not production)")
-    r.add_argument("--requests", type=_positive_int, default=100_000, help="requests per command (default: 100000)")
+    r.add_argument(
+        "--requests", type=argtypes.positive_count, default=100_000, help="requests per command (default: 100000)"
+    )
     mix(r)
     save(r)
 
