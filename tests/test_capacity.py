@@ -185,6 +185,17 @@ def test_a_peak_the_stack_cannot_carry_exits_1_and_preview_blocks_it(
             ["--baseline", "{tmp}/b.json"],
             "the baseline has no redis.mixed_ops",
         ),
+        (
+            {"b.json": '{"gateway": {"rps_per_pod": "500"}, "redis": {"mixed_ops": 1, "overhead_bytes_per_key": 1}}'},
+            ["--baseline", "{tmp}/b.json"],
+            "the baseline's gateway.rps_per_pod is not a non-negative number",
+        ),
+        (
+            {"b.json": '{"gateway": {"rps_per_pod": 0}, "redis": {"mixed_ops": 1, "overhead_bytes_per_key": 1}}'},
+            ["--baseline", "{tmp}/b.json"],
+            "gateway rps per pod must be positive, got 0.0",
+        ),
+        ({"b.json": "[1, 2]"}, ["--baseline", "{tmp}/b.json"], "(a JSON object expected)"),
     ],
 )
 def test_broken_baselines_are_one_line_exit_2(
