@@ -15,7 +15,7 @@ from ops.runtime.report import STDOUT, add_json_flag, write_json
 
 DESCRIPTION = (
     "One CLI for the Redis HTTP Gateway platform: offline preview, policies, backups, smoke tests, disaster recovery, "
-    "benchmarks and capacity planning."
+    "benchmarks, capacity planning and the live readiness scorecard."
 )
 ENVIRONMENT = """environment:
   REDIS_PASSWORD, REDIS_USERNAME   Redis credentials of backup and restore (unless the URL carries them)
@@ -140,11 +140,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the plan as Markdown (docs/capacity/<stack>.md)",
     )
     add_json_flag(capacity)
+    from ops.readiness import cli as readiness_cli
     from ops.runtime import backup_cli, bench_cli, dr_cli
 
     backup_cli.add_commands(commands)
     dr_cli.add_commands(commands)
     bench_cli.add_commands(commands)
+    readiness_cli.add_commands(commands)
     return parser
 
 
@@ -218,6 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ops.runtime import bench_cli
 
             return bench_cli.run(args, console)
+        if args.command == "readiness":
+            from ops.readiness import cli as readiness_cli
+
+            return readiness_cli.run(args, console)
         if args.command == "dr":
             from ops.runtime import dr_cli
 

@@ -10,41 +10,14 @@ then schema defaults). ``tests/test_preview.py`` checks both paths agree on the 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
-from pulumi_policy import (
-    PolicyResource,
-    PolicyResourceOptions,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-    StackValidationArgs,
-)
+from pulumi_policy import PolicyResource, PolicyResourceOptions
 
 from ops.offline.engine import Resource
-from ops.offline.policy_runner import POLICY_DIR, resolve_entry
-from redisgw_policies import POLICIES
+from ops.readiness.pack import Hit, evaluate_resource, evaluate_stack, pack_config
 
-
-@dataclass(frozen=True)
-class Hit:
-    policy: str
-    level: str
-    urn: str | None
-    message: str
-
-
-def pack_config(stack: str) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Policy name -> (enforcement level, properties) for ``stack``."""
-    doc = json.loads((POLICY_DIR / "config" / f"{stack}.json").read_text())
-    out = {}
-    for policy in POLICIES:
-        schema = policy.config_schema.properties if policy.config_schema else {}
-        level, props = resolve_entry(doc, policy.name, "advisory", schema)
-        out[policy.name] = (level, props)
-    return out
+__all__ = ["Hit", "as_policy_resources", "evaluate", "evaluate_resource", "evaluate_stack", "pack_config"]
 
 
 def as_policy_resources(recorded: Iterable[Resource]) -> list[PolicyResource]:
@@ -70,38 +43,6 @@ def as_policy_resources(recorded: Iterable[Resource]) -> list[PolicyResource]:
         p.dependencies = [by_urn[u] for u in r.dependencies if u in by_urn]
         p.parent = by_urn.get(r.parent or "")  # as pulumi_policy links them: the region is read from it
     return items
-
-
-def evaluate_resource(
-    resource: PolicyResource, config: dict[str, tuple[str, dict[str, Any]]], policies: Iterable[Any] = POLICIES
-) -> list[Hit]:
-    hits: list[Hit] = []
-    for policy in policies:
-        if not isinstance(policy, ResourceValidationPolicy):
-            continue
-        level, props = config[policy.name]
-        if level == "disabled":
-            continue
-        args = ResourceValidationArgs(
-            resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, None, props
-        )
-        policy.validate(args, lambda message, urn=None, p=policy, lv=level: hits.append(Hit(p.name, lv, urn, message)))
-    return hits
-
-
-def evaluate_stack(
-    resources: list[PolicyResource], config: dict[str, tuple[str, dict[str, Any]]], policies: Iterable[Any] = POLICIES
-) -> list[Hit]:
-    hits: list[Hit] = []
-    for policy in policies:
-        if isinstance(policy, ResourceValidationPolicy):
-            continue
-        level, props = config[policy.name]
-        if level == "disabled":
-            continue
-        args = StackValidationArgs(resources, props)
-        policy.validate(args, lambda message, urn=None, p=policy, lv=level: hits.append(Hit(p.name, lv, urn, message)))
-    return hits
 
 
 def evaluate(resources: list[PolicyResource], stack: str) -> list[Hit]:

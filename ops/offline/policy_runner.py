@@ -10,7 +10,6 @@ resource and ``AnalyzeStack`` once for the whole stack.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -26,6 +25,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from ops.errors import OpsError
 from ops.offline.engine import ROOT, Resource
+from ops.readiness.pack import load_pack_config, resolve_entry
 
 POLICY_DIR = ROOT / "policies"
 _LEVELS = {"advisory", "mandatory", "disabled", "remediate"}
@@ -78,40 +78,6 @@ def _pack_process(policy_dir: Path) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
 def _shown(path: Path) -> Path:
     """``path`` as error messages show it: relative to the project when inside it."""
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
-
-
-def load_pack_config(path: Path) -> dict[str, Any]:
-    """Read ``policies/config/<stack>.json``; OpsError (exit 2) naming the file and key if malformed."""
-    where = _shown(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise OpsError(f"{where}: missing policy config for this stack", code=2) from None
-    except json.JSONDecodeError as exc:
-        raise OpsError(f"{where}: line {exc.lineno}: not valid JSON ({exc.msg})", code=2) from None
-    if not isinstance(doc, dict):
-        raise OpsError(f"{where}: must be a JSON object of policy names", code=2)
-    return doc
-
-
-def resolve_entry(
-    doc: dict[str, Any], name: str, code_level: str, schema: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """(enforcement level, properties) of policy ``name`` under a pack config ``doc``, as
-    ``--policy-pack-config`` resolves them: the ``all`` level, then the policy's own entry (a level,
-    or an object with ``enforcementLevel`` and properties), then the schema's defaults."""
-    level = doc["all"] if isinstance(doc.get("all"), str) else code_level
-    entry = doc.get(name)
-    props: dict[str, Any] = {}
-    if isinstance(entry, str):
-        level = entry
-    elif isinstance(entry, dict):
-        level = entry.get("enforcementLevel", level)
-        props = {k: v for k, v in entry.items() if k != "enforcementLevel"}
-    for prop, spec in schema.items():
-        if prop not in props and isinstance(spec, dict) and "default" in spec:
-            props[prop] = spec["default"]
-    return level, props
 
 
 def _resolve(info: analyzer_pb2.AnalyzerInfo, doc: dict[str, Any], path: Path) -> dict[str, analyzer_pb2.PolicyConfig]:

@@ -1,0 +1,66 @@
+"""Build the scorecard of a live environment from its sources: Kubernetes (always), the docs,
+AWS (boto3) and Prometheus (its HTTP API)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Collection
+from pathlib import Path
+
+from ops.errors import OpsError
+from ops.readiness import docs_checks, kubernetes_checks
+from ops.readiness import targets as targets_module
+from ops.readiness.kube import Snapshot
+from ops.readiness.model import Scorecard
+
+SOURCES = ("kubernetes", "docs", "aws", "prometheus")
+OPTIONAL_SOURCES = ("docs", "aws", "prometheus")
+
+
+def build(
+    stack: str,
+    snapshot: Snapshot,
+    *,
+    skip: Collection[str] = (),
+    targets: targets_module.Targets | None = None,
+    docs: Path,
+    prometheus_url: str | None = None,
+    now: datetime.datetime | None = None,
+    timeout: float = 10.0,
+) -> Scorecard:
+    """Every item of every source not in ``skip``. OpsError (exit 2) when the input cannot be judged:
+    no object of the stack, no targets for AWS or Prometheus, credentials refused."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    objects = snapshot.objects
+    targets = targets or targets_module.from_objects(objects)
+    namespaces = list(targets.namespaces) if targets else kubernetes_checks.stack_namespaces(objects)
+    if not kubernetes_checks.declared(objects) or not kubernetes_checks.in_namespaces(objects, namespaces):
+        raise OpsError(
+            f"{snapshot.target}: no object of the stack (labelled app.kubernetes.io/part-of=redis-gateway and "
+            "managed by Pulumi) in it: is it the stack's cluster?",
+            code=2,
+        )
+    used = [s for s in SOURCES if s not in skip]
+    card = Scorecard(stack, snapshot.target, tuple(used))
+    card.items += kubernetes_checks.pack_items(objects, stack)
+    card.items += kubernetes_checks.runtime_items(objects, namespaces, now)
+    if "docs" in used:
+        card.items += docs_checks.docs_items(objects, docs)
+    needs_targets = [s for s in ("aws", "prometheus") if s in used]
+    if needs_targets and targets is None:
+        raise OpsError(
+            f"{snapshot.target}: no ConfigMap {targets_module.CONFIGMAP} (key {targets_module.KEY}) to say which "
+            f"AWS resources and Prometheus to check: pass --targets FILE, or --skip {' --skip '.join(needs_targets)}",
+            code=2,
+        )
+    if "aws" in used:
+        assert targets is not None
+        from ops.readiness import aws_checks
+
+        card.items += aws_checks.aws_items(targets, now, timeout)
+    if "prometheus" in used:
+        assert targets is not None
+        from ops.readiness import prometheus_checks
+
+        card.items += prometheus_checks.prometheus_items(targets, prometheus_url or targets.prometheus_url, timeout)
+    return card
