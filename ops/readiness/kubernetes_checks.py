@@ -87,7 +87,9 @@ LIVE_POLICIES: dict[str, str] = {
 """Policy -> scorecard category: the pack's policies that judge Kubernetes objects alone."""
 
 NOT_LIVE: dict[str, str] = {
-    "monitoring-stack-require-prometheus-grafana-alertmanager": "judges the Helm release; live: monitoring-stack-running",
+    "monitoring-stack-require-prometheus-grafana-alertmanager": (
+        "judges the Helm release; live: see monitoring-stack-running"
+    ),
     "helm-release-require-pinned-chart": "judges Helm releases, which are not Kubernetes objects",
     "pulumi-stateful-resource-require-protect": "judges Pulumi resource options",
     "eks-node-group-require-stateful-capacity": "judges EKS node groups (AWS)",
