@@ -4,7 +4,7 @@ section that exists in them (the docs shipped with this checkout, or with the op
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,7 +72,7 @@ def alert_runbooks_resolve(objects: Iterable[Mapping[str, Any]], docs: Path) -> 
     return problems
 
 
-def docs_items(objects: list[Mapping[str, Any]], docs: Path) -> list[Item]:
+def docs_items(objects: Sequence[Mapping[str, Any]], docs: Path) -> list[Item]:
     missing = runbooks_present(docs)
     broken = alert_runbooks_resolve(objects, docs)
     return [

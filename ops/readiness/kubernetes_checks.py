@@ -17,12 +17,12 @@ pending, CronJobs succeeding on schedule, and Prometheus, Alertmanager and Grafa
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ops.readiness import pack
 from ops.readiness.kube import ref, resource_type
-from ops.readiness.model import Item, item
+from ops.readiness.model import Item, Status, item
 
 PART_OF = ("app.kubernetes.io/part-of", "redis-gateway")
 MANAGED_BY = ("app.kubernetes.io/managed-by", "pulumi")
@@ -108,15 +108,22 @@ def labelled(obj: Mapping[str, Any], label: tuple[str, str]) -> bool:
     return ((obj.get("metadata") or {}).get("labels") or {}).get(label[0]) == label[1]
 
 
-def declared(objects: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def declared(objects: Iterable[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
     """The objects the program declared (see the module's docstring)."""
     return [o for o in objects if labelled(o, PART_OF) and labelled(o, MANAGED_BY)]
+
+
+def live_options() -> Any:
+    """The resource options of a live object: nothing Pulumi-side is known of it."""
+    from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions
+
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0.0, 0.0, 0.0), [], None)
 
 
 def as_policy_resources(objects: Iterable[Mapping[str, Any]], stack: str) -> list[Any]:
     """Live objects as the analyzer hands resources to policies. The URN ends in ``namespace/name``
     and carries the type, so exemptions can name a live object by glob."""
-    from pulumi_policy import PolicyResource, PolicyResourceOptions
+    from pulumi_policy import PolicyResource
 
     out = []
     for obj in objects:
@@ -124,12 +131,11 @@ def as_policy_resources(objects: Iterable[Mapping[str, Any]], stack: str) -> lis
         name = f"{md['namespace']}/{md.get('name')}" if md.get("namespace") else str(md.get("name"))
         typ = resource_type(obj)
         urn = f"urn:pulumi:{stack}::live::{typ}::{name}"
-        opts = PolicyResourceOptions(False, [], None, [], None, [], None)
-        out.append(PolicyResource(typ, obj, urn, name, opts, None, None, [], {}))
+        out.append(PolicyResource(typ, obj, urn, name, live_options(), None, None, [], {}))
     return out
 
 
-def pack_items(objects: list[Mapping[str, Any]], stack: str) -> list[Item]:
+def pack_items(objects: Sequence[Mapping[str, Any]], stack: str) -> list[Item]:
     config = pack.pack_config(stack)
     chosen = [p for p in pack.policies() if p.name in LIVE_POLICIES]
     resources = as_policy_resources(declared(objects), stack)
@@ -146,7 +152,7 @@ def pack_items(objects: list[Mapping[str, Any]], stack: str) -> list[Item]:
             target = by_urn.get(h.urn or "")
             where = ref(target.props) if target is not None else "stack"
             evidence.append(f"{where}: {h.message.split(' Remediation: ')[0]}")
-        status = "pass" if not mine else ("fail" if level == "mandatory" else "warn")
+        status: Status = "pass" if not mine else ("fail" if level == "mandatory" else "warn")
         items.append(
             item(
                 f"policy:{policy.name}",
@@ -177,7 +183,7 @@ def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _of(objects: Iterable[Mapping[str, Any]], *kinds: str) -> list[Mapping[str, Any]]:
+def _of(objects: Iterable[Mapping[str, Any]], *kinds: str) -> Sequence[Mapping[str, Any]]:
     return [o for o in objects if o.get("kind") in kinds]
 
 
@@ -185,7 +191,7 @@ def _conditions(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {str(c.get("type")): c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, Mapping)}
 
 
-def workloads_ready(objects: list[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+def workloads_ready(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
     problems = []
     for obj in _of(objects, "Deployment", "StatefulSet"):
         want, status = _int((obj.get("spec") or {}).get("replicas"), 1), obj.get("status") or {}
@@ -208,7 +214,7 @@ def workloads_ready(objects: list[Mapping[str, Any]], now: datetime.datetime) ->
     return problems
 
 
-def pdbs_allow_disruption(objects: list[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+def pdbs_allow_disruption(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
     problems = []
     for obj in _of(objects, "PodDisruptionBudget"):
         status = obj.get("status") or {}
@@ -220,7 +226,7 @@ def pdbs_allow_disruption(objects: list[Mapping[str, Any]], now: datetime.dateti
     return problems
 
 
-def hpas_below_max(objects: list[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+def hpas_below_max(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
     problems = []
     for obj in _of(objects, "HorizontalPodAutoscaler"):
         most = _int((obj.get("spec") or {}).get("maxReplicas"))
@@ -230,7 +236,7 @@ def hpas_below_max(objects: list[Mapping[str, Any]], now: datetime.datetime) -> 
     return problems
 
 
-def hpas_scaling(objects: list[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+def hpas_scaling(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
     problems = []
     for obj in _of(objects, "HorizontalPodAutoscaler"):
         conditions = _conditions(obj)
@@ -241,7 +247,7 @@ def hpas_scaling(objects: list[Mapping[str, Any]], now: datetime.datetime) -> li
     return problems
 
 
-def pods_not_restarting(objects: list[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+def pods_not_restarting(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
     problems = []
     for pod in _of(objects, "Pod"):
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
@@ -260,7 +266,7 @@ def pods_not_restarting(objects: list[Mapping[str, Any]], now: datetime.datetime
     return problems
 
 
-def pods_scheduled(objects: list[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+def pods_scheduled(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
     problems = []
     for pod in _of(objects, "Pod"):
         status = pod.get("status") or {}
@@ -271,17 +277,15 @@ def pods_scheduled(objects: list[Mapping[str, Any]], now: datetime.datetime) -> 
     return problems
 
 
-def cronjobs_on_schedule(objects: list[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
-    """Every CronJob not suspended, and its last success no older than the run before the latest
-    scheduled one (the latest may still be running)."""
+def cronjobs_on_schedule(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+    """Every CronJob's last success is no older than the run before the latest scheduled one (the
+    latest may still be running). A suspended CronJob is the pack's finding
+    (``k8s-cronjob-require-schedule-that-runs``); here it fails once its runs are missed."""
     from croniter import croniter
 
     problems = []
     for obj in _of(objects, "CronJob"):
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
-        if spec.get("suspend") is True:
-            problems.append(f"{ref(obj)}: suspended")
-            continue
         schedule = spec.get("schedule")
         try:
             runs = croniter(str(schedule), now)
@@ -308,7 +312,7 @@ def cronjobs_on_schedule(objects: list[Mapping[str, Any]], now: datetime.datetim
 MONITORING_COMPONENTS = ("prometheus", "alertmanager", "grafana")
 
 
-def monitoring_running(objects: list[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+def monitoring_running(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
     ready: set[str] = set()
     for pod in _of(objects, "Pod"):
         name = ((pod.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name")
@@ -317,7 +321,7 @@ def monitoring_running(objects: list[Mapping[str, Any]], now: datetime.datetime)
     return [f"no ready {c} pod in the stack's namespaces" for c in MONITORING_COMPONENTS if c not in ready]
 
 
-RuntimeCheck = Callable[[list[Mapping[str, Any]], datetime.datetime], list[str]]
+RuntimeCheck = Callable[[Sequence[Mapping[str, Any]], datetime.datetime], list[str]]
 RUNTIME_CHECKS: tuple[tuple[str, str, str, RuntimeCheck], ...] = (
     ("workloads-ready", "high-availability", "Every workload has its replicas ready", workloads_ready),
     ("pdb-allows-disruption", "high-availability", "Every PDB allows at least one disruption", pdbs_allow_disruption),
@@ -331,12 +335,14 @@ RUNTIME_CHECKS: tuple[tuple[str, str, str, RuntimeCheck], ...] = (
 """(id, category, title, check): runtime facts over the objects of the stack's namespaces."""
 
 
-def in_namespaces(objects: Iterable[Mapping[str, Any]], namespaces: Iterable[str]) -> list[Mapping[str, Any]]:
+def in_namespaces(objects: Iterable[Mapping[str, Any]], namespaces: Iterable[str]) -> Sequence[Mapping[str, Any]]:
     wanted = set(namespaces)
     return [o for o in objects if (o.get("metadata") or {}).get("namespace") in wanted]
 
 
-def runtime_items(objects: list[Mapping[str, Any]], namespaces: Iterable[str], now: datetime.datetime) -> list[Item]:
+def runtime_items(
+    objects: Sequence[Mapping[str, Any]], namespaces: Iterable[str], now: datetime.datetime
+) -> list[Item]:
     scoped = in_namespaces(objects, namespaces)
     return [
         item(check_id, category, title, "kubernetes", "fail" if (problems := check(scoped, now)) else "pass", problems)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,15 @@ class Hit:
     level: str
     urn: str | None
     message: str
+
+
+def _collect(hits: list[Hit], policy: str, level: str) -> Callable[..., None]:
+    """The ``report`` callback of one policy: it appends to ``hits``."""
+
+    def report(message: str, urn: str | None = None) -> None:
+        hits.append(Hit(policy, level, urn, message))
+
+    return report
 
 
 def policies() -> Sequence[Any]:
@@ -105,7 +114,7 @@ def evaluate_resource(
         args = ResourceValidationArgs(
             resource.resource_type, resource.props, resource.urn, resource.name, resource.opts, None, props
         )
-        policy.validate(args, lambda message, urn=None, p=policy, lv=level: hits.append(Hit(p.name, lv, urn, message)))
+        policy.validate(args, _collect(hits, policy.name, level))
     return hits
 
 
@@ -123,7 +132,7 @@ def evaluate_stack(
         if level == "disabled":
             continue
         args = StackValidationArgs(resources, props)
-        policy.validate(args, lambda message, urn=None, p=policy, lv=level: hits.append(Hit(p.name, lv, urn, message)))
+        policy.validate(args, _collect(hits, policy.name, level))
     return hits
 
 

@@ -57,7 +57,7 @@ def build(
         assert targets is not None
         from ops.readiness import aws_checks
 
-        card.items += aws_checks.aws_items(targets, now, timeout)
+        card.items += aws_checks.aws_items(stack, targets, objects, now, timeout)
     if "prometheus" in used:
         assert targets is not None
         from ops.readiness import prometheus_checks

@@ -1,0 +1,337 @@
+"""The AWS items of the scorecard, read with boto3 (the standard environment: region, profile,
+``AWS_ENDPOINT_URL``).
+
+* backups: the newest complete backup in S3 is younger than the backup objective, its manifest is
+  valid (the job verified the RDB while streaming it, and writes the manifest last), and the stored
+  segments add up to the size the manifest records; the same in the DR region's replica bucket,
+  which shows replication works;
+* AWS Backup: the newest completed recovery point of the vault (and of the DR vault) is younger
+  than the snapshot plan's objective;
+* the edge: the ACM certificate is issued and more than 21 days from expiry, the load balancer the
+  Ingress got has the stack's web ACL, and the Route 53 health checks are healthy and not overridden;
+* the cluster: EKS reports it active, on a version the pack's ``eks-cluster-require-supported-version``
+  accepts (the same rule, on the live version).
+
+Credentials that AWS refuses (missing, expired, invalid) stop the scorecard with one line (exit 2);
+a missing resource or a denied call fails its item with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ops.errors import OpsError, describe
+from ops.readiness import pack
+from ops.readiness.model import Item, item
+from ops.readiness.targets import Backups, Targets, Vault
+
+REFUSED = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+    "RequestExpired",
+}
+"""Error codes that mean the credentials themselves are refused (not a missing resource)."""
+
+
+class UnavailableError(Exception):
+    """A call failed for a reason that fails its item (missing resource, access denied)."""
+
+
+@functools.cache
+def _client(service: str, region: str | None, timeout: float) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        region_name=region,
+        config=Config(
+            connect_timeout=min(timeout, 10.0), read_timeout=timeout, retries={"mode": "standard", "max_attempts": 3}
+        ),
+    )
+
+
+def call(service: str, region: str | None, timeout: float, operation: str, **kwargs: Any) -> Any:
+    """``operation`` of ``service``: refused credentials and an unreachable endpoint raise OpsError
+    (exit 2), any other error :class:`UnavailableError` with AWS's code and message."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+    try:
+        return getattr(_client(service, region, timeout), operation)(**kwargs)
+    except NoCredentialsError:
+        raise OpsError("AWS: no credentials found (environment, profile or instance role)", code=2) from None
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", "error"))
+        if code in REFUSED:
+            raise OpsError(f"AWS {service} {operation}: credentials refused ({code}): renew them", code=2) from None
+        raise UnavailableError(f"{service} {operation}: {code}: {err.get('Message', '')}".rstrip(": ")) from None
+    except EndpointConnectionError as exc:
+        raise OpsError(f"AWS {service}: cannot reach the endpoint ({describe(exc)})", code=2) from None
+    except BotoCoreError as exc:
+        raise UnavailableError(f"{service} {operation}: {describe(exc)}") from None
+
+
+def _age(now: datetime.datetime, then: datetime.datetime) -> str:
+    minutes = int((now - then).total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def backup_problems(backups: Backups, now: datetime.datetime, timeout: float) -> list[str]:
+    from ops.runtime.backups import DATA_FOLDER, Location, list_backups
+
+    location = Location(backups.bucket, backups.prefix, backups.region)
+    call("s3", backups.region, timeout, "head_bucket", Bucket=backups.bucket)  # missing bucket: one clear reason
+    try:
+        entries = list_backups(location)
+    except OpsError as exc:
+        raise UnavailableError(exc.message) from None
+    complete = [e for e in entries if e.status == "complete" and e.manifest is not None]
+    if not complete:
+        return [f"{location.url}: no complete backup ({len(entries)} folders)"]
+    newest = complete[-1]
+    assert newest.manifest is not None
+    problems = []
+    age = (now - newest.manifest.completed_at).total_seconds()
+    if age > backups.max_age_seconds:
+        problems.append(
+            f"{location.url}: newest backup {newest.id} is {_age(now, newest.manifest.completed_at)} old, "
+            f"objective {backups.max_age_seconds // 60} min"
+        )
+    invalid_after = [e.id for e in entries if e.status == "invalid" and e.id > newest.id]
+    if invalid_after:
+        problems.append(f"{location.url}: newer backups have unreadable manifests: {', '.join(invalid_after)}")
+    if newest.manifest.format_version >= 2:
+        stored = 0
+        pages = call("s3", backups.region, timeout, "get_paginator", operation_name="list_objects_v2")
+        folder = location.key(newest.id, DATA_FOLDER)
+        try:
+            for page in pages.paginate(Bucket=backups.bucket, Prefix=folder):
+                stored += sum(int(o.get("Size", 0)) for o in page.get("Contents", []))
+        except Exception as exc:  # botocore errors while paging
+            raise UnavailableError(f"s3 list {folder}: {describe(exc)}") from None
+        if stored != newest.manifest.object_size:
+            problems.append(
+                f"{location.url}: backup {newest.id} stores {stored} bytes, its manifest records "
+                f"{newest.manifest.object_size}: the data is damaged or incomplete"
+            )
+    return problems
+
+
+def vault_problems(vault: Vault, now: datetime.datetime, timeout: float) -> list[str]:
+    points: Sequence[Mapping[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = call(
+            "backup",
+            vault.region,
+            timeout,
+            "list_recovery_points_by_backup_vault",
+            BackupVaultName=vault.name,
+            **({"NextToken": token} if token else {}),
+        )
+        points += page.get("RecoveryPoints", [])
+        token = page.get("NextToken")
+        if not token:
+            break
+    done = [
+        p for p in points if p.get("Status") == "COMPLETED" and isinstance(p.get("CreationDate"), datetime.datetime)
+    ]
+    if not done:
+        return [f"vault {vault.name} ({vault.region}): no completed recovery point ({len(points)} in all)"]
+    newest = max(p["CreationDate"] for p in done)
+    if (now - newest).total_seconds() > vault.max_age_seconds:
+        return [
+            f"vault {vault.name} ({vault.region}): newest completed recovery point is {_age(now, newest)} old, "
+            f"objective {vault.max_age_seconds // 60} min"
+        ]
+    return []
+
+
+def certificate_problems(targets: Targets, now: datetime.datetime, timeout: float) -> list[str]:
+    edge = targets.edge
+    cert = call("acm", targets.region, timeout, "describe_certificate", CertificateArn=edge.certificate_arn)[
+        "Certificate"
+    ]
+    problems = []
+    if cert.get("Status") != "ISSUED":
+        problems.append(f"certificate for {edge.hostname}: status {cert.get('Status')}")
+    not_after = cert.get("NotAfter")
+    if not isinstance(not_after, datetime.datetime):
+        problems.append(f"certificate for {edge.hostname}: no expiry date")
+    elif (not_after - now) < datetime.timedelta(days=edge.min_certificate_days):
+        left = (not_after - now).days
+        problems.append(
+            f"certificate for {edge.hostname} expires {not_after:%Y-%m-%d} ({left} days), under "
+            f"{edge.min_certificate_days}: renewal is stuck (check its DNS validation record)"
+        )
+    return problems
+
+
+def ingress_hostnames(objects: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The load balancer hostnames the AWS Load Balancer Controller wrote into the Ingresses' status."""
+    return [
+        str(lb.get("hostname"))
+        for o in objects
+        if o.get("kind") == "Ingress"
+        for lb in ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if isinstance(lb, Mapping) and lb.get("hostname")
+    ]
+
+
+def waf_problems(targets: Targets, hostnames: list[str], timeout: float) -> list[str]:
+    if not hostnames:
+        return ["no Ingress has a load balancer yet (status.loadBalancer is empty)"]
+    balancers: Sequence[Mapping[str, Any]] = []
+    marker: str | None = None
+    while True:
+        page = call(
+            "elbv2", targets.region, timeout, "describe_load_balancers", **({"Marker": marker} if marker else {})
+        )
+        balancers += page.get("LoadBalancers", [])
+        marker = page.get("NextMarker")
+        if not marker:
+            break
+    by_dns = {str(b.get("DNSName", "")).lower(): b for b in balancers}
+    problems = []
+    for hostname in hostnames:
+        balancer = by_dns.get(hostname.lower())
+        if balancer is None:
+            problems.append(f"load balancer {hostname}: not found in {targets.region}")
+            continue
+        acl = call(
+            "wafv2", targets.region, timeout, "get_web_acl_for_resource", ResourceArn=balancer["LoadBalancerArn"]
+        )
+        arn = (acl.get("WebACL") or {}).get("ARN")
+        if arn is None:
+            problems.append(f"load balancer {hostname}: no web ACL associated")
+        elif arn != targets.edge.web_acl_arn:
+            problems.append(f"load balancer {hostname}: web ACL {arn}, not the stack's {targets.edge.web_acl_arn}")
+    return problems
+
+
+HEALTHY_SHARE = 0.18
+"""Route 53 calls an endpoint healthy when more than 18% of its checkers report it healthy."""
+
+
+def health_check_problems(targets: Targets, timeout: float) -> list[str]:
+    problems = []
+    for check_id in targets.edge.health_check_ids:
+        config = call("route53", None, timeout, "get_health_check", HealthCheckId=check_id)["HealthCheck"]
+        settings = config.get("HealthCheckConfig") or {}
+        if settings.get("Disabled") and settings.get("Inverted"):
+            problems.append(f"health check {check_id}: manual failover override in effect (Disabled and Inverted)")
+            continue
+        observations = call("route53", None, timeout, "get_health_check_status", HealthCheckId=check_id).get(
+            "HealthCheckObservations", []
+        )
+        reports = [str((o.get("StatusReport") or {}).get("Status", "")) for o in observations]
+        healthy = sum(r.startswith("Success") for r in reports)
+        if not reports or healthy / len(reports) <= HEALTHY_SHARE:
+            sample = next((r for r in reports if not r.startswith("Success")), "no observation")
+            problems.append(f"health check {check_id}: {healthy} of {len(reports)} checkers healthy ({sample})")
+    return problems
+
+
+def cluster_problems(targets: Targets, stack: str, timeout: float) -> list[str]:
+    cluster = call("eks", targets.region, timeout, "describe_cluster", name=targets.cluster_name)["cluster"]
+    problems = []
+    if cluster.get("status") != "ACTIVE":
+        problems.append(f"EKS cluster {targets.cluster_name}: status {cluster.get('status')}")
+    policy = next(p for p in pack.policies() if p.name == "eks-cluster-require-supported-version")
+    level, config = pack.pack_config(stack)[policy.name]
+    if level != "disabled":
+        from pulumi_policy import ResourceValidationArgs
+
+        from ops.readiness.kubernetes_checks import live_options
+
+        found: list[str] = []
+        args = ResourceValidationArgs(
+            "aws:eks/cluster:Cluster",
+            {"version": cluster.get("version")},
+            f"urn:pulumi:{stack}::live::aws:eks/cluster:Cluster::{targets.cluster_name}",
+            targets.cluster_name,
+            live_options(),
+            None,
+            config,
+        )
+        policy.validate(args, lambda message, urn=None: found.append(message.split(" Remediation: ")[0]))
+        problems += [f"EKS cluster {targets.cluster_name}: {m}" for m in found]
+    return problems
+
+
+def _item(check_id: str, category: str, title: str, problems: Callable[[], list[str]]) -> Item:
+    try:
+        found = problems()
+    except UnavailableError as exc:
+        found = [str(exc)]
+    return item(check_id, category, title, "aws", "fail" if found else "pass", found)
+
+
+def aws_items(
+    stack: str, targets: Targets, objects: Sequence[Mapping[str, Any]], now: datetime.datetime, timeout: float
+) -> list[Item]:
+    call("sts", targets.region, timeout, "get_caller_identity")  # refused credentials stop here, with one line
+    items = [
+        _item(
+            "backup-fresh-and-verified",
+            "backup-recovery",
+            "The newest backup is within the objective, complete and intact",
+            lambda: backup_problems(targets.backups, now, timeout),
+        )
+    ]
+    if targets.replica is not None:
+        replica = targets.replica
+        items.append(
+            _item(
+                "replica-backup-fresh",
+                "backup-recovery",
+                "The DR region's replica bucket holds a recent backup (replication works)",
+                lambda: backup_problems(replica, now, timeout),
+            )
+        )
+    vaults = [v for v in (targets.vault, targets.dr_vault) if v is not None]
+    items += [
+        _item(
+            "vault-recovery-points",
+            "backup-recovery",
+            "AWS Backup has a recent completed recovery point in every vault",
+            lambda: [p for v in vaults for p in vault_problems(v, now, timeout)],
+        ),
+        _item(
+            "certificate-expiry",
+            "security",
+            f"The TLS certificate is issued and more than {targets.edge.min_certificate_days} days from expiry",
+            lambda: certificate_problems(targets, now, timeout),
+        ),
+        _item(
+            "waf-associated",
+            "security",
+            "The load balancer has the stack's web ACL",
+            lambda: waf_problems(targets, ingress_hostnames(objects), timeout),
+        ),
+        _item(
+            "eks-version-supported",
+            "security",
+            "The cluster is active on a Kubernetes version in standard support",
+            lambda: cluster_problems(targets, stack, timeout),
+        ),
+    ]
+    if targets.edge.health_check_ids:
+        items.append(
+            _item(
+                "route53-health-checks",
+                "high-availability",
+                "Route 53 sees the region healthy, with no manual override",
+                lambda: health_check_problems(targets, timeout),
+            )
+        )
+    return items

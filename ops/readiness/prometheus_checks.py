@@ -1,0 +1,155 @@
+"""The Prometheus items of the scorecard, read through its HTTP API (``/api/v1/targets``,
+``/api/v1/alerts``, ``/api/v1/query``).
+
+* every active scrape target is up;
+* no critical alert is firing (a firing warning makes the item warn);
+* the SLO burn rate, from the stack's own recording rules: failing while the error budget burns at
+  the fast-burn paging rate (14.4 times the sustainable rate over 1 h and 5 min), warning above the
+  sustainable rate over 6 h;
+* the replication lag every replica of the primary reports (the DR standby among them) within the
+  standby's objective, once DR exists.
+
+A Prometheus that cannot be reached fails every item with the reason: monitoring that cannot be
+read is not a pass.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from ops.errors import describe
+from ops.readiness.model import Item, item
+from ops.readiness.targets import Targets
+
+FAST_BURN = 14.4
+"""Burn rate at which two per cent of a 30-day error budget goes in one hour (the paging rate)."""
+SLOW_BURN = 1.0
+
+
+class PrometheusError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url, self.timeout = url.rstrip("/"), timeout
+
+    def get(self, path: str, **params: str) -> Any:
+        import requests
+
+        where = f"Prometheus at {self.url}"
+        try:
+            response = requests.get(
+                f"{self.url}{path}" + (f"?{urlencode(params)}" if params else ""), timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise PrometheusError(f"{where}: unreachable ({describe(exc)})") from None
+        try:
+            body = response.json()
+        except (ValueError, json.JSONDecodeError):
+            raise PrometheusError(f"{where}: {path} answered HTTP {response.status_code}, not JSON") from None
+        if not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error") if isinstance(body, dict) else None
+            raise PrometheusError(f"{where}: {path}: {error or f'HTTP {response.status_code}'}")
+        return body.get("data")
+
+    def scalar(self, query: str) -> list[tuple[dict[str, str], float]]:
+        data = self.get("/api/v1/query", query=query) or {}
+        out = []
+        for sample in data.get("result") or []:
+            try:
+                out.append((dict(sample.get("metric") or {}), float(sample["value"][1])))
+            except (KeyError, IndexError, TypeError, ValueError):
+                continue
+        return out
+
+
+def targets_up(client: Client) -> tuple[str, list[str]]:
+    active = (client.get("/api/v1/targets", state="active") or {}).get("activeTargets") or []
+    if not active:
+        return "fail", ["no active scrape target: Prometheus scrapes nothing"]
+    down = [
+        f"{(t.get('labels') or {}).get('job', '?')} {t.get('scrapeUrl', '?')}: {t.get('health')} "
+        f"({t.get('lastError') or 'no error'})"
+        for t in active
+        if t.get("health") != "up"
+    ]
+    return ("fail" if down else "pass"), down or [f"{len(active)} targets up"]
+
+
+def no_critical_alerts(client: Client) -> tuple[str, list[str]]:
+    alerts = (client.get("/api/v1/alerts") or {}).get("alerts") or []
+    firing = [a for a in alerts if a.get("state") == "firing"]
+
+    def shown(a: dict[str, Any]) -> str:
+        labels = a.get("labels") or {}
+        summary = (a.get("annotations") or {}).get("summary", "")
+        return f"{labels.get('severity', '?')}: {labels.get('alertname', '?')} ({summary})"
+
+    critical = [shown(a) for a in firing if (a.get("labels") or {}).get("severity") == "critical"]
+    warning = [shown(a) for a in firing if (a.get("labels") or {}).get("severity") == "warning"]
+    if critical:
+        return "fail", critical + warning
+    return ("warn", warning) if warning else ("pass", [])
+
+
+def burn_rate(client: Client, slo: float) -> tuple[str, list[str]]:
+    budget = 1 - slo
+    rates: dict[str, float | None] = {}
+    for window in ("5m", "1h", "6h"):
+        values = [v for _, v in client.scalar(f"gateway:request_errors:ratio_rate{window}")]
+        rates[window] = max(values) if values else None
+    if all(v is None for v in rates.values()):
+        return "warn", ["no gateway:request_errors recording: the gateway's requests are not measured"]
+    burns = {w: (v / budget if v is not None and not math.isnan(v) else 0.0) for w, v in rates.items()}
+    evidence = [f"burn rate {w}: {b:.2f}" for w, b in burns.items()]
+    if burns["1h"] > FAST_BURN and burns["5m"] > FAST_BURN:
+        return "fail", [f"the error budget burns at the paging rate (over {FAST_BURN} for 1 h and 5 min)", *evidence]
+    if burns["6h"] > SLOW_BURN:
+        return "warn", [f"the error budget burns faster than sustainable over 6 h (SLO {slo})", *evidence]
+    return "pass", evidence
+
+
+def replication_lag(client: Client, most: int) -> tuple[str, list[str]]:
+    lags = client.scalar("redis_connected_slave_lag_seconds")
+    if not lags:
+        return "fail", ["no replica reports to the primary (redis_connected_slave_lag_seconds is absent)"]
+    late = [f"replica {m.get('slave_ip', '?')}:{m.get('slave_port', '?')} lags {v:.0f} s" for m, v in lags if v > most]
+    if late:
+        return "fail", [*late, f"objective: {most} s"]
+    return "pass", [f"{len(lags)} replicas, the most behind by {max(v for _, v in lags):.0f} s (objective {most} s)"]
+
+
+def prometheus_items(targets: Targets, url: str, timeout: float) -> list[Item]:
+    client = Client(url, timeout)
+    checks: list[tuple[str, str, str, Any]] = [
+        ("prometheus-targets-up", "monitoring", "Prometheus scrapes every target", lambda: targets_up(client)),
+        ("no-critical-alerts", "monitoring", "No critical alert is firing", lambda: no_critical_alerts(client)),
+        (
+            "slo-burn-rate",
+            "performance-capacity",
+            f"The availability SLO ({targets.availability_slo}) is not burning its error budget",
+            lambda: burn_rate(client, targets.availability_slo),
+        ),
+    ]
+    if targets.dr_lag_max_seconds is not None:
+        most = targets.dr_lag_max_seconds
+        checks.append(
+            (
+                "replication-lag",
+                "high-availability",
+                "Every Redis replica, the DR standby included, is within the lag objective",
+                lambda: replication_lag(client, most),
+            )
+        )
+    items = []
+    for check_id, category, title, run in checks:
+        try:
+            status, evidence = run()
+        except PrometheusError as exc:
+            status, evidence = "fail", [str(exc)]
+        items.append(item(check_id, category, title, "prometheus", status, evidence))
+    return items
