@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -45,8 +46,15 @@ class UnavailableError(Exception):
     """A call failed for a reason that fails its item (missing resource, access denied)."""
 
 
-@functools.cache
 def _client(service: str, region: str | None, timeout: float) -> Any:
+    """One client per service, region, timeout and AWS environment (a client loads its service model:
+    a tenth of a second each time)."""
+    environment = tuple(os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID"))
+    return _new_client(service, region, timeout, environment)
+
+
+@functools.cache
+def _new_client(service: str, region: str | None, timeout: float, environment: tuple[str | None, ...]) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -218,6 +226,8 @@ def waf_problems(targets: Targets, hostnames: list[str], timeout: float) -> list
     return problems
 
 
+ROUTE53_REGION = "us-east-1"
+"""Route 53 is global; its API is signed for us-east-1."""
 HEALTHY_SHARE = 0.18
 """Route 53 calls an endpoint healthy when more than 18% of its checkers report it healthy."""
 
@@ -225,12 +235,12 @@ HEALTHY_SHARE = 0.18
 def health_check_problems(targets: Targets, timeout: float) -> list[str]:
     problems = []
     for check_id in targets.edge.health_check_ids:
-        config = call("route53", None, timeout, "get_health_check", HealthCheckId=check_id)["HealthCheck"]
+        config = call("route53", ROUTE53_REGION, timeout, "get_health_check", HealthCheckId=check_id)["HealthCheck"]
         settings = config.get("HealthCheckConfig") or {}
         if settings.get("Disabled") and settings.get("Inverted"):
             problems.append(f"health check {check_id}: manual failover override in effect (Disabled and Inverted)")
             continue
-        observations = call("route53", None, timeout, "get_health_check_status", HealthCheckId=check_id).get(
+        observations = call("route53", ROUTE53_REGION, timeout, "get_health_check_status", HealthCheckId=check_id).get(
             "HealthCheckObservations", []
         )
         reports = [str((o.get("StatusReport") or {}).get("Status", "")) for o in observations]
