@@ -1,0 +1,198 @@
+"""``ops readiness``'s Prometheus items against a real Prometheus: it scrapes
+``prometheus-redis-exporter`` beside a real Redis primary and two replicas, and a gateway's metrics
+endpoint, and evaluates the production stack's own Redis alerts and SLO recording rules.
+
+One Prometheus goes through the states of a bad day, each breaking exactly one item: healthy; a
+replica stalled (lag past the objective); a replica's link broken (a critical alert firing); an
+exporter gone (a target down); the gateway failing half its requests (the error budget burning).
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.server
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.cli import main
+from ops.readiness.prometheus_checks import Client, no_critical_alerts, targets_up
+from ops.runtime.backups import free_port, wait_until
+from tests.conftest import Recording, RedisServer
+from tests.prometheus_env import Stack, rule_group
+from tests.readiness_env import healthy_dump
+
+NS = "redis-system"
+PASSWORD = "readiness-prometheus-password"
+LAG_OBJECTIVE = 2
+PROMETHEUS_ITEMS = {"prometheus-targets-up", "no-critical-alerts", "slo-burn-rate", "replication-lag"}
+
+
+class _Gateway(http.server.BaseHTTPRequestHandler):
+    """The gateway's metrics: 100 requests a second, ``error_share`` of them answered 5xx."""
+
+    started = time.monotonic()
+    error_share = 0.0
+    errors = 0.0
+    last = time.monotonic()
+
+    def do_GET(self) -> None:
+        cls = type(self)
+        now = time.monotonic()
+        cls.errors += (now - cls.last) * 100 * cls.error_share
+        cls.last = now
+        total = (now - cls.started) * 100
+        body = (
+            "# TYPE http_requests_total counter\n"
+            f'http_requests_total{{code="200"}} {total - cls.errors:.0f}\n'
+            f'http_requests_total{{code="503"}} {cls.errors:.0f}\n'
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def monitored(
+    redis_server: Callable[..., RedisServer], stack_run: Callable[[str], Recording], tmp_path: Path
+) -> Iterator[tuple[Stack, list[RedisServer], type[_Gateway]]]:
+    auth = ("--masterauth", PASSWORD, "--repl-diskless-sync-delay", "0")
+    primary = redis_server(password=PASSWORD, extra=auth)
+    replicas = [
+        redis_server(password=PASSWORD, extra=(*auth, "--replicaof", "127.0.0.1", str(primary.port))) for _ in range(2)
+    ]
+    for r in replicas:
+        wait_until(lambda r=r: r.client.info("replication")["master_link_status"] == "up", 30, "replica sync")
+    gateway = type("Gateway", (_Gateway,), {"started": time.monotonic(), "last": time.monotonic(), "errors": 0.0})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    recording = stack_run("production")
+    scrape = {
+        "job_name": "redis-gateway",
+        "static_configs": [{"targets": [f"127.0.0.1:{server.server_address[1]}"], "labels": {"namespace": NS}}],
+    }
+    groups = [rule_group(recording, "redis"), rule_group(recording, "redis-gateway.recording")]
+    stack = Stack(tmp_path, [primary, *replicas], groups, NS, PASSWORD, (scrape,))
+    try:
+        yield stack, [primary, *replicas], gateway
+    finally:
+        stack.close()
+        server.shutdown()
+
+
+def _judge(stack: Stack, tmp_path: Path, plan: Recording) -> tuple[int, dict[str, dict[str, Any]]]:
+    dump, targets, report = tmp_path / "cluster.json", tmp_path / "targets.json", tmp_path / "report.json"
+    if not dump.exists():
+        dump.write_text(json.dumps(healthy_dump(plan, datetime.datetime.now(datetime.UTC))))
+    targets.write_text(
+        json.dumps(
+            {
+                "stack": "production",
+                "region": "eu-west-1",
+                "cluster_name": "redisgw-production",
+                "namespaces": [NS, "monitoring"],
+                "prometheus_url": "http://kps-prometheus.monitoring.svc.cluster.local:9090",
+                "availability_slo": 0.999,
+                "backups": {"bucket": "backups", "region": "eu-west-1", "max_age_seconds": 1800},
+                "vault": {"name": "v", "region": "eu-west-1", "max_age_seconds": 7200},
+                "edge": {"hostname": "h", "certificate_arn": "c", "web_acl_arn": "w"},
+                "dr_lag_max_seconds": LAG_OBJECTIVE,
+            }
+        )
+    )
+    argv = ["readiness", "--stack", "production", "--from-file", str(dump), "--targets", str(targets)]
+    code = main([*argv, "--skip", "aws", "--prometheus-url", stack.url, "--timeout", "5", "--json", str(report)])
+    items = {i["id"]: i for i in json.loads(report.read_text())["items"] if i["source"] == "prometheus"}
+    return code, items
+
+
+def _failing(items: dict[str, dict[str, Any]]) -> list[str]:
+    return sorted(i for i, item in items.items() if item["status"] == "fail")
+
+
+def _until_failing(stack: Stack, tmp_path: Path, plan: Recording, expected: list[str], what: str) -> dict[str, Any]:
+    """Judge until the failing Prometheus items are ``expected`` (rules and scrapes run every second)."""
+    seen: dict[str, Any] = {}
+
+    def settled() -> bool:
+        seen["code"], seen["items"] = _judge(stack, tmp_path, plan)
+        return _failing(seen["items"]) == expected
+
+    try:
+        wait_until(settled, 45, what)
+    except Exception:
+        shown = {i: (x["status"], x["evidence"][:2]) for i, x in seen.get("items", {}).items() if x["status"] != "pass"}
+        pytest.fail(f"{what}: {shown}, expected failing {expected}")
+    return seen
+
+
+def test_each_bad_state_fails_exactly_its_prometheus_item(
+    monitored: tuple[Stack, list[RedisServer], type[_Gateway]], tmp_path: Path, stack_run: Callable[[str], Recording]
+) -> None:
+    stack, (primary, replica, other), gateway = monitored
+    plan = stack_run("production").primary()
+    wait_until(lambda: bool(stack.value("gateway:request_errors:ratio_rate5m >= 0")), 30, "the SLO recording rules")
+
+    healthy = _until_failing(stack, tmp_path, plan, [], "a healthy set")
+    assert set(healthy["items"]) == PROMETHEUS_ITEMS and healthy["code"] == 0
+    assert "2 replicas" in healthy["items"]["replication-lag"]["evidence"][0]
+
+    other.proc.send_signal(signal.SIGSTOP)  # a stalled replica stops acknowledging the stream
+    try:
+        stalled = _until_failing(stack, tmp_path, plan, ["replication-lag"], "the stalled replica's lag")
+        assert f"objective: {LAG_OBJECTIVE} s" in stalled["items"]["replication-lag"]["evidence"]
+    finally:
+        other.proc.send_signal(signal.SIGCONT)
+    _until_failing(stack, tmp_path, plan, [], "the replica caught up")
+
+    replica.client.execute_command("REPLICAOF", "127.0.0.1", "1")  # its primary is now unreachable
+    broken = _until_failing(stack, tmp_path, plan, ["no-critical-alerts"], "RedisReplicationBroken")
+    assert "critical: RedisReplicationBroken" in broken["items"]["no-critical-alerts"]["evidence"][0]
+    replica.client.execute_command("REPLICAOF", "127.0.0.1", str(primary.port))
+    _until_failing(stack, tmp_path, plan, [], "the link restored")
+
+    stack.exporters[2].terminate()
+    down = _until_failing(stack, tmp_path, plan, ["prometheus-targets-up"], "the exporter's target down")
+    assert "redis http://127.0.0.1:" in down["items"]["prometheus-targets-up"]["evidence"][0]
+    assert down["code"] == 1
+
+    gateway.error_share = 0.5
+    burning = _until_failing(
+        stack, tmp_path, plan, ["prometheus-targets-up", "slo-burn-rate"], "the error budget burning"
+    )
+    assert "paging rate" in burning["items"]["slo-burn-rate"]["evidence"][0]
+
+
+def test_an_unreachable_prometheus_fails_every_item(stack_run: Callable[[str], Recording], tmp_path: Path) -> None:
+    class Nowhere:
+        url = f"http://127.0.0.1:{free_port()}"
+
+    code, items = _judge(Nowhere, tmp_path, stack_run("production").primary())  # type: ignore[arg-type]
+    assert code == 1 and _failing(items) == sorted(PROMETHEUS_ITEMS)
+    assert all("unreachable" in item["evidence"][0] for item in items.values())
+
+
+def test_an_endpoint_that_is_not_prometheus_fails_with_the_reason() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Client(f"http://127.0.0.1:{server.server_address[1]}", 5)
+        from ops.readiness.prometheus_checks import PrometheusError
+
+        with pytest.raises(PrometheusError, match="not JSON"):
+            targets_up(client)
+        with pytest.raises(PrometheusError, match="not JSON"):
+            no_critical_alerts(client)
+    finally:
+        server.shutdown()
