@@ -466,25 +466,37 @@ class _Api(http.server.BaseHTTPRequestHandler):
     status = 200
     missing: frozenset[str] = frozenset()
     """Kinds whose API (a CRD) this server does not serve."""
+    forbidden: frozenset[str] = frozenset()
+    """Kinds the credentials may not list."""
+    seen: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         from ops.readiness.kube import KINDS
 
+        type(self).seen.append(self.path)
         if self.status != 200:
             self._send(self.status, {"kind": "Status", "code": self.status, "message": "Unauthorized"})
             return
+        path = self.path.split("?")[0]
         for group_version, kind, plural, _ in KINDS:
-            prefix = "/api/" if "/" not in group_version else "/apis/"
-            if self.path.split("?")[0] == f"{prefix}{group_version}/{plural}":
-                if kind in self.missing:
-                    break
-                items = [
-                    {k: v for k, v in o.items() if k not in ("apiVersion", "kind")}
-                    for o in self.objects
-                    if o["kind"] == kind
-                ]
-                self._send(200, {"apiVersion": group_version, "kind": f"{kind}List", "items": items})
+            base = ("/api/" if "/" not in group_version else "/apis/") + group_version
+            namespace = None
+            if path.startswith(f"{base}/namespaces/") and path.endswith(f"/{plural}"):
+                namespace = path.removeprefix(f"{base}/namespaces/").removesuffix(f"/{plural}")
+            elif path != f"{base}/{plural}":
+                continue
+            if kind in self.missing:
+                break
+            if kind in self.forbidden:
+                self._send(403, {"kind": "Status", "code": 403, "message": f"cannot list {plural}"})
                 return
+            items = [
+                {k: v for k, v in o.items() if k not in ("apiVersion", "kind")}
+                for o in self.objects
+                if o["kind"] == kind and namespace in (None, o["metadata"].get("namespace"))
+            ]
+            self._send(200, {"apiVersion": group_version, "kind": f"{kind}List", "items": items})
+            return
         self._send(404, {"kind": "Status", "code": 404, "message": "not found"})
 
     def _send(self, code: int, body: dict[str, Any]) -> None:
@@ -503,8 +515,9 @@ class _Api(http.server.BaseHTTPRequestHandler):
 def api_server(healthy: dict[str, Any]) -> Iterator[Callable[..., str]]:
     servers = []
 
-    def start(status: int = 200, missing: frozenset[str] = frozenset()) -> str:
-        handler = type("Api", (_Api,), {"objects": healthy["items"], "status": status, "missing": missing})
+    def start(status: int = 200, missing: frozenset[str] = frozenset(), forbidden: frozenset[str] = frozenset()) -> str:
+        fields = {"objects": healthy["items"], "status": status, "missing": missing, "forbidden": forbidden, "seen": []}
+        handler = type("Api", (_Api,), fields)
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -553,6 +566,31 @@ def test_an_api_the_cluster_does_not_serve_reads_as_no_objects(api_server: Calla
     report = tmp_path / "r.json"
     code = main(["readiness", "--stack", "production", "--kubeconfig", str(config), *LOCAL, "--json", str(report)])
     assert code == 1 and list(failing(json.loads(report.read_text()))) == ["policy:k8s-service-require-service-monitor"]
+
+
+def test_a_namespaced_role_reads_only_its_namespaces_and_never_secrets(
+    api_server: Callable[..., str], tmp_path: Path
+) -> None:
+    """The CronJob's shape: namespaced lists in the stack's namespaces, Secrets denied by design: the
+    one rule that needs them warns, nothing fails, and no Secret is read."""
+    config = _kubeconfig(tmp_path, api_server(forbidden=frozenset({"Secret"})))
+    report = tmp_path / "r.json"
+    argv = ["readiness", "--stack", "production", "--kubeconfig", str(config), *LOCAL, "--json", str(report)]
+    assert main([*argv, "--namespace", "redis-system", "--namespace", "monitoring"]) == 0
+    items = {i["id"]: i for i in json.loads(report.read_text())["items"]}
+    assert [i for i, x in items.items() if x["status"] != "pass"] == ["policy:k8s-workload-require-declared-secrets"]
+    assert items["policy:k8s-workload-require-declared-secrets"]["status"] == "warn"
+    seen = _Api.__subclasses__()[-1].seen
+    assert "/api/v1/namespaces/redis-system/pods" in seen and "/api/v1/pods" not in seen
+    assert "/api/v1/namespaces" in seen  # cluster-scoped kinds stay cluster-wide
+
+
+def test_another_denied_kind_is_one_line_and_exit_2(
+    api_server: Callable[..., str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _kubeconfig(tmp_path, api_server(forbidden=frozenset({"Pod"})))
+    assert main(["readiness", "--stack", "production", "--kubeconfig", str(config), *LOCAL]) == 2
+    assert "not allowed to list pods" in _one_line(capsys)
 
 
 @pytest.mark.parametrize(("status", "says"), [(401, "credentials rejected or expired"), (403, "not allowed to list")])

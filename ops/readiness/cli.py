@@ -52,6 +52,14 @@ def add_commands(commands: Any) -> None:
     source.add_argument("--in-cluster", action="store_true", help="use the pod's service account (the CronJob)")
     p.add_argument("--context", metavar="NAME", help="kubeconfig context (default: the current one)")
     p.add_argument(
+        "--namespace",
+        action="append",
+        default=[],
+        type=argtypes.stack_name,
+        metavar="NS",
+        help="read namespaced objects only in NS (repeatable; what a namespaced Role allows; default: all)",
+    )
+    p.add_argument(
         "--targets", type=argtypes.existing_file, metavar="FILE", help="targets JSON instead of the ConfigMap"
     )
     p.add_argument(
@@ -75,6 +83,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ops.readiness import kube, scorecard
     from ops.readiness import targets as targets_module
 
+    if args.from_file and args.namespace:
+        raise OpsError("readiness: --namespace applies to a cluster, not to --from-file", code=2)
     if args.context and (args.from_file or args.in_cluster):
         raise OpsError("readiness: --context applies to a kubeconfig, not to --from-file or --in-cluster", code=2)
     if "docs" not in args.skip and not args.docs.is_dir():
@@ -83,7 +93,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.from_file:
         snapshot = kube.from_file(args.from_file)
     else:
-        snapshot = kube.from_cluster(args.kubeconfig, args.context, args.in_cluster, args.timeout)
+        snapshot = kube.from_cluster(
+            args.kubeconfig, args.context, args.in_cluster, args.timeout, tuple(args.namespace)
+        )
     card = scorecard.build(
         args.stack,
         snapshot,

@@ -62,6 +62,8 @@ class Snapshot:
 
     objects: list[dict[str, Any]]
     target: str
+    unreadable: frozenset[str] = frozenset()
+    """Kinds the credentials may not list, by design (Secrets, for the CronJob's role)."""
 
 
 def _strip_secret(obj: dict[str, Any]) -> dict[str, Any]:
@@ -120,9 +122,23 @@ def from_file(path: Path) -> Snapshot:
     return Snapshot(objects, str(path))
 
 
-def from_cluster(kubeconfig: Path | None, context: str | None, in_cluster: bool, timeout: float = 15.0) -> Snapshot:
-    """Every object of :data:`KINDS` the credentials can list; a kind whose API is not served (a CRD
-    not installed) reads as none. Unreachable API, rejected or expired credentials: OpsError."""
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+"""Secrets are listed as metadata: their data never leaves the API server."""
+OPTIONAL_KINDS = {"Secret"}
+"""Kinds a role may be denied without making the scorecard impossible (the checks that need them warn)."""
+
+
+def from_cluster(
+    kubeconfig: Path | None,
+    context: str | None,
+    in_cluster: bool,
+    timeout: float = 15.0,
+    namespaces: tuple[str, ...] = (),
+) -> Snapshot:
+    """Every object of :data:`KINDS` the credentials can list, cluster-wide or, with ``namespaces``,
+    the namespaced kinds in those namespaces only (what a namespaced Role allows). A kind whose API is
+    not served (a CRD not installed) reads as none; a denied Secret list is noted in ``unreadable``.
+    Unreachable API, rejected or expired credentials, any other denial: OpsError."""
     try:
         from kubernetes import client, config
         from kubernetes.client.exceptions import ApiException
@@ -150,37 +166,47 @@ def from_cluster(kubeconfig: Path | None, context: str | None, in_cluster: bool,
         api = client.ApiClient()
     host = api.configuration.host
     objects: list[dict[str, Any]] = []
+    unreadable: set[str] = set()
     try:
-        for group_version, kind, plural, _ in KINDS:
-            path = f"/api/{group_version}/{plural}" if "/" not in group_version else f"/apis/{group_version}/{plural}"
-            try:
-                response = api.call_api(
-                    path,
-                    "GET",
-                    auth_settings=["BearerToken"],
-                    _preload_content=False,
-                    _request_timeout=timeout,
-                    header_params={"Accept": "application/json"},
-                )
-            except ApiException as exc:
-                if exc.status == 404:
-                    continue  # the API (a CRD) is not installed: no such objects
-                if exc.status in (401, 403):
-                    why = "rejected or expired" if exc.status == 401 else "not allowed to list " + plural
-                    raise OpsError(f"Kubernetes API at {host}: credentials {why} (HTTP {exc.status})", code=2) from None
-                raise OpsError(f"Kubernetes API at {host}: {plural}: HTTP {exc.status} {exc.reason}", code=2) from None
-            body = json.loads(response[0].data if isinstance(response, tuple) else response.data)
-            for entry in body.get("items") or []:
-                entry.setdefault("apiVersion", group_version)
-                entry.setdefault("kind", kind)
-                objects.append(_strip_secret(entry))
+        for group_version, kind, plural, namespaced in KINDS:
+            base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
+            paths = [f"{base}/namespaces/{ns}/{plural}" for ns in namespaces] if namespaced and namespaces else []
+            for path in paths or [f"{base}/{plural}"]:
+                try:
+                    response = api.call_api(
+                        path,
+                        "GET",
+                        auth_settings=["BearerToken"],
+                        _preload_content=False,
+                        _request_timeout=timeout,
+                        header_params={"Accept": METADATA_ONLY if kind == "Secret" else "application/json"},
+                    )
+                except ApiException as exc:
+                    if exc.status == 404:
+                        continue  # the API (a CRD) is not installed, or the namespace is gone: no such objects
+                    if exc.status == 403 and kind in OPTIONAL_KINDS:
+                        unreadable.add(kind)
+                        continue
+                    if exc.status in (401, 403):
+                        why = "rejected or expired" if exc.status == 401 else "not allowed to list " + plural
+                        raise OpsError(
+                            f"Kubernetes API at {host}: credentials {why} (HTTP {exc.status})", code=2
+                        ) from None
+                    raise OpsError(
+                        f"Kubernetes API at {host}: {plural}: HTTP {exc.status} {exc.reason}", code=2
+                    ) from None
+                body = json.loads(response[0].data if isinstance(response, tuple) else response.data)
+                for entry in body.get("items") or []:
+                    # List items carry no apiVersion or kind (metadata-only items carry meta.k8s.io's).
+                    entry["apiVersion"], entry["kind"] = group_version, kind
+                    objects.append(_strip_secret(entry))
     except OpsError:
         raise
     except Exception as exc:  # urllib3 connection errors, TLS failures, timeouts, a body that is not JSON
         raise OpsError(f"cannot read the Kubernetes API at {host}: {describe(exc)}", code=2) from None
     finally:
         api.close()
-    return Snapshot(objects, target)
+    return Snapshot(objects, target, frozenset(unreadable))
 
 
 def resource_type(obj: Mapping[str, Any]) -> str:

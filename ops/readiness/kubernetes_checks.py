@@ -99,6 +99,9 @@ NOT_LIVE: dict[str, str] = {
 }
 """Pack policies that read Kubernetes objects together with something a cluster does not hold."""
 
+NEEDS: dict[str, str] = {"k8s-workload-require-declared-secrets": "Secret"}
+"""Live policies that cannot judge without a kind the credentials may be denied (see ``kube.OPTIONAL_KINDS``)."""
+
 LOOP_RESTARTS = 5
 """A container restarted this often, or waiting in CrashLoopBackOff, is in a restart loop."""
 PENDING_GRACE = datetime.timedelta(minutes=5)
@@ -135,13 +138,27 @@ def as_policy_resources(objects: Iterable[Mapping[str, Any]], stack: str) -> lis
     return out
 
 
-def pack_items(objects: Sequence[Mapping[str, Any]], stack: str) -> list[Item]:
+def pack_items(
+    objects: Sequence[Mapping[str, Any]], stack: str, unreadable: frozenset[str] = frozenset()
+) -> list[Item]:
+    """One item per live policy; a policy that needs a kind the credentials may not list warns."""
     config = pack.pack_config(stack)
-    chosen = [p for p in pack.policies() if p.name in LIVE_POLICIES]
+    blind = [p for p in pack.policies() if p.name in LIVE_POLICIES and NEEDS.get(p.name) in unreadable]
+    chosen = [p for p in pack.policies() if p.name in LIVE_POLICIES and p not in blind]
     resources = as_policy_resources(declared(objects), stack)
     by_urn = {r.urn: r for r in resources}
     hits = pack.evaluate(resources, config, chosen)
-    items = []
+    items = [
+        item(
+            f"policy:{policy.name}",
+            LIVE_POLICIES[policy.name],
+            policy.description,
+            "kubernetes",
+            "warn",
+            [f"not judged: these credentials may not list {NEEDS[policy.name]}s (the CronJob's role never reads them)"],
+        )
+        for policy in blind
+    ]
     for policy in chosen:
         level = config[policy.name][0]
         if level == "disabled":

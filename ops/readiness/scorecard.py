@@ -42,7 +42,7 @@ def build(
         )
     used = [s for s in SOURCES if s not in skip]
     card = Scorecard(stack, snapshot.target, tuple(used))
-    card.items += kubernetes_checks.pack_items(objects, stack)
+    card.items += kubernetes_checks.pack_items(objects, stack, snapshot.unreadable)
     card.items += kubernetes_checks.runtime_items(objects, namespaces, now)
     if "docs" in used:
         card.items += docs_checks.docs_items(objects, docs)
