@@ -7,13 +7,22 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
-from components.backup_vault import BACKUP_DEADLINE, BackupVault, BackupVaultArgs
+from components.backup_vault import (
+    BACKUP_DEADLINE,
+    BACKUP_PREFIX,
+    REPLICATION_TIME_MINUTES,
+    SNAPSHOT_MAX_AGE_SECONDS,
+    BackupVault,
+    BackupVaultArgs,
+)
 from components.deploy_runner import DeployRunner, DeployRunnerArgs
 from components.dr_region import DrRegion, DrRegionArgs
 from components.eks_cluster import DEFAULT_STORAGE_CLASS, EksCluster, EksClusterArgs, NodeGroupSpec
-from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.monitoring_stack import MonitoringStack, MonitoringStackArgs, standby_lag_threshold_seconds
+from components.readiness_audit import ReadinessAudit, ReadinessAuditArgs
 from components.redis_gateway import (
     MASTER_GROUP,
+    PROMETHEUS_URL,
     REDIS,
     REDIS_AUTH_SECRET,
     SENTINEL,
@@ -191,6 +200,47 @@ backups = BackupVault(
     backup_args,
     # The jobs run in the gateway's namespace and read its Redis password Secret.
     opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[gateway])),
+)
+
+backup_max_age = settings.backup_max_age_seconds(cfg, BACKUP_DEADLINE)
+ReadinessAudit(
+    "readiness",
+    ReadinessAuditArgs(
+        stack=stack,
+        namespace=cfg.gateway.namespace,
+        namespaces=(cfg.gateway.namespace, monitoring_args.namespace),
+        ops_image=cfg.backup.ops_image,
+        schedule=cfg.monitoring.readiness_schedule,
+        region=cfg.region,
+        cluster_name=cluster.cluster_name,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        prometheus_url=PROMETHEUS_URL,
+        prometheus_namespace=monitoring_args.namespace,
+        availability_slo=cfg.monitoring.availability_slo,
+        backup_bucket=backups.bucket_name,
+        backup_bucket_arn=backups.bucket_arn,
+        backup_key_arn=backups.key_arn,
+        backup_prefix=BACKUP_PREFIX,
+        backup_max_age_seconds=backup_max_age,
+        replica_bucket=backups.replica_bucket_name.apply(str) if dr is not None else None,
+        replica_bucket_arn=backups.replica_bucket_arn.apply(str) if dr is not None else None,
+        replica_key_arn=backups.dr_key_arn.apply(str) if dr is not None else None,
+        replica_region=cfg.dr.region,
+        replica_max_age_seconds=backup_max_age + 60 * REPLICATION_TIME_MINUTES,
+        vault_name=backups.vault_name,
+        vault_arn=backups.vault_arn,
+        dr_vault_name=backups.dr_vault_name.apply(str) if dr is not None else None,
+        dr_vault_arn=backups.dr_vault_arn.apply(str) if dr is not None else None,
+        vault_max_age_seconds=SNAPSHOT_MAX_AGE_SECONDS,
+        hostname=cfg.gateway.hostname,
+        certificate_arn=gateway.certificate_arn,
+        web_acl_arn=gateway.web_acl_arn,
+        health_check_id=gateway.health_check_id,
+        dr_lag_max_seconds=standby_lag_threshold_seconds(cfg.dr.rpo_seconds) if standby_link else None,
+    ),
+    # The CronJob runs in the gateway's namespace, beside the backups it judges.
+    opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[backups])),
 )
 
 if dr is not None:

@@ -516,6 +516,14 @@ class MonitoringSettings(_Model):
             raise ValueError("alertSecretName must be a Secrets Manager secret name or ARN")
         return v
 
+    readiness_schedule: str = "17 6 * * *"
+    """When the live readiness scorecard (``ops readiness``) runs as a CronJob, in UTC: daily by default."""
+
+    @field_validator("readiness_schedule")
+    @classmethod
+    def _readiness_cron(cls, v: str) -> str:
+        return cron_schedule(v, "readinessSchedule")
+
     latency_p99_seconds: float = Field(default=0.25, gt=0, le=10)
     """p99 latency SLO of the gateway."""
     availability_slo: float = Field(default=0.999, ge=0.9, lt=1)

@@ -34,6 +34,7 @@ class Edge:
     web_acl_arn: pulumi.Output[str]
     health_check_id: pulumi.Output[str] | None
     """The PRIMARY record's health check (DR on, primary region)."""
+    certificate_arn: pulumi.Output[str]
 
 
 def regional_hostname(args: RedisGatewayArgs) -> str:
@@ -206,7 +207,9 @@ def edge(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, service: k8
             aliases=[alias],
             opts=child,
         )
-    return Edge(load_balancer_hostname=lb_hostname, web_acl_arn=acl.arn, health_check_id=health_check_id)
+    return Edge(
+        load_balancer_hostname=lb_hostname, web_acl_arn=acl.arn, health_check_id=health_check_id, certificate_arn=cert.arn
+    )
 
 
 def _edge_logs(name: str, acl: aws.wafv2.WebAcl, args: RedisGatewayArgs, parent: pulumi.Resource) -> aws.s3.Bucket:

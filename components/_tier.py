@@ -174,7 +174,8 @@ def rollout_surge(args: RedisGatewayArgs) -> int:
 
 def quota(args: RedisGatewayArgs) -> dict[str, str]:
     """Hard limits of the namespace: every workload at its maximum scale, the gateway during a
-    rollout at that scale (:func:`rollout_surge`), and the backup and drill jobs (2 CPU, 4 GiB)."""
+    rollout at that scale (:func:`rollout_surge`), and the backup, drill and readiness jobs (2.5 CPU,
+    4 GiB)."""
     gw, rd = args.resources, args.redis_resources
     gw_n, rd_n, st_n = args.max_replicas + rollout_surge(args), args.redis_replicas, args.redis_sentinels
     sentinel_cpu, sentinel_mem, exporter_cpu, exporter_mem = 200, 256, 100, 128
@@ -188,7 +189,7 @@ def quota(args: RedisGatewayArgs) -> dict[str, str]:
     mem_lim = (
         gw_n * mebibytes(gw.memory_limit) + rd_n * (mebibytes(rd.memory_limit) + exporter_mem) + st_n * sentinel_mem
     )
-    jobs_cpu, jobs_mem = 2000, 4096
+    jobs_cpu, jobs_mem = 2500, 4096
     return {
         "requests.cpu": f"{cpu_req + jobs_cpu}m",
         "limits.cpu": f"{cpu_lim + jobs_cpu}m",

@@ -33,6 +33,12 @@ SERVICE_ACCOUNT = "redis-backup"
 BACKUP_DEADLINE = 840
 """activeDeadlineSeconds of a backup Job: inside the 15-minute schedule."""
 SPOOL_CLAIM = "backup-storage"
+SNAPSHOT_INTERVAL_SECONDS = 3600
+SNAPSHOT_START_WINDOW_MINUTES = 60
+SNAPSHOT_COMPLETION_WINDOW_MINUTES = 180
+SNAPSHOT_MAX_AGE_SECONDS = SNAPSHOT_INTERVAL_SECONDS + 60 * (SNAPSHOT_START_WINDOW_MINUTES + SNAPSHOT_COMPLETION_WINDOW_MINUTES)
+"""Age past which the newest snapshot shows a missed one: the hourly interval, plus the windows AWS
+Backup may take to start and to complete it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +87,9 @@ class BackupVault(pulumi.ComponentResource):
     key_arn: pulumi.Output[str]
     """KMS key of backups in the primary region."""
     vault_arn: pulumi.Output[str]
+    vault_name: pulumi.Output[str]
+    dr_vault_arn: pulumi.Output[str | None]
+    dr_vault_name: pulumi.Output[str | None]
     job_role_arn: pulumi.Output[str]
     """IRSA role of the backup and drill jobs."""
     replica_bucket_name: pulumi.Output[str | None]
@@ -135,8 +144,8 @@ class BackupVault(pulumi.ComponentResource):
                     rule_name="hourly-redis-volumes",
                     target_vault_name=vault.name,
                     schedule="cron(0 * ? * * *)",
-                    start_window=60,
-                    completion_window=180,
+                    start_window=SNAPSHOT_START_WINDOW_MINUTES,
+                    completion_window=SNAPSHOT_COMPLETION_WINDOW_MINUTES,
                     lifecycle=aws.backup.PlanRuleLifecycleArgs(delete_after=args.snapshot_retention_days),
                     copy_actions=[
                         aws.backup.PlanRuleCopyActionArgs(
@@ -192,11 +201,14 @@ class BackupVault(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self.key_arn = key.arn
         self.vault_arn = vault.arn
+        self.vault_name = vault.name
         self.job_role_arn = job_role_arn
         none: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         self.replica_bucket_name = replica_bucket.bucket if replica_bucket is not None else none
         self.replica_bucket_arn = replica_bucket.arn if replica_bucket is not None else none
         self.dr_key_arn = dr_key.arn if dr_key is not None else none
+        self.dr_vault_arn = dr_vault.arn if dr_vault is not None else none
+        self.dr_vault_name = dr_vault.name if dr_vault is not None else none
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,

@@ -42,6 +42,7 @@ RUNBOOK_ANCHORS = {
     "RedisFailoverOccurred": "redis-failover-occurred",
     "RedisBackupTooOld": "redis-backup-too-old",
     "RedisRestoreDrillFailed": "redis-restore-drill-failed",
+    "RedisReadinessCheckFailed": "redis-readiness-check-failed",
 }
 """Alert name -> section of the incident-response runbook."""
 DR_RUNBOOK_FILE = "disaster-recovery.md"
@@ -83,6 +84,10 @@ class MonitoringStackArgs:
     tier (a primary, in-region replicas) are replaced by those of the cross-region link."""
     rpo_seconds: int = 60
     """Recovery point objective of a regional failover: the standby's lag alert fires at half of it."""
+    readiness_cronjob: str | None = "redis-readiness"
+    """The CronJob of the daily readiness scorecard in the gateway's namespace (None: not in this region)."""
+    readiness_max_age_seconds: int = 2 * 86400 + 3600
+    """Page-free alert when the scorecard has not succeeded for this long (two daily runs missed)."""
 
 
 def _alert(
@@ -322,12 +327,33 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             ns,
         ),
     ]
-    return [
+    groups = [
         {"name": "redis-gateway.recording", "rules": recording},
         {"name": "redis-gateway.slo", "rules": gateway},
         {"name": "redis", "rules": redis},
         {"name": "redis-backups", "rules": backups},
     ]
+    if args.readiness_cronjob and not args.standby:
+        job = args.readiness_cronjob
+        groups.append(
+            {
+                "name": "redis-gateway.readiness",
+                "rules": [
+                    _alert(
+                        "RedisReadinessCheckFailed",
+                        f'max(kube_job_status_failed{{namespace="{ns}",job_name=~"{job}-.*"}}) > 0 or '
+                        f'time() - max(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="{job}"}}) '
+                        f"> {args.readiness_max_age_seconds}",
+                        "0m",
+                        "warning",
+                        "The production readiness scorecard failed or has not passed in two days",
+                        url,
+                        ns,
+                    )
+                ],
+            }
+        )
+    return groups
 
 
 def _panel(panel_id: int, title: str, exprs: dict[str, str], unit: str, x: int, y: int) -> dict[str, Any]:

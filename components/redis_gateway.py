@@ -106,6 +106,7 @@ class Tier:
         self.load_balancer_hostname = entry.load_balancer_hostname
         self.web_acl_arn = entry.web_acl_arn
         self.health_check_id = entry.health_check_id
+        self.certificate_arn = entry.certificate_arn
 
 
 class RedisGateway(pulumi.ComponentResource):
@@ -125,6 +126,10 @@ class RedisGateway(pulumi.ComponentResource):
     """The Redis password (a secret Output), for the DR region's replicated store."""
     redis_link_hostname: pulumi.Output[str] | None
     """Internal NLB the DR region replicates through (DR on)."""
+    certificate_arn: pulumi.Output[str]
+    """ACM certificate of the API hostname."""
+    health_check_id: pulumi.Output[str] | None
+    """Route 53 health check of the PRIMARY failover record (DR on)."""
 
     def __init__(self, name: str, args: RedisGatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("redisgw:index:RedisGateway", name, None, opts)
@@ -136,6 +141,8 @@ class RedisGateway(pulumi.ComponentResource):
         self.redis_password_secret = tier.redis_password_secret
         self.redis_password = tier.redis_password
         self.redis_link_hostname = tier.redis_link_hostname
+        self.certificate_arn = tier.certificate_arn
+        self.health_check_id = tier.health_check_id
         self.register_outputs(
             {
                 "namespace": self.namespace,

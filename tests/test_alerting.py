@@ -133,6 +133,8 @@ def _shared_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     too_old = int(a["RedisBackupTooOld"]["expr"].rsplit(">", 1)[1])
+    readiness_age = int(a["RedisReadinessCheckFailed"]["expr"].rsplit(">", 1)[1])
+    last_success = "kube_cronjob_status_last_successful_time"
     redis = f'namespace="{NS}"'
     info = "redis_instance_info"
     return [
@@ -369,6 +371,46 @@ def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 {"series": f'kube_job_status_failed{{{redis},job_name="redis-restore-drill-29000"}}', "values": "0x5"},
             ],
             "alert_rule_test": [{"eval_time": "2m", "alertname": "RedisRestoreDrillFailed", "exp_alerts": []}],
+        },
+        # the daily readiness scorecard: a failed run, then two days without a pass; daily passes are quiet
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'kube_job_status_failed{{{redis},job_name="redis-readiness-29001"}}', "values": "0 1x5"},
+                {"series": f'{last_success}{{{redis},cronjob="redis-readiness"}}', "values": "0x6"},
+            ],
+            "alert_rule_test": [
+                {"eval_time": "0m", "alertname": "RedisReadinessCheckFailed", "exp_alerts": []},
+                {
+                    "eval_time": "3m",
+                    "alertname": "RedisReadinessCheckFailed",
+                    "exp_alerts": [fired(a["RedisReadinessCheckFailed"], 1)],
+                },
+            ],
+        },
+        {
+            "interval": "1h",
+            "input_series": [{"series": f'{last_success}{{{redis},cronjob="redis-readiness"}}', "values": "0x80"}],
+            "alert_rule_test": [
+                {"eval_time": f"{readiness_age // 3600}h", "alertname": "RedisReadinessCheckFailed", "exp_alerts": []},
+                {
+                    "eval_time": "72h",
+                    "alertname": "RedisReadinessCheckFailed",
+                    "exp_alerts": [fired(a["RedisReadinessCheckFailed"], 72 * 3600)],
+                },
+            ],
+        },
+        {
+            "interval": "1h",
+            "input_series": [
+                # the time of the last pass, once a day
+                {
+                    "series": f'{last_success}{{{redis},cronjob="redis-readiness"}}',
+                    "values": "0x23 86400x23 172800x23 259200x1",
+                },
+                {"series": f'kube_job_status_failed{{{redis},job_name="redis-readiness-29002"}}', "values": "0x72"},
+            ],
+            "alert_rule_test": [{"eval_time": "72h", "alertname": "RedisReadinessCheckFailed", "exp_alerts": []}],
         },
     ]
 
