@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -127,7 +128,43 @@ def _pod_containers(obj: dict[str, Any]) -> list[str]:
     return [c.get("name", "main") for c in spec.get("containers") or []]
 
 
-def healthy_dump(plan: Iterable[Resource], now: datetime.datetime | None = None) -> dict[str, Any]:
+def default_targets(namespaces: list[str]) -> dict[str, Any]:
+    """A targets document as the cluster's ConfigMap holds it once the stack is up (under mocks its
+    ARNs and names are unknown, so the dump carries these)."""
+    return {
+        "stack": "production",
+        "region": "eu-west-1",
+        "cluster_name": "redisgw-production",
+        "namespaces": namespaces,
+        "prometheus_url": "http://kps-prometheus.monitoring.svc.cluster.local:9090",
+        "availability_slo": 0.999,
+        "backups": {
+            "bucket": "backups-bucket-5b3e1f0",
+            "prefix": "redis/",
+            "region": "eu-west-1",
+            "max_age_seconds": 1740,
+        },
+        "replica": {
+            "bucket": "backups-replica-9c2d7a1",
+            "prefix": "redis/",
+            "region": "eu-central-1",
+            "max_age_seconds": 2640,
+        },
+        "vault": {"name": "backups-vault-1f2e3d4", "region": "eu-west-1", "max_age_seconds": 18000},
+        "dr_vault": {"name": "backups-dr-vault-4d3e2f1", "region": "eu-central-1", "max_age_seconds": 18000},
+        "edge": {
+            "hostname": "api.example.com",
+            "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/1eac6708-454f-65f0-42ba-73876975868d",
+            "web_acl_arn": "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/gateway-waf/0abd4f02",
+            "health_check_ids": ["0d3c9b1e-3f0c-4c1b-9f4e-2b7a8c6d5e4f"],
+        },
+        "dr_lag_max_seconds": 30,
+    }
+
+
+def healthy_dump(
+    plan: Iterable[Resource], now: datetime.datetime | None = None, targets: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The dump of a healthy primary region whose declared objects are ``plan``'s (see the docstring),
     as it stands at ``now`` (default: the present)."""
     now = now or datetime.datetime.now(datetime.UTC)
@@ -149,6 +186,10 @@ def healthy_dump(plan: Iterable[Resource], now: datetime.datetime | None = None)
         md["uid"] = f"uid-{r.name}"
         items.append(_with_status(obj, hpa_min, now))
     by_kind = {(o["kind"], o["metadata"]["name"]): o for o in items}
+    namespaces = sorted(o["metadata"]["name"] for o in items if o["kind"] == "Namespace")
+    readiness = by_kind.get(("ConfigMap", "redis-gateway-readiness"))
+    if readiness is not None:
+        readiness["data"] = {"targets.json": json.dumps(targets or default_targets(namespaces))}
 
     # The gateway's pods (the Rollout's), the Redis and Sentinel pods (the operator's StatefulSets).
     rollout = by_kind[("Rollout", "redis-gateway")]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from ops.offline.engine import ROOT
+from tests.conftest import Recording
 
 DOCKERFILE = ROOT / "Dockerfile"
 
@@ -28,15 +32,19 @@ def test_dockerfile_pins_its_base_and_runs_as_non_root() -> None:
 
 def test_each_half_of_ops_has_its_requirements_and_the_project_includes_both() -> None:
     project = (ROOT / "requirements.txt").read_text().splitlines()
-    for half in ("offline", "runtime"):
+    for half in ("offline", "runtime", "readiness"):
         assert f"-r ops/{half}/requirements.txt" in project
     runtime, offline = _names(ROOT / "ops/runtime/requirements.txt"), _names(ROOT / "ops/offline/requirements.txt")
+    readiness, pack = _names(ROOT / "ops/readiness/requirements.txt"), _names(ROOT / "policies/requirements.txt")
     assert not {"pulumi", "pulumi-policy", "pyyaml"} & set(runtime), runtime
     assert "pulumi-policy" in offline and "redis" not in offline and "boto3" not in offline
+    assert set(pack) <= set(readiness) and not {"kubernetes-validate", "pulumi-aws", "pyyaml"} & set(readiness)
     program = _names(ROOT / "requirements.txt")
-    for name, spec in {**offline, **runtime}.items():  # one pin per package across the files pip reads together
+    merged = {**offline, **runtime, **readiness}
+    for name, spec in merged.items():  # one pin per package across the files pip reads together
         assert program.get(name, spec) == spec, f"{name}: ops pins {spec!r}, project {program[name]!r}"
-        assert offline.get(name, spec) == runtime.get(name, spec) == spec, name
+        for part in (offline, runtime, readiness, pack):
+            assert part.get(name, spec) == spec, name
 
 
 def _image_tree(tmp: Path) -> Path:
@@ -61,6 +69,10 @@ def test_the_image_holds_the_runtime_half_and_none_of_the_engine(tmp_path: Path)
     assert (app / "requirements.txt").read_text() == (ROOT / "ops/runtime/requirements.txt").read_text()
     assert (app / "ops/runtime/backups.py").is_file() and (app / "ops/cli.py").is_file()
     assert not (app / "ops/offline").exists()
+    assert (app / "ops/readiness/scorecard.py").is_file() and (app / "policies/redisgw_policies/__init__.py").is_file()
+    assert (app / "policies/config/production.json").is_file() and (
+        app / "docs/runbooks/incident-response.md"
+    ).is_file()
     code = (
         "import sys, ops.cli\n"
         "for cmd in ('backup', 'verify', 'restore', 'list', 'prune', 'drill', 'smoke'):\n"
@@ -83,3 +95,27 @@ def test_the_engine_commands_in_the_image_say_what_is_missing(tmp_path: Path) ->
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "ops/offline" in result.stderr, result.stderr
+
+
+def test_the_image_runs_the_readiness_scorecard_with_its_own_pack_and_runbooks(
+    tmp_path: Path, stack_run: Callable[[str], Recording]
+) -> None:
+    """As the CronJob runs it: the pack from /app/policies, the runbooks from /app/docs."""
+    from tests.readiness_env import healthy_dump
+
+    app = _image_tree(tmp_path)
+    dump = tmp_path / "cluster.json"
+    dump.write_text(json.dumps(healthy_dump(stack_run("production").primary())))
+    argv = ["readiness", "--stack", "production", "--from-file", str(dump), "--skip", "aws", "--skip", "prometheus"]
+    result = subprocess.run(
+        [sys.executable, "-m", "ops", *argv, "--docs", str(app / "docs"), "--json", "-"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(app)},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["ok"] and len(report["items"]) > 50

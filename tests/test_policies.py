@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
-from pulumi_policy import PolicyResource, StackValidationArgs
+from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs
 
 from redisgw_policies import DOMAINS, POLICIES, capacity, data, edge, eks, network, platform, workloads
 from redisgw_policies._cron import max_gap_minutes
@@ -523,3 +523,40 @@ def test_exemption_names_a_container_or_field_and_expires() -> None:
     # An exemption that names neither a container nor a field waives nothing.
     broad = {"exemptions": [{"resource": "*redis*", "reason": "r" * 15}]}
     assert exemption_state(broad, urn, finding) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "findings"),
+    [
+        ({"targets.json": "UNKNOWN"}, []),
+        ({"targets.json": "UNKNOWN", "ADMIN_PASSWORD": "hunter2-hunter2"}, ["ADMIN_PASSWORD"]),
+        ({"API_TOKEN": "UNKNOWN"}, ["API_TOKEN"]),
+        ({"url": "UNKNOWN", "dsn": "redis://user:s3cret@redis:6379/0"}, ["dsn"]),
+    ],
+)
+def test_a_configmap_value_unknown_during_preview_does_not_hide_the_others(
+    data: dict[str, str], findings: list[str]
+) -> None:
+    """During a real preview an ARN or a generated name is unknown; the rule judges the entries
+    beside it (and an unknown value by its key) instead of giving up on every ConfigMap."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
+
+    props = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "cm", "namespace": "redis-system"},
+        "data": {k: UNKNOWN_STRING_VALUE if v == "UNKNOWN" else v for k, v in data.items()},
+    }
+    cm = PolicyResource(
+        "kubernetes:core/v1:ConfigMap",
+        unknown_checking_proxy(props),
+        "urn:pulumi:s::p::kubernetes:core/v1:ConfigMap::cm",
+        "cm",
+        PolicyResourceOptions(False, [], None, [], None, [], None),
+        None,
+        None,
+        [],
+        {},
+    )
+    found = list(platform.configmap_secrets(StackValidationArgs([cm], {}), {}))
+    assert [m.split("key ")[1].split(";")[0] for m, _ in found] == findings

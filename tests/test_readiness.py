@@ -425,7 +425,6 @@ def test_a_binary_dump_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     [
         (["--stack", "nowhere", "--from-file", "{dump}"], "nowhere.json: missing policy config"),
         (["--stack", "production", "--from-file", "{dump}", "--context", "prod"], "--context applies to a kubeconfig"),
-        (["--stack", "production", "--from-file", "{dump}", "--skip", "aws"], "no ConfigMap redis-gateway-readiness"),
         (["--stack", "production", "--from-file", "{dump}", *LOCAL, "--docs", "/nonexistent"], "--docs /nonexistent"),
         (["--stack", "production", "--from-file", "/nonexistent.json"], "no such file"),
         (
@@ -447,6 +446,27 @@ def test_bad_flags_are_one_line_and_exit_2(
         code = int(exc.code or 0)
     assert code == 2
     assert says in _one_line(capsys)
+
+
+def test_a_cluster_without_its_targets_configmap_cannot_be_judged_on_aws(
+    healthy: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dump = copy.deepcopy(healthy)
+    drop(dump, "ConfigMap", "redis-gateway-readiness")
+    code, _ = judge(dump, tmp_path, "--skip", "docs")  # LOCAL skips aws and prometheus: fine without targets
+    assert code == 0
+    path = tmp_path / "cluster.json"
+    assert main(["readiness", "--stack", "production", "--from-file", str(path), "--skip", "prometheus"]) == 2
+    assert "no ConfigMap redis-gateway-readiness" in _one_line(capsys)
+
+
+def test_a_broken_targets_configmap_names_itself(
+    healthy: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dump = copy.deepcopy(healthy)
+    _set("ConfigMap/redis-gateway-readiness", "data targets.json", "{not json")(dump)
+    code, _ = judge(dump, tmp_path)
+    assert code == 2 and "ConfigMap redis-system/redis-gateway-readiness targets.json: line 1" in _one_line(capsys)
 
 
 def test_targets_that_are_not_valid_name_the_key(

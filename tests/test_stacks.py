@@ -86,7 +86,7 @@ def test_node_sizes_come_from_the_stack_file(stack_run: StackRun) -> None:
 def test_every_resource_but_the_providers_lives_in_a_component(stack_run: StackRun, stack: str) -> None:
     rec = stack_run(stack)
     components = {r.urn for r in rec if r.type.startswith("redisgw:index:")}
-    kinds = {"Vpc", "EksCluster", "DeployRunner", "MonitoringStack", "RedisGateway", "BackupVault"}
+    kinds = {"Vpc", "EksCluster", "DeployRunner", "MonitoringStack", "RedisGateway", "BackupVault", "ReadinessAudit"}
     if stack == "production":  # the DR region: its own Vpc, EksCluster and MonitoringStack, and its scope
         kinds |= {"DrRegion", "DrStandby"}
     assert {r.type.removeprefix("redisgw:index:") for r in rec if r.urn in components} == kinds
@@ -138,7 +138,7 @@ APP_TIER = {
     "kubernetes:core/v1:Namespace": 2,
     "kubernetes:core/v1:ResourceQuota": 1,
     "kubernetes:core/v1:LimitRange": 1,
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 13,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 14,  # the readiness job's egress among them
     "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate": 2,
     "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisReplication": 1,
     "kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel": 1,
@@ -148,9 +148,10 @@ APP_TIER = {
     "kubernetes:monitoring.coreos.com/v1:ServiceMonitor": 1,
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
     "kubernetes:networking.k8s.io/v1:Ingress": 1,
-    "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
-    "kubernetes:core/v1:ServiceAccount": 3,
-    "kubernetes:batch/v1:CronJob": 2,
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": 3,  # the gateway's; the readiness job's in its two namespaces
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
+    "kubernetes:core/v1:ServiceAccount": 4,
+    "kubernetes:batch/v1:CronJob": 3,  # backup, restore drill, readiness
     "kubernetes:core/v1:PersistentVolumeClaim": 1,
     "aws:backup/plan:Plan": 1,
     "aws:wafv2/webAcl:WebAcl": 1,

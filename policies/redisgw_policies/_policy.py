@@ -242,6 +242,20 @@ def get(props: Any, path: str, default: Any = None) -> Any:
     return value
 
 
+def known_items(value: Any) -> Iterator[tuple[str, Any, bool]]:
+    """``(key, value, known)`` for each entry of an object. A value the engine cannot know during a
+    preview (an ARN, a name with a random suffix) comes as ``(key, None, False)`` instead of aborting
+    the whole policy, so the entries beside it are still judged."""
+    from pulumi_policy.proxy import UnknownValueError
+
+    mapping = as_map(value)
+    for key in list(mapping):
+        try:
+            yield str(key), mapping[key], True
+        except UnknownValueError:
+            yield str(key), None, False
+
+
 def as_map(value: Any) -> Mapping[str, Any]:
     """``value`` if it is an object, else an empty one."""
     return value if isinstance(value, Mapping) else {}

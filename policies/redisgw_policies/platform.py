@@ -27,6 +27,7 @@ from redisgw_policies._policy import (
     as_map,
     get,
     k8s_kind,
+    known_items,
     labels_match,
     maps,
     namespace_of,
@@ -837,9 +838,11 @@ _SECRET_VALUE = re.compile(
 def configmap_secrets(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
     """ConfigMaps are readable by anyone who may read the namespace's configuration: no secrets there."""
     for cm in _k8s(args, "ConfigMap"):
-        for key, value in {**as_map(cm.props.get("data")), **as_map(cm.props.get("binaryData"))}.items():
+        entries = [*known_items(cm.props.get("data")), *known_items(cm.props.get("binaryData"))]
+        for key, value, known in entries:
             text = value if isinstance(value, str) else ""
-            if (SECRET_NAME.search(str(key)) and text) or _SECRET_VALUE.search(text):
+            # A value not known yet is judged by its key alone (and again, known, at `pulumi up`).
+            if (SECRET_NAME.search(key) and (text or not known)) or _SECRET_VALUE.search(text):
                 yield (
                     Finding(f"ConfigMap {_name(cm)} holds a secret in key {key}; use a Secret.", field=f"data.{key}"),
                     cm.urn,
