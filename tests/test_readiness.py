@@ -481,6 +481,21 @@ def test_targets_that_are_not_valid_name_the_key(
 # -- the official client against an API server ------------------------------------------------------
 
 
+PROXY = "/api/v1/namespaces/monitoring/services/kps-prometheus:9090/proxy"
+
+
+def _prometheus(route: str, full: str) -> Any:
+    """A healthy Prometheus' answers, as the API server's service proxy relays them."""
+    if route == "/api/v1/targets":
+        return {
+            "activeTargets": [{"labels": {"job": "redis"}, "scrapeUrl": "http://10.0.1.5:9121/metrics", "health": "up"}]
+        }
+    if route == "/api/v1/alerts":
+        return {"alerts": [{"state": "firing", "labels": {"alertname": "Watchdog", "severity": "none"}}]}
+    sample = {"metric": {"slave_ip": "10.1.2.3", "slave_port": "6379"}, "value": [1764000000, "0"]}
+    return {"resultType": "vector", "result": [sample]}
+
+
 class _Api(http.server.BaseHTTPRequestHandler):
     objects: ClassVar[list[dict[str, Any]]] = []
     status = 200
@@ -498,6 +513,9 @@ class _Api(http.server.BaseHTTPRequestHandler):
             self._send(self.status, {"kind": "Status", "code": self.status, "message": "Unauthorized"})
             return
         path = self.path.split("?")[0]
+        if path.startswith(PROXY):
+            self._send(200, {"status": "success", "data": _prometheus(path.removeprefix(PROXY), self.path)})
+            return
         for group_version, kind, plural, _ in KINDS:
             base = ("/api/" if "/" not in group_version else "/apis/") + group_version
             namespace = None
@@ -611,6 +629,22 @@ def test_another_denied_kind_is_one_line_and_exit_2(
     config = _kubeconfig(tmp_path, api_server(forbidden=frozenset({"Pod"})))
     assert main(["readiness", "--stack", "production", "--kubeconfig", str(config), *LOCAL]) == 2
     assert "not allowed to list pods" in _one_line(capsys)
+
+
+def test_prometheus_is_reached_through_the_api_server_from_outside_the_cluster(
+    api_server: Callable[..., str], tmp_path: Path
+) -> None:
+    """From a workstation or the deploy runner, the targets' in-cluster Prometheus URL is reached
+    through the API server's service proxy with the kubeconfig's credentials."""
+    config = _kubeconfig(tmp_path, api_server())
+    report = tmp_path / "r.json"
+    argv = ["readiness", "--stack", "production", "--kubeconfig", str(config), "--skip", "aws", "--json", str(report)]
+    assert main(argv) == 0
+    items = {i["id"]: i for i in json.loads(report.read_text())["items"] if i["source"] == "prometheus"}
+    assert set(items) == {"prometheus-targets-up", "no-critical-alerts", "slo-burn-rate", "replication-lag"}
+    assert all(i["status"] == "pass" for i in items.values())
+    seen = _Api.__subclasses__()[-1].seen
+    assert any(p.startswith(f"{PROXY}/api/v1/query?query=redis_connected_slave_lag_seconds") for p in seen)
 
 
 @pytest.mark.parametrize(("status", "says"), [(401, "credentials rejected or expired"), (403, "not allowed to list")])

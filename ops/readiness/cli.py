@@ -69,7 +69,13 @@ def add_commands(commands: Any) -> None:
         choices=OPTIONAL_SOURCES,
         help="leave a source out (repeatable); the scorecard lists the sources it used",
     )
-    p.add_argument("--prometheus-url", type=argtypes.http_url, metavar="URL", help="Prometheus (default: the targets')")
+    p.add_argument(
+        "--prometheus-url",
+        type=argtypes.http_url,
+        metavar="URL",
+        help="Prometheus (default: the targets' in-cluster URL, reached through the API server's service proxy "
+        "when reading a cluster with a kubeconfig)",
+    )
     p.add_argument("--docs", type=Path, default=DOCS, metavar="DIR", help="the runbooks' docs/ directory")
     p.add_argument("--timeout", type=argtypes.positive_seconds, default=15.0, help="seconds per request (default: 15)")
     add_json_flag(p)
@@ -96,6 +102,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         snapshot = kube.from_cluster(
             args.kubeconfig, args.context, args.in_cluster, args.timeout, tuple(args.namespace)
         )
+    proxy = None
+    if not args.from_file and not args.in_cluster:  # outside the cluster: Prometheus through the API server
+
+        def proxy(url: str) -> tuple[str, Any]:
+            return kube.service_proxy(args.kubeconfig, args.context, url, args.timeout)
+
     card = scorecard.build(
         args.stack,
         snapshot,
@@ -103,6 +115,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         targets=targets,
         docs=args.docs,
         prometheus_url=args.prometheus_url,
+        prometheus_proxy=proxy,
         timeout=args.timeout,
     )
     write_json(args.json, card.as_dict())

@@ -10,10 +10,11 @@ scorecard is never built from nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from ops.errors import OpsError, describe
 
@@ -207,6 +208,47 @@ def from_cluster(
     finally:
         api.close()
     return Snapshot(objects, target, frozenset(unreadable))
+
+
+def service_proxy(
+    kubeconfig: Path | None, context: str | None, service_url: str, timeout: float
+) -> tuple[str, Callable[[str], tuple[int, bytes]]]:
+    """(what it reaches, fetch) for ``http://<service>.<namespace>.svc...:<port>`` through the API
+    server's service proxy, with the kubeconfig's credentials: Prometheus from outside the cluster."""
+    from kubernetes import config
+    from kubernetes.client.exceptions import ApiException
+
+    parts = urlsplit(service_url)
+    labels = (parts.hostname or "").split(".")
+    if len(labels) < 2 or not labels[0] or not labels[1]:
+        raise OpsError(
+            f"{service_url}: not a cluster service URL (<service>.<namespace>.svc); pass --prometheus-url", code=2
+        )
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    scheme = "https:" if parts.scheme == "https" else ""
+    base = f"/api/v1/namespaces/{labels[1]}/services/{scheme}{labels[0]}:{port}/proxy"
+    api = config.new_client_from_config(
+        config_file=str(kubeconfig) if kubeconfig else None, context=context, persist_config=False
+    )
+
+    def fetch(path: str) -> tuple[int, bytes]:
+        route, _, query = path.partition("?")
+        try:
+            response = api.call_api(
+                base + route,
+                "GET",
+                query_params=parse_qsl(query),
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            body = exc.body if isinstance(exc.body, bytes) else str(exc.body or "").encode()
+            return int(exc.status or 0), body
+        raw = response[0] if isinstance(response, tuple) else response
+        return int(raw.status), bytes(raw.data)
+
+    return f"{api.configuration.host}{base}", fetch
 
 
 def resource_type(obj: Mapping[str, Any]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,27 +34,38 @@ class PrometheusError(Exception):
     pass
 
 
-class Client:
-    def __init__(self, url: str, timeout: float) -> None:
-        self.url, self.timeout = url.rstrip("/"), timeout
+Fetch = Callable[[str], tuple[int, bytes]]
+"""GET of a path with its query string -> (HTTP status, body)."""
 
-    def get(self, path: str, **params: str) -> Any:
+
+class Client:
+    """Prometheus' HTTP API at ``url``, directly or through ``fetch`` (the Kubernetes API server's
+    service proxy, from a workstation or a CI runner outside the cluster)."""
+
+    def __init__(self, url: str, timeout: float, fetch: Fetch | None = None, shown: str | None = None) -> None:
+        self.url, self.timeout = url.rstrip("/"), timeout
+        self.fetch = fetch or self._direct
+        self.shown = shown or self.url
+
+    def _direct(self, path: str) -> tuple[int, bytes]:
         import requests
 
-        where = f"Prometheus at {self.url}"
+        response = requests.get(f"{self.url}{path}", timeout=self.timeout)
+        return response.status_code, response.content
+
+    def get(self, path: str, **params: str) -> Any:
+        where = f"Prometheus at {self.shown}"
         try:
-            response = requests.get(
-                f"{self.url}{path}" + (f"?{urlencode(params)}" if params else ""), timeout=self.timeout
-            )
-        except requests.RequestException as exc:
+            status, data = self.fetch(path + (f"?{urlencode(params)}" if params else ""))
+        except Exception as exc:  # connection refused, DNS, TLS, timeouts, from requests or the Kubernetes client
             raise PrometheusError(f"{where}: unreachable ({describe(exc)})") from None
         try:
-            body = response.json()
-        except (ValueError, json.JSONDecodeError):
-            raise PrometheusError(f"{where}: {path} answered HTTP {response.status_code}, not JSON") from None
+            body = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise PrometheusError(f"{where}: {path} answered HTTP {status}, not JSON") from None
         if not isinstance(body, dict) or body.get("status") != "success":
             error = body.get("error") if isinstance(body, dict) else None
-            raise PrometheusError(f"{where}: {path}: {error or f'HTTP {response.status_code}'}")
+            raise PrometheusError(f"{where}: {path}: {error or f'HTTP {status}'}")
         return body.get("data")
 
     def scalar(self, query: str) -> list[tuple[dict[str, str], float]]:
@@ -123,8 +135,10 @@ def replication_lag(client: Client, most: int) -> tuple[str, list[str]]:
     return "pass", [f"{len(lags)} replicas, the most behind by {max(v for _, v in lags):.0f} s (objective {most} s)"]
 
 
-def prometheus_items(targets: Targets, url: str, timeout: float) -> list[Item]:
-    client = Client(url, timeout)
+def prometheus_items(
+    targets: Targets, url: str, timeout: float, fetch: Fetch | None = None, shown: str | None = None
+) -> list[Item]:
+    client = Client(url, timeout, fetch, shown)
     checks: list[tuple[str, str, str, Any]] = [
         ("prometheus-targets-up", "monitoring", "Prometheus scrapes every target", lambda: targets_up(client)),
         ("no-critical-alerts", "monitoring", "No critical alert is firing", lambda: no_critical_alerts(client)),

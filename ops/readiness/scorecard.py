@@ -4,8 +4,9 @@ AWS (boto3) and Prometheus (its HTTP API)."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 from ops.errors import OpsError
 from ops.readiness import docs_checks, kubernetes_checks
@@ -25,11 +26,14 @@ def build(
     targets: targets_module.Targets | None = None,
     docs: Path,
     prometheus_url: str | None = None,
+    prometheus_proxy: Callable[[str], tuple[str, Any]] | None = None,
     now: datetime.datetime | None = None,
     timeout: float = 10.0,
 ) -> Scorecard:
     """Every item of every source not in ``skip``. OpsError (exit 2) when the input cannot be judged:
-    no object of the stack, no targets for AWS or Prometheus, credentials refused."""
+    no object of the stack, no targets for AWS or Prometheus, credentials refused. ``prometheus_proxy``
+    turns the targets' in-cluster Prometheus URL into (what it reaches, fetch) through the API server,
+    for a run from outside the cluster without ``prometheus_url``."""
     now = now or datetime.datetime.now(datetime.UTC)
     objects = snapshot.objects
     targets = targets or targets_module.from_objects(objects)
@@ -62,5 +66,7 @@ def build(
         assert targets is not None
         from ops.readiness import prometheus_checks
 
-        card.items += prometheus_checks.prometheus_items(targets, prometheus_url or targets.prometheus_url, timeout)
+        url = prometheus_url or targets.prometheus_url
+        shown, fetch = prometheus_proxy(url) if prometheus_proxy and not prometheus_url else (url, None)
+        card.items += prometheus_checks.prometheus_items(targets, url, timeout, fetch, shown)
     return card
