@@ -66,7 +66,7 @@ def test_deployments_never_overlap_and_production_is_gated() -> None:
     assert steps.index("Readiness gate (policy pack, schemas)") < next(
         i for i, s in enumerate(steps) if "pulumi/actions" in s
     )
-    assert steps[-1] == "Post-deployment validation"
+    assert steps[-2:] == ["Post-deployment validation", "Readiness scorecard after the rollout (must pass)"]
     on = load(ROOT / ".github" / "workflows" / "deploy.yml")["on"]
     assert on["push"] == {"branches": ["main"], "tags": ["v*"]}
     assert on["workflow_dispatch"]["inputs"]["strategy"]["options"] == ["configured", "blue-green", "canary", "rolling"]
@@ -338,3 +338,61 @@ def test_checkouts_never_keep_the_token(path: Path) -> None:
         for step in job.get("steps", []):
             if "actions/checkout" in step.get("uses", ""):
                 assert step.get("with", {}).get("persist-credentials") is False
+
+
+# -- the live readiness scorecard around a production rollout -------------------------------------
+
+
+def _production_steps() -> list[dict[str, Any]]:
+    return list(load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]["production"]["steps"])
+
+
+def _index(steps: list[dict[str, Any]], predicate: Any) -> int:
+    (found,) = [i for i, s in enumerate(steps) if predicate(s)]
+    return found
+
+
+def test_production_runs_the_readiness_scorecard_before_and_after_the_rollout() -> None:
+    steps = _production_steps()
+    up = _index(steps, lambda s: str(s.get("uses", "")).startswith("pulumi/actions") and s["with"]["command"] == "up")
+    kubeconfig = _index(steps, lambda s: "aws eks update-kubeconfig" in s.get("run", ""))
+    before = _index(steps, lambda s: "ops readiness" in s.get("run", "") and "before" in s["name"])
+    after = _index(steps, lambda s: "ops readiness" in s.get("run", "") and "after" in s["name"])
+    assert kubeconfig < before < up < after == len(steps) - 1
+    assert "--name redisgw-production" in steps[kubeconfig]["run"]  # the program names the cluster redisgw-<stack>
+    for i in (before, after):
+        assert "--stack production" in steps[i]["run"] and '--kubeconfig "$RUNNER_TEMP/kubeconfig"' in steps[i]["run"]
+        assert "--skip" not in steps[i]["run"]  # every source: Kubernetes, AWS, Prometheus (through the API), docs
+    assert (
+        "continue-on-error" not in steps[after]
+        and "||" not in steps[after]["run"]
+        and "set +e" not in steps[after]["run"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "job_exit", "warned"), [(0, 0, False), (1, 0, True), (2, 2, False), (3, 3, False)]
+)
+def test_the_scorecard_before_the_rollout_tolerates_failing_items_only(
+    tmp_path: Path, exit_code: int, job_exit: int, warned: bool
+) -> None:
+    """The step's script, run by bash with a stand-in for the scorecard that exits as told: a failing
+    item (1) warns and goes on; an input the scorecard cannot judge (2) or a bug (3) stops the job."""
+    steps = _production_steps()
+    script = steps[_index(steps, lambda s: "ops readiness" in s.get("run", "") and "before" in s["name"])]["run"]
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text(f'#!/bin/sh\necho scorecard "$@"\nexit {exit_code}\n')
+    (venv / "python").chmod(0o755)
+    result = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == job_exit, result.stdout + result.stderr
+    assert ("::warning title=Readiness before the rollout::" in result.stdout) is warned
+    assert "scorecard -m ops readiness --stack production" in result.stdout
