@@ -379,6 +379,25 @@ CASES: list[Case] = [
         "argument --baseline: ",
     ),
     ("capacity-unknown-stack", _args("capacity", "--stack", "nope"), 2, "Pulumi.nope.yaml: no such stack file"),
+    ("readiness-no-stack", _args("readiness", "--in-cluster"), 2, "required: --stack"),
+    (
+        "readiness-from-file-and-kubeconfig",
+        _args("readiness", "--stack", "production", "--in-cluster", "--kubeconfig", "k"),
+        2,
+        "not allowed with argument",
+    ),
+    (
+        "readiness-negative-timeout",
+        _args("readiness", "--stack", "production", "--timeout", "-1"),
+        2,
+        "argument --timeout: ",
+    ),
+    (
+        "readiness-bad-prometheus-url",
+        _args("readiness", "--stack", "production", "--prometheus-url", "kps-prometheus:9090"),
+        2,
+        "argument --prometheus-url: expected an http:// or https:// URL",
+    ),
     ("bench-no-target", _args("bench"), 2, "the following arguments are required: TARGET"),
     (
         "bench-http-zero-rate",
@@ -590,7 +609,18 @@ def test_json_is_one_convention_a_file_or_standard_output() -> None:
 
     commands = _parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
     with_json = {n for n, c in commands.items() if any("--json" in a.option_strings for a in c._actions)}
-    assert with_json == {"preview", "smoke", "backup", "verify", "restore", "list", "prune", "drill", "capacity"}
+    assert with_json == {
+        "preview",
+        "smoke",
+        "backup",
+        "verify",
+        "restore",
+        "list",
+        "prune",
+        "drill",
+        "capacity",
+        "readiness",
+    }
     nested = [
         action
         for name in ("dr", "bench")

@@ -48,12 +48,14 @@ def readme_figures() -> dict[str, str]:
 
 def test_readme_figures_are_what_the_code_does(tmp_path: Path) -> None:
     from ops.offline import catalog
+    from ops.readiness.scorecard import catalogue
     from tests.test_policy_mutations import CASES, CONTROLS
 
     out = tmp_path / "production.json"
     assert main(["preview", "--stack", "production", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     counts = catalog.summary(catalog.load())
+    items = catalogue("production", dr=True)  # the live scorecard's items
     actual = {
         "resources": str(len(report["resources"])),
         "policies": str(len(report["policies"]["evaluated"])),
@@ -62,6 +64,8 @@ def test_readme_figures_are_what_the_code_does(tmp_path: Path) -> None:
         "mutations": str(len(CASES)),
         "controls": str(len(CONTROLS)),
         **{f"catalog-{k}": f"{v['covered']} / {v['n/a']}" for k, v in counts.items()},
+        "readiness-items": str(sum(len(v) for v in items.values())),
+        "readiness-categories": ", ".join(f"{c} {len(v)}" for c, v in items.items()),
     }
     documented = {k: " ".join(v.split()) for k, v in readme_figures().items()}
     assert documented == actual

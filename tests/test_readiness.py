@@ -29,7 +29,7 @@ NOW = datetime.datetime.now(datetime.UTC)
 
 @pytest.fixture(scope="module")
 def healthy(stack_run: Callable[[str], Recording]) -> dict[str, Any]:
-    return healthy_dump(stack_run("production").primary(), NOW)
+    return healthy_dump(stack_run("production").primary())
 
 
 def judge(dump: dict[str, Any] | str, tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -681,3 +681,11 @@ def test_in_cluster_outside_a_pod_is_one_line_and_exit_2(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     assert main(["readiness", "--stack", "production", "--in-cluster", *LOCAL]) == 2
     assert "no usable kubeconfig" in _one_line(capsys)
+
+
+def test_every_item_a_scorecard_shows_is_in_the_catalogue(healthy: dict[str, Any], tmp_path: Path) -> None:
+    from ops.readiness.scorecard import catalogue
+
+    _, report = judge(healthy, tmp_path)
+    known = {i: c for c, ids in catalogue("production", dr=True).items() for i in ids}
+    assert {i["id"]: i["category"] for i in report["items"]}.items() <= known.items()

@@ -196,7 +196,7 @@ def _recovery_points(world: World, age_minutes: float, status: str = "COMPLETED"
 def judge(
     world: World, plan: Recording, tmp_path: Path, targets: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any]]:
-    dump = healthy_dump(plan, NOW)
+    dump = healthy_dump(plan)
     for obj in dump["items"]:
         if obj["kind"] == "Ingress":
             obj["status"]["loadBalancer"]["ingress"] = [{"hostname": world.hostname}]
@@ -237,7 +237,7 @@ def _old_manifest(world: World) -> None:
     key = f"redis/{world.manifest['id']}/manifest.json"
     doc = json.loads(world.s3.get_object(Bucket=world.bucket, Key=key)["Body"].read())
     for field in ("started_at", "completed_at"):
-        doc[field] = (NOW - datetime.timedelta(hours=3)).isoformat()
+        doc[field] = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=3)).isoformat()
     world.s3.put_object(Bucket=world.bucket, Key=key, Body=json.dumps(doc).encode())
 
 
@@ -270,7 +270,7 @@ def _other_acl(world: World) -> None:
 
 
 BROKEN: dict[str, tuple[Callable[[World], Any], str, str]] = {
-    "newest backup three hours old": (_old_manifest, "backup-fresh-and-verified", "3 h 0 min old"),
+    "newest backup three hours old": (_old_manifest, "backup-fresh-and-verified", "is 3 h 0 min old"),
     "backup data damaged": (_damaged, "backup-fresh-and-verified", "the data is damaged or incomplete"),
     "no backup at all": (
         lambda w: [

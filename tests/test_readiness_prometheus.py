@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from ops.cli import main
-from ops.readiness.prometheus_checks import Client, no_critical_alerts, targets_up
+from ops.readiness.prometheus_checks import Client, no_critical_alerts, prometheus_items, targets_up
+from ops.readiness.targets import Targets
 from ops.runtime.backups import free_port, wait_until
 from tests.conftest import Recording, RedisServer
 from tests.prometheus_env import Stack, rule_group
@@ -31,6 +32,18 @@ from tests.readiness_env import healthy_dump
 NS = "redis-system"
 PASSWORD = "readiness-prometheus-password"
 LAG_OBJECTIVE = 2
+TARGETS = {
+    "stack": "production",
+    "region": "eu-west-1",
+    "cluster_name": "redisgw-production",
+    "namespaces": [NS, "monitoring"],
+    "prometheus_url": "http://kps-prometheus.monitoring.svc.cluster.local:9090",
+    "availability_slo": 0.999,
+    "backups": {"bucket": "backups", "region": "eu-west-1", "max_age_seconds": 1800},
+    "vault": {"name": "v", "region": "eu-west-1", "max_age_seconds": 7200},
+    "edge": {"hostname": "h", "certificate_arn": "c", "web_acl_arn": "w"},
+    "dr_lag_max_seconds": LAG_OBJECTIVE,
+}
 PROMETHEUS_ITEMS = {"prometheus-targets-up", "no-critical-alerts", "slo-burn-rate", "replication-lag"}
 
 
@@ -95,22 +108,7 @@ def _judge(stack: Stack, tmp_path: Path, plan: Recording) -> tuple[int, dict[str
     dump, targets, report = tmp_path / "cluster.json", tmp_path / "targets.json", tmp_path / "report.json"
     if not dump.exists():
         dump.write_text(json.dumps(healthy_dump(plan, datetime.datetime.now(datetime.UTC))))
-    targets.write_text(
-        json.dumps(
-            {
-                "stack": "production",
-                "region": "eu-west-1",
-                "cluster_name": "redisgw-production",
-                "namespaces": [NS, "monitoring"],
-                "prometheus_url": "http://kps-prometheus.monitoring.svc.cluster.local:9090",
-                "availability_slo": 0.999,
-                "backups": {"bucket": "backups", "region": "eu-west-1", "max_age_seconds": 1800},
-                "vault": {"name": "v", "region": "eu-west-1", "max_age_seconds": 7200},
-                "edge": {"hostname": "h", "certificate_arn": "c", "web_acl_arn": "w"},
-                "dr_lag_max_seconds": LAG_OBJECTIVE,
-            }
-        )
-    )
+    targets.write_text(json.dumps(TARGETS))
     argv = ["readiness", "--stack", "production", "--from-file", str(dump), "--targets", str(targets)]
     code = main([*argv, "--skip", "aws", "--prometheus-url", stack.url, "--timeout", "5", "--json", str(report)])
     items = {i["id"]: i for i in json.loads(report.read_text())["items"] if i["source"] == "prometheus"}
@@ -122,19 +120,21 @@ def _failing(items: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _until_failing(stack: Stack, tmp_path: Path, plan: Recording, expected: list[str], what: str) -> dict[str, Any]:
-    """Judge until the failing Prometheus items are ``expected`` (rules and scrapes run every second)."""
-    seen: dict[str, Any] = {}
-
-    def settled() -> bool:
-        seen["code"], seen["items"] = _judge(stack, tmp_path, plan)
-        return _failing(seen["items"]) == expected
-
-    try:
-        wait_until(settled, 45, what)
-    except Exception:
-        shown = {i: (x["status"], x["evidence"][:2]) for i, x in seen.get("items", {}).items() if x["status"] != "pass"}
-        pytest.fail(f"{what}: {shown}, expected failing {expected}")
-    return seen
+    """Poll the Prometheus items (every half second: rules and scrapes run every second) until the
+    failing ones are ``expected``, then judge the whole scorecard once through the CLI."""
+    targets = Targets.model_validate({**TARGETS, "prometheus_url": stack.url})
+    deadline = time.monotonic() + 45
+    while True:
+        items = {i.id: i for i in prometheus_items(targets, stack.url, 5)}
+        if sorted(i for i, x in items.items() if x.status == "fail") == expected:
+            break
+        if time.monotonic() > deadline:
+            shown = {i: (x.status, x.evidence[:2]) for i, x in items.items() if x.status != "pass"}
+            pytest.fail(f"{what}: {shown}, expected failing {expected}")
+        time.sleep(0.5)
+    code, judged = _judge(stack, tmp_path, plan)
+    assert _failing(judged) == expected, what
+    return {"code": code, "items": judged}
 
 
 def test_each_bad_state_fails_exactly_its_prometheus_item(

@@ -278,12 +278,24 @@ def cluster_problems(targets: Targets, stack: str, timeout: float) -> list[str]:
     return problems
 
 
-def _item(check_id: str, category: str, title: str, problems: Callable[[], list[str]]) -> Item:
+ITEMS = {
+    "backup-fresh-and-verified": "backup-recovery",
+    "replica-backup-fresh": "backup-recovery",
+    "vault-recovery-points": "backup-recovery",
+    "certificate-expiry": "security",
+    "waf-associated": "security",
+    "eks-version-supported": "security",
+    "route53-health-checks": "high-availability",
+}
+"""The AWS items and their categories (the replica and health-check items only where DR exists)."""
+
+
+def _item(check_id: str, title: str, problems: Callable[[], list[str]]) -> Item:
     try:
         found = problems()
     except UnavailableError as exc:
         found = [str(exc)]
-    return item(check_id, category, title, "aws", "fail" if found else "pass", found)
+    return item(check_id, ITEMS[check_id], title, "aws", "fail" if found else "pass", found)
 
 
 def aws_items(
@@ -293,7 +305,6 @@ def aws_items(
     items = [
         _item(
             "backup-fresh-and-verified",
-            "backup-recovery",
             "The newest backup is within the objective, complete and intact",
             lambda: backup_problems(targets.backups, now, timeout),
         )
@@ -303,7 +314,6 @@ def aws_items(
         items.append(
             _item(
                 "replica-backup-fresh",
-                "backup-recovery",
                 "The DR region's replica bucket holds a recent backup (replication works)",
                 lambda: backup_problems(replica, now, timeout),
             )
@@ -312,25 +322,21 @@ def aws_items(
     items += [
         _item(
             "vault-recovery-points",
-            "backup-recovery",
             "AWS Backup has a recent completed recovery point in every vault",
             lambda: [p for v in vaults for p in vault_problems(v, now, timeout)],
         ),
         _item(
             "certificate-expiry",
-            "security",
             f"The TLS certificate is issued and more than {targets.edge.min_certificate_days} days from expiry",
             lambda: certificate_problems(targets, now, timeout),
         ),
         _item(
             "waf-associated",
-            "security",
             "The load balancer has the stack's web ACL",
             lambda: waf_problems(targets, ingress_hostnames(objects), timeout),
         ),
         _item(
             "eks-version-supported",
-            "security",
             "The cluster is active on a Kubernetes version in standard support",
             lambda: cluster_problems(targets, stack, timeout),
         ),
@@ -339,7 +345,6 @@ def aws_items(
         items.append(
             _item(
                 "route53-health-checks",
-                "high-availability",
                 "Route 53 sees the region healthy, with no manual override",
                 lambda: health_check_problems(targets, timeout),
             )

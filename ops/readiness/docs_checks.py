@@ -72,6 +72,9 @@ def alert_runbooks_resolve(objects: Iterable[Mapping[str, Any]], docs: Path) -> 
     return problems
 
 
+ITEMS = {"runbooks-present": "documentation", "alert-runbooks-resolve": "documentation"}
+
+
 def docs_items(objects: Sequence[Mapping[str, Any]], docs: Path) -> list[Item]:
     missing = runbooks_present(docs)
     broken = alert_runbooks_resolve(objects, docs)

@@ -135,16 +135,24 @@ def replication_lag(client: Client, most: int) -> tuple[str, list[str]]:
     return "pass", [f"{len(lags)} replicas, the most behind by {max(v for _, v in lags):.0f} s (objective {most} s)"]
 
 
+ITEMS = {
+    "prometheus-targets-up": "monitoring",
+    "no-critical-alerts": "monitoring",
+    "slo-burn-rate": "performance-capacity",
+    "replication-lag": "high-availability",
+}
+"""The Prometheus items and their categories (the lag item only where a standby replicates)."""
+
+
 def prometheus_items(
     targets: Targets, url: str, timeout: float, fetch: Fetch | None = None, shown: str | None = None
 ) -> list[Item]:
     client = Client(url, timeout, fetch, shown)
-    checks: list[tuple[str, str, str, Any]] = [
-        ("prometheus-targets-up", "monitoring", "Prometheus scrapes every target", lambda: targets_up(client)),
-        ("no-critical-alerts", "monitoring", "No critical alert is firing", lambda: no_critical_alerts(client)),
+    checks: list[tuple[str, str, Any]] = [
+        ("prometheus-targets-up", "Prometheus scrapes every target", lambda: targets_up(client)),
+        ("no-critical-alerts", "No critical alert is firing", lambda: no_critical_alerts(client)),
         (
             "slo-burn-rate",
-            "performance-capacity",
             f"The availability SLO ({targets.availability_slo}) is not burning its error budget",
             lambda: burn_rate(client, targets.availability_slo),
         ),
@@ -154,16 +162,15 @@ def prometheus_items(
         checks.append(
             (
                 "replication-lag",
-                "high-availability",
                 "Every Redis replica, the DR standby included, is within the lag objective",
                 lambda: replication_lag(client, most),
             )
         )
     items = []
-    for check_id, category, title, run in checks:
+    for check_id, title, run in checks:
         try:
             status, evidence = run()
         except PrometheusError as exc:
             status, evidence = "fail", [str(exc)]
-        items.append(item(check_id, category, title, "prometheus", status, evidence))
+        items.append(item(check_id, ITEMS[check_id], title, "prometheus", status, evidence))
     return items

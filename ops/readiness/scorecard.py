@@ -12,7 +12,7 @@ from ops.errors import OpsError
 from ops.readiness import docs_checks, kubernetes_checks
 from ops.readiness import targets as targets_module
 from ops.readiness.kube import Snapshot
-from ops.readiness.model import Scorecard
+from ops.readiness.model import CATEGORIES, Scorecard
 
 SOURCES = ("kubernetes", "docs", "aws", "prometheus")
 OPTIONAL_SOURCES = ("docs", "aws", "prometheus")
@@ -70,3 +70,21 @@ def build(
         shown, fetch = prometheus_proxy(url) if prometheus_proxy and not prometheus_url else (url, None)
         card.items += prometheus_checks.prometheus_items(targets, url, timeout, fetch, shown)
     return card
+
+
+def catalogue(stack: str, *, dr: bool) -> dict[str, list[str]]:
+    """Category -> the ids of the items a full scorecard of ``stack`` holds (``dr``: a standby region
+    replicates, so the replica, health-check and lag items are there). The README's figures."""
+    from ops.readiness import aws_checks, pack, prometheus_checks
+
+    config = pack.pack_config(stack)
+    ids = {f"policy:{p}": c for p, c in kubernetes_checks.LIVE_POLICIES.items() if config[p][0] != "disabled"}
+    ids |= {check_id: category for check_id, category, *_ in kubernetes_checks.RUNTIME_CHECKS}
+    ids |= docs_checks.ITEMS | aws_checks.ITEMS | prometheus_checks.ITEMS
+    if not dr:
+        for dr_only in ("replica-backup-fresh", "route53-health-checks", "replication-lag"):
+            ids.pop(dr_only)
+    out: dict[str, list[str]] = {c: [] for c in CATEGORIES}
+    for check_id, category in sorted(ids.items()):
+        out[category].append(check_id)
+    return out
