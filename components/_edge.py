@@ -208,7 +208,10 @@ def edge(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, service: k8
             opts=child,
         )
     return Edge(
-        load_balancer_hostname=lb_hostname, web_acl_arn=acl.arn, health_check_id=health_check_id, certificate_arn=cert.arn
+        load_balancer_hostname=lb_hostname,
+        web_acl_arn=acl.arn,
+        health_check_id=health_check_id,
+        certificate_arn=cert.arn,
     )
 
 

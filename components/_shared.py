@@ -252,3 +252,48 @@ def private_bucket(
             opts=plain,
         )
     return bucket
+
+
+def ops_pod(
+    *,
+    service_account: str,
+    image: str,
+    args: Sequence[Any],
+    env: Sequence[Mapping[str, Any]],
+    resources: Mapping[str, Any],
+    volumes: Sequence[Mapping[str, Any]],
+    mounts: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Pod spec of a job of the ops image: one container, non-root (uid 10001), read-only root, every
+    capability dropped, RuntimeDefault seccomp, on the general node group, never restarted in place."""
+    return {
+        "serviceAccountName": service_account,
+        "restartPolicy": "Never",
+        "nodeSelector": {"role": "general"},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": "ops",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "args": list(args),
+                "env": list(env),
+                "resources": dict(resources),
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "runAsNonRoot": True,
+                    "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "volumeMounts": list(mounts),
+            }
+        ],
+        "volumes": list(volumes),
+    }

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._shared import caller, encryption_key, irsa_role, private_bucket, service_role
+from components._shared import caller, encryption_key, irsa_role, ops_pod, private_bucket, service_role
 
 BACKUP_PREFIX = "redis/"
 """Key prefix of RDB backups in the bucket; the job's IAM role is limited to it."""
@@ -36,7 +36,9 @@ SPOOL_CLAIM = "backup-storage"
 SNAPSHOT_INTERVAL_SECONDS = 3600
 SNAPSHOT_START_WINDOW_MINUTES = 60
 SNAPSHOT_COMPLETION_WINDOW_MINUTES = 180
-SNAPSHOT_MAX_AGE_SECONDS = SNAPSHOT_INTERVAL_SECONDS + 60 * (SNAPSHOT_START_WINDOW_MINUTES + SNAPSHOT_COMPLETION_WINDOW_MINUTES)
+SNAPSHOT_MAX_AGE_SECONDS = SNAPSHOT_INTERVAL_SECONDS + 60 * (
+    SNAPSHOT_START_WINDOW_MINUTES + SNAPSHOT_COMPLETION_WINDOW_MINUTES
+)
 """Age past which the newest snapshot shows a missed one: the hourly interval, plus the windows AWS
 Backup may take to start and to complete it."""
 
@@ -600,47 +602,19 @@ def job_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> dic
 
 
 def job_pod(args: BackupVaultArgs, command_args: list[Any], spool: dict[str, Any]) -> dict[str, Any]:
-    """Pod spec of the backup and drill jobs: the ops image, non-root, read-only root, a spool volume."""
-    return {
-        "serviceAccountName": SERVICE_ACCOUNT,
-        "restartPolicy": "Never",
-        "nodeSelector": {"role": "general"},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": 10001,
-            "runAsGroup": 10001,
-            "fsGroup": 10001,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [
+    """Pod spec of the backup and drill jobs: the ops image with the Redis password and a spool volume."""
+    return ops_pod(
+        service_account=SERVICE_ACCOUNT,
+        image=args.ops_image,
+        args=command_args,
+        env=[
             {
-                "name": "ops",
-                "image": args.ops_image,
-                "imagePullPolicy": "IfNotPresent",
-                "args": command_args,
-                "env": [
-                    {
-                        "name": "REDIS_PASSWORD",
-                        "valueFrom": {"secretKeyRef": {"name": args.redis_password_secret, "key": "password"}},
-                    },
-                    {"name": "AWS_REGION", "value": args.region},
-                ],
-                "resources": {
-                    "requests": {"cpu": "250m", "memory": "256Mi"},
-                    "limits": {"cpu": "1", "memory": "512Mi"},
-                },
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "runAsNonRoot": True,
-                    "capabilities": {"drop": ["ALL"]},
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "volumeMounts": [{"name": "spool", "mountPath": "/spool"}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
-            }
+                "name": "REDIS_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": args.redis_password_secret, "key": "password"}},
+            },
+            {"name": "AWS_REGION", "value": args.region},
         ],
-        "volumes": [
-            {"name": "spool", **spool},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
-        ],
-    }
+        resources={"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        volumes=[{"name": "spool", **spool}, {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+        mounts=[{"name": "spool", "mountPath": "/spool"}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+    )

@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._shared import caller, irsa_role
+from components._shared import caller, irsa_role, ops_pod
 from ops.readiness.kube import KINDS
 
 CRONJOB = "redis-readiness"
@@ -117,7 +117,12 @@ def audit_policy(args: ReadinessAuditArgs, cluster_arn: pulumi.Input[str]) -> di
             "Action": ["backup:ListRecoveryPointsByBackupVault"],
             "Resource": vaults,
         },
-        {"Sid": "Certificate", "Effect": "Allow", "Action": ["acm:DescribeCertificate"], "Resource": [args.certificate_arn]},
+        {
+            "Sid": "Certificate",
+            "Effect": "Allow",
+            "Action": ["acm:DescribeCertificate"],
+            "Resource": [args.certificate_arn],
+        },
         {"Sid": "Cluster", "Effect": "Allow", "Action": ["eks:DescribeCluster"], "Resource": [cluster_arn]},
         {
             # Neither action supports resource-level permissions.
@@ -281,36 +286,12 @@ class ReadinessAudit(pulumi.ComponentResource):
 
 
 def _pod(args: ReadinessAuditArgs) -> dict[str, Any]:
-    return {
-        "serviceAccountName": SERVICE_ACCOUNT,
-        "restartPolicy": "Never",
-        "nodeSelector": {"role": "general"},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": 10001,
-            "runAsGroup": 10001,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "containers": [
-            {
-                "name": "ops",
-                "image": args.ops_image,
-                "imagePullPolicy": "IfNotPresent",
-                "args": command(args),
-                "env": [{"name": "AWS_REGION", "value": args.region}],
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "256Mi"},
-                    "limits": {"cpu": "500m", "memory": "512Mi"},
-                },
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "runAsNonRoot": True,
-                    "capabilities": {"drop": ["ALL"]},
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
-            }
-        ],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
-    }
+    return ops_pod(
+        service_account=SERVICE_ACCOUNT,
+        image=args.ops_image,
+        args=command(args),
+        env=[{"name": "AWS_REGION", "value": args.region}],
+        resources={"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+        volumes=[{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+        mounts=[{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+    )

@@ -6,7 +6,9 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,11 +19,25 @@ from redisgw_policies import POLICIES
 from tests.conftest import STACKS, write_variant
 
 
+@pytest.fixture(scope="module")
+def preview_report(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Any]]:
+    """The report of ``ops preview --stack S --json`` (exit 0 asserted), run once per stack and worker:
+    several tests read the same clean preview."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    def report(stack: str) -> dict[str, Any]:
+        if stack not in cache:
+            out = tmp_path_factory.mktemp("preview") / f"preview-{stack}.json"
+            assert main(["preview", "--stack", stack, "--json", str(out)]) == 0
+            cache[stack] = json.loads(out.read_text())
+        return cache[stack]
+
+    return report
+
+
 @pytest.mark.parametrize("stack", STACKS)
-def test_preview_is_clean_and_writes_the_report(tmp_path: Path, stack: str) -> None:
-    out = tmp_path / f"preview-{stack}.json"
-    assert main(["preview", "--stack", stack, "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+def test_preview_is_clean_and_writes_the_report(preview_report: Callable[[str], dict[str, Any]], stack: str) -> None:
+    report = preview_report(stack)
     assert report["stack"] == stack
     assert report["schema_errors"] == []
     assert report["schema"]["checked"] >= 1
@@ -46,14 +62,12 @@ def readme_figures() -> dict[str, str]:
     return dict(re.findall(r"<!-- figure:([\w-]+) -->(.*?)<!-- /figure -->", (ROOT / "README.md").read_text(), re.S))
 
 
-def test_readme_figures_are_what_the_code_does(tmp_path: Path) -> None:
+def test_readme_figures_are_what_the_code_does(preview_report: Callable[[str], dict[str, Any]]) -> None:
     from ops.offline import catalog
     from ops.readiness.scorecard import catalogue
     from tests.test_policy_mutations import CASES, CONTROLS
 
-    out = tmp_path / "production.json"
-    assert main(["preview", "--stack", "production", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+    report = preview_report("production")
     counts = catalog.summary(catalog.load())
     items = catalogue("production", dr=True)  # the live scorecard's items
     actual = {
@@ -71,10 +85,10 @@ def test_readme_figures_are_what_the_code_does(tmp_path: Path) -> None:
     assert documented == actual
 
 
-def test_staging_disables_only_the_production_invariants_it_trades(tmp_path: Path) -> None:
-    out = tmp_path / "staging.json"
-    assert main(["preview", "--stack", "staging", "--json", str(out)]) == 0
-    report = json.loads(out.read_text())
+def test_staging_disables_only_the_production_invariants_it_trades(
+    preview_report: Callable[[str], dict[str, Any]],
+) -> None:
+    report = preview_report("staging")
     assert report["policies"]["violations"] == []
     disabled = {p["policy"] for p in report["policies"]["evaluated"] if p["enforcement"] == "disabled"}
     assert disabled == STAGING_TRADES
@@ -191,10 +205,8 @@ def test_readme_policy_table_is_what_ops_policies_prints(capsys: pytest.CaptureF
     assert table.count("\n") == 2 + len(POLICIES)  # header, rule, one line per policy
 
 
-def test_exemptions_in_force_are_reported(tmp_path: Path) -> None:
-    out = tmp_path / "r.json"
-    assert main(["preview", "--stack", "production", "--json", str(out)]) == 0
-    exemptions = json.loads(out.read_text())["policies"]["exemptions"]
+def test_exemptions_in_force_are_reported(preview_report: Callable[[str], dict[str, Any]]) -> None:
+    exemptions = preview_report("production")["policies"]["exemptions"]
     assert {(e["policy"], e["resource"]) for e in exemptions} == {
         ("k8s-container-require-read-only-root-filesystem", "gateway-redis"),
         ("k8s-container-require-read-only-root-filesystem", "gateway-sentinel"),
