@@ -358,6 +358,19 @@ def test_an_advisory_violation_warns_and_does_not_fail(healthy: dict[str, Any], 
     assert code == 0 and items["policy:k8s-namespace-require-limit-range"] == "warn"
 
 
+def test_a_dump_written_without_secrets_warns_the_rule_that_needs_them(healthy: dict[str, Any], tmp_path: Path) -> None:
+    """The dump command ``ops readiness --help`` prints leaves Secrets out: nothing fails for it."""
+    from ops.readiness.cli import DUMP_COMMAND
+
+    assert "secrets" not in DUMP_COMMAND.split()[2].split(",") and "pods" in DUMP_COMMAND
+    dump = copy.deepcopy(healthy)
+    dump["items"] = [o for o in dump["items"] if o["kind"] != "Secret"]
+    code, report = judge(dump, tmp_path)
+    items = {i["id"]: i for i in report["items"]}
+    assert code == 0 and failing(report) == {}
+    assert items["policy:k8s-workload-require-declared-secrets"]["status"] == "warn"
+
+
 def test_secret_values_in_a_dump_never_reach_the_report(
     healthy: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

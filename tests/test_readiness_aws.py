@@ -157,6 +157,27 @@ class World:
         }
 
 
+class Paper(World):
+    """The same names without creating anything: for the cases that never reach a resource (the
+    credentials are refused first, or the answer is stubbed)."""
+
+    def __init__(self) -> None:
+        self.bucket, self.replica, self.vault, self.cluster = (
+            "backups-paper",
+            "replica-paper",
+            "vault-paper",
+            "redisgw-x",
+        )
+        self.certificate = "arn:aws:acm:eu-west-1:123456789012:certificate/paper"
+        self.acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/paper/1"
+        self.health_check, self.hostname = "hc-paper", "paper-1.eu-west-1.elb.amazonaws.com"
+
+
+@pytest.fixture
+def paper(moto_endpoint: str) -> World:
+    return Paper()
+
+
 @pytest.fixture
 def world(moto_endpoint: str, redis_server: Callable[..., RedisServer]) -> World:
     source = redis_server()
@@ -345,12 +366,12 @@ def test_recovery_points_are_read_from_moto(world: World) -> None:
     [(30, "COMPLETED", None), (400, "COMPLETED", "6 h 40 min old"), (5, "RUNNING", None)],
 )
 def test_recovery_points_newest_completed_within_the_objective(
-    world: World, age_minutes: float, status: str, says: str | None
+    paper: World, age_minutes: float, status: str, says: str | None
 ) -> None:
     """Across pages: the newest completed point counts (a running one does not; the older page's
     two-day-old point is then the newest, and fails)."""
-    vault = Targets.model_validate(world.targets()).vault
-    with _recovery_points(world, age_minutes, status):
+    vault = Targets.model_validate(paper.targets()).vault
+    with _recovery_points(paper, age_minutes, status):
         problems = aws_checks.vault_problems(vault, NOW, TIMEOUT)
     if status == "RUNNING":
         assert problems and "48 h 0 min old" in problems[0]
@@ -368,8 +389,8 @@ def test_an_unhealthy_endpoint_is_reported_by_moto(world: World) -> None:
     assert aws_checks.health_check_problems(targets, TIMEOUT)
 
 
-def test_route53_checkers_reporting_failure_fail_the_item(world: World) -> None:
-    targets = Targets.model_validate(world.targets())
+def test_route53_checkers_reporting_failure_fail_the_item(paper: World) -> None:
+    targets = Targets.model_validate(paper.targets())
     client = aws_checks._client("route53", aws_checks.ROUTE53_REGION, TIMEOUT)
     failure = {"Status": "Failure: HTTP Status Code 503, Service Unavailable", "CheckedTime": NOW}
     success = {"Status": "Success: HTTP Status Code 200, OK", "CheckedTime": NOW}
@@ -379,7 +400,7 @@ def test_route53_checkers_reporting_failure_fail_the_item(world: World) -> None:
     ]
     observations.append({"Region": "us-west-2", "IPAddress": "192.0.2.2", "StatusReport": success})
     config = {
-        "Id": world.health_check,
+        "Id": paper.health_check,
         "CallerReference": "x",
         "HealthCheckConfig": {"Type": "HTTPS", "Disabled": False, "Inverted": False},
         "HealthCheckVersion": 1,
@@ -389,7 +410,7 @@ def test_route53_checkers_reporting_failure_fail_the_item(world: World) -> None:
         stubber.add_response("get_health_check_status", {"HealthCheckObservations": observations})
         problems = aws_checks.health_check_problems(targets, TIMEOUT)
     (problem,) = problems
-    assert problem == f"health check {world.health_check}: 1 of 6 checkers healthy ({failure['Status']})"
+    assert problem == f"health check {paper.health_check}: 1 of 6 checkers healthy ({failure['Status']})"
 
 
 # -- credentials -------------------------------------------------------------------------------------
@@ -422,7 +443,7 @@ def expired_endpoint() -> Iterator[str]:
 
 
 def test_expired_credentials_are_one_line_and_exit_2(
-    world: World,
+    paper: World,
     plan: Recording,
     tmp_path: Path,
     expired_endpoint: str,
@@ -430,14 +451,14 @@ def test_expired_credentials_are_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", expired_endpoint)
-    code, report = judge(world, plan, tmp_path)
+    code, report = judge(paper, plan, tmp_path)
     err = capsys.readouterr().err.strip()
     assert code == 2 and report == {}
     assert err.splitlines() == [err] and "credentials refused (ExpiredToken)" in err
 
 
 def test_no_credentials_are_one_line_and_exit_2(
-    world: World, plan: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    paper: World, plan: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -446,26 +467,26 @@ def test_no_credentials_are_one_line_and_exit_2(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "")
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # it keeps the credentials it resolved earlier
-    code, report = judge(world, plan, tmp_path)
+    code, report = judge(paper, plan, tmp_path)
     err = capsys.readouterr().err.strip()
     assert code == 2 and report == {} and err.splitlines() == [err]
     assert "AWS: no credentials found" in err
 
 
 def test_an_unreachable_aws_endpoint_is_one_line_and_exit_2(
-    world: World, plan: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    paper: World, plan: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ops.runtime.backups import free_port
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    code, _ = judge(world, plan, tmp_path, None)
+    code, _ = judge(paper, plan, tmp_path, None)
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.splitlines() == [err] and "cannot reach the endpoint" in err
 
 
-def test_targets_keep_their_shape(world: World) -> None:
+def test_targets_keep_their_shape(paper: World) -> None:
     """The document the program writes and the checks read is the same model (no unknown key)."""
-    broken = copy.deepcopy(world.targets())
+    broken = copy.deepcopy(paper.targets())
     broken["edge"]["certificate"] = "typo"
     with pytest.raises(OpsError, match=r"edge\.certificate"):
         from ops.readiness.targets import parse

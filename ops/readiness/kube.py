@@ -120,7 +120,9 @@ def from_file(path: Path) -> Snapshot:
     objects = [obj for n, doc in enumerate(docs) for obj in _items(doc, f"{path}: document {n + 1}")]
     if not objects:
         raise OpsError(f"{path}: the dump holds no objects: nothing to judge", code=2)
-    return Snapshot(objects, str(path))
+    # A dump without Secrets was written without them on purpose (their data would be in the file).
+    unreadable = frozenset() if any(o.get("kind") == "Secret" for o in objects) else frozenset({"Secret"})
+    return Snapshot(objects, str(path), unreadable)
 
 
 METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
