@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,19 @@ def rule_group(recording: Recording, name: str) -> dict[str, Any]:
 
 def redis_rules(recording: Recording) -> dict[str, Any]:
     return rule_group(recording, "redis")
+
+
+def replication_set(redis_server: Callable[..., RedisServer], password: str, replicas: int = 2) -> list[RedisServer]:
+    """A real primary and ``replicas`` replicas of it, each link up, as ``[primary, *replicas]``."""
+    auth = ("--masterauth", password, "--repl-diskless-sync-delay", "0")
+    primary = redis_server(password=password, extra=auth)
+    followers = [
+        redis_server(password=password, extra=(*auth, "--replicaof", "127.0.0.1", str(primary.port)))
+        for _ in range(replicas)
+    ]
+    for r in followers:
+        wait_until(lambda r=r: r.client.info("replication")["master_link_status"] == "up", 30, "replica sync")
+    return [primary, *followers]
 
 
 class Stack:

@@ -17,7 +17,7 @@ import pytest
 
 from ops.runtime.backups import wait_until
 from tests.conftest import Recording, RedisServer
-from tests.prometheus_env import Stack, redis_rules
+from tests.prometheus_env import Stack, redis_rules, replication_set
 
 NS = "redis-system"
 PASSWORD = "alert-integration-password"
@@ -27,13 +27,7 @@ PASSWORD = "alert-integration-password"
 def monitored(
     redis_server: Callable[..., RedisServer], stack_run: Callable[[str], Recording], tmp_path: Path
 ) -> Iterator[tuple[Stack, list[RedisServer]]]:
-    auth = ("--masterauth", PASSWORD, "--repl-diskless-sync-delay", "0")
-    primary = redis_server(password=PASSWORD, extra=auth)
-    replicas = [
-        redis_server(password=PASSWORD, extra=(*auth, "--replicaof", "127.0.0.1", str(primary.port))) for _ in range(2)
-    ]
-    for r in replicas:
-        wait_until(lambda r=r: r.client.info("replication")["master_link_status"] == "up", 30, "replica sync")
+    primary, *replicas = replication_set(redis_server, PASSWORD)
     stack = Stack(tmp_path, [primary, *replicas], [redis_rules(stack_run("production"))], NS, PASSWORD)
     try:
         yield stack, [primary, *replicas]

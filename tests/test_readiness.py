@@ -4,12 +4,11 @@ JSON, no kubeconfig, an unreachable API, refused credentials) is one line and a 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
-import http.server
 import json
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,6 +19,7 @@ from ops.cli import main
 from ops.readiness import kubernetes_checks
 from ops.readiness.model import CATEGORIES
 from tests.conftest import Recording
+from tests.http_stub import Handler, serving
 from tests.readiness_env import healthy_dump, pod
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -509,7 +509,7 @@ def _prometheus(route: str, full: str) -> Any:
     return {"resultType": "vector", "result": [sample]}
 
 
-class _Api(http.server.BaseHTTPRequestHandler):
+class _Api(Handler):
     objects: ClassVar[list[dict[str, Any]]] = []
     status = 200
     missing: frozenset[str] = frozenset()
@@ -551,32 +551,20 @@ class _Api(http.server.BaseHTTPRequestHandler):
         self._send(404, {"kind": "Status", "code": 404, "message": "not found"})
 
     def _send(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(code, json.dumps(body).encode())
 
 
 @pytest.fixture
 def api_server(healthy: dict[str, Any]) -> Iterator[Callable[..., str]]:
-    servers = []
+    with contextlib.ExitStack() as servers:
 
-    def start(status: int = 200, missing: frozenset[str] = frozenset(), forbidden: frozenset[str] = frozenset()) -> str:
-        fields = {"objects": healthy["items"], "status": status, "missing": missing, "forbidden": forbidden, "seen": []}
-        handler = type("Api", (_Api,), fields)
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        def start(
+            status: int = 200, missing: frozenset[str] = frozenset(), forbidden: frozenset[str] = frozenset()
+        ) -> str:
+            fields = {"objects": healthy["items"], "status": status, "missing": missing, "forbidden": forbidden}
+            return servers.enter_context(serving(type("Api", (_Api,), {**fields, "seen": []})))
 
-    yield start
-    for server in servers:
-        server.shutdown()
+        yield start
 
 
 def _kubeconfig(tmp_path: Path, server: str) -> Path:

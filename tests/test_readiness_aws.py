@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime
-import http.server
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from ops.readiness import aws_checks
 from ops.readiness.targets import Targets
 from ops.runtime import backups
 from tests.conftest import REGION, Recording, RedisServer
+from tests.http_stub import Handler, serving
 from tests.readiness_env import healthy_dump
 
 DR_REGION = "eu-central-1"
@@ -416,7 +415,7 @@ def test_route53_checkers_reporting_failure_fail_the_item(paper: World) -> None:
 # -- credentials -------------------------------------------------------------------------------------
 
 
-class _Expired(http.server.BaseHTTPRequestHandler):
+class _Expired(Handler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         body = (
@@ -424,22 +423,13 @@ class _Expired(http.server.BaseHTTPRequestHandler):
             b"<Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message>"
             b"</Error><RequestId>1</RequestId></ErrorResponse>"
         )
-        self.send_response(403)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(403, body, "text/xml")
 
 
 @pytest.fixture
 def expired_endpoint() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Expired)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(_Expired) as url:
+        yield url
 
 
 def test_expired_credentials_are_one_line_and_exit_2(

@@ -10,10 +10,8 @@ exporter gone (a target down); the gateway failing half its requests (the error 
 from __future__ import annotations
 
 import datetime
-import http.server
 import json
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +24,8 @@ from ops.readiness.prometheus_checks import Client, no_critical_alerts, promethe
 from ops.readiness.targets import Targets
 from ops.runtime.backups import free_port, wait_until
 from tests.conftest import Recording, RedisServer
-from tests.prometheus_env import Stack, rule_group
+from tests.http_stub import Handler, serving
+from tests.prometheus_env import Stack, replication_set, rule_group
 from tests.readiness_env import healthy_dump
 
 NS = "redis-system"
@@ -47,7 +46,7 @@ TARGETS = {
 PROMETHEUS_ITEMS = {"prometheus-targets-up", "no-critical-alerts", "slo-burn-rate", "replication-lag"}
 
 
-class _Gateway(http.server.BaseHTTPRequestHandler):
+class _Gateway(Handler):
     """The gateway's metrics: 100 requests a second, ``error_share`` of them answered 5xx."""
 
     started = time.monotonic()
@@ -66,42 +65,27 @@ class _Gateway(http.server.BaseHTTPRequestHandler):
             f'http_requests_total{{code="200"}} {total - cls.errors:.0f}\n'
             f'http_requests_total{{code="503"}} {cls.errors:.0f}\n'
         ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.reply(200, body, "text/plain; version=0.0.4")
 
 
 @pytest.fixture
 def monitored(
     redis_server: Callable[..., RedisServer], stack_run: Callable[[str], Recording], tmp_path: Path
 ) -> Iterator[tuple[Stack, list[RedisServer], type[_Gateway]]]:
-    auth = ("--masterauth", PASSWORD, "--repl-diskless-sync-delay", "0")
-    primary = redis_server(password=PASSWORD, extra=auth)
-    replicas = [
-        redis_server(password=PASSWORD, extra=(*auth, "--replicaof", "127.0.0.1", str(primary.port))) for _ in range(2)
-    ]
-    for r in replicas:
-        wait_until(lambda r=r: r.client.info("replication")["master_link_status"] == "up", 30, "replica sync")
+    servers = replication_set(redis_server, PASSWORD)
     gateway = type("Gateway", (_Gateway,), {"started": time.monotonic(), "last": time.monotonic(), "errors": 0.0})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     recording = stack_run("production")
-    scrape = {
-        "job_name": "redis-gateway",
-        "static_configs": [{"targets": [f"127.0.0.1:{server.server_address[1]}"], "labels": {"namespace": NS}}],
-    }
-    groups = [rule_group(recording, "redis"), rule_group(recording, "redis-gateway.recording")]
-    stack = Stack(tmp_path, [primary, *replicas], groups, NS, PASSWORD, (scrape,))
-    try:
-        yield stack, [primary, *replicas], gateway
-    finally:
-        stack.close()
-        server.shutdown()
+    with serving(gateway) as url:
+        scrape = {
+            "job_name": "redis-gateway",
+            "static_configs": [{"targets": [url.removeprefix("http://")], "labels": {"namespace": NS}}],
+        }
+        groups = [rule_group(recording, "redis"), rule_group(recording, "redis-gateway.recording")]
+        stack = Stack(tmp_path, servers, groups, NS, PASSWORD, (scrape,))
+        try:
+            yield stack, servers, gateway
+        finally:
+            stack.close()
 
 
 def _judge(stack: Stack, tmp_path: Path, plan: Recording) -> tuple[int, dict[str, dict[str, Any]]]:
@@ -184,15 +168,11 @@ def test_an_unreachable_prometheus_fails_every_item(stack_run: Callable[[str], R
 
 
 def test_an_endpoint_that_is_not_prometheus_fails_with_the_reason() -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = Client(f"http://127.0.0.1:{server.server_address[1]}", 5)
-        from ops.readiness.prometheus_checks import PrometheusError
+    from ops.readiness.prometheus_checks import PrometheusError
 
+    with serving(_Gateway) as url:
+        client = Client(url, 5)
         with pytest.raises(PrometheusError, match="not JSON"):
             targets_up(client)
         with pytest.raises(PrometheusError, match="not JSON"):
             no_critical_alerts(client)
-    finally:
-        server.shutdown()
