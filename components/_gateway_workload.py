@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._shared import helm_release, irsa_role
+from components._shared import NON_ROOT_POD, helm_release, irsa_role
 from components._tier import (
     _RESTRICTED_CONTAINER,
     _TARGET_GROUP_READ,
@@ -246,13 +246,7 @@ def gateway_pod(args: RedisGatewayArgs, labels: dict[str, str]) -> dict[str, Any
         "automountServiceAccountToken": False,
         "nodeSelector": dict(MAIN_NODE_LABELS),
         "terminationGracePeriodSeconds": 45,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": 10001,
-            "runAsGroup": 10001,
-            "fsGroup": 10001,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": dict(NON_ROOT_POD),
         "containers": [
             {
                 "name": "gateway",

@@ -254,6 +254,22 @@ def private_bucket(
     return bucket
 
 
+NON_ROOT_POD: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "fsGroup": 10001,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""Pod security context of the gateway and the ops jobs: uid and gid 10001, never root, RuntimeDefault."""
+RESTRICTED_CONTAINER: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+"""Container security context of the restricted Pod Security Standard (add the root-filesystem and user fields)."""
+
+
 def ops_pod(
     *,
     service_account: str,
@@ -270,13 +286,7 @@ def ops_pod(
         "serviceAccountName": service_account,
         "restartPolicy": "Never",
         "nodeSelector": {"role": "general"},
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": 10001,
-            "runAsGroup": 10001,
-            "fsGroup": 10001,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": dict(NON_ROOT_POD),
         "containers": [
             {
                 "name": "ops",
@@ -285,13 +295,7 @@ def ops_pod(
                 "args": list(args),
                 "env": list(env),
                 "resources": dict(resources),
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "runAsNonRoot": True,
-                    "capabilities": {"drop": ["ALL"]},
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
+                "securityContext": {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True, "runAsNonRoot": True},
                 "volumeMounts": list(mounts),
             }
         ],

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import pulumi
 
+from components._shared import RESTRICTED_CONTAINER
 from components.eks_cluster import REDIS_NODE_LABELS, REDIS_NODE_TAINT
 
 REDIS_OPERATOR_CHART = ("redis-operator", "0.25.0", "https://ot-container-kit.github.io/helm-charts")
@@ -491,11 +492,7 @@ _TARGET_GROUP_READ = {
 }
 """What the Argo Rollouts controller needs to verify ALB target groups (read only)."""
 
-_RESTRICTED_CONTAINER = {
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+_RESTRICTED_CONTAINER = RESTRICTED_CONTAINER
 
 
 PART_OF = {"app.kubernetes.io/part-of": "redis-gateway"}
