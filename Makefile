@@ -52,11 +52,13 @@ ACTIONLINT_VERSION := 1.6.0
 	touch $@
 
 # One worker per core plus one: part of the suite waits on real peers (Prometheus scrapes, Redis
-# replication, moto, subprocesses), and the extra worker fills those waits (2 cores: 4m15 against 5m35).
+# replication, moto, subprocesses), and the extra worker fills those waits. The tests that measure
+# rates and latencies (marker `timing`) then run alone, with the cores to themselves.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 pytest: $(VENV)/.installed peers .tools/.installed
-	$(PY) -m pytest -n $(PYTEST_WORKERS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not timing"
+	$(PY) -m pytest -n 0 -m timing
 
 test: lint typecheck pytest
 

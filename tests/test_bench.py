@@ -16,6 +16,8 @@ from ops.errors import OpsError
 from ops.runtime import bench_cli, bench_http, bench_redis
 from tests.conftest import RedisServer
 
+pytestmark = pytest.mark.timing  # the generator's rates and percentiles are the machine's: run alone
+
 
 @pytest.fixture(scope="module")
 def fast() -> Iterator[str]:
