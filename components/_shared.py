@@ -301,3 +301,31 @@ def ops_pod(
         ],
         "volumes": list(volumes),
     }
+
+
+def ops_cronjob(
+    schedule: str,
+    *,
+    pod: Mapping[str, Any],
+    labels: Mapping[str, str],
+    deadline_seconds: int,
+    backoff_limit: int,
+    starting_deadline_seconds: int,
+) -> dict[str, Any]:
+    """CronJob spec of a job of the ops image: UTC schedule, never two runs at once, three successful
+    and three failed Jobs kept for their logs."""
+    return {
+        "schedule": schedule,
+        "timeZone": "Etc/UTC",
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": starting_deadline_seconds,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {
+            "spec": {
+                "backoffLimit": backoff_limit,
+                "activeDeadlineSeconds": deadline_seconds,
+                "template": {"metadata": {"labels": dict(labels)}, "spec": dict(pod)},
+            }
+        },
+    }

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components._shared import caller, encryption_key, irsa_role, ops_pod, private_bucket, service_role
+from components._shared import caller, encryption_key, irsa_role, ops_cronjob, ops_pod, private_bucket, service_role
 
 BACKUP_PREFIX = "redis/"
 """Key prefix of RDB backups in the bucket; the job's IAM role is limited to it."""
@@ -499,24 +499,14 @@ def backup_jobs(
         ),
     }
     for job_name, (schedule, cmd, deadline, spool) in jobs.items():
-        cron_spec: dict[str, Any] = {
-            "schedule": schedule,
-            "timeZone": "Etc/UTC",
-            "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": 300,
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3,
-            "jobTemplate": {
-                "spec": {
-                    "backoffLimit": 2,
-                    "activeDeadlineSeconds": deadline,
-                    "template": {
-                        "metadata": {"labels": {"app": "redis-backup", "job": job_name}},
-                        "spec": job_pod(args, cmd, spool),
-                    },
-                }
-            },
-        }
+        cron_spec = ops_cronjob(
+            schedule,
+            pod=job_pod(args, cmd, spool),
+            labels={"app": "redis-backup", "job": job_name},
+            deadline_seconds=deadline,
+            backoff_limit=2,
+            starting_deadline_seconds=300,
+        )
         k8s.batch.v1.CronJob(f"{name}-{job_name}", metadata={**meta, "name": job_name}, spec=cron_spec, opts=child)
     k8s.networking.v1.NetworkPolicy(
         f"{name}-netpol-egress",

@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._shared import caller, irsa_role, ops_pod
+from components._shared import caller, irsa_role, ops_cronjob, ops_pod
 from ops.readiness.kube import KINDS
 
 CRONJOB = "redis-readiness"
@@ -240,22 +240,14 @@ class ReadinessAudit(pulumi.ComponentResource):
         k8s.batch.v1.CronJob(
             f"{name}-cronjob",
             metadata={**meta, "name": CRONJOB},
-            spec={
-                "schedule": args.schedule,
-                "timeZone": "Etc/UTC",
-                "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": 3600,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    "spec": {
-                        # A failing scorecard is a finding, not a flake: no retry hides it.
-                        "backoffLimit": 0,
-                        "activeDeadlineSeconds": DEADLINE_SECONDS,
-                        "template": {"metadata": {"labels": pod_labels}, "spec": _pod(args)},
-                    }
-                },
-            },
+            spec=ops_cronjob(
+                args.schedule,
+                pod=_pod(args),
+                labels=pod_labels,
+                deadline_seconds=DEADLINE_SECONDS,
+                backoff_limit=0,  # a failing scorecard is a finding, not a flake: no retry hides it
+                starting_deadline_seconds=3600,
+            ),
             opts=child,
         )
         k8s.networking.v1.NetworkPolicy(
