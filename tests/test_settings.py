@@ -154,6 +154,42 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
         "redisgw:dr.rtoSeconds: Input should be greater than or equal to 60",
     ),
     (
+        "link-outage-too-short",
+        [("redisgw:redis.linkOutageSeconds", 29)],
+        "redisgw:redis.linkOutageSeconds: Input should be greater than or equal to 30",
+    ),
+    (
+        "link-outage-too-long",
+        [("redisgw:redis.linkOutageSeconds", 3601)],
+        "redisgw:redis.linkOutageSeconds: Input should be less than or equal to 3600",
+    ),
+    (
+        "link-outage-as-a-duration",
+        [("redisgw:redis.linkOutageSeconds", "5m")],
+        "redisgw:redis.linkOutageSeconds: Input should be a valid integer",
+    ),
+    (
+        "replication-backlog-above-its-share-of-memory",
+        [("redisgw:redis.linkOutageSeconds", 3600), ("redisgw:capacity.peakRequestsPerSecond", 30000)],
+        "redisgw:redis.linkOutageSeconds: the replication backlog that rides out 3600 s of link outage at the "
+        "declared write rate (capacity.peakRequestsPerSecond x (1 - readShare) x (valueBytes.mean + 64 B) x "
+        "(1 + headroom)) is 15425 MiB, above 10% of redis.resources.memoryLimit (2048 MiB)",
+    ),
+    (
+        "replication-backlog-floor-above-its-share-of-memory",
+        [
+            ("redisgw:capacity.peakRequestsPerSecond", 10),
+            ("redisgw:redis.resources.memoryRequest", "512Mi"),
+            ("redisgw:redis.resources.memoryLimit", "512Mi"),
+        ],
+        "redisgw:redis.resources.memoryLimit: 10% of it (51 MiB) cannot hold the smallest replication backlog (64 MiB)",
+    ),
+    (
+        "rpo-within-repl-timeout",
+        [("redisgw:dr.rpoSeconds", 6)],
+        "redisgw:dr.rpoSeconds: (6) must exceed Redis' repl-timeout (6 s, at least 6 s)",
+    ),
+    (
         "nat-mode-unknown",
         [("redisgw:network.natGateways", "two")],
         "redisgw:network.natGateways: Input should be 'per-az' or 'single'",
@@ -558,3 +594,87 @@ def test_the_backup_alert_threshold_follows_the_schedule(schedule: str, seconds:
     values["redisgw:backup"]["schedule"] = schedule
     cfg = settings.load_settings(values, source="Pulumi.production.yaml")
     assert settings.backup_max_age_seconds(cfg, 840) == seconds + 840
+
+
+# -- replication sized by the plan -----------------------------------------------------------------
+
+
+def test_replication_directives_of_the_production_stack() -> None:
+    """The figures by hand, from the stack file's own numbers."""
+    values = stack_values("production")
+    cap, rpo = values["redisgw:capacity"], values["redisgw:dr"]["rpoSeconds"]
+    assert (cap["peakRequestsPerSecond"], cap["readShare"], cap["valueBytes"]["mean"], cap["headroom"]) == (
+        3000,
+        0.8,
+        512,
+        0.3,
+    )
+    assert "linkOutageSeconds" not in values["redisgw:redis"] and rpo == 60  # the 300 s default
+    # 3000 req/s with 20% writes = 600 writes/s, each its 512-byte value plus 64 bytes of key and framing:
+    # 345,600 B/s; for 300 s with 30% headroom: 134,784,000 B = 128.5 MiB, rounded up to 129 MiB.
+    assert 600 * (512 + 64) * 300 * 13 // 10 == 134_784_000
+    cfg = settings.load_settings(values, source="Pulumi.production.yaml")
+    directives = settings.redis_replication_config(cfg)
+    assert list(directives.items()) == [
+        ("min-replicas-to-write", "1"),
+        ("min-replicas-max-lag", "10"),
+        ("repl-backlog-size", str(129 * 2**20)),
+        ("repl-timeout", "15"),  # 60 s RPO // 4
+        ("repl-ping-replica-period", "2"),
+    ]
+    assert directives["repl-backlog-size"] == "135266304"
+
+
+def test_replication_backlog_is_the_floor_without_a_declared_capacity() -> None:
+    values = stack_values("production")
+    del values["redisgw:capacity"]
+    cfg = settings.load_settings(values, source="Pulumi.production.yaml")
+    assert settings.redis_replication_config(cfg)["repl-backlog-size"] == str(64 * 2**20)
+
+
+def test_replication_backlog_is_the_floor_for_a_small_write_rate() -> None:
+    # Staging: 200 req/s x 0.2 x 576 B x 300 s x 1.3 = 8,985,600 B (8.6 MiB): below the 64 MiB floor.
+    cfg = settings.load_settings(stack_values("staging"), source="Pulumi.staging.yaml")
+    assert settings.redis_replication_config(cfg)["repl-backlog-size"] == "67108864"
+
+
+@pytest.mark.parametrize(("outage", "mib"), [(30, 64), (600, 258), (3600, 1543)])
+def test_replication_backlog_grows_with_the_outage_to_ride_out(outage: int, mib: int) -> None:
+    values = stack_values("production")
+    values["redisgw:redis"]["linkOutageSeconds"] = outage
+    cfg = settings.load_settings(values, source="Pulumi.production.yaml")
+    assert settings.redis_replication_config(cfg)["repl-backlog-size"] == str(mib * 2**20)
+
+
+@pytest.mark.parametrize(("rpo", "timeout"), [(7, 6), (30, 7), (60, 15), (100, 25), (240, 60), (86_400, 60)])
+def test_repl_timeout_is_a_quarter_of_the_rpo_within_bounds(rpo: int, timeout: int) -> None:
+    values = stack_values("production")
+    values["redisgw:dr"]["rpoSeconds"] = rpo
+    directives = settings.redis_replication_config(settings.load_settings(values, source="p"))
+    assert directives["repl-timeout"] == str(timeout)
+    assert int(directives["repl-ping-replica-period"]) < timeout < rpo
+
+
+def test_replication_config_refuses_settings_built_around_validation() -> None:
+    """The function checks for itself: settings copied without validation still cannot give a backlog
+    that eats the pod's memory."""
+    cfg = settings.load_settings(stack_values("production"), source="Pulumi.production.yaml")
+    assert cfg.capacity is not None
+    bad = cfg.model_copy(
+        update={
+            "redis": cfg.redis.model_copy(update={"link_outage_seconds": 3600}),
+            "capacity": cfg.capacity.model_copy(update={"peak_requests_per_second": 30_000.0}),
+        }
+    )
+    with pytest.raises(settings.SettingsError) as info:
+        settings.redis_replication_config(bad)
+    (problem,) = info.value.problems
+    assert problem.startswith("redisgw:redis.linkOutageSeconds: the replication backlog that rides out 3600 s")
+
+
+def test_settings_and_the_pack_agree_on_the_replication_stream_per_write() -> None:
+    """The pack is deployed on its own and cannot import settings: the figures must not drift."""
+    from redisgw_policies import capacity_model
+
+    assert settings.REPL_WRITE_OVERHEAD_BYTES == capacity_model.REPL_WRITE_OVERHEAD_BYTES
+    assert settings.REPL_BACKLOG_FLOOR_BYTES == capacity_model.REPL_BACKLOG_FLOOR_BYTES

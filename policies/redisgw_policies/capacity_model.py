@@ -17,7 +17,10 @@ Formulas (every input named in :class:`Demand`, :class:`Baseline` and :class:`Su
   ``floor(log(maxmemory / dataset) / log(1 + growth))``;
 * Redis throughput: the peak with headroom within the measured operations per second;
 * backup: the dataset times the measured seconds per MiB, within the backup job's deadline; restore
-  likewise within the restore objective.
+  likewise within the restore objective;
+* replication backlog (:func:`replication_backlog_need`): the replication stream's rate,
+  ``peak * (1 - read_share) * (value_bytes + REPL_WRITE_OVERHEAD_BYTES)``, times the link outage to
+  ride out, times ``1 + headroom``: what a replica needs to resume with a partial resync.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MIB = 1 << 20
+REPL_WRITE_OVERHEAD_BYTES = 64
+"""Bytes one write adds to the replication stream besides its value: the key and the RESP framing
+(``settings.REPL_WRITE_OVERHEAD_BYTES``, which a test holds equal)."""
+REPL_BACKLOG_FLOOR_BYTES = 64 * MIB
+"""The smallest replication backlog the program sets (``settings.REPL_BACKLOG_FLOOR_BYTES``)."""
 
 
 @dataclass(frozen=True)
@@ -226,3 +234,12 @@ def baseline_from(document: dict[str, Any], backup: dict[str, Any] | None) -> Ba
         restore_seconds_per_mib=float(row["restore_ours_s"]) / size,
         rdb_ratio=float(row["rdb_mib"]) / size,
     )
+
+
+def replication_backlog_need(d: Demand, link_outage_seconds: float) -> float:
+    """Bytes of replication stream the declared write rate produces, with headroom, while a link is down
+    for ``link_outage_seconds``: the backlog a primary (or a replica serving the standby) must keep
+    for the replica to resume with a partial resynchronisation instead of a full one."""
+    writes_per_second = d.peak_rps * (1 - d.read_share)
+    stream_bytes_per_second = writes_per_second * (d.value_bytes + REPL_WRITE_OVERHEAD_BYTES)
+    return stream_bytes_per_second * link_outage_seconds * (1 + d.headroom)
