@@ -138,6 +138,7 @@ gateway_args = RedisGatewayArgs(
     redis_storage_size=cfg.redis.storage_size,
     redis_resources=Resources(**cfg.redis.resources.model_dump()),
     redis_maxmemory_percent=cfg.redis.maxmemory_percent,
+    redis_replication=settings.redis_replication_config(cfg),
     environment=stack,
     region=cfg.region,
     edge_log_retention_days=cfg.cluster.log_retention_days,

@@ -55,13 +55,9 @@ BASE_CONFIG = (
     "maxmemory-policy noeviction",
     "save 900 1 300 100 60 10000",
     "repl-diskless-sync yes",
-    "min-replicas-to-write 1",
-    "min-replicas-max-lag 10",
 )
-"""``redis-additional.conf`` of every tier. A standby adds ``replicaof`` and a larger backlog."""
-STANDBY_BACKLOG = "repl-backlog-size 512mb"
-"""A standby's link crosses regions: a backlog that rides out a few minutes of interruption without a
-full resynchronisation (the primary keeps it for its replicas, the standby for its own once promoted)."""
+"""``redis-additional.conf`` of every tier, before the plan's replication directives
+(``args.redis_replication``). A standby adds ``replicaof``."""
 
 
 POD_SECURITY = {
@@ -85,12 +81,14 @@ class RedisTier:
 
 
 def redis_config(args: RedisGatewayArgs) -> pulumi.Output[str]:
-    """The tier's ``redis-additional.conf``: a standby also replicates from the primary region."""
-    lines = list(BASE_CONFIG)
+    """The tier's ``redis-additional.conf``: the base, the plan's replication directives (the same in
+    both regions: every pod's backlog lets its replicas resume, and a promoted standby serves the
+    old primary from its own), and for a standby ``replicaof`` the primary region's link."""
+    lines = [*BASE_CONFIG, *(f"{directive} {value}" for directive, value in args.redis_replication.items())]
     if args.redis_upstream is None:
         return pulumi.Output.from_input("\n".join(lines) + "\n")
     return pulumi.Output.from_input(args.redis_upstream).apply(
-        lambda host: "\n".join([*lines, STANDBY_BACKLOG, f"replicaof {host} {REDIS_PORT}"]) + "\n"
+        lambda host: "\n".join([*lines, f"replicaof {host} {REDIS_PORT}"]) + "\n"
     )
 
 

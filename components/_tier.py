@@ -118,6 +118,9 @@ class RedisGatewayArgs:
     redis_storage_size: str
     redis_resources: Resources
     redis_maxmemory_percent: int
+    redis_replication: Mapping[str, str]
+    """Replication directives of ``redis.conf`` (name -> value, in order) from
+    ``settings.redis_replication_config``: backlog sized by the plan, ``repl-timeout``, ``min-replicas-*``."""
     environment: str
     """Label and ``ENVIRONMENT`` of the gateway (the stack name)."""
     delivery: Delivery

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from components._redis_tier import DR_SENTINEL_CONFIGMAP, LINK_SERVICE
+import settings
+from components._redis_tier import BASE_CONFIG, DR_SENTINEL_CONFIGMAP, LINK_SERVICE
 from components.monitoring_stack import DR_RUNBOOK_ANCHORS, standby_lag_threshold_seconds
 from ops.offline.engine import ROOT, load_stack_config
-from tests.conftest import Recording
+from tests.conftest import Recording, stack_values
 from tests.policy_harness import as_policy_resources, evaluate_stack, pack_config
 
 
@@ -122,7 +123,6 @@ def test_standby_replicates_runs_no_sentinel_and_keeps_its_manifest(production: 
     conf = config.inputs["data"]["redis-additional.conf"]
     # The primary's internal NLB (the mock names it after the Service, in the primary's region).
     assert re.search(r"^replicaof k8s-redis-sy-redis-li-[0-9a-f]+\.elb\.eu-west-1\.amazonaws\.com 6379$", conf, re.M)
-    assert "repl-backlog-size" in conf
     assert not [r for r in dr if r.type.endswith(":RedisSentinel")]
     (kept,) = [
         c for c in dr.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"] == DR_SENTINEL_CONFIGMAP
@@ -134,6 +134,23 @@ def test_standby_replicates_runs_no_sentinel_and_keeps_its_manifest(production: 
         c for c in production.of_type("kubernetes:core/v1:ConfigMap") if c.name == "gateway-redis-config"
     ).inputs["data"]["redis-additional.conf"]
     assert "replicaof" not in primary_conf
+
+
+def test_both_regions_carry_the_plans_replication_directives(production: Recording) -> None:
+    """The primary's backlog lets the standby resume after a link break; the standby's serves the old
+    primary after a failover: one set of directives, from settings, in both tiers' configuration."""
+    cfg = settings.load_settings(stack_values("production"), source="Pulumi.production.yaml")
+    plan = [f"{k} {v}" for k, v in settings.redis_replication_config(cfg).items()]
+    assert "repl-backlog-size 135266304" in plan and "repl-timeout 15" in plan
+    confs = {
+        c.name: c.inputs["data"]["redis-additional.conf"].splitlines()
+        for c in production.of_type("kubernetes:core/v1:ConfigMap")
+        if c.inputs["metadata"]["name"] == "redis-extra-config"
+    }
+    assert set(confs) == {"gateway-redis-config", "dr-gateway-redis-config"}
+    assert confs["gateway-redis-config"] == [*BASE_CONFIG, *plan]
+    *standby, replicaof = confs["dr-gateway-redis-config"]
+    assert standby == [*BASE_CONFIG, *plan] and replicaof.startswith("replicaof ")
 
 
 def test_password_reaches_dr_through_a_replicated_store(production: Recording, dr: Recording) -> None:

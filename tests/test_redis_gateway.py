@@ -52,6 +52,7 @@ def _args(**overrides: Any) -> RedisGatewayArgs:
         redis_storage_size="20Gi",
         redis_resources=Resources(cpu_request="1", memory_request="8Gi", cpu_limit="2", memory_limit="8Gi"),
         redis_maxmemory_percent=70,
+        redis_replication={"repl-backlog-size": "67108864", "repl-timeout": "15"},
         environment="test",
         delivery=Delivery(smoke_image="ghcr.io/example/ops:1.0.0"),
         oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
@@ -100,6 +101,15 @@ def test_redis_replication_is_durable_and_authenticated(rec: Recording) -> None:
     conf = rec.one("kubernetes:core/v1:ConfigMap", "gw-redis-config").inputs["data"]["redis-additional.conf"]
     assert "appendonly yes" in conf.splitlines() and "appendfsync everysec" in conf.splitlines()
     assert spec["redisConfig"]["additionalRedisConfig"] == "redis-extra-config"
+
+
+def test_redis_config_carries_the_replication_directives_it_is_given(rec: Recording) -> None:
+    conf = rec.one("kubernetes:core/v1:ConfigMap", "gw-redis-config").inputs["data"]["redis-additional.conf"]
+    lines = conf.splitlines()
+    assert lines[-2:] == ["repl-backlog-size 67108864", "repl-timeout 15"]
+    # Nothing of its own: the directives come from the plan (settings), not from the component.
+    assert [line for line in lines if line.startswith(("repl-backlog", "repl-timeout", "min-replicas"))] == lines[-2:]
+    assert not [line for line in lines if line.startswith("replicaof")]  # a primary tier
 
 
 def test_redis_password_is_generated_and_secret(rec: Recording) -> None:
