@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs
 
 from redisgw_policies import DOMAINS, POLICIES, capacity, data, edge, eks, network, platform, workloads
@@ -440,6 +444,14 @@ STACK_CASES: list[StackCase] = [
         lambda rs: mutated(rs, ":CronJob", _set("spec.schedule", "0 3 * * *"), "backups-redis-backup"),
         {},
     ),
+    (
+        "redis-replication-require-sized-backlog",
+        capacity.sized_backlog,
+        lambda rs: mutated(
+            rs, ":ConfigMap", _set("data", {"redis-additional.conf": "appendonly yes\n"}), "gateway-redis-config"
+        ),
+        {},
+    ),
 ]
 
 
@@ -478,6 +490,224 @@ def test_cron_gap_honours_every_field(schedule: str, minutes: float) -> None:
 @pytest.mark.parametrize("schedule", ["", "nonsense", "61 * * * *", "* * * * * *", "*/15 * * *"])
 def test_cron_gap_of_an_invalid_schedule_is_none(schedule: str) -> None:
     assert max_gap_minutes(schedule) is None
+
+
+# -- replication sized by the plan ----------------------------------------------------------------
+
+PRODUCTION_DIRECTIVES = {
+    "min-replicas-to-write": "1",
+    "min-replicas-max-lag": "10",
+    "repl-backlog-size": "135266304",
+    "repl-timeout": "15",
+    "repl-ping-replica-period": "2",
+}
+PRODUCTION_RECORD = {
+    "demand": {
+        "peak_rps": 3000,
+        "read_share": 0.8,
+        "keys": 5_000_000,
+        "value_bytes": 512.0,
+        "growth_per_month": 0.05,
+        "headroom": 0.3,
+        "restore_objective_seconds": 3600.0,
+    },
+    "replication": {"link_outage_seconds": 300, "rpo_seconds": 60},
+}
+
+
+def _k8s(kind: str, name: str, props: dict[str, Any]) -> PolicyResource:
+    api = "redis.redis.opstreelabs.in/v1beta2" if kind == "RedisReplication" else "core/v1"
+    typ = f"kubernetes:{api}:{kind}"
+    body = {"kind": kind, "metadata": {"name": name, "namespace": "redis-system"}, **props}
+    return PolicyResource(
+        typ,
+        body,
+        f"urn:pulumi:production::redisgw::{typ}::{name}",
+        name,
+        PolicyResourceOptions(False, [], None, [], None, [], None),
+        None,
+        None,
+        [],
+        {},
+    )
+
+
+def tier(conf: Any, record: Any = PRODUCTION_RECORD) -> list[PolicyResource]:
+    """A Redis tier reading ``redis-extra-config`` (``conf``), beside a capacity record (None: none)."""
+    plan = [
+        _k8s("RedisReplication", "redis", {"spec": {"redisConfig": {"additionalRedisConfig": "redis-extra-config"}}}),
+        _k8s("ConfigMap", "redis-extra-config", {"data": {"redis-additional.conf": conf}}),
+    ]
+    if record is not None:
+        text = record if isinstance(record, str) else json.dumps(record)
+        plan.append(_k8s("ConfigMap", "redis-gateway-capacity", {"data": {"capacity.json": text}}))
+    return plan
+
+
+def conf_of(directives: dict[str, str], *extra: str) -> str:
+    return "\n".join(["appendonly yes", *(f"{k} {v}" for k, v in directives.items()), *extra]) + "\n"
+
+
+def backlog_findings(plan: list[PolicyResource], config: dict[str, Any] | None = None) -> list[str]:
+    return [m for m, _ in capacity.sized_backlog(StackValidationArgs(plan, config or {}), config or {})]
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("512mb", 512 * 2**20),
+        ("512MB", 512 * 2**20),
+        ("1gb", 2**30),
+        ("1g", 10**9),
+        ("64m", 64 * 10**6),
+        ("100k", 100_000),
+        ("100kb", 102_400),
+        ("135266304", 135_266_304),
+        ("1048576b", 2**20),
+        (" 2gb ", 2 * 2**30),
+        ("-512mb", None),
+        ("1.5gb", None),
+        ("512 mb", None),
+        ("mb", None),
+        ("512tb", None),
+        ("0x10", None),
+        ("", None),
+        ("9" * 40, None),
+    ],
+)
+def test_redis_sizes_are_read_as_redis_reads_them(value: str, size: int | None) -> None:
+    assert capacity.redis_bytes(value) == size
+
+
+def test_the_plans_production_directives_pass() -> None:
+    assert backlog_findings(tier(conf_of(PRODUCTION_DIRECTIVES))) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "extra", "expected"),
+    [
+        ({"repl-backlog-size": "1mb"}, (), "repl-backlog-size is 1048576 bytes, below the declared 600 writes/s"),
+        ({"repl-backlog-size": "128mb"}, (), "below the declared 600 writes/s"),  # the need is 128.5 MiB
+        ({}, ("repl-backlog-size 1mb",), "repl-backlog-size is 1048576 bytes"),  # the last occurrence wins
+        ({"repl-backlog-size": "lots"}, (), "repl-backlog-size is not a size Redis reads"),
+        ({"repl-backlog-size": "-200mb"}, (), "repl-backlog-size is not a size Redis reads"),
+        ({"repl-backlog-size": '"512mb'}, (), "repl-backlog-size is not a size Redis reads"),  # unbalanced quote
+        ({"repl-backlog-size": "512mb 1gb"}, (), "repl-backlog-size is not a size Redis reads"),
+        ({"repl-timeout": "60"}, (), "repl-timeout is 60 s, not below the 60 s RPO"),
+        ({"repl-timeout": "0"}, (), "repl-timeout is not a positive number of seconds"),
+        ({"repl-timeout": "-5"}, (), "repl-timeout is not a positive number of seconds"),
+        ({"repl-timeout": "15s"}, (), "repl-timeout is not a positive number of seconds"),
+        ({"repl-ping-replica-period": "15"}, (), "repl-timeout (15 s) is not above repl-ping-replica-period (15 s)"),
+        ({"repl-ping-replica-period": "often"}, (), "repl-ping-replica-period is not a positive number"),
+    ],
+)
+def test_a_tier_configuration_that_cannot_ride_out_the_outage_is_blocked(
+    change: dict[str, str], extra: tuple[str, ...], expected: str
+) -> None:
+    found = backlog_findings(tier(conf_of({**PRODUCTION_DIRECTIVES, **change}, *extra)))
+    assert len(found) == 1 and expected in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("dropped", "expected"),
+    [
+        ("repl-backlog-size", "sets no repl-backlog-size: Redis keeps 1048576 bytes"),
+        ("repl-timeout", "sets no repl-timeout: a dead replication link is noticed only after Redis' default 60 s"),
+    ],
+)
+def test_a_missing_directive_is_blocked(dropped: str, expected: str) -> None:
+    directives = {k: v for k, v in PRODUCTION_DIRECTIVES.items() if k != dropped}
+    (found,) = backlog_findings(tier(conf_of(directives)))
+    assert expected in found
+
+
+@pytest.mark.parametrize(
+    "conf", [None, 42, ["repl-backlog-size 1gb"], {"repl-backlog-size": "1gb"}, "", '\x00\n"\n#', "# only\n"]
+)
+def test_a_hostile_configuration_is_a_violation_never_a_crash(conf: Any) -> None:
+    found = backlog_findings(tier(conf))
+    assert any("no repl-backlog-size" in m for m in found) and any("no repl-timeout" in m for m in found)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "not json",
+        "[]",
+        {"demand": PRODUCTION_RECORD["demand"]},  # no ride-out
+        {**PRODUCTION_RECORD, "replication": {"link_outage_seconds": "300", "rpo_seconds": None}},
+        {**PRODUCTION_RECORD, "replication": {"link_outage_seconds": -300, "rpo_seconds": 60}},
+        {**PRODUCTION_RECORD, "replication": {"link_outage_seconds": float("inf"), "rpo_seconds": 60}},
+        {"demand": {"peak_rps": "lots"}, "replication": PRODUCTION_RECORD["replication"]},
+    ],
+)
+def test_an_unreadable_capacity_record_is_a_violation_never_a_crash(record: Any) -> None:
+    (found,) = backlog_findings(tier(conf_of(PRODUCTION_DIRECTIVES), record))
+    assert "ConfigMap redis-gateway-capacity" in found
+
+
+def test_without_a_capacity_record_the_floor_and_the_default_rpo_apply() -> None:
+    floor = {**PRODUCTION_DIRECTIVES, "repl-backlog-size": "64mb"}
+    assert backlog_findings(tier(conf_of(floor), None)) == []
+    (found,) = backlog_findings(tier(conf_of({**floor, "repl-backlog-size": "63mb"}), None))
+    assert "below the pack's minimum (67108864 bytes)" in found
+    assert backlog_findings(tier(conf_of(floor), None), {"defaultRpoSeconds": 10}) != []
+
+
+def test_the_needed_backlog_follows_the_declared_write_rate() -> None:
+    busier = json.loads(json.dumps(PRODUCTION_RECORD))
+    busier["demand"]["peak_rps"] = 6000  # twice the writes: 257 MiB
+    (found,) = backlog_findings(tier(conf_of(PRODUCTION_DIRECTIVES), busier))
+    assert "below the declared 1200 writes/s of 512-byte values over a 300 s link outage" in found
+    ok = {**PRODUCTION_DIRECTIVES, "repl-backlog-size": "258mb"}
+    assert backlog_findings(tier(conf_of(ok), busier)) == []
+
+
+def test_a_tier_without_its_configuration_is_blocked() -> None:
+    plan = tier(conf_of(PRODUCTION_DIRECTIVES))
+    (found,) = backlog_findings([r for r in plan if r.name != "redis-extra-config"])
+    assert found.startswith("RedisReplication redis-system/redis reads ConfigMap redis-extra-config, which")
+    plan[0].props["spec"] = {}
+    found = backlog_findings(plan)
+    assert found == [
+        "RedisReplication redis-system/redis reads no additional configuration: Redis' 1 MB backlog and 60 s timeout."
+    ]
+
+
+@given(
+    peak=st.floats(min_value=1, max_value=200_000),
+    read_share=st.floats(min_value=0, max_value=1),
+    mean=st.integers(min_value=1, max_value=64 * 1024),
+    headroom=st.floats(min_value=0, max_value=3),
+    outage=st.integers(min_value=30, max_value=3600),
+    rpo=st.integers(min_value=7, max_value=86_400),
+)
+@hyp_settings(max_examples=200, deadline=None)
+def test_what_settings_plans_the_policy_accepts(
+    peak: float, read_share: float, mean: int, headroom: float, outage: int, rpo: int
+) -> None:
+    """One arithmetic in two places (the pack cannot import settings): whatever a stack declares, the
+    directives settings writes pass the policy, judged against the record settings writes."""
+    import settings
+    from ops.offline.engine import ROOT
+    from tests.conftest import stack_values
+
+    values = stack_values("production")
+    values["redisgw:capacity"].update(
+        peakRequestsPerSecond=peak,
+        readShare=read_share,
+        valueBytes={"mean": mean, "max": max(mean, 16384)},
+        headroom=headroom,
+    )
+    values["redisgw:redis"]["linkOutageSeconds"] = outage
+    values["redisgw:dr"]["rpoSeconds"] = rpo
+    try:
+        cfg = settings.load_settings(values, source="Pulumi.production.yaml")
+    except settings.SettingsError as exc:
+        assert [p.split(": ")[1] for p in exc.problems] == ["redisgw:redis.linkOutageSeconds"]
+        return
+    record = settings.capacity_record(cfg, ROOT)
+    assert backlog_findings(tier(conf_of(settings.redis_replication_config(cfg)), record)) == []
 
 
 # -- pack metadata and exemptions ----------------------------------------------------------------

@@ -213,6 +213,27 @@ def _capacity(props: dict[str, Any], **demand: Any) -> None:
     props["data"]["capacity.json"] = json.dumps(record)
 
 
+def _redis_conf(name: str, directive: str, value: str | None, *, append: bool = False) -> Mutation:
+    """Set (None: remove) ``directive`` in the ``redis-additional.conf`` of ConfigMap ``name``; with
+    ``append`` the new line is added after the others, as a later override."""
+
+    def mutate(props: dict[str, Any]) -> None:
+        lines = props["data"]["redis-additional.conf"].splitlines()
+        if not append:
+            lines = [line for line in lines if line.split(" ")[0] != directive]
+        if value is not None:
+            lines.append(f"{directive} {value}")
+        props["data"]["redis-additional.conf"] = "\n".join(lines) + "\n"
+
+    return change(":ConfigMap", name, mutate)
+
+
+def _replication(props: dict[str, Any], **ride_out: Any) -> None:
+    record = json.loads(props["data"]["capacity.json"])
+    record["replication"].update(ride_out)
+    props["data"]["capacity.json"] = json.dumps(record)
+
+
 def _alert(fn: Callable[[dict[str, Any]], Any]) -> Mutation:
     def mutate(props: dict[str, Any]) -> None:
         rule = next(r for g in props["spec"]["groups"] for r in g["rules"] if "alert" in r)
@@ -1872,6 +1893,72 @@ CASES: list[tuple[str, Mutation, str]] = [
         edit(":ConfigMap", "gateway-capacity", "data", {"capacity.json": "{}"}),
         "capacity-require-declared-peak",
     ),
+    # -- replication sized by the plan ------------------------------------------------------------
+    (
+        "redis-backlog-cut-to-1mb",
+        _redis_conf("gateway-redis-config", "repl-backlog-size", "1mb"),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "dr-redis-backlog-cut-to-1mb",
+        _redis_conf("dr-gateway-redis-config", "repl-backlog-size", "1mb"),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "redis-backlog-removed",
+        _redis_conf("gateway-redis-config", "repl-backlog-size", None),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "redis-backlog-overridden-by-a-later-line",
+        _redis_conf("gateway-redis-config", "repl-backlog-size", "1048576", append=True),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "redis-backlog-just-below-the-need",
+        _redis_conf("gateway-redis-config", "repl-backlog-size", "128mb"),  # the need is 128.5 MiB
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "redis-backlog-garbage",
+        _redis_conf("gateway-redis-config", "repl-backlog-size", "-512mb"),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "redis-repl-timeout-removed",
+        _redis_conf("dr-gateway-redis-config", "repl-timeout", None),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "redis-repl-timeout-at-the-rpo",
+        _redis_conf("gateway-redis-config", "repl-timeout", "60"),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "redis-ping-period-at-the-timeout",
+        _redis_conf("gateway-redis-config", "repl-ping-replica-period", "15"),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "redis-tier-reads-no-configuration",
+        delete(":RedisReplication", "gateway-redis", "spec.redisConfig.additionalRedisConfig"),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "declared-writes-outgrow-the-backlog",
+        change(":ConfigMap", "gateway-capacity", lambda p: _capacity(p, read_share=0.5)),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "declared-link-outage-outgrows-the-backlog",
+        change(":ConfigMap", "dr-gateway-capacity", lambda p: _replication(p, link_outage_seconds=900)),
+        "redis-replication-require-sized-backlog",
+    ),
+    (
+        "capacity-record-without-ride-out",
+        change(":ConfigMap", "gateway-capacity", lambda p: _replication(p, link_outage_seconds="five minutes")),
+        "redis-replication-require-sized-backlog",
+    ),
     # -- disaster recovery ------------------------------------------------------------------------
     ("dr-region-removed", remove(":DrRegion", "dr"), "dr-require-warm-standby"),
     ("dr-redis-tier-removed", remove(":ConfigMap", "dr-gateway-redis-config"), "dr-require-warm-standby"),
@@ -1945,6 +2032,8 @@ CASES: list[tuple[str, Mutation, str]] = [
 ]
 
 CONTROLS: list[tuple[str, Mutation]] = [
+    ("redis-backlog-in-gigabytes", _redis_conf("gateway-redis-config", "repl-backlog-size", "1gb")),
+    ("redis-repl-timeout-shorter", _redis_conf("dr-gateway-redis-config", "repl-timeout", "10")),
     (
         "new-pinned-tag",
         edit(":Rollout", "gateway-rollout", f"{C0}.image", "ghcr.io/ai-decenter/redis-http-gateway:1.6.1"),

@@ -323,6 +323,183 @@ def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Itera
             yield f"The declared peak does not fit: {message}.", where[constraint]
 
 
+REDIS_CONFIG = "redis-extra-config"
+"""ConfigMap of the data tier's ``redis-additional.conf`` (the RedisReplication's ``additionalRedisConfig``)."""
+REDIS_CONFIG_KEY = "redis-additional.conf"
+_REDIS_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+"""Memory units as Redis reads them in ``redis.conf``, in any case."""
+REDIS_DEFAULT_BACKLOG = 1024**2
+REDIS_DEFAULT_REPL_TIMEOUT = 60
+REDIS_DEFAULT_PING_PERIOD = 10
+
+
+def redis_bytes(value: str) -> int | None:
+    """Bytes in a ``redis.conf`` memory value (``512mb``, ``1gb``, ``1000000``, ``64m``: k=1000, kb=1024,
+    m=10^6, mb=2^20, g, gb), or None for anything Redis would refuse (a sign, a fraction, a space, an
+    unknown unit, no digits)."""
+    match = re.fullmatch(r"(\d{1,18})([a-z]{0,2})", value.strip().lower())
+    if not match or match.group(2) not in _REDIS_UNITS:
+        return None
+    return int(match.group(1)) * _REDIS_UNITS[match.group(2)]
+
+
+def redis_directives(conf: str) -> dict[str, list[str] | None]:
+    """Directive (lower case) -> the arguments of its last occurrence, as Redis reads a config file:
+    one directive a line, ``#`` comments, quoted arguments, the last occurrence winning. A line Redis
+    could not split (unbalanced quotes) gives None: Redis would refuse to start."""
+    import shlex
+
+    found: dict[str, list[str] | None] = {}
+    for line in conf.splitlines():
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            words = shlex.split(text)
+        except ValueError:
+            found[text.split()[0].lower()] = None
+            continue
+        if words:
+            found[words[0].lower()] = words[1:]
+    return found
+
+
+def _single(directives: Mapping[str, list[str] | None], name: str) -> str | None:
+    """The one argument of ``name``; "" when it is there but not as one argument; None when absent."""
+    if name not in directives:
+        return None
+    words = directives[name]
+    return words[0] if words is not None and len(words) == 1 else ""
+
+
+def _seconds(value: str | None) -> int | None:
+    return int(value) if value is not None and re.fullmatch(r"\d{1,9}", value) and int(value) > 0 else None
+
+
+@dataclass(frozen=True)
+class _RideOut:
+    """What the replication configuration of one region is judged against."""
+
+    backlog_bytes: float
+    """Smallest acceptable ``repl-backlog-size``."""
+    why: str
+    rpo_seconds: float
+
+
+def _ride_out(record: PolicyResource | None, config: Mapping[str, Any]) -> _RideOut | str:
+    """From the capacity record (what the capacity policy reads), or the pack's defaults without one;
+    a message when the record cannot be read."""
+    import json
+
+    from redisgw_policies.capacity_model import REPL_BACKLOG_FLOOR_BYTES, Demand, replication_backlog_need
+
+    floor = as_float(config.get("minBacklogBytes"), None) or float(REPL_BACKLOG_FLOOR_BYTES)
+    if record is None:
+        rpo = as_float(config.get("defaultRpoSeconds"), None) or 60.0
+        return _RideOut(floor, f"the pack's minimum ({floor:.0f} bytes)", rpo)
+    try:
+        doc = json.loads(str(as_map(record.props.get("data")).get("capacity.json")))
+        demand = Demand(**doc["demand"])
+        outage = float(doc["replication"]["link_outage_seconds"])
+        rpo = float(doc["replication"]["rpo_seconds"])
+        need = replication_backlog_need(demand, outage)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"ConfigMap {CAPACITY_CONFIGMAP} does not say what the replication link must ride out ({exc})."
+    if not all(math.isfinite(x) and x > 0 for x in (outage, rpo)) or not math.isfinite(need):
+        return f"ConfigMap {CAPACITY_CONFIGMAP} declares no usable link outage or RPO."
+    if need <= floor:
+        return _RideOut(floor, f"the pack's minimum ({floor:.0f} bytes)", rpo)
+    why = (
+        f"the declared {demand.peak_rps * (1 - demand.read_share):g} writes/s of {demand.value_bytes:g}-byte values "
+        f"over a {outage:g} s link outage with {demand.headroom:.0%} headroom ({math.ceil(need)} bytes)"
+    )
+    return _RideOut(need, why, rpo)
+
+
+def _judge_replication(conf: str, ride_out: _RideOut, where: str) -> Iterable[str]:
+    directives = redis_directives(conf)
+    backlog = _single(directives, "repl-backlog-size")
+    if backlog is None:
+        yield (
+            f"{where} sets no repl-backlog-size: Redis keeps {REDIS_DEFAULT_BACKLOG} bytes, so a link break of "
+            "seconds forces a full resynchronisation."
+        )
+    elif (size := redis_bytes(backlog)) is None:
+        yield f"{where}: repl-backlog-size is not a size Redis reads (bytes, or k, kb, m, mb, g, gb)."
+    elif size < ride_out.backlog_bytes:
+        yield (
+            f"{where}: repl-backlog-size is {size} bytes, below {ride_out.why}: a link break that long ends in a "
+            "full resynchronisation."
+        )
+    raw_timeout = _single(directives, "repl-timeout")
+    timeout = _seconds(raw_timeout)
+    if raw_timeout is None:
+        yield (
+            f"{where} sets no repl-timeout: a dead replication link is noticed only after Redis' default "
+            f"{REDIS_DEFAULT_REPL_TIMEOUT} s."
+        )
+    elif timeout is None:
+        yield f"{where}: repl-timeout is not a positive number of seconds."
+    elif timeout >= ride_out.rpo_seconds:
+        yield (
+            f"{where}: repl-timeout is {timeout} s, not below the {ride_out.rpo_seconds:g} s RPO: a dead link is "
+            "noticed only after the objective is lost."
+        )
+    raw_ping = _single(directives, "repl-ping-replica-period")
+    ping = REDIS_DEFAULT_PING_PERIOD if raw_ping is None else _seconds(raw_ping)
+    if ping is None:
+        yield f"{where}: repl-ping-replica-period is not a positive number of seconds."
+    elif timeout is not None and ping >= timeout:
+        yield (
+            f"{where}: repl-timeout ({timeout} s) is not above repl-ping-replica-period ({ping} s): an idle, "
+            "healthy link is taken for a dead one."
+        )
+
+
+def sized_backlog(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
+    """Every Redis tier's configuration keeps a backlog for the declared write rate over the link outage
+    to ride out, and a ``repl-timeout`` below the RPO."""
+    from pulumi_policy.proxy import UnknownValueError
+
+    from redisgw_policies._policy import known_items
+
+    def kind(r: PolicyResource) -> str:
+        return k8s_kind(r.resource_type) if r.resource_type.startswith("kubernetes:") else ""
+
+    configs = {
+        (namespace_of(r.props), get(r.props, "metadata.name")): r
+        for r in args.resources
+        if kind(r) == "ConfigMap" and isinstance(get(r.props, "metadata.name"), str)
+    }
+    records = {ns: r for (ns, name), r in configs.items() if name == CAPACITY_CONFIGMAP}
+    judged: dict[tuple[str, str], PolicyResource] = {k: r for k, r in configs.items() if k[1] == REDIS_CONFIG}
+    for tier in (r for r in args.resources if kind(r) == "RedisReplication"):
+        ns, name = namespace_of(tier.props), get(tier.props, "spec.redisConfig.additionalRedisConfig")
+        label = f"RedisReplication {ns}/{get(tier.props, 'metadata.name')}"
+        if not isinstance(name, str) or not name:
+            yield f"{label} reads no additional configuration: Redis' 1 MB backlog and 60 s timeout.", tier.urn
+        elif (ns, name) not in configs:
+            yield f"{label} reads ConfigMap {name}, which this stack does not declare in {ns}.", tier.urn
+        else:
+            judged[(ns, name)] = configs[(ns, name)]
+    for (ns, name), cm in sorted(judged.items()):
+        record = records.get(ns) or next(iter(records.values()), None)
+        ride_out = _ride_out(record, config)
+        if isinstance(ride_out, str):
+            yield ride_out, record.urn if record is not None else cm.urn
+            continue
+        try:
+            values = {key: (value, known) for key, value, known in known_items(cm.props.get("data"))}
+        except UnknownValueError:
+            continue  # the whole data is computed during a preview: judged once it is known
+        conf, known = values.get(REDIS_CONFIG_KEY, ("", True))
+        if not known:
+            continue  # computed during a preview (the standby's link address): judged once it is known
+        where = f"ConfigMap {ns}/{name} ({REDIS_CONFIG_KEY})"
+        for message in _judge_replication(conf if isinstance(conf, str) else "", ride_out, where):
+            yield message, cm.urn
+
+
 POLICIES = [
     stack_policy(
         name="k8s-namespace-require-quota-for-rollout",
@@ -344,5 +521,33 @@ POLICIES = [
         rule=declared_peak,
         severity=Severity.HIGH,
         remediation="Raise the number named or lower the declared peak (`python -m ops capacity` shows the plan).",
+    ),
+    stack_policy(
+        name="redis-replication-require-sized-backlog",
+        description=(
+            "Redis keeps a replication backlog for the declared write rate over the link outage to ride out, "
+            "and notices a dead link within the RPO."
+        ),
+        rule=sized_backlog,
+        severity=Severity.HIGH,
+        remediation=(
+            "Write the tiers' replication directives from settings.redis_replication_config (RedisGatewayArgs."
+            "redis_replication): repl-backlog-size for the declared writes over redisgw:redis.linkOutageSeconds, "
+            "repl-timeout below redisgw:dr.rpoSeconds."
+        ),
+        config={
+            "minBacklogBytes": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 64 * 2**20,
+                "description": "Smallest repl-backlog-size accepted, whatever the declared write rate.",
+            },
+            "defaultRpoSeconds": {
+                "type": "integer",
+                "minimum": 1,
+                "default": 60,
+                "description": "RPO repl-timeout must stay below where the plan carries no capacity record.",
+            },
+        },
     ),
 ]
