@@ -20,7 +20,7 @@ DESCRIPTION = (
 ENVIRONMENT = """environment:
   REDIS_PASSWORD, REDIS_USERNAME   Redis credentials of backup and restore (unless the URL carries them)
   REDIS_SENTINEL_PASSWORD          password of Sentinel, when it has one
-  AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...
+  AWS_REGION (or AWS_DEFAULT_REGION), AWS_PROFILE, AWS_ENDPOINT_URL, ...
                                    the standard AWS variables of every S3 and KMS call
   TMPDIR                           default --work-dir of verify, restore and drill
   OPS_DEBUG=1                      print the traceback of an unexpected error
@@ -164,7 +164,27 @@ def _offline(module: str) -> Any:
         raise
 
 
+AWS_REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """``AWS_REGION`` wins over ``AWS_DEFAULT_REGION``, as in the AWS CLI and SDKs; botocore reads only
+    the latter, so for the command both are set to the winner (either one alone works everywhere)."""
+    saved = {k: os.environ.get(k) for k in AWS_REGION_VARIABLES}
+    region = saved["AWS_REGION"] or saved["AWS_DEFAULT_REGION"]
+    if region:
+        os.environ.update(dict.fromkeys(AWS_REGION_VARIABLES, region))
+    try:
+        return _main(argv)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     from rich.console import Console  # here, not at the top: `--help` and argument errors stay quick
 

@@ -62,6 +62,17 @@ def add_commands(commands: Any) -> None:
             help="redis://host:port of the DR region's Redis (the one promoted)",
         )
 
+    def watch(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--primary-watch",
+            action="append",
+            default=[],
+            type=redis_url,
+            metavar="URL",
+            help="another address the primary region's Redis can be reached at (repeatable): the fence checks "
+            "every one for a primary that serves writes again",
+        )
+
     def operation(p: argparse.ArgumentParser) -> None:
         sides(p)
         p.add_argument(
@@ -93,6 +104,21 @@ def add_commands(commands: Any) -> None:
         )
         p.add_argument("--dr-context", metavar="NAME", help="context in --dr-kubeconfig (default: its current one)")
         p.add_argument(
+            "--primary-replica",
+            action="append",
+            default=[],
+            type=redis_url,
+            metavar="URL",
+            help="another Redis of the primary region (repeatable): counted for its min-replicas-to-write",
+        )
+        watch(p)
+        p.add_argument(
+            "--accept-data-loss",
+            action="store_true",
+            help="promote a standby that fails the promotion guard (failover), or discard writes only the old "
+            "primary holds (failback); what is lost is reported",
+        )
+        p.add_argument(
             "--catch-up-timeout",
             type=argtypes.positive_seconds,
             default=30.0,
@@ -110,6 +136,10 @@ def add_commands(commands: Any) -> None:
     sides(s)
     s.add_argument("--bucket", type=argtypes.bucket_name, help="the DR backup bucket: report its newest backup and age")
     add_json_flag(s)
+    s.description = (
+        "Read-only. Exit 0 healthy (the primary serves, the standby replicates within the RPO), 1 degraded, "
+        "failed over or split brain (two primaries accept writes), 2 cannot judge. " + CREDENTIALS
+    )
 
     f = sub.add_parser(
         "failover",
@@ -120,6 +150,12 @@ def add_commands(commands: Any) -> None:
     stack(f)
     operation(f)
     f.add_argument("--dr-url", type=argtypes.http_url, help="URL the smoke test uses (default: https://<hostname>)")
+    f.add_argument(
+        "--bucket",
+        type=argtypes.bucket_name,
+        help="the DR backup bucket: its newest manifest's key count is the primary's last known size for the "
+        "promotion guard when the primary cannot be reached",
+    )
 
     b = sub.add_parser(
         "failback",
@@ -138,6 +174,28 @@ def add_commands(commands: Any) -> None:
         default=1800.0,
         help="seconds the primary may take to catch up (default: 1800)",
     )
+    b.add_argument(
+        "--recover-writes",
+        action="store_true",
+        help="copy keys only the old primary holds to the serving DR side before it is made a replica",
+    )
+
+    g = sub.add_parser(
+        "guard",
+        help="after a failover: fence any server at the primary's addresses that serves writes again",
+        description="The fence for an old primary that could not be reached at failover time: every --interval "
+        "seconds (or once), each address of the primary region's Redis is checked, and a server there that "
+        "accepts writes and is not the promoted DR Redis (by run id) is fenced. Exit 0, 1 when it fenced "
+        "one (--once), 2 bad input. " + CREDENTIALS,
+    )
+    stack(g)
+    sides(g)
+    watch(g)
+    g.add_argument("--once", action="store_true", help="one pass, then exit")
+    g.add_argument(
+        "--interval", type=argtypes.positive_seconds, default=2.0, help="seconds between passes (default: 2)"
+    )
+    add_json_flag(g)
 
     r = sub.add_parser(
         "restore-from-backup",
@@ -175,14 +233,15 @@ def add_commands(commands: Any) -> None:
         help="rehearse failover and failback for real on loopback; exit 1 when RPO or RTO misses the stack's targets",
         description="Start two redis-servers (primary and DR replica), gateway stand-ins and a moto Route 53/S3, "
         "write a sequence number every 5 ms throughout, then: kill -9 the primary (kill), cut the link (cut), "
-        "flush and restore from backup (restore). RPO is the data actually lost, RTO the time to the first "
-        "write through the DR side.",
+        "freeze the primary through the failover and let it come back with a writer of its own (freeze: split "
+        "brain, fenced, its writes recovered at failback), flush and restore from backup (restore). RPO is "
+        "the data actually lost, RTO the time to the first write through the DR side.",
     )
     stack(d, required=False)
     d.add_argument(
         "--scenario",
         action="append",
-        choices=("kill", "cut", "restore"),
+        choices=("kill", "cut", "freeze", "restore"),
         help="run only this scenario (repeatable; default: all)",
     )
     add_json_flag(d)
@@ -221,11 +280,21 @@ def _password_given(*endpoints: Endpoint) -> None:
 def _plan(args: argparse.Namespace, cfg: settings_module.StackSettings) -> dr.Plan:
     from ops.runtime.dr_targets import KubernetesScaler, Route53Dns
 
-    _password_given(args.primary_redis, args.dr_redis, *args.dr_replica)
+    _password_given(args.primary_redis, args.dr_redis, *args.dr_replica, *args.primary_replica, *args.primary_watch)
     scaler = KubernetesScaler(str(args.dr_kubeconfig), cfg.gateway.namespace, GATEWAY_HPA, args.dr_context)
     url = f"https://{cfg.gateway.hostname}"
+    last_known = None
+    if getattr(args, "bucket", None):
+        newest = _newest_backup(backups.Location(args.bucket, "redis/", cfg.dr.region))
+        last_known = newest.get("keys") if newest else None
     return dr.Plan(
-        primary=dr.Side("primary", args.primary_redis, link=args.primary_link),
+        primary=dr.Side(
+            "primary",
+            args.primary_redis,
+            tuple(args.primary_replica),
+            link=args.primary_link,
+            watch=tuple(args.primary_watch),
+        ),
         dr=dr.Side("dr", args.dr_redis, tuple(args.dr_replica), link=args.dr_link),
         dns=Route53Dns(cfg.gateway.hosted_zone_id, cfg.gateway.hostname),
         scaler=scaler,
@@ -235,7 +304,19 @@ def _plan(args: argparse.Namespace, cfg: settings_module.StackSettings) -> dr.Pl
         standby_minimum=cfg.dr.gateway_min_replicas,
         catch_up_timeout=args.catch_up_timeout,
         sync_timeout=getattr(args, "sync_timeout", 1800.0),
+        rpo_seconds=float(cfg.dr.rpo_seconds),
+        redis_config=_redis_config(cfg),
+        last_known_keys=last_known,
+        accept_data_loss=args.accept_data_loss,
+        recover_writes=getattr(args, "recover_writes", False),
     )
+
+
+def _redis_config(cfg: settings_module.StackSettings) -> dict[str, str]:
+    """The plan's replication settings of the data tier, as the program renders them."""
+    import settings
+
+    return settings.redis_replication_config(cfg)
 
 
 def _out(args: argparse.Namespace, console: Console) -> Console:
@@ -253,31 +334,35 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return _drill(args, out)
     cfg = _stack(args.stack)
     if args.dr_command == "status":
-        from ops.runtime.dr_targets import Route53Dns
-
-        _password_given(args.primary_redis, args.dr_redis)
-        result = dr.status(
-            args.primary_redis, args.dr_redis, Route53Dns(cfg.gateway.hosted_zone_id, cfg.gateway.hostname)
-        )
-        if args.bucket:
-            result["backup"] = _newest_backup(backups.Location(args.bucket, "redis/", cfg.dr.region))
-        write_json(args.json, result)
-        for line in _status_lines(result):
-            say(line)
-        return 0
+        return _status(args, cfg, say)
+    if args.dr_command == "guard":
+        return _guard(args, cfg, say)
     if args.dr_command in ("failover", "failback"):
         plan = _plan(args, cfg)
         fn = dr.failover if args.dr_command == "failover" else dr.failback
-        outcome = fn(
-            plan, dry_run=args.dry_run, say=lambda s: say(f"{s.name:<9} {s.status:<8} {s.detail} ({s.seconds}s)")
-        )
+        outcome: dr.Outcome | None = None
+        steps: list[dr.Step] = []
+
+        def step(s: dr.Step) -> None:
+            steps.append(s)
+            say(f"{s.name:<9} {s.status:<10} {s.detail} ({s.seconds}s)")
+
+        try:
+            outcome = fn(plan, dry_run=args.dry_run, say=step)
+        except OpsError as exc:
+            # The report is written on every outcome: what ran, and where and why it stopped.
+            failed = dr.Outcome(args.dr_command, steps=steps, error=exc.message)
+            write_json(args.json, failed.as_dict())
+            raise
         write_json(args.json, outcome.as_dict())
         if not args.dry_run:
+            lag = f"; {outcome.lag_bytes} bytes behind at the fence" if outcome.lag_bytes else ""
             say(
                 f"{args.dr_command} done: RTO {outcome.rto_seconds}s (target {cfg.dr.rto_seconds}s), "
-                f"RPO {outcome.rpo_seconds}s (target {cfg.dr.rpo_seconds}s; "
-                f"{outcome.lag_bytes} bytes behind at the fence)"
+                f"{outcome.rpo_text()} (target {cfg.dr.rpo_seconds}s){lag}"
             )
+            if outcome.recovered_keys:
+                say(f"{outcome.recovered_keys} keys only the old primary held were copied to the DR side first")
         return 0
     if args.dr_command == "restore-from-backup":
         region = args.region or cfg.dr.region
@@ -302,20 +387,86 @@ def run(args: argparse.Namespace, console: Console) -> int:
     raise OpsError(f"unknown dr action {args.dr_command}", code=2)  # pragma: no cover - argparse restricts it
 
 
+def _status(args: argparse.Namespace, cfg: settings_module.StackSettings, say: Any) -> int:
+    from ops.runtime.dr_targets import Route53Dns
+
+    _password_given(args.primary_redis, args.dr_redis)
+    result: dict[str, Any] = {"health": "unknown"}
+    try:
+        result = dr.status(
+            args.primary_redis,
+            args.dr_redis,
+            Route53Dns(cfg.gateway.hosted_zone_id, cfg.gateway.hostname),
+            float(cfg.dr.rpo_seconds),
+        )
+        if args.bucket:
+            result["backup"] = _newest_backup(backups.Location(args.bucket, "redis/", cfg.dr.region))
+    except OpsError as exc:
+        result |= {"error": exc.message}
+        write_json(args.json, result)
+        raise OpsError(exc.message, code=2) from None
+    write_json(args.json, result)
+    for line in _status_lines(result):
+        say(line)
+    return dr.STATUS_EXIT[result["health"]]
+
+
+def _guard(args: argparse.Namespace, cfg: settings_module.StackSettings, say: Any) -> int:
+    import time
+
+    from ops.runtime.dr_targets import Route53Dns
+
+    _password_given(args.primary_redis, args.dr_redis, *args.primary_watch)
+    dr.identify({"--primary-redis": args.primary_redis, "--dr-redis": args.dr_redis})
+    plan = dr.Plan(
+        primary=dr.Side("primary", args.primary_redis, watch=tuple(args.primary_watch)),
+        dr=dr.Side("dr", args.dr_redis),
+        dns=Route53Dns(cfg.gateway.hosted_zone_id, cfg.gateway.hostname),
+    )
+    fenced: list[str] = []
+    while True:
+        lines = dr.guard(plan)
+        for line in lines:
+            say(line)
+        fenced += lines
+        if args.once:
+            write_json(args.json, {"fenced": fenced})
+            if not fenced:
+                say("guard: no server at the primary's addresses serves writes")
+            return 1 if fenced else 0
+        time.sleep(args.interval)
+
+
 def _status_lines(result: dict[str, Any]) -> list[str]:
     def side(name: str) -> str:
         s = result[name]
-        role = s["role"] + (", fenced" if s["fenced"] else "") if s["reachable"] else "UNREACHABLE " + s["error"]
-        return f"{name:<8} {s['address']}: {role}"
+        if not s["reachable"]:
+            return f"{name:<8} {s['address']}: UNREACHABLE {s['error']}"
+        role = s["role"] + (", fenced" if s["fenced"] else "") + (", serving" if s["serving"] else "")
+        return f"{name:<8} {s['address']}: {role}, {s['keys']} keys"
 
     link, dns = result["link"], result["dns"]
+    if link["up"]:
+        behind = f"{link['lag_bytes']} bytes behind" if link["lag_bytes"] is not None else "lag unknown"
+        contact = f", last contact {link['last_io_seconds']}s ago" if link["last_io_seconds"] is not None else ""
+        link_line = f"link     up, {behind}{contact}"
+    elif link["down_seconds"] is not None:
+        link_line = f"link     DOWN for {link['down_seconds']}s"
+    else:
+        link_line = "link     DOWN" + (" (a full resync in progress)" if link["sync_in_progress"] else "")
+    if dns.get("error"):
+        dns_line = f"dns      unknown: {dns['error']}"
+    else:
+        dns_line = f"dns      answers with the {dns['answering']} region" + (" (pinned)" if dns["pinned_to_dr"] else "")
     lines = [
         side("primary"),
         side("dr"),
-        f"link     {'up' if link['up'] else 'DOWN'}, {link['lag_bytes']} bytes behind, "
-        f"last contact {link['last_io_seconds']}s ago",
-        f"dns      answers with the {dns['answering']} region" + (" (pinned)" if dns["pinned_to_dr"] else ""),
+        link_line,
+        dns_line,
+        f"health   {result['health']}" + (f": {'; '.join(result['problems'])}" if result["problems"] else ""),
     ]
+    if result.get("advice"):
+        lines.append(f"advice   {result['advice']}")
     if "backup" in result:
         b = result["backup"]
         lines.append(f"backup   newest in the DR bucket: {b['id']}, {b['age_seconds']}s old" if b else "backup   none")
@@ -331,7 +482,12 @@ def _newest_backup(location: backups.Location) -> dict[str, Any] | None:
     newest = complete[-1].manifest
     assert newest is not None
     age = (datetime.datetime.now(datetime.UTC) - newest.completed_at).total_seconds()
-    return {"id": newest.id, "completed_at": newest.completed_at.isoformat(), "age_seconds": round(age, 1)}
+    return {
+        "id": newest.id,
+        "completed_at": newest.completed_at.isoformat(),
+        "age_seconds": round(age, 1),
+        "keys": newest.key_count,
+    }
 
 
 def _drill(args: argparse.Namespace, out: Console) -> int:
@@ -347,6 +503,7 @@ def _drill(args: argparse.Namespace, out: Console) -> int:
         float(cfg.dr.rpo_seconds),
         float(cfg.dr.rto_seconds),
         (lambda line: out.print(line, markup=False)) if interactive else (lambda line: None),
+        _redis_config(cfg),
     )
     write_json(args.json, result)
     table = Table(title=f"DR drill ({args.stack}: RPO < {cfg.dr.rpo_seconds}s, RTO < {cfg.dr.rto_seconds}s)")

@@ -27,6 +27,7 @@ one adds Route 53's detection and the DNS TTL (see docs/runbooks/disaster-recove
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import os
 import secrets
@@ -49,18 +50,13 @@ from ops.runtime.backups import free_port, start_redis_server
 from ops.runtime.dr_targets import Route53Dns
 from ops.runtime.replication import Endpoint
 
-SCENARIOS = ("kill", "cut", "restore")
+SCENARIOS = ("kill", "cut", "freeze", "restore")
 WRITE_INTERVAL = 0.005
+SEED_KEYS = 5000
 PRIMARY_ADDRESS, DR_ADDRESS = "192.0.2.1", "192.0.2.2"
 """What the failover records answer (documentation addresses); the drill maps them to its fronts."""
-REDIS_OPTIONS = (
-    "--enable-debug-command",
-    "local",
-    "--repl-diskless-sync-delay",
-    "0",
-    "--repl-ping-replica-period",
-    "1",
-)
+REDIS_OPTIONS = ("--enable-debug-command", "local", "--repl-diskless-sync-delay", "0")
+"""On top of the plan's replication settings (``redis_config``): DIGEST, and no wait before a sync."""
 
 
 # -- the stand-ins: link relay and gateway front ---------------------------------------------------
@@ -149,10 +145,11 @@ class Front:
                 pass
 
             def _send(self, code: int, body: bytes = b"") -> None:
-                self.send_response(code)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                with contextlib.suppress(OSError):  # a client that gave up (its timeout) is not an error
+                    self.send_response(code)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
 
             def _redis(self) -> redis.Redis:
                 return redis.Redis(connection_pool=pool)
@@ -287,12 +284,20 @@ def _rpo(acks: list[Ack], lost: list[Ack]) -> float:
 class World:
     """Both regions on loopback, the moto Route 53 zone, the writer's DNS."""
 
-    def __init__(self, work: Path, aws: str) -> None:
+    def __init__(
+        self, work: Path, aws: str, redis_config: dict[str, str] | None = None, primary_replica: bool = False
+    ) -> None:
         self.work = work
+        self.redis_config = dict(dr.PLAN_REDIS_CONFIG if redis_config is None else redis_config)
         self.password = secrets.token_urlsafe(24)
         register_secret(self.password)
         self.procs: list[Any] = []
         self.primary = self._redis("primary")
+        self.primary_replicas: tuple[Endpoint, ...] = ()
+        if primary_replica:  # the primary region's own replica: the old primary serves again when it returns
+            self.primary_replicas = (
+                self._redis("primary-replica", "--replicaof", "127.0.0.1", str(self.primary.port)),
+            )
         self.link = Link(("127.0.0.1", self.primary.port))
         self.standby = self._redis("dr", "--replicaof", "127.0.0.1", str(self.link.port))
         self.fronts = {"primary": Front(self.primary), "dr": Front(self.standby)}
@@ -308,13 +313,14 @@ class World:
         # Both regions' servers authenticate to each other with the shared password (``masterauth``),
         # as the data tier's configuration does.
         auth = ("--masterauth", self.password)
-        proc, port = start_redis_server(d, *REDIS_OPTIONS, *auth, *extra, password=self.password)
+        plan = [arg for key, value in self.redis_config.items() for arg in (f"--{key}", value)]
+        proc, port = start_redis_server(d, *plan, *REDIS_OPTIONS, *auth, *extra, password=self.password)
         self.procs.append(proc)
         return Endpoint("127.0.0.1", port, None, self.password)
 
     def plan(self) -> dr.Plan:
         return dr.Plan(
-            primary=dr.Side("primary", self.primary, link=("127.0.0.1", self.link.port)),
+            primary=dr.Side("primary", self.primary, self.primary_replicas, link=("127.0.0.1", self.link.port)),
             dr=dr.Side("dr", self.standby),
             dns=self.dns,
             dr_url=self.fronts["dr"].url,
@@ -324,6 +330,7 @@ class World:
             catch_up_timeout=2.0,
             sync_timeout=60.0,
             dns_timeout=10.0,
+            redis_config=self.redis_config,
         )
 
     def writer(self) -> Writer:
@@ -331,8 +338,23 @@ class World:
         w.start()
         return w
 
+    def seed(self, keys: int = SEED_KEYS) -> None:
+        """A dataset for the writes to land in: the promotion guard compares sizes, as in production."""
+        c = dr.client(self.primary, 30)
+        try:
+            pipe = c.pipeline(transaction=False)
+            for i in range(keys):
+                pipe.set(f"drill:data:{i}", secrets.token_hex(8))
+            pipe.execute()
+        finally:
+            c.close()
+
     def synced(self, timeout: float = 30.0) -> None:
-        if not dr._wait(lambda: dr.lag(self.primary, self.standby)[0] == 0, timeout, 0.05):
+        def done() -> bool:
+            replicas = (self.standby, *self.primary_replicas)
+            return all(dr.lag(self.primary, r)[0] == 0 for r in replicas) and dr.state(self.primary).writable
+
+        if not dr._wait(done, timeout, 0.05):
             raise OpsError("the drill's standby did not finish its initial sync")
 
     def rebuild_primary(self) -> None:
@@ -373,7 +395,14 @@ def moto_server(region: str = "eu-central-1") -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    names = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_PROFILE")
+    names = (
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+    )
     saved = {k: os.environ.get(k) for k in names}
     os.environ.pop("AWS_PROFILE", None)
     os.environ.update(
@@ -381,6 +410,7 @@ def moto_server(region: str = "eu-central-1") -> Iterator[str]:
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's
         AWS_REGION=region,
+        AWS_DEFAULT_REGION=region,
     )
     try:
         yield endpoint
@@ -447,9 +477,52 @@ def _step_log(say: Callable[[str], None]) -> Callable[[dr.Step], None]:
     return lambda s: say(f"  {s.name:<9} {s.status:<8} {s.detail} ({s.seconds}s)")
 
 
-def scenario_failover(kind: str, work: Path, aws: str, say: Callable[[str], None]) -> dict[str, Any]:
-    world = World(work, aws)
+@dataclass
+class Rogue:
+    """A client of the old region that never saw DNS move (a gateway pod, a batch job): it writes
+    ``drill:rogue:<n>`` straight to the old primary and records what was acknowledged."""
+
+    endpoint: Endpoint
+    acked: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        c = dr.client(self.endpoint, 1)
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            with contextlib.suppress(redis.RedisError):
+                c.set(f"drill:rogue:{n}", n)
+                self.acked.append(f"drill:rogue:{n}")
+            self._stop.wait(WRITE_INTERVAL)
+        c.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def _refuses_writes(endpoint: Endpoint) -> bool:
     try:
+        dr.client(endpoint).set("drill:split-brain", "1")
+        return False
+    except redis.ResponseError:
+        return True
+
+
+def scenario_failover(
+    kind: str, work: Path, aws: str, say: Callable[[str], None], redis_config: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``kill``, ``cut`` or ``freeze`` (the old primary frozen through the failover, then back with a
+    client of its own region writing to it: split brain until the fence check finds it)."""
+    world = World(work, aws, redis_config, primary_replica=True)
+    try:
+        world.synced()
+        world.seed()
         world.synced()
         writer = world.writer()
         time.sleep(0.5)
@@ -457,33 +530,51 @@ def scenario_failover(kind: str, work: Path, aws: str, say: Callable[[str], None
         fault_at = time.monotonic()
         if kind == "kill":
             world.kill_primary()
+        elif kind == "freeze":
+            world.procs[0].send_signal(signal.SIGSTOP)
         else:
             world.link.cut()
             time.sleep(0.3)  # the primary keeps taking writes the standby never sees
-        plan = world.plan()
-        outcome = dr.failover(plan, say=_step_log(say))
+        outcome = dr.failover(world.plan(), say=_step_log(say))
         time.sleep(0.3)
-        writer.stop()
         result: dict[str, Any] = {"scenario": kind, "failover": outcome.as_dict()}
+        rogue: Rogue | None = None
+        if kind == "freeze":
+            world.procs[0].send_signal(signal.SIGCONT)
+            rogue = Rogue(world.primary)
+            rogue.start()
+            dr._wait(lambda: len(rogue.acked) > 20, 5.0)
+            result["status_after_return"] = dr.status(world.primary, world.standby, world.dns)["health"]
+            result["guard"] = dr.guard(world.plan())
+            time.sleep(0.2)
+            rogue.stop()
+            result["rogue_writes"] = len(rogue.acked)
+        writer.stop()
+        first = writer
         result |= _measure(world, writer, fault_at, world.primary, world.standby, "dr")
-        if kind == "cut":
-            try:
-                dr.client(world.primary).set("drill:split-brain", "1")
-                result["old_primary_refuses_writes"] = False
-            except redis.ResponseError:
-                result["old_primary_refuses_writes"] = True
+        if kind in ("cut", "freeze"):
+            result["old_primary_refuses_writes"] = _refuses_writes(world.primary)
             again = dr.failover(world.plan(), say=_step_log(say))
             result["second_failover_changed_nothing"] = all(
-                s.status in ("already", "skipped") for s in again.steps if s.name != "smoke"
+                s.status in ("already", "skipped") for s in again.steps if s.name not in ("identity", "smoke")
             )
             world.link.restore()
         else:
             world.rebuild_primary()
-        # Failback, with the writer running: nothing acknowledged by the DR side may be lost.
+        # Failback, with the writer running: nothing acknowledged by either side may be lost. Writes only
+        # the old primary holds are refused by default (and named), then recovered.
         writer = world.writer()
         time.sleep(0.3)
         back_at = time.monotonic()
-        back = dr.failback(world.plan(), say=_step_log(say))
+        try:
+            dr.failback(world.plan(), say=_step_log(say))
+            result["failback_refused_keys"] = 0
+            back = None
+        except dr.DivergedError as exc:
+            result["failback_refused_keys"] = len(exc.keys)
+            back = dr.failback(dataclasses.replace(world.plan(), recover_writes=True), say=_step_log(say))
+        if back is None:
+            back = dr.failback(world.plan(), say=_step_log(say))
         time.sleep(0.3)
         writer.stop()
         measured = _measure(world, writer, back_at, world.standby, world.primary, "primary")
@@ -492,16 +583,50 @@ def scenario_failover(kind: str, work: Path, aws: str, say: Callable[[str], None
             "rpo_seconds": measured["rpo_seconds"],
             "rto_seconds": measured["rto_seconds"],
         }
+        # Every write either side acknowledged, the old primary's included, is on the primary at the end.
+        everything = first.acks + writer.acks
+        result["acknowledged_writes_missing_at_end"] = len(_missing(world.primary, everything)) + (
+            len(_missing_keys(world.primary, rogue.acked)) if rogue else 0
+        )
         result["standby_replicating_again"] = dr.state(world.standby).role == "replica"
+        result["end_state_is_the_plan"] = _plan_state(world)
         return result
     finally:
+        with contextlib.suppress(Exception):
+            world.procs[0].send_signal(signal.SIGCONT)
         world.close()
 
 
-def scenario_restore(work: Path, aws: str, say: Callable[[str], None]) -> dict[str, Any]:
+def _missing_keys(endpoint: Endpoint, keys: list[str]) -> list[str]:
+    c = dr.client(endpoint, 10)
+    try:
+        pipe = c.pipeline(transaction=False)
+        for k in keys:
+            pipe.exists(k)
+        return [k for k, found in zip(keys, pipe.execute(), strict=True) if not found]
+    finally:
+        c.close()
+
+
+def _plan_state(world: World) -> bool:
+    """The primary serves with the plan's settings, the standby replicates from it with them too."""
+    p, d = dr.state(world.primary), dr.state(world.standby)
+    plan_min = int(world.redis_config.get("min-replicas-to-write", "0"))
+    return (
+        p.writable
+        and p.min_replicas_to_write == plan_min
+        and d.role == "replica"
+        and d.link_up
+        and d.min_replicas_to_write == plan_min
+    )
+
+
+def scenario_restore(
+    work: Path, aws: str, say: Callable[[str], None], redis_config: dict[str, str] | None = None
+) -> dict[str, Any]:
     import boto3
 
-    world = World(work, aws)
+    world = World(work, aws, redis_config)
     try:
         c = dr.client(world.primary, 30)
         pipe = c.pipeline(transaction=False)
@@ -512,7 +637,7 @@ def scenario_restore(work: Path, aws: str, say: Callable[[str], None]) -> dict[s
         world.synced()
         digest = dr.client(world.standby).execute_command("DEBUG", "DIGEST")
         bucket = f"redisgw-drill-dr-{secrets.token_hex(4)}"
-        boto3.client("s3").create_bucket(
+        boto3.client("s3", region_name="eu-central-1").create_bucket(
             Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
         )
         location = backups.Location(bucket, "redis/", "eu-central-1")
@@ -545,17 +670,22 @@ def scenario_restore(work: Path, aws: str, say: Callable[[str], None]) -> dict[s
 
 
 def drill(
-    scenarios: tuple[str, ...], rpo_target: float, rto_target: float, say: Callable[[str], None]
+    scenarios: tuple[str, ...],
+    rpo_target: float,
+    rto_target: float,
+    say: Callable[[str], None],
+    redis_config: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """Run ``scenarios`` with the plan's replication settings (``redis_config``) on every server."""
     results: list[dict[str, Any]] = []
     with moto_server() as aws, tempfile.TemporaryDirectory(prefix="ops-dr-drill-") as tmp:
         for kind in scenarios:
             work = Path(tmp) / kind
             work.mkdir()
             if kind == "restore":
-                results.append(scenario_restore(work, aws, say))
+                results.append(scenario_restore(work, aws, say, redis_config))
             else:
-                results.append(scenario_failover(kind, work, aws, say))
+                results.append(scenario_failover(kind, work, aws, say, redis_config))
     problems = verdicts(results, rpo_target, rto_target)
     return {
         "rpo_target_seconds": rpo_target,
@@ -589,9 +719,24 @@ def verdicts(results: list[dict[str, Any]], rpo_target: float, rto_target: float
             out.append(f"{name}: no write succeeded through the primary after failback")
         if not r.get("standby_replicating_again"):
             out.append(f"{name}: the DR Redis is not a replica again after failback")
-        if name == "cut":
+        if r.get("acknowledged_writes_missing_at_end"):
+            out.append(f"{name}: {r['acknowledged_writes_missing_at_end']} acknowledged writes are missing at the end")
+        if not r.get("end_state_is_the_plan"):
+            out.append(f"{name}: the end state is not the plan's (roles, links or min-replicas-to-write)")
+        if name in ("cut", "freeze"):
             if not r.get("old_primary_refuses_writes"):
-                out.append("cut: the fenced old primary still accepts writes (split brain)")
+                out.append(f"{name}: the fenced old primary still accepts writes (split brain)")
             if not r.get("second_failover_changed_nothing"):
-                out.append("cut: a second failover changed something (steps are not idempotent)")
+                out.append(f"{name}: a second failover changed something (steps are not idempotent)")
+            held = r.get("lost_writes", 0) + r.get("rogue_writes", 0)
+            if r.get("failback_refused_keys", 0) < held:
+                out.append(
+                    f"{name}: failback named {r.get('failback_refused_keys', 0)} keys only the old primary held, "
+                    f"{held} were acknowledged there"
+                )
+        if name == "freeze":
+            if r.get("status_after_return") != "split-brain":
+                out.append(f"freeze: `dr status` said {r.get('status_after_return')!r} with two primaries serving")
+            if not r.get("guard"):
+                out.append("freeze: the fence check did not fence the returned old primary")
     return out

@@ -6,11 +6,13 @@
   answers with SECONDARY; lifting it restores normal checking. Route 53 is a global service: the
   override works with the primary region gone.
 * :class:`KubernetesScaler` activates or stands down the DR region's in-cluster half through the
-  official Kubernetes client and a kubeconfig: ``minReplicas`` of the gateway's HorizontalPodAutoscaler
-  (the HPA then scales the Rollout), the Sentinel quorum, which a standby does not run (it would
-  fail over a primary that reports itself a replica) and whose manifest the program keeps in the
-  ConfigMap ``redis-dr-sentinel``, and the ``replicaof`` line of the tier's Redis configuration,
-  dropped at activation so that a restarted pod does not go back to replicating from the lost region.
+  official Kubernetes client and a kubeconfig, one postcondition per method so that each step checks
+  its own: ``minReplicas`` of the gateway's HorizontalPodAutoscaler (the HPA then scales the
+  Rollout), the Sentinel quorum, which a standby does not run (it would fail over a primary that
+  reports itself a replica) and whose manifest the program keeps in the ConfigMap
+  ``redis-dr-sentinel``, and the ``replicaof`` line of the tier's Redis configuration, dropped at
+  activation so that a restarted pod does not go back to replicating from the lost region, and put
+  back (from an annotation) at failback.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ class Route53Dns:
 SENTINEL_CONFIGMAP = "redis-dr-sentinel"
 REDIS_CONFIGMAP, REDIS_CONFIG_KEY = "redis-extra-config", "redis-additional.conf"
 SENTINEL_GROUP, SENTINEL_VERSION, SENTINEL_PLURAL = "redis.redis.opstreelabs.in", "v1beta2", "redissentinels"
+UNLINKED_ANNOTATION = "redisgw.io/unlinked-replicaof"
+"""Where :meth:`KubernetesScaler.unlink` keeps the ``replicaof`` line it dropped, for failback."""
 
 
 class KubernetesScaler:
@@ -157,46 +161,95 @@ class KubernetesScaler:
         return int(hpa.spec.min_replicas or 1)
 
     def scale(self, minimum: int) -> None:
-        """Raise (failover: Sentinel first, so the gateway finds its primary) or lower (failback: Sentinel
-        removed last) the DR side."""
-        raising = minimum > self.current()
-        if raising:
-            self._unlink_config()
-            self._sentinel(present=True)
         body = {"spec": {"minReplicas": minimum}}
         self._call(
             "patch", lambda: self.api.patch_namespaced_horizontal_pod_autoscaler(self.name, self.namespace, body)
         )
-        if not raising:
-            self._sentinel(present=False)
 
-    def _unlink_config(self) -> None:
-        """Drop ``replicaof`` from the promoted tier's ``redis-extra-config``: a pod restarting after the
-        failover must come back as the primary, not as a replica of the lost region."""
+    def _config(self) -> tuple[str, dict[str, str]]:
         cm = self._call_on(
             f"read ConfigMap {self.namespace}/{REDIS_CONFIGMAP}",
             lambda: self.core.read_namespaced_config_map(REDIS_CONFIGMAP, self.namespace),
         )
-        conf = str((cm.data or {}).get(REDIS_CONFIG_KEY, ""))
-        kept = [line for line in conf.splitlines() if not line.strip().startswith(("replicaof ", "slaveof "))]
-        if len(kept) == len(conf.splitlines()):
+        return str((cm.data or {}).get(REDIS_CONFIG_KEY, "")), dict(cm.metadata.annotations or {})
+
+    def linked(self) -> bool:
+        conf, _ = self._config()
+        return any(line.strip().startswith(("replicaof ", "slaveof ")) for line in conf.splitlines())
+
+    def unlink(self) -> None:
+        """Drop ``replicaof`` from the promoted tier's ``redis-extra-config``: a pod restarting after the
+        failover must come back as the primary, not as a replica of the lost region. The line is kept
+        in an annotation, for :meth:`relink`."""
+        conf, _ = self._config()
+        lines = conf.splitlines()
+        dropped = [line for line in lines if line.strip().startswith(("replicaof ", "slaveof "))]
+        if not dropped:
             return
-        body = {"data": {REDIS_CONFIG_KEY: "\n".join(kept) + "\n"}}
+        kept = [line for line in lines if line not in dropped]
+        body = {
+            "metadata": {"annotations": {UNLINKED_ANNOTATION: dropped[-1].strip()}},
+            "data": {REDIS_CONFIG_KEY: "\n".join(kept) + "\n"},
+        }
+        self._patch_config(body)
+
+    def relink(self) -> None:
+        """Put back the ``replicaof`` line :meth:`unlink` dropped (the plan's, from its annotation)."""
+        conf, annotations = self._config()
+        line = annotations.get(UNLINKED_ANNOTATION)
+        if not line:
+            raise OpsError(
+                f"ConfigMap {self.namespace}/{REDIS_CONFIGMAP} has no replicaof line and no "
+                f"{UNLINKED_ANNOTATION} annotation to restore it from: run `pulumi up` on the stack"
+            )
+        if any(x.strip().startswith(("replicaof ", "slaveof ")) for x in conf.splitlines()):
+            return
+        body = {
+            "metadata": {"annotations": {UNLINKED_ANNOTATION: None}},
+            "data": {REDIS_CONFIG_KEY: conf.rstrip("\n") + "\n" + line + "\n"},
+        }
+        self._patch_config(body)
+
+    def _patch_config(self, body: dict[str, Any]) -> None:
         self._call_on(
             f"patch ConfigMap {self.namespace}/{REDIS_CONFIGMAP}",
             lambda: self.core.patch_namespaced_config_map(REDIS_CONFIGMAP, self.namespace, body),
         )
 
-    def _sentinel(self, *, present: bool) -> None:
+    def _sentinel_manifest(self) -> dict[str, Any]:
         import json
-
-        from kubernetes.client.exceptions import ApiException
 
         cm = self._call_on(
             f"read ConfigMap {self.namespace}/{SENTINEL_CONFIGMAP}",
             lambda: self.core.read_namespaced_config_map(SENTINEL_CONFIGMAP, self.namespace),
         )
-        manifest = json.loads(cm.data["sentinel.json"])
+        try:
+            return dict(json.loads((cm.data or {})["sentinel.json"]))
+        except (KeyError, ValueError):
+            raise OpsError(
+                f"ConfigMap {self.namespace}/{SENTINEL_CONFIGMAP} holds no valid sentinel.json: run `pulumi up`"
+            ) from None
+
+    def sentinel_present(self) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
+        name = self._sentinel_manifest()["metadata"]["name"]
+        try:
+            self.custom.get_namespaced_custom_object(
+                SENTINEL_GROUP, SENTINEL_VERSION, self.namespace, SENTINEL_PLURAL, name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise OpsError(f"cannot read the DR Sentinel: {describe(exc)}") from None
+        except Exception as exc:
+            raise OpsError(f"cannot read the DR Sentinel: {describe(exc)}") from None
+        return True
+
+    def sentinel(self, *, present: bool) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        manifest = self._sentinel_manifest()
         try:
             if present:
                 self.custom.create_namespaced_custom_object(
@@ -214,5 +267,7 @@ class KubernetesScaler:
     def _call_on(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
+        except OpsError:
+            raise
         except Exception as exc:
             raise OpsError(f"cannot {what}: {describe(exc)}") from None
