@@ -475,8 +475,11 @@ def promotion_problems(p: RedisState, d: RedisState, rpo_seconds: float, last_kn
             f"it follows another replication history than the primary's (replication id {d.replid[:12]}, "
             f"the primary's {p.replid[:12]})"
         )
+    # With the primary reachable over a live link of the same history, the fence lets the standby catch
+    # up: only a standby that cannot is judged by its size.
+    catching_up = p.reachable and p.role == "master" and d.link_up and d.replid == p.replid
     known = max(p.keys if p.reachable and p.role == "master" else 0, last_known_keys or 0)
-    if known and d.keys < known * MIN_DATASET_SHARE:
+    if known and not catching_up and d.keys < known * MIN_DATASET_SHARE:
         out.append(f"it holds {d.keys} keys, the primary {known}")
     return out
 
