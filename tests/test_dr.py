@@ -451,7 +451,7 @@ def test_cluster_steps_check_each_postcondition_not_the_replica_count() -> None:
 
 def test_relink_without_the_saved_line_is_a_clear_error() -> None:
     scaler = _fake_cluster([], {"redis-additional.conf": "appendonly yes\n"}, {}, {"min": 3})
-    with pytest.raises(OpsError, match="no replicaof line and no redisgw.io/unlinked-replicaof annotation"):
+    with pytest.raises(OpsError, match=r"no replicaof line and no redisgw\.io/unlinked-replicaof annotation"):
         dr.cluster_config(scaler, True, False)
 
 
