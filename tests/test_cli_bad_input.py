@@ -628,7 +628,9 @@ def test_json_is_one_convention_a_file_or_standard_output() -> None:
         for action in sub._actions
         if "--json" in action.option_strings
     ]
-    assert len(nested) == 8  # dr: status, failover, failback, restore-from-backup, drill; bench: http, redis, compare
+    assert (
+        len(nested) == 9
+    )  # dr: status, failover, failback, guard, restore-from-backup, drill; bench: http, redis, compare
     for action in [
         *(next(a for a in commands[name]._actions if "--json" in a.option_strings) for name in with_json),
         *nested,

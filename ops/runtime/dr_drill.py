@@ -217,6 +217,8 @@ class Writer:
 
     resolve: Callable[[], str]
     fronts: dict[str, Front]
+    first: int = 0
+    """The sequence starts after this: each writer of a scenario writes keys of its own."""
     acks: list[Ack] = field(default_factory=list)
     errors: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -229,7 +231,7 @@ class Writer:
         import urllib.error
         import urllib.request
 
-        seq, side, resolved_at = 0, self.resolve(), time.monotonic()
+        seq, side, resolved_at = self.first, self.resolve(), time.monotonic()
         while not self._stop.is_set():
             if time.monotonic() - resolved_at > 0.05:  # a short DNS TTL
                 with contextlib.suppress(OpsError):
@@ -292,6 +294,7 @@ class World:
         self.password = secrets.token_urlsafe(24)
         register_secret(self.password)
         self.procs: list[Any] = []
+        self.writers = 0
         self.primary = self._redis("primary")
         self.primary_replicas: tuple[Endpoint, ...] = ()
         if primary_replica:  # the primary region's own replica: the old primary serves again when it returns
@@ -334,7 +337,8 @@ class World:
         )
 
     def writer(self) -> Writer:
-        w = Writer(self.dns.answering, self.fronts)
+        self.writers += 1
+        w = Writer(self.dns.answering, self.fronts, first=self.writers * 10**7)
         w.start()
         return w
 
