@@ -329,3 +329,30 @@ def test_a_failback_killed_after_any_step_is_finished_by_running_it_again(world:
     # The plan's settings on both sides: the fence lifted, min-replicas-to-write back to 1.
     assert _config_value(world.primary, "min-replicas-to-write") == "1"
     assert _config_value(world.standby, "min-replicas-to-write") == "1"
+
+
+def test_guard_without_a_serving_dr_side_cannot_judge(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before any failover (the DR Redis a replica) or with it unreachable, the guard fences nothing and
+    says it cannot judge (exit 2), rather than reporting all is well."""
+    from ops.cli import main
+
+    monkeypatch.setenv("REDIS_PASSWORD", PASSWORD)
+    for dr_url in (f"redis://127.0.0.1:{world.standby.port}", "redis://127.0.0.1:1"):
+        code = main(
+            [
+                "dr",
+                "guard",
+                "--stack",
+                "production",
+                "--primary-redis",
+                world.primary.url,
+                "--dr-redis",
+                dr_url,
+                "--once",
+            ]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and "nothing to guard" in err and PASSWORD not in err
+    assert world.serving() == ["primary"]

@@ -186,7 +186,7 @@ def add_commands(commands: Any) -> None:
         description="The fence for an old primary that could not be reached at failover time: every --interval "
         "seconds (or once), each address of the primary region's Redis is checked, and a server there that "
         "accepts writes and is not the promoted DR Redis (by run id) is fenced. Exit 0, 1 when it fenced "
-        "one (--once), 2 bad input. " + CREDENTIALS,
+        "one (--once), 2 bad input or no serving DR Redis to guard. " + CREDENTIALS,
     )
     stack(g)
     sides(g)
@@ -425,6 +425,18 @@ def _guard(args: argparse.Namespace, cfg: settings_module.StackSettings, say: An
     )
     fenced: list[str] = []
     while True:
+        serving = dr.state(args.dr_redis)
+        if not serving.serving:
+            why = (
+                f"is unreachable ({serving.error})" if not serving.reachable else "does not serve writes (no failover?)"
+            )
+            message = f"the DR Redis at {args.dr_redis.address} {why}: nothing to guard"
+            if args.once:
+                write_json(args.json, {"fenced": fenced, "error": message})
+                raise OpsError(message, code=2)
+            say(message)
+            time.sleep(args.interval)
+            continue
         lines = dr.guard(plan)
         for line in lines:
             say(line)
