@@ -9,6 +9,7 @@ has run, and an end state that is exactly the plan's.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -91,10 +92,7 @@ def _write(server: RedisServer, prefix: str, n: int) -> list[str]:
 
 
 def _missing(server: RedisServer, keys: list[str]) -> list[str]:
-    pipe = server.client.pipeline(transaction=False)
-    for k in keys:
-        pipe.exists(k)
-    return [k for k, found in zip(keys, pipe.execute(), strict=True) if not found]
+    return dr_drill._missing_keys(server.endpoint, keys)
 
 
 def _config_value(server: RedisServer, key: str) -> str:
@@ -240,15 +238,9 @@ def test_a_standby_in_a_full_resync_is_not_promoted(redis_server: Callable[..., 
     big.proc.wait(timeout=10)
     with pytest.raises(OpsError, match="never completed a sync"):
         dr.failover(plan)
-    forced = dr.failover(dataclass_replace(plan, accept_data_loss=True))
+    forced = dr.failover(dataclasses.replace(plan, accept_data_loss=True))
     assert {s.name: s.status for s in forced.steps}["check"] == "overridden"
     assert forced.rpo_seconds is None and "never completed a sync" in forced.rpo_text()
-
-
-def dataclass_replace(plan: dr.Plan, **changes: Any) -> dr.Plan:
-    import dataclasses
-
-    return dataclasses.replace(plan, **changes)
 
 
 def test_a_standby_whose_link_is_down_longer_than_the_rpo_is_not_promoted(world: World) -> None:

@@ -258,15 +258,8 @@ class Writer:
 
 
 def _missing(endpoint: Endpoint, acks: list[Ack]) -> list[Ack]:
-    c = dr.client(endpoint, 10)
-    try:
-        pipe = c.pipeline(transaction=False)
-        for a in acks:
-            pipe.exists(f"drill:seq:{a.seq}")
-        found = pipe.execute()
-    finally:
-        c.close()
-    return [a for a, f in zip(acks, found, strict=True) if not f]
+    absent = set(_missing_keys(endpoint, [f"drill:seq:{a.seq}" for a in acks]))
+    return [a for a in acks if f"drill:seq:{a.seq}" in absent]
 
 
 def _rpo(acks: list[Ack], lost: list[Ack]) -> float:
