@@ -348,3 +348,28 @@ def test_guard_without_a_serving_dr_side_cannot_judge(
         err = capsys.readouterr().err
         assert code == 2 and "nothing to guard" in err and PASSWORD not in err
     assert world.serving() == ["primary"]
+
+
+def test_a_refused_failback_writes_the_keys_it_names_to_the_report(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal names 20 keys in its message; the --json report holds all of them."""
+    from ops.cli import main
+    from ops.runtime import dr_cli
+
+    keys = [f"only-old:{i}" for i in range(25)]
+
+    def refuse(plan: Any, **_: Any) -> dr.Outcome:
+        raise dr.DivergedError("the old primary holds writes the DR side does not", keys)
+
+    monkeypatch.setattr(dr_cli, "_plan", lambda args, cfg: None)
+    monkeypatch.setattr(dr, "failback", refuse)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    report = tmp_path / "failback.json"
+    argv = ["dr", "failback", "--stack", "production", "--primary-redis", "redis://127.0.0.1:1"]
+    argv += ["--dr-redis", "redis://127.0.0.1:2", "--dr-kubeconfig", str(kubeconfig), "--json", str(report)]
+    assert main(argv) == 1
+    written = json.loads(report.read_text())
+    assert written["diverged_keys"] == keys and written["ok"] is False
+    assert "holds writes the DR side does not" in capsys.readouterr().err

@@ -321,31 +321,36 @@ def identify(servers: dict[str, Endpoint]) -> dict[str, RedisState]:
     return states
 
 
-def _set(c: redis.Redis, who: str, key: str, value: str, changed: list[dict[str, str]]) -> None:
-    """CONFIG SET ``key`` when it differs, recorded in ``changed``."""
-    before = str((c.config_get(key) or {}).get(key, ""))  # type: ignore[union-attr]
-    if before != value:
-        c.config_set(key, value)
-        changed.append({"server": who, "key": key, "before": before, "after": value})
+def _apply(c: redis.Redis, who: str, values: dict[str, str], changed: list[dict[str, str]]) -> None:
+    """CONFIG SET each of ``values`` that differs, recorded in ``changed``; then, when anything changed,
+    ``CONFIG REWRITE`` where the server has a configuration file, so a restart keeps it (a server
+    started from arguments only has none; the fence check covers its restart)."""
+    before_count = len(changed)
+    for key, value in values.items():
+        before = str((c.config_get(key) or {}).get(key, ""))  # type: ignore[union-attr]
+        if before != value:
+            c.config_set(key, value)
+            changed.append({"server": who, "key": key, "before": before, "after": value})
+    if len(changed) > before_count:
+        with contextlib.suppress(redis.ResponseError):
+            c.execute_command("CONFIG", "REWRITE")
 
 
-def _persist(c: redis.Redis) -> None:
-    """``CONFIG REWRITE`` where the server has a configuration file, so a restart keeps what was set
-    (a server started from arguments only has none; the fence check covers its restart)."""
-    with contextlib.suppress(redis.ResponseError):
-        c.execute_command("CONFIG", "REWRITE")
+def _fence_now(c: redis.Redis, who: str, changed: list[dict[str, str]]) -> None:
+    _apply(c, who, {"min-replicas-to-write": str(FENCE_MIN_REPLICAS)}, changed)
+
+
+def _min_replicas(config: dict[str, str], replicas: int) -> int:
+    """The plan's ``min-replicas-to-write`` for a server with ``replicas``: capped at what it has (a
+    promoted standby with none listed must still serve)."""
+    return min(_int(config.get("min-replicas-to-write", "0")), replicas)
 
 
 def settle(endpoint: Endpoint, who: str, config: dict[str, str], replicas: int, changed: list[dict[str, str]]) -> None:
-    """Give a server the plan's replication settings; ``min-replicas-to-write`` is capped at the
-    replicas it has (a promoted standby with none listed must still serve)."""
+    """Give a server the plan's replication settings (see :func:`_min_replicas`)."""
     c = client(endpoint)
     try:
-        for key, value in config.items():
-            if key == "min-replicas-to-write":
-                value = str(min(_int(value), replicas))
-            _set(c, who, key, value, changed)
-        _persist(c)
+        _apply(c, who, config | {"min-replicas-to-write": str(_min_replicas(config, replicas))}, changed)
     finally:
         c.close()
 
@@ -417,8 +422,7 @@ def fence(
                 caught = _wait(lambda: state(peer.redis).offset >= target, catch_up_timeout)
             now = state(peer.redis)
             behind = max(0, target - now.offset) if now.reachable and now.role == "replica" else None
-            _set(c, side.name, "min-replicas-to-write", str(FENCE_MIN_REPLICAS), changed)
-            _persist(c)
+            _fence_now(c, side.name, changed)
         finally:
             c.execute_command("CLIENT", "UNPAUSE")
     finally:
@@ -448,8 +452,7 @@ def fence_returned(
             continue
         c = client(endpoint)
         try:
-            _set(c, f"{side.name} at {endpoint.address}", "min-replicas-to-write", str(FENCE_MIN_REPLICAS), changed)
-            _persist(c)
+            _fence_now(c, f"{side.name} at {endpoint.address}", changed)
         finally:
             c.close()
         out.append(f"fenced {endpoint.address}: it was serving writes again (run id {s.run_id[:12]}, {s.keys} keys)")
@@ -502,8 +505,12 @@ def promote(
     expected = len(side.replicas) if expected_replicas is None else expected_replicas
     replicas = {r.address: state(r) for r in side.replicas}
     loose = [a for a, r in replicas.items() if not (r.replicates_from(address) and r.link_up)]
-    wanted = min(_int(config.get("min-replicas-to-write", "0")), expected)
-    if s.serving and not loose and s.min_replicas_to_write == wanted and (s.writable or not wait):
+    if (
+        s.serving
+        and not loose
+        and s.min_replicas_to_write == _min_replicas(config, expected)
+        and (s.writable or not wait)
+    ):
         return "already", f"{side.name} Redis is the primary, with {len(side.replicas)} replica(s) in sync"
     if dry_run:
         return "would", f"REPLICAOF NO ONE on {side.name}, repoint {len(loose)} replica(s), plan settings"
@@ -547,10 +554,7 @@ def demote(
     refuses writes by itself; the fence is lifted so that a later promotion serves)."""
     s = _must_reach(side)
     host, port = upstream.link_address
-    plan_min = config.get("min-replicas-to-write", "0")
-    if s.replicates_from((host, port)) and str(s.min_replicas_to_write) == str(
-        min(_int(plan_min), len(side.replicas) + 1)
-    ):
+    if s.replicates_from((host, port)) and s.min_replicas_to_write == _min_replicas(config, len(side.replicas) + 1):
         return "already", f"{side.name} replicates from {upstream.name}"
     if dry_run:
         return "would", f"REPLICAOF {upstream.name} on {side.name}"
@@ -952,10 +956,12 @@ def failback(plan: Plan, *, dry_run: bool = False, say: Callable[[Step], None] =
 
 def guard(plan: Plan, *, dry_run: bool = False) -> list[str]:
     """One pass of the fence check after a failover: every server at the primary's addresses that
-    serves writes and is not the promoted DR Redis is fenced. Lines of what it did (empty: nothing)."""
+    serves writes and is not the promoted DR Redis is fenced. Lines of what it did (empty: nothing);
+    OpsError (exit 2) when no DR Redis serves: there is nothing to guard yet, or it cannot be judged."""
     d = state(plan.dr.redis)
     if not d.serving:
-        return []
+        why = f"is unreachable ({d.error})" if not d.reachable else "does not serve writes (no failover?)"
+        raise OpsError(f"the DR Redis at {plan.dr.redis.address} {why}: nothing to guard", code=2)
     changed: list[dict[str, str]] = []
     return fence_returned(plan.primary, (plan.primary.redis, *plan.primary.watch), d, dry_run, changed)
 

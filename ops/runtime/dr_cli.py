@@ -352,7 +352,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         except OpsError as exc:
             # The report is written on every outcome: what ran, and where and why it stopped.
             failed = dr.Outcome(args.dr_command, steps=steps, error=exc.message)
-            write_json(args.json, failed.as_dict())
+            named = {"diverged_keys": exc.keys} if isinstance(exc, dr.DivergedError) else {}
+            write_json(args.json, failed.as_dict() | named)
             raise
         write_json(args.json, outcome.as_dict())
         if not args.dry_run:
@@ -425,19 +426,15 @@ def _guard(args: argparse.Namespace, cfg: settings_module.StackSettings, say: An
     )
     fenced: list[str] = []
     while True:
-        serving = dr.state(args.dr_redis)
-        if not serving.serving:
-            why = (
-                f"is unreachable ({serving.error})" if not serving.reachable else "does not serve writes (no failover?)"
-            )
-            message = f"the DR Redis at {args.dr_redis.address} {why}: nothing to guard"
+        try:
+            lines = dr.guard(plan)
+        except OpsError as exc:  # no serving DR Redis to guard: cannot judge
             if args.once:
-                write_json(args.json, {"fenced": fenced, "error": message})
-                raise OpsError(message, code=2)
-            say(message)
+                write_json(args.json, {"fenced": fenced, "error": exc.message})
+                raise
+            say(exc.message)
             time.sleep(args.interval)
             continue
-        lines = dr.guard(plan)
         for line in lines:
             say(line)
         fenced += lines
