@@ -373,3 +373,20 @@ def test_a_refused_failback_writes_the_keys_it_names_to_the_report(
     written = json.loads(report.read_text())
     assert written["diverged_keys"] == keys and written["ok"] is False
     assert "holds writes the DR side does not" in capsys.readouterr().err
+
+
+def test_recovery_never_overwrites_and_reports_a_key_written_on_both_sides(
+    redis_server: Callable[..., RedisServer],
+) -> None:
+    """Between the comparison and the copy the DR side may write a key the old primary holds: its value
+    is kept, and the key is reported as a conflict (a decision for the service owner), not counted as
+    recovered; the same value on both sides is no conflict; an expiring key keeps its TTL."""
+    old, serving = redis_server(password=PASSWORD), redis_server(password=PASSWORD)
+    old.client.set("both:differs", "old")
+    old.client.set("both:same", "v")
+    old.client.set("only-old", "x", px=60_000)
+    serving.client.set("both:differs", "dr")
+    serving.client.set("both:same", "v")
+    copied, conflicts = dr._recover(old.endpoint, serving.endpoint, ["both:differs", "both:same", "only-old"])
+    assert (copied, conflicts) == (1, ["both:differs"])
+    assert serving.client.get("both:differs") == b"dr" and 0 < serving.client.pttl("only-old") <= 60_000

@@ -826,27 +826,30 @@ def _scan_divergence(old: Endpoint, serving: Endpoint, batch: int = 500) -> tupl
         b.close()
 
 
-def _recover(old: Endpoint, serving: Endpoint, keys: list[str]) -> int:
-    """Copy ``keys`` (absent on ``serving``) from ``old``, with their TTLs; a key written on
-    ``serving`` meanwhile is kept (no REPLACE)."""
+def _recover(old: Endpoint, serving: Endpoint, keys: list[str]) -> tuple[int, list[str]]:
+    """Copy ``keys`` (absent on ``serving``) from ``old``, with their TTLs. A key written on
+    ``serving`` meanwhile is kept (no REPLACE) and returned as a conflict unless it holds the same
+    value; a key that expired on ``old`` meanwhile is nothing to copy. Returns (copied, conflicts)."""
     a, b = client(old, 30), client(serving, 30)
-    copied = 0
+    copied, conflicts = 0, []
     try:
         for k in keys:
             payload = a.dump(k)
             if payload is None:
                 continue
-            ttl = a.pttl(k)
+            ttl = int(a.pttl(k))  # type: ignore[arg-type]
             try:
-                b.restore(k, max(0, int(ttl)) if int(ttl) > 0 else 0, payload)  # type: ignore[arg-type]
+                b.restore(k, max(0, ttl), payload)  # type: ignore[arg-type]
                 copied += 1
             except redis.ResponseError as exc:
                 if "BUSYKEY" not in str(exc):
                     raise
+                if b.dump(k) != payload:
+                    conflicts.append(k)
     finally:
         a.close()
         b.close()
-    return copied
+    return copied, conflicts
 
 
 def divergence(plan: Plan, dry_run: bool, out: Outcome) -> tuple[str, str]:
@@ -866,8 +869,8 @@ def divergence(plan: Plan, dry_run: bool, out: Outcome) -> tuple[str, str]:
     if not missing and not differing:
         return "done", f"all {p.keys} keys of the primary are on the DR side with the same values"
     if missing and plan.recover_writes and not dry_run:
-        out.recovered_keys = _recover(plan.primary.redis, plan.dr.redis, missing)
-        missing = _scan_divergence(plan.primary.redis, plan.dr.redis)[0]
+        out.recovered_keys, conflicts = _recover(plan.primary.redis, plan.dr.redis, missing)
+        missing, differing = [], sorted(differing + conflicts)
     left = missing + differing
     if not left:
         return "done", f"{out.recovered_keys} keys only the primary held copied to the DR side"
