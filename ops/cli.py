@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any, NoReturn
 
 from ops.errors import OpsError, describe, redact
@@ -164,24 +165,12 @@ def _offline(module: str) -> Any:
         raise
 
 
-AWS_REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """``AWS_REGION`` wins over ``AWS_DEFAULT_REGION``, as in the AWS CLI and SDKs; botocore reads only
     the latter, so for the command both are set to the winner (either one alone works everywhere)."""
-    saved = {k: os.environ.get(k) for k in AWS_REGION_VARIABLES}
-    region = saved["AWS_REGION"] or saved["AWS_DEFAULT_REGION"]
-    if region:
-        os.environ.update(dict.fromkeys(AWS_REGION_VARIABLES, region))
-    try:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    with argtypes.scoped_environment(AWS_REGION=region, AWS_DEFAULT_REGION=region) if region else nullcontext():
         return _main(argv)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _main(argv: Sequence[str] | None) -> int:

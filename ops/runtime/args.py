@@ -7,10 +7,11 @@ argparse turns an ``ArgumentTypeError`` into ``<prog>: error: argument --flag: <
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -155,3 +156,23 @@ def dns_label(value: str) -> str:
     if not _DNS_LABEL.fullmatch(value):
         raise _fail(f"{value!r} is not a Kubernetes name (lowercase letters, digits and '-', at most 63)")
     return value
+
+
+@contextlib.contextmanager
+def scoped_environment(**values: str | None) -> Iterator[None]:
+    """Set (a string) or unset (``None``) environment variables for the block, then put back exactly
+    what was there before."""
+    saved = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -774,7 +774,7 @@ def failover(plan: Plan, *, dry_run: bool = False, say: Callable[[Step], None] =
             else []
         )
         if returned:
-            return ("would" if dry_run else "done"), "; ".join(returned)
+            return ("would" if dry_run else "done"), "; ".join([detail, *returned])
         if status == "skipped":
             return status, (
                 detail + "; DNS is pinned away from it, and a rerun of this failover or `ops dr guard` fences it "

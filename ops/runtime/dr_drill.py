@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import os
 import secrets
 import signal
 import socket
@@ -46,6 +45,7 @@ import redis
 
 from ops.errors import OpsError, register_secret
 from ops.runtime import backups, dr
+from ops.runtime.args import scoped_environment
 from ops.runtime.backups import free_port, start_redis_server
 from ops.runtime.dr_targets import Route53Dns
 from ops.runtime.replication import Endpoint
@@ -392,32 +392,12 @@ def moto_server(region: str = "eu-central-1") -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    names = (
-        "AWS_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "AWS_PROFILE",
-    )
-    saved = {k: os.environ.get(k) for k in names}
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S106 - moto's
-        AWS_REGION=region,
-        AWS_DEFAULT_REGION=region,
-    )
+    aws = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     try:
-        yield endpoint
+        with scoped_environment(**aws, AWS_REGION=region, AWS_DEFAULT_REGION=region, AWS_PROFILE=None):
+            yield endpoint
     finally:
         server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def failover_zone(r53: Any, hostname: str, addresses: tuple[str, str], check_fqdn: str) -> tuple[str, str]:
