@@ -359,7 +359,13 @@ def test_missing_aws_credentials_are_one_line(
 
 def _fake_cluster(calls: list[str], conf: dict[str, str], annotations: dict[str, str], hpa: dict[str, int]) -> Any:
     """A KubernetesScaler over in-memory APIs that keep state as the API server would: a Sentinel that
-    was created exists (409 on a second create), a deleted one is gone (404), patches merge."""
+    was created exists (409 on a second create), a deleted one is gone (404), patches merge.
+
+    Behaviour taken from the Kubernetes API conventions (kubernetes/community,
+    contributors/devel/sig-architecture/api-conventions.md: create of an existing name is 409
+    AlreadyExists, get/delete of a missing one 404 NotFound) and from the merge patch the Python
+    client sends for a dict body (strategic merge patch; on a map such as ``metadata.annotations`` a
+    ``null`` value deletes the key, as in RFC 7386)."""
     import json
     from types import SimpleNamespace
 
