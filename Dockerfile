@@ -1,7 +1,10 @@
 # The ops image: `python -m ops` (its runtime half and the readiness scorecard) for the backup,
 # restore-drill and readiness CronJobs.
 # Pinned base; redis-server and redis-check-rdb from Debian for verification and drills; non-root.
-FROM python:3.11.14-slim-bookworm
+# BASE is the pinned official image; the in-image tests (tests/image_env.py) build FROM a local
+# bookworm image of the same layout (python and pip in /usr/local/bin) where no registry is reachable.
+ARG BASE=python:3.11.14-slim-bookworm
+FROM ${BASE}
 
 RUN apt-get update \
  && apt-get install -y --no-install-recommends redis-server \

@@ -116,6 +116,8 @@ monitoring_args = MonitoringStackArgs(
 monitoring = MonitoringStack("monitoring", monitoring_args, opts=in_cluster)
 
 standby_link = cfg.dr.enabled and cfg.dr.replication == "replica"
+# The drill's pod holds the dataset: the quota and the CronJob take the same figure.
+drill_memory = settings.drill_memory(cfg, Path(__file__).parent)
 gateway_args = RedisGatewayArgs(
     namespace=cfg.gateway.namespace,
     image=cfg.gateway.image,
@@ -162,6 +164,7 @@ gateway_args = RedisGatewayArgs(
     health_check=HealthCheck(**cfg.dr.health_check.model_dump()),
     redis_peer_cidr=cfg.dr.vpc_cidr if standby_link else None,
     capacity=settings.capacity_record(cfg, Path(__file__).parent),
+    drill_memory=drill_memory,
 )
 gateway = RedisGateway(
     "gateway",
@@ -177,6 +180,7 @@ backup_args = BackupVaultArgs(
     schedule=cfg.backup.schedule,
     drill_schedule=cfg.backup.drill_schedule,
     scratch_size=cfg.backup.scratch_size,
+    drill_memory=drill_memory,
     storage_class=DEFAULT_STORAGE_CLASS,
     infrequent_access_after_days=cfg.backup.infrequent_access_after_days,
     glacier_after_days=cfg.backup.glacier_after_days,

@@ -1194,6 +1194,31 @@ def capacity_record(cfg: StackSettings, root: Any) -> dict[str, Any] | None:
     }
 
 
+DRILL_MEMORY_DEFAULT = "512Mi"
+"""The drill pod's memory where the stack declares no capacity to size it from."""
+
+
+def drill_memory(cfg: StackSettings, root: Any) -> str:
+    """Memory (request and limit) of the restore drill's pod. The drill loads the whole dataset into a
+    scratch Redis beside the job, so its pod holds the declared dataset, ``keys * (valueBytes.mean +
+    the measured overhead per key) * (1 + headroom)`` (the capacity model's Redis memory), plus what
+    :func:`ops.runtime.pod_limits.drill_memory_need` adds for the load and the job, rounded up to
+    256 MiB. The drill itself refuses, before loading, a backup that outgrew this."""
+    record = capacity_record(cfg, root)
+    if record is None:
+        return DRILL_MEMORY_DEFAULT
+    from ops.runtime.pod_limits import drill_memory_need
+
+    demand = record["demand"]
+    redis = record["baseline"].get("redis") or {}
+    overhead = redis.get("overhead_bytes_per_key")
+    if not isinstance(overhead, int | float) or overhead < 0:
+        raise SettingsError(["docs/capacity/baseline.json: redis.overhead_bytes_per_key is missing (ops bench redis)"])
+    dataset = demand["keys"] * (demand["value_bytes"] + overhead) * (1 + demand["headroom"])
+    step = 256 << 20
+    return f"{math.ceil(drill_memory_need(dataset) / step) * 256}Mi"
+
+
 def required_secret_keys(cfg: StackSettings) -> list[str]:
     """Full config keys this stack must hold as secrets: none when it reads them from Secrets Manager."""
     return [] if cfg.monitoring.alert_secret_name else [f"{NAMESPACE}:{k}" for k in SECRET_KEYS]

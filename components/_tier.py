@@ -147,6 +147,8 @@ class RedisGatewayArgs:
     capacity: Mapping[str, Any] | None = None
     """The capacity record (``settings.capacity_record``): declared demand and measured baselines, kept
     in the ConfigMap ``redis-gateway-capacity`` for the capacity policy."""
+    drill_memory: str = "512Mi"
+    """Memory of the restore drill's pod (``settings.drill_memory``), which the quota makes room for."""
 
 
 def cpu_millis(q: str) -> int:
@@ -178,8 +180,8 @@ def rollout_surge(args: RedisGatewayArgs) -> int:
 
 def quota(args: RedisGatewayArgs) -> dict[str, str]:
     """Hard limits of the namespace: every workload at its maximum scale, the gateway during a
-    rollout at that scale (:func:`rollout_surge`), and the backup, drill and readiness jobs (2.5 CPU,
-    4 GiB)."""
+    rollout at that scale (:func:`rollout_surge`), and the backup, drill and readiness jobs (2.5 CPU;
+    3.5 GiB besides the drill, whose pod holds the dataset: ``drill_memory``)."""
     gw, rd = args.resources, args.redis_resources
     gw_n, rd_n, st_n = args.max_replicas + rollout_surge(args), args.redis_replicas, args.redis_sentinels
     sentinel_cpu, sentinel_mem, exporter_cpu, exporter_mem = 200, 256, 100, 128
@@ -193,7 +195,7 @@ def quota(args: RedisGatewayArgs) -> dict[str, str]:
     mem_lim = (
         gw_n * mebibytes(gw.memory_limit) + rd_n * (mebibytes(rd.memory_limit) + exporter_mem) + st_n * sentinel_mem
     )
-    jobs_cpu, jobs_mem = 2500, 4096
+    jobs_cpu, jobs_mem = 2500, 3584 + mebibytes(args.drill_memory)
     return {
         "requests.cpu": f"{cpu_req + jobs_cpu}m",
         "limits.cpu": f"{cpu_lim + jobs_cpu}m",

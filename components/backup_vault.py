@@ -54,6 +54,9 @@ class BackupVaultArgs:
     schedule: str = "*/15 * * * *"
     drill_schedule: str = "0 4 * * 1"
     scratch_size: str = "20Gi"
+    drill_memory: str = "512Mi"
+    """Memory (request and limit) of the restore drill's pod, which loads the whole dataset into a
+    scratch Redis beside the job: ``settings.drill_memory`` sizes it from ``redisgw:capacity``."""
     storage_class: str
     infrequent_access_after_days: int = 30
     glacier_after_days: int = 90
@@ -498,10 +501,14 @@ def backup_jobs(
             {"ephemeral": {"volumeClaimTemplate": {"spec": claim_spec}}},
         ),
     }
+    # The backup streams (its process tree stays under 200 MiB whatever the value sizes); the drill
+    # holds the dataset, with request = limit so that it is never the pod evicted under memory pressure.
+    memory = {"redis-backup": ("256Mi", "512Mi"), "redis-restore-drill": (args.drill_memory, args.drill_memory)}
     for job_name, (schedule, cmd, deadline, spool) in jobs.items():
+        request, limit = memory[job_name]
         cron_spec = ops_cronjob(
             schedule,
-            pod=job_pod(args, cmd, spool),
+            pod=job_pod(args, cmd, spool, memory_request=request, memory_limit=limit),
             labels={"app": "redis-backup", "job": job_name},
             deadline_seconds=deadline,
             backoff_limit=2,
@@ -591,20 +598,29 @@ def job_policy(bucket_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> dic
     }
 
 
-def job_pod(args: BackupVaultArgs, command_args: list[Any], spool: dict[str, Any]) -> dict[str, Any]:
-    """Pod spec of the backup and drill jobs: the ops image with the Redis password and a spool volume."""
+def job_pod(
+    args: BackupVaultArgs,
+    command_args: list[Any],
+    spool: dict[str, Any],
+    memory_request: str = "256Mi",
+    memory_limit: str = "512Mi",
+) -> dict[str, Any]:
+    """Pod spec of the backup and drill jobs: the ops image with the Redis password and a spool volume.
+    A job that asks Sentinel for its source gets the Sentinel's password too (``REDIS_SENTINEL_PASSWORD``):
+    the RedisSentinel takes the same Secret as its ``requirepass`` (``kubernetesConfig.redisSecret``)."""
+    password = {"secretKeyRef": {"name": args.redis_password_secret, "key": "password"}}
+    env = [{"name": "REDIS_PASSWORD", "valueFrom": password}]
+    if "--sentinel" in command_args:
+        env.append({"name": "REDIS_SENTINEL_PASSWORD", "valueFrom": password})
     return ops_pod(
         service_account=SERVICE_ACCOUNT,
         image=args.ops_image,
         args=command_args,
-        env=[
-            {
-                "name": "REDIS_PASSWORD",
-                "valueFrom": {"secretKeyRef": {"name": args.redis_password_secret, "key": "password"}},
-            },
-            {"name": "AWS_REGION", "value": args.region},
-        ],
-        resources={"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        env=[*env, {"name": "AWS_REGION", "value": args.region}],
+        resources={
+            "requests": {"cpu": "250m", "memory": memory_request},
+            "limits": {"cpu": "1", "memory": memory_limit},
+        },
         volumes=[{"name": "spool", **spool}, {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
         mounts=[{"name": "spool", "mountPath": "/spool"}, {"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
     )
