@@ -193,7 +193,7 @@ def topology(redis_server: Callable[..., RedisServer], tmp_path: Path) -> Iterab
 
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(replicas: int = 2, password: str | None = None) -> Topology:
+    def start(replicas: int = 2, password: str | None = None, sentinel_password: str | None = None) -> Topology:
         auth = ("--masterauth", password) if password else ()
         primary = redis_server(password=password, extra=("--repl-diskless-sync-delay", "0"))
         started = [
@@ -216,6 +216,8 @@ def topology(redis_server: Callable[..., RedisServer], tmp_path: Path) -> Iterab
         ]
         if password:
             lines.append(f"sentinel auth-pass mymaster {password}")
+        if sentinel_password:  # the Sentinel's own password, as the RedisSentinel's redisSecret sets it
+            lines.append(f"requirepass {sentinel_password}")
         conf.write_text("\n".join(lines) + "\n")
         proc = subprocess.Popen(
             [shutil.which("redis-server") or "redis-server", str(conf), "--sentinel"],
@@ -225,7 +227,7 @@ def topology(redis_server: Callable[..., RedisServer], tmp_path: Path) -> Iterab
         procs.append(proc)
         import redis
 
-        sentinel = redis.Redis(port=port, socket_timeout=2)
+        sentinel = redis.Redis(port=port, socket_timeout=2, password=sentinel_password)
 
         def knows_replicas() -> bool:
             try:

@@ -114,7 +114,8 @@ def _locked() -> Iterator[None]:
 
 
 def _record(tag: str, seconds: float) -> None:
-    (CACHE / "builds.jsonl").open("a").write(json.dumps({"tag": tag, "seconds": round(seconds, 1)}) + "\n")
+    with (CACHE / "builds.jsonl").open("a") as log:
+        log.write(json.dumps({"tag": tag, "seconds": round(seconds, 1)}) + "\n")
 
 
 def base_image() -> str:
@@ -210,7 +211,10 @@ class PodRun:
         return self.peak_bytes / (1 << 20)
 
 
-_KNOWN_POD = {"containers", "securityContext", "volumes", "restartPolicy", "nodeSelector", "serviceAccountName"}
+_KNOWN_POD = {
+    "containers", "securityContext", "volumes", "restartPolicy", "nodeSelector", "serviceAccountName",
+    "automountServiceAccountToken",
+}  # fmt: skip
 _KNOWN_CONTAINER = {
     "name", "image", "imagePullPolicy", "args", "env", "resources", "securityContext", "volumeMounts",
 }  # fmt: skip
@@ -232,10 +236,12 @@ def _security_flags(pod: Mapping[str, Any], container: Mapping[str, Any]) -> tup
     _unknown("pod securityContext", pod_sc, _KNOWN_SECURITY)
     _unknown("container securityContext", c_sc, _KNOWN_SECURITY)
     sc = {**pod_sc, **c_sc}
-    uid, gid = int(sc.get("runAsUser", 0)), int(sc.get("runAsGroup", 0))
+    uid = int(sc.get("runAsUser", 0))
     if sc.get("runAsNonRoot") and uid == 0:
         raise AssertionError("runAsNonRoot with no runAsUser: the kubelet refuses to start the pod")
-    flags = ["--user", f"{uid}:{gid}"]
+    # Without runAsGroup the runtime takes the user's group from the image (USER 10001:10001).
+    gid = int(sc.get("runAsGroup", uid))
+    flags = ["--user", f"{uid}:{gid}" if "runAsGroup" in sc else str(uid)]
     fs_group = pod_sc.get("fsGroup")
     if fs_group is not None:
         flags += ["--group-add", str(int(fs_group))]
@@ -279,6 +285,7 @@ def run_pod(
     env: Mapping[str, str] = {},
     swap: Mapping[str, str] = {},
     memory_limit: str | None = None,
+    service_account_token: Path | None = None,
     timeout: float = 600,
     workdir: Path,
 ) -> PodRun:
@@ -286,7 +293,8 @@ def run_pod(
 
     ``swap`` replaces the service addresses in the arguments (each must occur: a plan that no longer
     names it breaks the test); ``env`` adds only the AWS endpoint and the like; ``memory_limit``
-    scales the limit for a test that scales the dataset with it (the plan's value otherwise)."""
+    scales the limit for a test that scales the dataset with it (the plan's value otherwise);
+    ``service_account_token`` is the folder the kubelet would mount for the pod's service account."""
     _unknown("pod spec", pod, _KNOWN_POD)
     (container,) = pod["containers"]
     _unknown("container", container, _KNOWN_CONTAINER)
@@ -312,6 +320,10 @@ def run_pod(
         elif not ({"emptyDir", "ephemeral", "persistentVolumeClaim"} & set(volume)):
             raise AssertionError(f"volume {mount['name']}: kind {sorted(volume)} not mirrored")
         flags += ["-v", f"{host}:{mount['mountPath']}:{'ro' if mount.get('readOnly') else 'rw'}"]
+    if service_account_token is not None:
+        if pod.get("automountServiceAccountToken") is False:
+            raise AssertionError("the pod mounts no service account token, yet the test gives one")
+        flags += ["-v", f"{service_account_token}:/var/run/secrets/kubernetes.io/serviceaccount:ro"]
     parent = f"/redisgw-pod-{uuid.uuid4().hex[:12]}"
     name = parent.strip("/")
     argv_full = ["run", "--name", name, "--network", "host", "--cgroup-parent", parent, "--pull", "never"]

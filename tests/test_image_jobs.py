@@ -1,0 +1,220 @@
+"""Every Job and CronJob of the production plan that runs the ops image, run in the real image.
+
+The image is built from ``Dockerfile`` (:mod:`tests.image_env`); each pod runs with the arguments
+recorded in the plan, its security context, memory and CPU limits, volumes and env as the plan
+declares them (:func:`tests.image_env.run_pod` translates, and refuses a field it does not know).
+Only the service addresses in the arguments and the AWS endpoint change: real ``redis-server``s (a
+Sentinel with its own password, as the RedisSentinel gets one), a moto server for S3 and KMS, a
+gateway stand-in for the smoke test.
+
+The restore drill is run at its limit and over it. The plan's drill pod holds the declared dataset
+(5,000,000 keys of 512 bytes: several GiB); the test scales both down together: a 512Mi pod and the
+largest dataset the sizing (:mod:`ops.runtime.pod_limits`) says such a pod holds, which must load
+without an OOM kill, and one 10% over, which must be refused before anything loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ops.runtime import pod_limits
+from tests.conftest import Recording, RedisServer, Topology, stack_values
+from tests.image_env import ImageUnavailable, PodRun, ops_image, quantity, run_pod
+
+pytestmark = pytest.mark.image
+
+PASSWORD = "image-test-pass"  # noqa: S105 - a throw-away password of throw-away servers
+SECRETS = {("redis-auth", "password"): PASSWORD}
+SENTINEL_SERVICE = "redis-sentinel.redis-system.svc.cluster.local:26379"
+REDIS_SERVICE = "redis.redis-system.svc.cluster.local:6379"
+SCALED_LIMIT = "512Mi"
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    try:
+        return ops_image()
+    except ImageUnavailable as exc:
+        pytest.fail(f"the ops image cannot be built here: {exc}")
+
+
+def _pods(rec: Recording, image: str) -> dict[str, dict[str, Any]]:
+    """Pod specs of every Job, CronJob and analysis Job that runs ``image``, by resource name."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in rec:
+        spec = r.inputs.get("spec") or {}
+        if r.type == "kubernetes:batch/v1:CronJob":
+            pods = [spec["jobTemplate"]["spec"]["template"]["spec"]]
+        elif r.type == "kubernetes:batch/v1:Job":
+            pods = [spec["template"]["spec"]]
+        elif r.type.endswith(":AnalysisTemplate"):
+            jobs = [m["provider"]["job"] for m in spec.get("metrics", []) if "job" in m.get("provider", {})]
+            pods = [j["spec"]["template"]["spec"] for j in jobs]
+        else:
+            continue
+        for pod in pods:
+            if any(c.get("image") == image for c in pod["containers"]):
+                found[r.name] = pod
+    return found
+
+
+@pytest.fixture(scope="module")
+def plan_pods(stack_run: Callable[[str], Recording]) -> dict[str, dict[str, Any]]:
+    return _pods(stack_run("production"), stack_values("production")["redisgw:backup"]["opsImage"])
+
+
+def _arg(pod: dict[str, Any], flag: str) -> str:
+    args = pod["containers"][0]["args"]
+    return str(args[args.index(flag) + 1])
+
+
+@pytest.fixture
+def aws(moto_endpoint: str) -> dict[str, str]:
+    """The pod's AWS environment: the endpoint is the only change (IRSA stands for the keys)."""
+    return {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def _fresh_bucket(name: str, region: str) -> None:
+    """The plan's bucket, empty (moto keeps its buckets for the session)."""
+    s3 = boto3.client("s3", region_name=region)
+    try:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for obj in page.get("Contents", []):
+                s3.delete_object(Bucket=name, Key=obj["Key"])
+
+
+def _populate(server: RedisServer, used_memory: int) -> int:
+    """Fill ``server`` with 512-byte strings until its used_memory reaches ``used_memory``; return keys.
+    Plain SETs (DEBUG POPULATE is not replicated), values that LZF cannot shrink, as real data."""
+    client = server.client
+    values = [os.urandom(256).hex() for _ in range(1000)]
+    written = 0
+    while (short := used_memory - int(client.info("memory")["used_memory"])) > 0:
+        batch = min(20_000, short // 1024 + 1)  # smaller batches near the target: land on it
+        pipe = client.pipeline(transaction=False)
+        for n in range(written, written + batch):
+            pipe.set(f"key:{n}", values[n % len(values)])
+        pipe.execute()
+        written += batch
+    return int(client.dbsize())
+
+
+def _report(run: PodRun) -> dict[str, Any]:
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-3000:]}"
+    assert not run.oom_killed
+    return dict(json.loads(run.stdout))
+
+
+def _scaled_dataset(over: float) -> int:
+    """used_memory of a dataset that a ``SCALED_LIMIT`` pod holds, times ``over``."""
+    room = quantity(SCALED_LIMIT) - pod_limits.SCRATCH_SERVER_BYTES - pod_limits.JOB_PROCESS_BYTES
+    return int(room / pod_limits.LOAD_FACTOR * over)
+
+
+def test_every_ops_image_job_of_the_plan_is_run_here(plan_pods: dict[str, dict[str, Any]]) -> None:
+    """A job added to the plan without a run in the image fails here."""
+    assert set(plan_pods) == {
+        "backups-redis-backup",
+        "backups-redis-restore-drill",
+        "dr-backups-redis-backup",
+        "dr-backups-redis-restore-drill",
+        "readiness-cronjob",
+        "gateway-analysis-smoke-test",
+        "dr-gateway-analysis-smoke-test",
+    }
+
+
+def test_the_plan_sizes_the_drill_for_the_declared_dataset(plan_pods: dict[str, dict[str, Any]]) -> None:
+    """5,000,000 keys of 512 bytes need several GiB in the drill's pod; the backup job streams."""
+    values = stack_values("production")["redisgw:capacity"]
+    for name in ("backups-redis-restore-drill", "dr-backups-redis-restore-drill"):
+        limit = quantity(plan_pods[name]["containers"][0]["resources"]["limits"]["memory"])
+        assert limit >= pod_limits.drill_memory_need(values["keys"] * values["valueBytes"]["mean"]), name
+    backup = plan_pods["backups-redis-backup"]["containers"][0]["resources"]["limits"]["memory"]
+    assert quantity(backup) >= pod_limits.JOB_PROCESS_BYTES
+
+
+def test_backup_through_a_password_protected_sentinel_and_a_drill_over_its_limit_refused(
+    image: str,
+    plan_pods: dict[str, dict[str, Any]],
+    topology: Callable[..., Topology],
+    aws: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The primary region's jobs. The Sentinel requires the Redis password (the RedisSentinel's
+    ``redisSecret``): the backup job has it from the plan. Then the drill, in a pod scaled to 512Mi,
+    meets a backup 10% over what that pod holds: one line, exit 1, nothing loaded, no OOM kill."""
+    backup, drill = plan_pods["backups-redis-backup"], plan_pods["backups-redis-restore-drill"]
+    _fresh_bucket(_arg(backup, "--bucket"), _arg(backup, "--region"))
+    topo = topology(replicas=1, password=PASSWORD, sentinel_password=PASSWORD)
+    keys = _populate(topo.primary, _scaled_dataset(1.10))
+    topo.primary.client.execute_command("WAIT", 1, 60_000)  # the replica Sentinel names holds it all
+    swap = {SENTINEL_SERVICE: topo.sentinel}
+    done = run_pod(image, backup, secrets=SECRETS, env=aws, swap=swap, workdir=tmp_path / "backup")
+    report = _report(done)
+    assert report["key_count"] == keys and report["verified"] is True
+    assert done.peak_bytes < quantity(backup["containers"][0]["resources"]["limits"]["memory"])
+
+    refused = run_pod(image, drill, secrets=SECRETS, env=aws, memory_limit=SCALED_LIMIT, workdir=tmp_path / "drill")
+    assert refused.returncode == 1 and not refused.oom_killed, refused.stderr[-2000:]
+    line = refused.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    assert re.search(rf"backup {report['id']} needs about [\d,]+ MiB .* memory limit is 512 MiB; refusing", line)
+    assert refused.stdout.strip() == ""
+
+
+def test_dr_backup_and_a_drill_at_its_limit(
+    image: str,
+    plan_pods: dict[str, dict[str, Any]],
+    redis_server: Callable[..., RedisServer],
+    aws: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The DR region's jobs: the backup from the standby's address, then the drill of the largest
+    dataset a 512Mi pod holds by the sizing: it loads every key without an OOM kill."""
+    backup, drill = plan_pods["dr-backups-redis-backup"], plan_pods["dr-backups-redis-restore-drill"]
+    _fresh_bucket(_arg(backup, "--bucket"), _arg(backup, "--region"))
+    source = redis_server(password=PASSWORD)
+    keys = _populate(source, _scaled_dataset(0.97))
+    swap = {REDIS_SERVICE: f"127.0.0.1:{source.port}"}
+    done = run_pod(image, backup, secrets=SECRETS, env=aws, swap=swap, workdir=tmp_path / "backup")
+    assert _report(done)["key_count"] == keys
+
+    run = run_pod(image, drill, secrets=SECRETS, env=aws, memory_limit=SCALED_LIMIT, workdir=tmp_path / "drill")
+    report = _report(run)
+    assert report["ok"] is True and report["keys"] == keys
+    assert run.peak_bytes <= quantity(SCALED_LIMIT)
+    print(f"drill at its limit: {keys} keys, peak {run.peak_mib:.0f} MiB of {SCALED_LIMIT}, {run.seconds:.1f}s")
+
+
+@pytest.fixture
+def gateway() -> Iterator[str]:
+    from tests.test_smoke import Gateway
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (Gateway,), {"store": {}, "faults": set()}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("name", ["gateway-analysis-smoke-test", "dr-gateway-analysis-smoke-test"])
+def test_smoke_analysis_job(
+    image: str, plan_pods: dict[str, dict[str, Any]], gateway: str, tmp_path: Path, name: str
+) -> None:
+    """The pre-promotion smoke test as Argo Rollouts runs it: its args filled in from the Rollout's."""
+    swap = {"{{args.url}}": gateway, "{{args.metrics-url}}": f"{gateway}/metrics"}
+    run = run_pod(image, plan_pods[name], swap=swap, workdir=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not run.oom_killed
