@@ -1,5 +1,7 @@
 # make preview STACK=<stack>   offline preview of a stack, report in build/preview-<stack>.json
-# make test                    lint, types and tests
+# make test                    lint, types and tests (builds the ops image first: about 1.5 min the
+#                              first time, seconds when its inputs are unchanged)
+# make test-image              only the tests that run the plan's jobs in the ops image
 # Each target bootstraps .venv from requirements.txt when it is missing or stale.
 
 PYTHON ?= python3
@@ -8,13 +10,14 @@ PY     := $(VENV)/bin/python
 STACK  ?= production
 TYPED  := components settings.py ops policies/redisgw_policies bench
 
-.PHONY: preview test lint typecheck pytest bench bench-http clean
+.PHONY: preview test lint typecheck pytest image test-image bench bench-http clean
 
 # Real peers the tests run against (Debian packages): redis-server and redis-check-rdb for backups,
-# promtool, amtool and the Redis exporter for the alerting tests, redis-benchmark for ops bench. Installed
-# when missing and root; named otherwise.
+# promtool, amtool and the Redis exporter for the alerting tests, redis-benchmark for ops bench, podman
+# (with runc) and debootstrap to build and run the ops image. Installed when missing and root; named otherwise.
 PEERS := redis-server:redis-server redis-check-rdb:redis-tools redis-benchmark:redis-tools promtool:prometheus \
-	amtool:prometheus-alertmanager prometheus-redis-exporter:prometheus-redis-exporter
+	amtool:prometheus-alertmanager prometheus-redis-exporter:prometheus-redis-exporter \
+	podman:podman runc:runc debootstrap:debootstrap
 MISSING_PACKAGES := $(strip $(foreach p,$(PEERS),$(if $(shell command -v $(firstword $(subst :, ,$(p))) 2>/dev/null),,$(lastword $(subst :, ,$(p))))))
 
 .PHONY: peers
@@ -57,9 +60,16 @@ ACTIONLINT_VERSION := 1.6.0
 # alone, with the cores to themselves.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
-pytest: $(VENV)/.installed peers .tools/.installed
+# The ops image from the Dockerfile (tests/image_env.py): podman as root, storage in $$TMPDIR/redisgw-ops-image.
+image: $(VENV)/.installed peers
+	$(PY) -m tests.image_env
+
+pytest: $(VENV)/.installed peers .tools/.installed image
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not timing"
 	$(PY) -m pytest -n 0 -m timing
+
+test-image: image
+	$(PY) -m pytest -n 0 -m image
 
 test: lint typecheck pytest
 

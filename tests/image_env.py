@@ -62,7 +62,7 @@ events_logger = "file"
 """
 
 
-class ImageUnavailable(RuntimeError):
+class ImageUnavailableError(RuntimeError):
     """The image cannot be built here; the message says why and what to install."""
 
 
@@ -93,7 +93,7 @@ def podman(*argv: str, timeout: float = 900, check: bool = True, **kw: Any) -> s
         ["podman", *argv], env=podman_env(), capture_output=True, text=True, timeout=timeout, check=False, **kw
     )
     if check and result.returncode != 0:
-        raise ImageUnavailable(f"podman {argv[0]} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+        raise ImageUnavailableError(f"podman {argv[0]} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
     return result
 
 
@@ -134,10 +134,10 @@ def base_image() -> str:
         for step in steps:
             result = subprocess.run(step, capture_output=True, text=True, timeout=900, check=False)
             if result.returncode != 0:
-                raise ImageUnavailable(f"{' '.join(step[:2])} failed: {(result.stdout + result.stderr)[-2000:]}")
+                raise ImageUnavailableError(f"{' '.join(step[:2])} failed: {(result.stdout + result.stderr)[-2000:]}")
         shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        podman("import", "--change", "CMD [\"python3\"]", "-", tag, stdin=tar.stdout)
+        podman("import", "--change", 'CMD ["python3"]', "-", tag, stdin=tar.stdout)
         tar.wait()
     _record(tag, time.monotonic() - t0)
     return tag
@@ -159,7 +159,7 @@ def ops_image() -> str:
     """Build the ops image from ``Dockerfile`` (FROM :func:`base_image`) unless this tree's is built."""
     reason = unavailable()
     if reason:
-        raise ImageUnavailable(reason)
+        raise ImageUnavailableError(reason)
     with _locked():
         base = base_image()
         digest = hashlib.sha256(base.encode())
@@ -355,7 +355,7 @@ def main() -> int:
     t0 = time.monotonic()
     try:
         tag = ops_image()
-    except ImageUnavailable as exc:
+    except ImageUnavailableError as exc:
         print(f"ops image: {exc}", file=sys.stderr)
         return 1
     print(f"ops image {tag} ready in {time.monotonic() - t0:.1f}s (storage {CACHE})")

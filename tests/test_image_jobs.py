@@ -29,11 +29,11 @@ import pytest
 
 from ops.runtime import pod_limits
 from tests.conftest import Recording, RedisServer, Topology, stack_values
-from tests.image_env import ImageUnavailable, PodRun, ops_image, quantity, run_pod
+from tests.image_env import ImageUnavailableError, PodRun, ops_image, quantity, run_pod
 
 pytestmark = pytest.mark.image
 
-PASSWORD = "image-test-pass"  # noqa: S105 - a throw-away password of throw-away servers
+PASSWORD = "image-test-pass"  # a throw-away password of throw-away servers
 SECRETS = {("redis-auth", "password"): PASSWORD}
 SENTINEL_SERVICE = "redis-sentinel.redis-system.svc.cluster.local:26379"
 REDIS_SERVICE = "redis.redis-system.svc.cluster.local:6379"
@@ -44,7 +44,7 @@ SCALED_LIMIT = "512Mi"
 def image() -> str:
     try:
         return ops_image()
-    except ImageUnavailable as exc:
+    except ImageUnavailableError as exc:
         pytest.fail(f"the ops image cannot be built here: {exc}")
 
 
@@ -218,3 +218,109 @@ def test_smoke_analysis_job(
     run = run_pod(image, plan_pods[name], swap=swap, workdir=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert not run.oom_killed
+
+
+class _KubeApi:
+    """The Kubernetes API as the readiness CronJob's client reads it in the pod: HTTPS on the address
+    of ``KUBERNETES_SERVICE_HOST``, the service account's bearer token, list calls by plural (Secrets
+    as metadata). Serves the objects of a healthy dump of the plan."""
+
+    def __init__(self, objects: list[dict[str, Any]], folder: Path, keys: Path, token: str) -> None:
+        import http.server
+        import ssl
+        import subprocess
+
+        from ops.readiness.kube import KINDS
+
+        folder.mkdir(parents=True, exist_ok=True)
+        keys.mkdir(parents=True, exist_ok=True)
+        cert, key = folder / "ca.crt", keys / "key.pem"
+        subprocess.run(
+            [
+                *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kubernetes"),
+                *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        by_path: dict[str, list[dict[str, Any]]] = {}
+        for group_version, kind, plural, namespaced in KINDS:
+            base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
+            mine = [o for o in objects if o.get("kind") == kind]
+            by_path[f"{base}/{plural}"] = mine
+            if namespaced:
+                for ns in {o["metadata"].get("namespace") for o in mine}:
+                    in_ns = [o for o in mine if o["metadata"].get("namespace") == ns]
+                    by_path[f"{base}/namespaces/{ns}/{plural}"] = in_ns
+        self.requests: list[str] = []
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                api.requests.append(path)
+                scheme, _, presented = (self.headers.get("Authorization") or "").partition(" ")
+                if scheme.lower() != "bearer" or presented != token:  # kubernetes-client sends "bearer"
+                    body, code = b'{"kind":"Status","code":401}', 401
+                elif path in by_path or path.rsplit("/", 1)[0] in {p.rsplit("/", 1)[0] for p in by_path}:
+                    items = by_path.get(path, [])
+                    body, code = json.dumps({"kind": "List", "apiVersion": "v1", "items": items}).encode(), 200
+                else:
+                    body, code = b'{"kind":"Status","code":404}', 404
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+        self.ca = cert
+
+
+def test_readiness_cronjob_reads_the_cluster_through_its_service_account(
+    image: str,
+    plan_pods: dict[str, dict[str, Any]],
+    stack_run: Callable[[str], Recording],
+    aws: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The daily scorecard in its pod: in-cluster config from the mounted service account (token and
+    CA), the pack, policy config and runbooks from the image, /tmp its only writable place. The
+    stand-in API holds a healthy dump of the plan; Prometheus and AWS (moto holds none of the stack)
+    judge as they find them. What is asserted is that the job runs its whole course in the pod: every
+    kind listed with the token, a full report, and no file-system or permission failure."""
+    from tests.readiness_env import healthy_dump
+
+    pod = plan_pods["readiness-cronjob"]
+    token_dir = tmp_path / "serviceaccount"
+    token = "readiness-token"  # the stand-in API's own
+    api = _KubeApi(healthy_dump(stack_run("production").primary())["items"], token_dir, tmp_path / "tls", token)
+    (token_dir / "token").write_text(token)
+    (token_dir / "namespace").write_text("redis-system")
+    for f in token_dir.iterdir():
+        f.chmod(0o644)
+    env = {**aws, "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api.port)}
+    run = run_pod(image, pod, env=env, service_account_token=token_dir, workdir=tmp_path / "pod", timeout=300)
+    api.server.shutdown()
+    assert run.returncode in (0, 1), run.stderr[-3000:]
+    assert not run.oom_killed and "Traceback" not in run.stderr
+    assert not re.search(r"Read-only file system|Permission denied", run.stdout + run.stderr)
+    report = json.loads(run.stdout)
+    assert len(report["items"]) > 50
+    listed = {p for p in api.requests if "/namespaces/redis-system/" in p}
+    assert {"/api/v1/namespaces/redis-system/pods", "/apis/batch/v1/namespaces/redis-system/cronjobs"} <= listed
+    # The healthy dump passes every item judged from the cluster; only what moto and an absent
+    # Prometheus cannot show fails.
+    failed = {item["source"] for item in report["items"] if item["status"] == "fail"}
+    assert failed <= {"aws", "prometheus"}, [i for i in report["items"] if i["status"] == "fail"]
+    assert any(item["source"] == "kubernetes" and item["status"] == "pass" for item in report["items"])
+    assert run.peak_bytes < quantity(pod["containers"][0]["resources"]["limits"]["memory"])
+    print(f"readiness in its pod: {len(report['items'])} items, exit {run.returncode}, peak {run.peak_mib:.0f} MiB")

@@ -65,7 +65,7 @@ def dataset_bytes(manifest: Manifest) -> int:
 
 def drill_memory_need(used_memory: float) -> int:
     """Memory a drill pod needs to load a dataset of ``used_memory`` bytes."""
-    return int(math.ceil(used_memory * LOAD_FACTOR)) + SCRATCH_SERVER_BYTES + JOB_PROCESS_BYTES
+    return math.ceil(used_memory * LOAD_FACTOR) + SCRATCH_SERVER_BYTES + JOB_PROCESS_BYTES
 
 
 def _mib(n: float) -> str:
