@@ -31,6 +31,9 @@ BACKUP_PREFIX = "redis/"
 """Key prefix of RDB backups in the bucket; the job's IAM role is limited to it."""
 SERVICE_ACCOUNT = "redis-backup"
 BACKUP_DEADLINE = 840
+BACKUP_JOB_MEMORY = ("256Mi", "512Mi")
+"""Request and limit of the backup job's pod: it streams, its process tree stays under 200 MiB whatever
+the value sizes, and the rest is page cache of the spool."""
 """activeDeadlineSeconds of a backup Job: inside the 15-minute schedule."""
 SPOOL_CLAIM = "backup-storage"
 SNAPSHOT_INTERVAL_SECONDS = 3600
@@ -503,7 +506,7 @@ def backup_jobs(
     }
     # The backup streams (its process tree stays under 200 MiB whatever the value sizes); the drill
     # holds the dataset, with request = limit so that it is never the pod evicted under memory pressure.
-    memory = {"redis-backup": ("256Mi", "512Mi"), "redis-restore-drill": (args.drill_memory, args.drill_memory)}
+    memory = {"redis-backup": BACKUP_JOB_MEMORY, "redis-restore-drill": (args.drill_memory, args.drill_memory)}
     for job_name, (schedule, cmd, deadline, spool) in jobs.items():
         request, limit = memory[job_name]
         cron_spec = ops_cronjob(

@@ -217,3 +217,42 @@ def test_a_stack_without_capacity_inputs_is_exit_2(tmp_path: Path, capsys: pytes
 def test_a_redis_limit_larger_than_its_node_is_short() -> None:
     p = plan(demand(), BASE, Supply(**{**vars(SUPPLY), "redis_node_memory_mi": 512.0}))  # 1 GiB limit, 0.5 GiB node
     assert p.constraints == ["memory"] and "does not fit the Redis node's 0.5 GiB allocatable" in p.shortfalls[0]
+
+
+# -- the jobs' memory ----------------------------------------------------------------------------
+
+
+def test_the_drill_sizing_is_one_figure_for_the_plan_the_pack_and_the_drill() -> None:
+    """The pack is self-contained: its copy of the drill's figures must equal the drill's own."""
+    from ops.runtime import pod_limits
+    from redisgw_policies import capacity_model
+
+    assert capacity_model.JOB_PROCESS_BYTES == pod_limits.JOB_PROCESS_BYTES
+    assert capacity_model.DRILL_SCRATCH_SERVER_BYTES == pod_limits.SCRATCH_SERVER_BYTES
+    assert capacity_model.DRILL_LOAD_FACTOR == pod_limits.LOAD_FACTOR
+    for dataset in (0, 1, 10**9, 4.7e9):
+        assert capacity_model.drill_memory_need(dataset) == pod_limits.drill_memory_need(dataset)
+
+
+@pytest.mark.parametrize("stack", ["production", "staging"])
+def test_the_stacks_drill_pods_hold_their_declared_dataset(stack: str) -> None:
+    """settings.drill_memory gives the CronJob what the model says the drill needs, rounded up to 256 MiB."""
+    report = capacity.build(stack)
+    limit = report.supply.drill_memory_limit_bytes
+    assert report.plan.drill_memory_bytes <= limit < report.plan.drill_memory_bytes + 256 * 2**20
+    assert limit % (256 * 2**20) == 0
+
+
+@pytest.mark.parametrize(
+    ("supply", "number"),
+    [
+        ({"drill_memory_limit_bytes": 300 * 2**20}, "the restore drill's memory limit (0.3 GiB) is below"),
+        ({"drill_memory_limit_bytes": 64 * 2**30}, "does not fit a main node's"),
+        ({"backup_memory_limit_bytes": 128 * 2**20}, "the backup job's memory limit (128 MiB) is below the 200 MiB"),
+    ],
+)
+def test_jobs_that_cannot_hold_their_data_are_short(supply: dict[str, Any], number: str) -> None:
+    p = plan(demand(), BASE, Supply(**{**vars(SUPPLY), **supply}))
+    assert not p.ok and any(number in s for s in p.shortfalls), p.shortfalls
+    fits = plan(demand(), BASE, Supply(**{**vars(SUPPLY), "drill_memory_limit_bytes": p.drill_memory_bytes}))
+    assert "drill" not in fits.constraints

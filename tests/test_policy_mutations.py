@@ -77,6 +77,15 @@ def find(plan: Plan, suffix: str, name: str) -> PolicyResource:
     return matches[0]
 
 
+def _job_memory(props: dict[str, Any], limit: str | None) -> None:
+    """Set (or, with None, drop) the memory limit of a CronJob's container."""
+    limits = props["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+    if limit is None:
+        limits.pop("memory")
+    else:
+        limits["memory"] = limit
+
+
 def change(suffix: str, name: str, fn: Callable[[dict[str, Any]], Any]) -> Mutation:
     def mutate(plan: Plan) -> Plan:
         target = find(plan, suffix, name)
@@ -1891,6 +1900,31 @@ CASES: list[tuple[str, Mutation, str]] = [
     (
         "capacity-record-broken",
         edit(":ConfigMap", "gateway-capacity", "data", {"capacity.json": "{}"}),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "drill-memory-below-the-dataset",
+        change(":CronJob", "backups-redis-restore-drill", lambda p: _job_memory(p, "512Mi")),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "dr-drill-memory-below-the-dataset",
+        change(":CronJob", "dr-backups-redis-restore-drill", lambda p: _job_memory(p, "1Gi")),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "drill-pod-beyond-a-node",
+        change(":CronJob", "backups-redis-restore-drill", lambda p: _job_memory(p, "64Gi")),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "backup-job-memory-below-its-process",
+        change(":CronJob", "backups-redis-backup", lambda p: _job_memory(p, "128Mi")),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "drill-without-a-memory-limit",
+        change(":CronJob", "backups-redis-restore-drill", lambda p: _job_memory(p, None)),
         "capacity-require-declared-peak",
     ),
     # -- replication sized by the plan ------------------------------------------------------------

@@ -75,7 +75,7 @@ def _json(path: Path, what: str) -> dict[str, Any]:
 
 def inputs(cfg: settings.StackSettings, baseline_path: Path | None = None) -> tuple[Demand, Baseline, Supply, bool]:
     """The model's inputs for a validated stack; OpsError (exit 2) names a missing or broken input."""
-    from components.backup_vault import BACKUP_DEADLINE
+    from components.backup_vault import BACKUP_DEADLINE, BACKUP_JOB_MEMORY
 
     cap = cfg.capacity
     if cap is None:
@@ -115,6 +115,8 @@ def inputs(cfg: settings.StackSettings, baseline_path: Path | None = None) -> tu
             (c[1] for c in (instance_capacity(t) for t in cfg.cluster.node_groups.redis.instance_types) if c),
             default=0,
         ),
+        drill_memory_limit_bytes=settings.quantity_bytes(settings.drill_memory(cfg, ROOT)),
+        backup_memory_limit_bytes=settings.quantity_bytes(BACKUP_JOB_MEMORY[1]),
     )
     measured = bool((document.get("gateway") or {}).get("measured"))
     return demand, baseline, supply, measured
@@ -197,6 +199,12 @@ def _rows(r: Report) -> list[tuple[str, str, str]]:
         ("RDB size", f"{p.rdb_mib:.0f} MiB", f"ratio {r.baseline.rdb_ratio:.2f}"),
         ("Backup time", f"{p.backup_seconds:.0f} s", f"job deadline {s.backup_deadline_seconds:.0f} s"),
         ("Restore time", f"{p.restore_seconds:.0f} s", f"objective {d.restore_objective_seconds:.0f} s"),
+        (
+            "Restore drill pod memory",
+            gib(s.drill_memory_limit_bytes),
+            f"needs {gib(p.drill_memory_bytes)} to load the dataset with headroom",
+        ),
+        ("Backup job pod memory", gib(s.backup_memory_limit_bytes), "streams: the process tree stays under 200 MiB"),
         ("Cost per month", f"{r.costs['total']:,.0f} {r.costs['currency']}", f"prices of {r.costs['date']}"),
     ]
 

@@ -22,7 +22,18 @@ from typing import Any
 from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
 from redisgw_policies._k8s import OPERATOR_KINDS, containers, pod_spec
-from redisgw_policies._policy import as_float, as_int, as_map, get, k8s_kind, maps, namespace_of, stack_policy, strings
+from redisgw_policies._policy import (
+    as_float,
+    as_int,
+    as_list,
+    as_map,
+    get,
+    k8s_kind,
+    maps,
+    namespace_of,
+    stack_policy,
+    strings,
+)
 
 Findings = Iterable[tuple[str, str | None]]
 
@@ -232,6 +243,27 @@ CAPACITY_CONFIGMAP = "redis-gateway-capacity"
 """Where the program records the declared demand and the measured baselines (key ``capacity.json``)."""
 
 
+def _job_container(job: PolicyResource) -> Mapping[str, Any]:
+    containers = as_list(get(job.props, "spec.jobTemplate.spec.template.spec.containers"))
+    return as_map(containers[0]) if containers else {}
+
+
+def _ops_command(resource: PolicyResource) -> str | None:
+    """The ops command (``backup``, ``drill``, ...) a CronJob runs: its container's first argument."""
+    if k8s_kind(resource.resource_type) != "CronJob":
+        return None
+    job_args = as_list(_job_container(resource).get("args"))
+    return str(job_args[0]) if job_args else None
+
+
+def _job_memory(job: PolicyResource | None) -> float:
+    """A CronJob's memory limit in bytes; 0 without the job (nothing to judge), 1 without a limit (too small)."""
+    if job is None:
+        return 0.0
+    limit = get(_job_container(job), "resources.limits.memory")
+    return memory_mi(limit) * 2**20 if limit is not None else 1.0
+
+
 def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
     """The stack's replicas, node groups and Redis memory carry the peak its capacity record declares."""
     import json
@@ -273,6 +305,8 @@ def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Itera
             ),
             None,
         )
+        drill = next((c for c in args.resources if _ops_command(c) == "drill"), None)
+
         if rollout is None or hpa is None or redis is None:
             continue  # nothing to size: the tier's own policies report what is missing
         by_urn = {g.urn: g for g in groups}
@@ -305,6 +339,8 @@ def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Itera
             else math.inf,
             gateway_min=as_int(get(hpa.props, "spec.minReplicas"), 0) or 0,
             redis_node_memory_mi=min((x[1] for x in redis_sizes), default=0),
+            drill_memory_limit_bytes=_job_memory(drill),
+            backup_memory_limit_bytes=_job_memory(backup),
         )
         try:
             result = plan(demand, baseline, supply)
@@ -318,6 +354,8 @@ def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Itera
             "operations": redis.urn,
             "backup": backup.urn if backup else record.urn,
             "restore": record.urn,
+            "drill": drill.urn if drill else record.urn,
+            "backup-job": backup.urn if backup else record.urn,
         }
         for constraint, message in zip(result.constraints, result.shortfalls, strict=True):
             yield f"The declared peak does not fit: {message}.", where[constraint]
@@ -517,7 +555,10 @@ POLICIES = [
     ),
     stack_policy(
         name="capacity-require-declared-peak",
-        description="Replicas, node groups, Redis memory and backup times carry the stack's declared peak.",
+        description=(
+            "Replicas, node groups, Redis memory, backup times and the backup and drill jobs' memory carry the "
+            "stack's declared peak."
+        ),
         rule=declared_peak,
         severity=Severity.HIGH,
         remediation="Raise the number named or lower the declared peak (`python -m ops capacity` shows the plan).",

@@ -18,6 +18,10 @@ Formulas (every input named in :class:`Demand`, :class:`Baseline` and :class:`Su
 * Redis throughput: the peak with headroom within the measured operations per second;
 * backup: the dataset times the measured seconds per MiB, within the backup job's deadline; restore
   likewise within the restore objective;
+* jobs: the restore drill loads the dataset into a scratch Redis in its own pod, so its memory limit
+  holds ``needed * DRILL_LOAD_FACTOR + DRILL_SCRATCH_SERVER_BYTES + JOB_PROCESS_BYTES``
+  (:func:`drill_memory_need`, the drill's own pre-load check in ``ops/runtime/pod_limits.py``) and
+  fits one main node; the backup job streams, so its limit holds ``JOB_PROCESS_BYTES``;
 * replication backlog (:func:`replication_backlog_need`): the replication stream's rate,
   ``peak * (1 - read_share) * (value_bytes + REPL_WRITE_OVERHEAD_BYTES)``, times the link outage to
   ride out, times ``1 + headroom``: what a replica needs to resume with a partial resync.
@@ -35,6 +39,16 @@ REPL_WRITE_OVERHEAD_BYTES = 64
 (``settings.REPL_WRITE_OVERHEAD_BYTES``, which a test holds equal)."""
 REPL_BACKLOG_FLOOR_BYTES = 64 * MIB
 """The smallest replication backlog the program sets (``settings.REPL_BACKLOG_FLOOR_BYTES``)."""
+JOB_PROCESS_BYTES = 200 * MIB
+DRILL_SCRATCH_SERVER_BYTES = 64 * MIB
+DRILL_LOAD_FACTOR = 1.15
+"""``ops/runtime/pod_limits.py``'s figures (a test holds them equal): the ops process tree's bounded
+peak, an empty scratch ``redis-server``, and the scratch server's memory over the source's."""
+
+
+def drill_memory_need(dataset_bytes: float) -> float:
+    """Memory a restore drill's pod needs to load a dataset of ``dataset_bytes``."""
+    return math.ceil(dataset_bytes * DRILL_LOAD_FACTOR) + DRILL_SCRATCH_SERVER_BYTES + JOB_PROCESS_BYTES
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,10 @@ class Supply:
     gateway_min: int = 0
     redis_node_memory_mi: float = 0.0
     """Allocatable memory of the smallest Redis node (0: unknown, not checked)."""
+    drill_memory_limit_bytes: float = 0.0
+    """Memory limit of the restore drill's pod (0: no drill, not checked)."""
+    backup_memory_limit_bytes: float = 0.0
+    """Memory limit of the backup job's pod (0: no backup job, not checked)."""
 
 
 @dataclass
@@ -97,10 +115,12 @@ class Plan:
     rdb_mib: float
     backup_seconds: float
     restore_seconds: float
+    drill_memory_bytes: float = 0.0
+    """What the restore drill's pod needs to load the dataset with its headroom."""
     shortfalls: list[str] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     """For each shortfall, what falls short: ``gateway``, ``nodes``, ``memory``, ``operations``,
-    ``backup`` or ``restore``."""
+    ``backup``, ``restore``, ``drill`` or ``backup-job``."""
 
     def short(self, constraint: str, message: str) -> None:
         self.constraints.append(constraint)
@@ -161,6 +181,7 @@ def plan(d: Demand, b: Baseline, s: Supply) -> Plan:
         rdb_mib=dataset_mib * b.rdb_ratio,
         backup_seconds=dataset_mib * b.backup_seconds_per_mib,
         restore_seconds=dataset_mib * b.restore_seconds_per_mib,
+        drill_memory_bytes=drill_memory_need(needed),
     )
     if pods_zone_lost > s.gateway_max:
         out.short(
@@ -202,6 +223,26 @@ def plan(d: Demand, b: Baseline, s: Supply) -> Plan:
             "restore",
             f"a restore of {dataset_mib:.0f} MiB takes about {out.restore_seconds:.0f} s, beyond the "
             f"{d.restore_objective_seconds:.0f} s restore objective",
+        )
+    if s.drill_memory_limit_bytes and s.drill_memory_limit_bytes < out.drill_memory_bytes:
+        out.short(
+            "drill",
+            f"the restore drill's memory limit ({_gib(s.drill_memory_limit_bytes)}) is below the "
+            f"{_gib(out.drill_memory_bytes)} its pod needs to load {_gib(needed)} of dataset (with headroom) beside "
+            "the job: it would be refused every week (settings.drill_memory sizes it)",
+        )
+    node_bytes = s.main_node_memory_mi * MIB
+    if s.drill_memory_limit_bytes and node_bytes and s.drill_memory_limit_bytes > node_bytes:
+        out.short(
+            "drill",
+            f"the restore drill's pod ({_gib(s.drill_memory_limit_bytes)}) does not fit a main node's "
+            f"{_gib(node_bytes)} allocatable",
+        )
+    if s.backup_memory_limit_bytes and s.backup_memory_limit_bytes < JOB_PROCESS_BYTES:
+        out.short(
+            "backup-job",
+            f"the backup job's memory limit ({s.backup_memory_limit_bytes / MIB:.0f} MiB) is below the "
+            f"{JOB_PROCESS_BYTES / MIB:.0f} MiB its process tree peaks at",
         )
     return out
 
