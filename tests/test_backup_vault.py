@@ -27,6 +27,7 @@ def _declare(dr: bool = True, locks: bool = True) -> Any:
                 ops_image="ghcr.io/example/ops:1.0.0",
                 storage_class="gp3-encrypted",
                 scratch_size="30Gi",
+                drill_memory="2Gi",
                 object_lock_days=14 if locks else None,
                 vault_lock={"min_retention_days": 7, "max_retention_days": 35, "changeable_for_days": 3}
                 if locks
@@ -193,3 +194,26 @@ def test_weekly_restore_drill(rec: Recording) -> None:
     assert _parser().parse_args(in_scratch(args)).command == "drill"
     spool = next(v for v in pod["volumes"] if v["name"] == "spool")
     assert "ephemeral" in spool
+
+
+def test_the_job_asking_sentinel_has_the_sentinels_password(rec: Recording) -> None:
+    """The RedisSentinel takes the Redis password Secret as its own ``requirepass``: a backup job that
+    asks Sentinel without it fails with "Authentication required" (run for real in test_image_jobs)."""
+    pod = rec.one("kubernetes:batch/v1:CronJob", "bk-redis-backup").inputs["spec"]["jobTemplate"]["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert "--sentinel" in container["args"]
+    env = {e["name"]: e.get("valueFrom") for e in container["env"]}
+    assert (
+        env["REDIS_SENTINEL_PASSWORD"]
+        == env["REDIS_PASSWORD"]
+        == {"secretKeyRef": {"name": "redis-auth", "key": "password"}}
+    )
+    drill = rec.one("kubernetes:batch/v1:CronJob", "bk-redis-restore-drill").inputs["spec"]["jobTemplate"]["spec"]
+    drill_env = {e["name"] for e in drill["template"]["spec"]["containers"][0]["env"]}
+    assert "REDIS_SENTINEL_PASSWORD" not in drill_env  # the drill asks no Sentinel
+
+
+def test_the_drill_pod_gets_the_memory_it_is_given_request_equal_to_limit(rec: Recording) -> None:
+    drill = rec.one("kubernetes:batch/v1:CronJob", "bk-redis-restore-drill").inputs["spec"]["jobTemplate"]["spec"]
+    resources = drill["template"]["spec"]["containers"][0]["resources"]
+    assert resources["requests"]["memory"] == resources["limits"]["memory"] == "2Gi"
