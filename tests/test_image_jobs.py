@@ -166,6 +166,7 @@ def test_backup_through_a_password_protected_sentinel_and_a_drill_over_its_limit
     report = _report(done)
     assert report["key_count"] == keys and report["verified"] is True
     assert done.peak_bytes < quantity(backup["containers"][0]["resources"]["limits"]["memory"])
+    print(f"backup through Sentinel: {keys} keys, peak {done.peak_mib:.0f} MiB, {done.seconds:.1f}s")
 
     refused = run_pod(image, drill, secrets=SECRETS, env=aws, memory_limit=SCALED_LIMIT, workdir=tmp_path / "drill")
     assert refused.returncode == 1 and not refused.oom_killed, refused.stderr[-2000:]
@@ -191,6 +192,7 @@ def test_dr_backup_and_a_drill_at_its_limit(
     swap = {REDIS_SERVICE: f"127.0.0.1:{source.port}"}
     done = run_pod(image, backup, secrets=SECRETS, env=aws, swap=swap, workdir=tmp_path / "backup")
     assert _report(done)["key_count"] == keys
+    print(f"DR backup: {keys} keys, peak {done.peak_mib:.0f} MiB, {done.seconds:.1f}s")
 
     run = run_pod(image, drill, secrets=SECRETS, env=aws, memory_limit=SCALED_LIMIT, workdir=tmp_path / "drill")
     report = _report(run)
@@ -218,6 +220,7 @@ def test_smoke_analysis_job(
     run = run_pod(image, plan_pods[name], swap=swap, workdir=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert not run.oom_killed
+    print(f"{name}: peak {run.peak_mib:.0f} MiB, {run.seconds:.1f}s")
 
 
 class _KubeApi:
