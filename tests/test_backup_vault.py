@@ -15,7 +15,6 @@ from ops.cli import _parser
 from ops.offline.engine import run_program
 from tests.conftest import Recording
 
-
 NODE_ROLE = "arn:aws:iam::123456789012:role/primary-nodes"
 
 

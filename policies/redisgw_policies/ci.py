@@ -38,6 +38,7 @@ ECR_IMAGE = re.compile(
     r"(?P<repository>[a-z0-9][a-z0-9._/-]*?)(?::[\w][\w.-]{0,127})?(?:@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
 """An image in an ECR registry: registry host, repository, optional tag, optional digest."""
+KMS_ARN = re.compile(r"arn:(?P<partition>aws[a-z-]*):kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[\w-]+")
 PUSH_ACTIONS = ("ecr:putimage", "ecr:initiatelayerupload", "ecr:uploadlayerpart", "ecr:completelayerupload")
 
 
@@ -94,14 +95,24 @@ def pinned_ops_image(args: StackValidationArgs, config: Mapping[str, Any]) -> Fi
     """Jobs run the ops image from the stack's own ECR repository, pinned by digest.
 
     The stack's repositories are the ECR repositories it declares: their ``name`` (an input, known
-    at every preview) and, once known, their ``repositoryUrl`` (account and region included). A
-    repository of the same name in another account or region is refused as soon as the URL is known."""
+    at every preview) in their registry, ``<account>.dkr.ecr.<region>.amazonaws.com``. The registry
+    comes from ``repositoryUrl`` where the engine knows it (the state of an existing repository),
+    else from the ARN of the repository's KMS key (ECR takes a key of its own region; the program
+    creates it in the repository's account). Only on a first preview, before either exists, does the
+    name alone decide."""
     names: set[str] = set()
     urls: set[str] = set()
     for repository in of_type(args, REPOSITORY):
         props = _known(repository.props)
-        names.update(strings(props.get("name")))
-        urls.update(strings(props.get("repositoryUrl")))
+        repository_names = strings(props.get("name"))
+        names.update(repository_names)
+        known_urls = strings(props.get("repositoryUrl"))
+        for encryption in maps(props.get("encryptionConfigurations")) + maps(props.get("encryptionConfiguration")):
+            key = KMS_ARN.fullmatch(str(_known(encryption).get("kmsKey") or ""))
+            if key is not None and not known_urls:
+                suffix = ".amazonaws.com.cn" if key["partition"] == "aws-cn" else ".amazonaws.com"
+                known_urls = [f"{key['account']}.dkr.ecr.{key['region']}{suffix}/{n}" for n in repository_names]
+        urls.update(known_urls)
     own = ", ".join(sorted(urls or names)) or "none declared"
     for resource, kind, container, image in batch_images(args):
         label = f"{kind} {_name(resource)} container {container}"
@@ -131,7 +142,7 @@ def pinned_ops_image(args: StackValidationArgs, config: Mapping[str, Any]) -> Fi
         if match["digest"] is None:
             yield (
                 Finding(
-                    f"{label} runs {image} by tag only: pin the digest the pipeline pushed and signed.",
+                    f"{label} runs {image} by tag, without a digest: pin the digest the pipeline pushed and signed.",
                     container=container,
                 ),
                 resource.urn,
