@@ -860,6 +860,11 @@ def test_every_batch_job_of_the_plan_runs_the_pinned_ops_image(production: list[
         # The staging stack's repository is not production's.
         ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-staging/ops@" + DIGEST, "not from the stack's own"),
         (f"{OPS_REPOSITORY}@sha256:abc", "not from the stack's own"),
+        # Look-alikes: another host that ends like ECR, a path that embeds it, a digest in capitals.
+        (OPS_REPOSITORY.replace(".com/", ".com.evil.example/") + "@" + DIGEST, "not from the stack's own"),
+        ("evil.example/" + OPS_REPOSITORY + "@" + DIGEST, "from evil.example, not from the stack's own"),
+        (f"{OPS_REPOSITORY}@{DIGEST.upper()}", "not from the stack's own"),
+        (f"{OPS_REPOSITORY}/../ops@{DIGEST}", "not from the stack's own"),
         ("", "names no image"),
     ],
 )
