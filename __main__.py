@@ -198,6 +198,8 @@ backup_args = BackupVaultArgs(
     dr_provider=dr,
     dr_region=cfg.dr.region if cfg.dr.enabled else None,
     runbook_base_url=cfg.monitoring.runbook_base_url,
+    ops_repository_name=f"{cluster_name}/ops",
+    image_pull_role_arns=(cluster.node_role_arn,),
     protect=cfg.protect_stateful_resources,
 )
 backups = BackupVault(
@@ -312,3 +314,4 @@ pulumi.export("grafanaAdminSecret", monitoring.grafana_admin_secret)
 pulumi.export("backupBucket", backups.bucket_name)
 pulumi.export("backupReplicaBucket", backups.replica_bucket_name)
 pulumi.export("backupVaultArn", backups.vault_arn)
+pulumi.export("opsImageRepositoryUrl", backups.ops_repository_url)

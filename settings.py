@@ -366,6 +366,26 @@ def cpu_millis(value: str) -> int:
     return int(m.group(2)) if m.group(2) is not None else round(float(m.group(1)) * 1000)
 
 
+OPS_IMAGE_RE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d)\.amazonaws\.com(\.cn)?"
+    r"/(?P<repository>(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*)"
+    r"(?::(?P<tag>\w[\w.-]{0,127}))?@sha256:(?P<digest>[a-f0-9]{64})$"
+)
+"""The ops image as the stacks pin it: from an ECR repository, by digest (a tag beside it is a label).
+The pipeline builds, scans and signs one image and pushes it to the stack's repository; a digest
+names exactly those bytes, where a tag names whatever was pushed last under it."""
+
+
+def ops_image(value: str, key: str) -> str:
+    """``value`` if it names an image in an ECR repository by digest, else ValueError naming ``key``."""
+    if not OPS_IMAGE_RE.fullmatch(value):
+        raise ValueError(
+            f"{key} {value!r} must be an ECR image pinned by digest: "
+            "<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag]@sha256:<64 hex>"
+        )
+    return value
+
+
 def _image(value: str, key: str) -> str:
     if not _IMAGE_RE.fullmatch(value):
         raise ValueError(f"{key} {value!r} must be registry/repository:tag or @sha256 digest")
@@ -584,7 +604,8 @@ class BackupSettings(_Model):
     """Redis backups: S3 (RDB streams), AWS Backup (EBS snapshots), schedules and retention tiers."""
 
     ops_image: str
-    """The ops image the backup and drill CronJobs run (built from ``Dockerfile``)."""
+    """The ops image the backup, drill, readiness and smoke jobs run (built from ``Dockerfile`` by the
+    pipeline and pushed to the stack's own ECR repository): pinned by digest, see :data:`OPS_IMAGE_RE`."""
     schedule: str = "*/15 * * * *"
     drill_schedule: str = "0 4 * * 1"
     scratch_size: str = "20Gi"
@@ -600,7 +621,7 @@ class BackupSettings(_Model):
     @field_validator("ops_image")
     @classmethod
     def _img(cls, v: str) -> str:
-        return _image(v, "opsImage")
+        return ops_image(v, "opsImage")
 
     @field_validator("schedule", "drill_schedule")
     @classmethod
@@ -881,6 +902,12 @@ class StackSettings(_Model):
                     f"({self.dr.node_groups.redis.max_size}) must hold redis.replicas ({self.redis.replicas}): "
                     "one Redis pod per node",
                 )
+        ops = OPS_IMAGE_RE.fullmatch(self.backup.ops_image)
+        if ops is not None and ops["region"] != self.region:
+            raise _RelationError(
+                ("backup", "opsImage"),
+                f"is in region {ops['region']}: the stack's ops repository is in its primary region {self.region}",
+            )
         problem = _replication_problem(self)
         if problem is not None:
             raise _RelationError(*problem)

@@ -13,11 +13,23 @@ Two independent backup paths, so one failure mode never takes both:
 * **Volume snapshots** every hour: an AWS Backup plan snapshots the Redis EBS volumes (selected by
   the PVC-namespace tag the EBS CSI driver sets) into a vault with Vault Lock where configured, and
   copies each recovery point to a vault in the DR region.
+
+The component also owns the **ops image repository** (ECR), because the jobs it declares are what
+that image exists for: the backup and restore-drill CronJobs here, and beside them the readiness
+CronJob and the rollout's smoke-test Job, which run the same image. The repository is part of the
+recovery path (a restore runs the image), so it lives and is protected with the backups rather than
+with the cluster: ``EksCluster`` is instantiated a second time for the DR region, and a second
+repository there would hold nothing the pipeline pushed. The repository is ``redisgw-<stack>/ops``:
+tags immutable, scanned on push, encrypted with its own customer-managed key, pull granted to the
+nodes' role by the repository policy, and a lifecycle that keeps the last release images, expires
+untagged images and keeps a bounded history of branch builds. The pipeline pushes one image per
+deployment and pins its digest in the stack (README, "The ops image").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +96,58 @@ class BackupVaultArgs:
     dr_region: str | None = None
     runbook_base_url: str = ""
     """``docs/runbooks`` as users browse it: the replication alarms link their runbook section."""
+    ops_repository_name: str = "redisgw/ops"
+    """Name of the ECR repository of the ops image (the program passes ``redisgw-<stack>/ops``)."""
+    image_pull_role_arns: Sequence[pulumi.Input[str]] = ()
+    """Roles that pull the ops image (the nodes' role); the repository policy grants them pull only."""
+    ops_releases_kept: int = 30
+    """Release images (tags ``v*``) the repository keeps; older releases expire."""
+    ops_builds_kept: int = 50
+    """Other tagged images (branch builds) the repository keeps; older ones expire."""
+    ops_untagged_days: int = 14
+    """Days after which an untagged image (a layer of an aborted push, an untagged rebuild) expires."""
     protect: bool = True
+
+
+OPS_IMAGE_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+"""What a node needs to pull an image from the ops repository (``GetAuthorizationToken`` is registry-wide)."""
+
+
+def ops_repository_lifecycle(releases_kept: int, builds_kept: int, untagged_days: int) -> str:
+    """The ECR lifecycle policy of the ops repository. Rules apply in priority order and an image
+    that matches a rule's tag selection is never expired by a later rule, so releases are counted
+    only against ``releases_kept``."""
+    rules = [
+        {
+            "rulePriority": 1,
+            "description": f"Keep the last {releases_kept} release images (v* tags)",
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPatternList": ["v*"],
+                "countType": "imageCountMoreThan",
+                "countNumber": releases_kept,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": f"Expire untagged images {untagged_days} days after their push",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": untagged_days,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 3,
+            "description": f"Keep the last {builds_kept} other images (branch builds)",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": builds_kept},
+            "action": {"type": "expire"},
+        },
+    ]
+    return json.dumps({"rules": rules})
 
 
 class BackupVault(pulumi.ComponentResource):
@@ -105,6 +168,9 @@ class BackupVault(pulumi.ComponentResource):
     replica_bucket_arn: pulumi.Output[str | None]
     dr_key_arn: pulumi.Output[str | None]
     """KMS key of backups in the DR region, when DR is on."""
+    ops_repository_url: pulumi.Output[str]
+    """``<account>.dkr.ecr.<region>.amazonaws.com/<name>``: where the pipeline pushes the ops image."""
+    ops_repository_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: BackupVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("redisgw:index:BackupVault", name, None, opts)
@@ -194,6 +260,8 @@ class BackupVault(pulumi.ComponentResource):
             opts=child,
         )
 
+        repository = self._ops_repository(name, args, stateful)
+
         # -- the jobs, in the cluster ------------------------------------------------------------
         job_role_arn = backup_jobs(
             name,
@@ -217,8 +285,11 @@ class BackupVault(pulumi.ComponentResource):
         self.dr_key_arn = dr_key.arn if dr_key is not None else none
         self.dr_vault_arn = dr_vault.arn if dr_vault is not None else none
         self.dr_vault_name = dr_vault.name if dr_vault is not None else none
+        self.ops_repository_url = repository.repository_url
+        self.ops_repository_arn = repository.arn
         self.register_outputs(
             {
+                "ops_repository_url": self.ops_repository_url,
                 "bucket_name": self.bucket_name,
                 "bucket_arn": self.bucket_arn,
                 "key_arn": self.key_arn,
@@ -227,6 +298,53 @@ class BackupVault(pulumi.ComponentResource):
                 "replica_bucket_name": self.replica_bucket_name,
             }
         )
+
+    @staticmethod
+    def _ops_repository(name: str, args: BackupVaultArgs, stateful: pulumi.ResourceOptions) -> aws.ecr.Repository:
+        """The ECR repository of the ops image, with its key, lifecycle and pull policy."""
+        child = pulumi.ResourceOptions(parent=stateful.parent)
+        key = encryption_key(
+            f"{name}-ops-image-key", description="Encrypts the ops image repository", region=args.region, opts=stateful
+        )
+        repository = aws.ecr.Repository(
+            f"{name}-ops-image",
+            name=args.ops_repository_name,
+            # A tag names one image forever; the stacks pin digests anyway (settings.OPS_IMAGE_RE).
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            encryption_configurations=[
+                aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=key.arn)
+            ],
+            # An unprotected stack (staging) tears down with its images; a protected one keeps them.
+            force_delete=not args.protect,
+            opts=stateful,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-ops-image-lifecycle",
+            repository=repository.name,
+            policy=ops_repository_lifecycle(args.ops_releases_kept, args.ops_builds_kept, args.ops_untagged_days),
+            opts=child,
+        )
+        if args.image_pull_role_arns:
+            aws.ecr.RepositoryPolicy(
+                f"{name}-ops-image-pull",
+                repository=repository.name,
+                policy=pulumi.Output.json_dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "NodesPull",
+                                "Effect": "Allow",
+                                "Principal": {"AWS": list(args.image_pull_role_arns)},
+                                "Action": list(OPS_IMAGE_PULL_ACTIONS),
+                            }
+                        ],
+                    }
+                ),
+                opts=child,
+            )
+        return repository
 
     @staticmethod
     def _lock(name: str, vault: aws.backup.Vault, args: BackupVaultArgs, opts: pulumi.ResourceOptions) -> None:

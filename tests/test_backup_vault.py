@@ -15,8 +15,10 @@ from ops.cli import _parser
 from ops.offline.engine import run_program
 from tests.conftest import Recording
 
+NODE_ROLE = "arn:aws:iam::123456789012:role/primary-nodes"
 
-def _declare(dr: bool = True, locks: bool = True) -> Any:
+
+def _declare(dr: bool = True, locks: bool = True, pull_roles: tuple[str, ...] = (NODE_ROLE,)) -> Any:
     def program() -> None:
         provider = aws.Provider("dr", region="eu-central-1") if dr else None
         BackupVault(
@@ -24,7 +26,10 @@ def _declare(dr: bool = True, locks: bool = True) -> Any:
             BackupVaultArgs(
                 region="eu-west-1",
                 namespace="redis-system",
-                ops_image="ghcr.io/example/ops:1.0.0",
+                ops_image=(
+                    "123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops"
+                    "@sha256:7edf7809dcfacef9d62cb22a4ed1003510960625b41abf4423d4a2da22bd1a79"
+                ),
                 storage_class="gp3-encrypted",
                 scratch_size="30Gi",
                 drill_memory="2Gi",
@@ -40,6 +45,8 @@ def _declare(dr: bool = True, locks: bool = True) -> Any:
                 redis_app_label="redis",
                 dr_provider=provider,
                 dr_region="eu-central-1" if dr else None,
+                ops_repository_name="redisgw-test/ops",
+                image_pull_role_arns=pull_roles,
             ),
             opts=pulumi.ResourceOptions(),
         )
@@ -217,3 +224,61 @@ def test_the_drill_pod_gets_the_memory_it_is_given_request_equal_to_limit(rec: R
     drill = rec.one("kubernetes:batch/v1:CronJob", "bk-redis-restore-drill").inputs["spec"]["jobTemplate"]["spec"]
     resources = drill["template"]["spec"]["containers"][0]["resources"]
     assert resources["requests"]["memory"] == resources["limits"]["memory"] == "2Gi"
+
+
+# -- the ops image repository ----------------------------------------------------------------------
+
+
+def test_ops_repository_is_immutable_scanned_and_encrypted_with_its_own_key(rec: Recording) -> None:
+    repository = rec.one("aws:ecr/repository:Repository")
+    assert repository.name == "bk-ops-image" and repository.inputs["name"] == "redisgw-test/ops"
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    (encryption,) = repository.inputs["encryptionConfigurations"]
+    assert encryption["encryptionType"] == "KMS"
+    (key_urn,) = repository.property_dependencies["encryptionConfigurations"]
+    key = rec.by_urn(key_urn)
+    assert key.name == "bk-ops-image-key" and key.inputs["enableKeyRotation"] is True  # not the backups' key
+    assert encryption["kmsKey"].startswith("arn:aws:kms:eu-west-1:123456789012:key/")  # the primary region
+    assert repository.protect and key.protect  # the stack's protection, like the backups
+    assert repository.inputs["forceDelete"] is False
+
+
+def test_ops_repository_lifecycle_keeps_releases_and_expires_untagged_images(rec: Recording) -> None:
+    lifecycle = rec.one("aws:ecr/lifecyclePolicy:LifecyclePolicy", "bk-ops-image-lifecycle")
+    assert lifecycle.inputs["repository"] == "redisgw-test/ops"
+    rules = {r["rulePriority"]: r for r in json.loads(lifecycle.inputs["policy"])["rules"]}
+    assert sorted(rules) == [1, 2, 3]
+    assert rules[1]["selection"] == {
+        "tagStatus": "tagged",
+        "tagPatternList": ["v*"],
+        "countType": "imageCountMoreThan",
+        "countNumber": 30,
+    }
+    assert rules[2]["selection"] == {
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": 14,
+    }
+    # ECR requires a rule on any tag status to come last; releases matched above are never expired by it.
+    assert rules[3]["selection"]["tagStatus"] == "any" and max(rules) == 3
+    assert all(r["action"] == {"type": "expire"} for r in rules.values())
+
+
+def test_ops_repository_policy_lets_the_nodes_pull_and_nothing_else(rec: Recording) -> None:
+    policy = rec.one("aws:ecr/repositoryPolicy:RepositoryPolicy", "bk-ops-image-pull")
+    assert policy.inputs["repository"] == "redisgw-test/ops"
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": [NODE_ROLE]}
+    assert sorted(statement["Action"]) == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    ]
+
+
+def test_without_pull_roles_no_repository_policy_is_declared(run_component: Any) -> None:
+    rec = run_component(_declare(dr=False, locks=False, pull_roles=()))
+    assert rec.one("aws:ecr/repository:Repository").inputs["name"] == "redisgw-test/ops"
+    assert not rec.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")

@@ -21,7 +21,10 @@ SAMPLES = {
     "--bucket": "redisgw-backups",
     "--backup": "20261126T131500.000000Z",
     "--primary": "10.0.1.5:6379",
-    "--image": "ghcr.io/ai-decenter/redis-gateway-ops:0.1.0",
+    "--image": (
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops"
+        "@sha256:7edf7809dcfacef9d62cb22a4ed1003510960625b41abf4423d4a2da22bd1a79"
+    ),
     "--region": "eu-west-1",
     "--target-url": "redis://10.0.1.5:6379",
     "--redis-url": "redis://10.0.1.5:6379",

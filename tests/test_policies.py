@@ -20,7 +20,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs
 
-from redisgw_policies import DOMAINS, POLICIES, capacity, data, edge, eks, network, platform, workloads
+from redisgw_policies import DOMAINS, POLICIES, capacity, ci, data, edge, eks, network, platform, workloads
 from redisgw_policies._cron import max_gap_minutes
 from redisgw_policies._policy import Finding, exemption_state, region_of
 from tests.conftest import Recording
@@ -445,6 +445,25 @@ STACK_CASES: list[StackCase] = [
         {},
     ),
     (
+        "k8s-job-require-pinned-ops-image",
+        ci.pinned_ops_image,
+        lambda rs: mutated(
+            rs,
+            ":CronJob",
+            lambda p: p["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0].update(
+                image="ghcr.io/ai-decenter/redis-gateway-ops:0.1.0"
+            ),
+            "backups-redis-backup",
+        ),
+        {},
+    ),
+    (
+        "ecr-repository-require-hardening",
+        ci.ecr_repository,
+        lambda rs: mutated(rs, ":Repository", _set("imageTagMutability", "MUTABLE"), "backups-ops-image"),
+        {},
+    ),
+    (
         "redis-replication-require-sized-backlog",
         capacity.sized_backlog,
         lambda rs: mutated(
@@ -790,3 +809,157 @@ def test_a_configmap_value_unknown_during_preview_does_not_hide_the_others(
     )
     found = list(platform.configmap_secrets(StackValidationArgs([cm], {}), {}))
     assert [m.split("key ")[1].split(";")[0] for m, _ in found] == findings
+
+
+# -- the ops image: the stack's own repository, by digest ------------------------------------------
+
+OPS_REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops"
+DIGEST = "sha256:" + "ab" * 32
+
+
+def _ops_images(resources: list[PolicyResource]) -> dict[str, str]:
+    return {f"{r.name}/{c}": str(image) for r, _, c, image in ci.batch_images(StackValidationArgs(resources, {}))}
+
+
+def _with_image(resources: list[PolicyResource], name: str, image: str) -> list[PolicyResource]:
+    def change(props: dict[str, Any]) -> None:
+        if "jobTemplate" in props["spec"]:
+            props["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"] = image
+        else:  # the smoke-test AnalysisTemplate
+            metric = next(m for m in props["spec"]["metrics"] if "job" in m["provider"])
+            metric["provider"]["job"]["spec"]["template"]["spec"]["containers"][0]["image"] = image
+
+    kind = ":AnalysisTemplate" if name.endswith("smoke-test") else ":CronJob"
+    return mutated(resources, kind, change, name)
+
+
+def _pinned(resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
+    return list(ci.pinned_ops_image(StackValidationArgs(resources, {}), {}))
+
+
+def test_every_batch_job_of_the_plan_runs_the_pinned_ops_image(production: list[PolicyResource]) -> None:
+    images = _ops_images(production)
+    # The backup and drill CronJobs, the readiness CronJob and the rollout's smoke-test Job.
+    assert {"backups-redis-backup/ops", "backups-redis-restore-drill/ops", "readiness-cronjob/ops"} <= set(images)
+    assert any(key.endswith("/smoke") for key in images)
+    for image in images.values():
+        assert image.startswith(OPS_REPOSITORY + "@sha256:")
+    assert _pinned(production) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("ghcr.io/ai-decenter/redis-gateway-ops@" + DIGEST, "from ghcr.io, not from the stack's own ECR repository"),
+        ("redis-gateway-ops:0.1.0", "from Docker Hub, not from the stack's own ECR repository"),
+        (f"{OPS_REPOSITORY}:0.1.0", "without a digest"),
+        (f"{OPS_REPOSITORY}", "without a digest"),
+        # Another account's repository of the same name, and the same account in another region.
+        ("210987654321.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops@" + DIGEST, "not from the stack's own"),
+        ("123456789012.dkr.ecr.us-east-1.amazonaws.com/redisgw-production/ops@" + DIGEST, "not from the stack's own"),
+        # The staging stack's repository is not production's.
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-staging/ops@" + DIGEST, "not from the stack's own"),
+        (f"{OPS_REPOSITORY}@sha256:abc", "not from the stack's own"),
+        # Look-alikes: another host that ends like ECR, a path that embeds it, a digest in capitals.
+        (OPS_REPOSITORY.replace(".com/", ".com.evil.example/") + "@" + DIGEST, "not from the stack's own"),
+        ("evil.example/" + OPS_REPOSITORY + "@" + DIGEST, "from evil.example, not from the stack's own"),
+        (f"{OPS_REPOSITORY}@{DIGEST.upper()}", "not from the stack's own"),
+        (f"{OPS_REPOSITORY}/../ops@{DIGEST}", "not from the stack's own"),
+        ("", "names no image"),
+    ],
+)
+@pytest.mark.parametrize("job", ["backups-redis-backup", "readiness-cronjob", "gateway-analysis-smoke-test"])
+def test_an_ops_job_from_another_registry_or_by_tag_only_is_blocked(
+    production: list[PolicyResource], job: str, image: str, expected: str
+) -> None:
+    findings = _pinned(_with_image(production, job, image))
+    assert findings, image
+    assert all(urn == find(production, "", job).urn for _, urn in findings)
+    assert any(expected in message for message, _ in findings), findings
+
+
+def test_a_known_repository_url_decides_over_the_key(production: list[PolicyResource]) -> None:
+    url = "210987654321.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops"
+    plan = mutated(production, ":Repository", _set("repositoryUrl", url), "backups-ops-image")
+    assert len(_pinned(plan)) == len(_ops_images(plan))  # the plan's images are in 123456789012
+    assert _pinned(_with_image(plan, "backups-redis-backup", f"{url}@{DIGEST}")) == _pinned(
+        without(plan, ":CronJob", "backups-redis-backup")
+    )
+
+
+def test_a_tag_beside_the_digest_is_a_label(production: list[PolicyResource]) -> None:
+    assert _pinned(_with_image(production, "backups-redis-backup", f"{OPS_REPOSITORY}:v1.4.0@{DIGEST}")) == []
+
+
+def test_without_its_own_repository_no_ops_job_passes(production: list[PolicyResource]) -> None:
+    findings = _pinned(without(production, ":Repository", "backups-ops-image"))
+    assert len(findings) == len(_ops_images(production))
+    assert all("(none declared)" in message for message, _ in findings)
+
+
+def test_while_the_repository_url_is_unknown_its_name_decides(production: list[PolicyResource]) -> None:
+    """A first preview knows the repository's name (an input), not its URL (an output)."""
+
+    def unknown(props: dict[str, Any]) -> None:
+        props.pop("repositoryUrl", None)
+        props["encryptionConfigurations"] = [{"encryptionType": "KMS"}]  # the key's ARN: not yet known
+
+    plan = mutated(production, ":Repository", unknown, "backups-ops-image")
+    assert _pinned(plan) == []
+    # The name decides alone: the same name in another account cannot be told apart yet.
+    assert (
+        _pinned(_with_image(plan, "readiness-cronjob", OPS_REPOSITORY.replace("123456789012", "2" * 12) + "@" + DIGEST))
+        == []
+    )
+    other = _with_image(
+        plan, "backups-redis-backup", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/other/ops@" + DIGEST
+    )
+    assert _pinned(other)
+
+
+def test_the_dr_regions_jobs_are_judged_against_the_primarys_repository(stack_run: Callable[[str], Recording]) -> None:
+    """The standby's backup jobs pull the primary's image: the policy judges the whole stack at once."""
+    from tests.policy_harness import evaluate_stack, pack_config
+
+    plan = as_policy_resources(stack_run("production"))
+    dr_jobs = [r for r in plan if region_of(r) == "dr" and r.resource_type.endswith(":CronJob")]
+    assert dr_jobs
+    policy = [p for p in POLICIES if p.name == "k8s-job-require-pinned-ops-image"]
+    assert evaluate_stack(plan, pack_config("production"), policy) == []
+    broken = _with_image(plan, dr_jobs[0].name, "ghcr.io/ai-decenter/redis-gateway-ops:0.1.0")
+    hits = evaluate_stack(broken, pack_config("production"), policy)
+    assert [h.urn for h in hits] == [dr_jobs[0].urn]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_set("imageScanningConfiguration", {"scanOnPush": False}), "does not scan images on push"),
+        (_set("encryptionConfigurations", [{"encryptionType": "AES256"}]), "customer-managed KMS key"),
+        (_set("imageTagMutability", "MUTABLE"), "mutable tags"),
+        (_set("name", "renamed/ops"), "no lifecycle policy"),
+    ],
+)
+def test_a_weakened_ecr_repository_is_reported(
+    production: list[PolicyResource], change: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    args = StackValidationArgs(mutated(production, ":Repository", change, "backups-ops-image"), {})
+    findings = list(ci.ecr_repository(args, {}))
+    assert [m for m, _ in findings if expected in m], findings
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ({"Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage"]}, "grants access to everyone"),
+        ({"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:role/x"]}, "Action": "ecr:*"}, "push"),
+        ({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/x"}, "Action": "ecr:Put*"}, "push"),
+    ],
+)
+def test_a_repository_policy_that_grants_push_or_everyone_is_reported(
+    production: list[PolicyResource], statement: dict[str, Any], expected: str
+) -> None:
+    document = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    plan = mutated(production, ":RepositoryPolicy", _set("policy", document), "backups-ops-image-pull")
+    findings = list(ci.ecr_repository(StackValidationArgs(plan, {}), {}))
+    assert [m for m, _ in findings if expected in m], findings

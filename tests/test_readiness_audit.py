@@ -19,7 +19,10 @@ ARGS = ReadinessAuditArgs(
     stack="production",
     namespace="redis-system",
     namespaces=("redis-system", "monitoring"),
-    ops_image="ghcr.io/ai-decenter/redis-gateway-ops:0.1.0",
+    ops_image=(
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops"
+        "@sha256:7edf7809dcfacef9d62cb22a4ed1003510960625b41abf4423d4a2da22bd1a79"
+    ),
     schedule="17 6 * * *",
     region="eu-west-1",
     cluster_name="redisgw-production",

@@ -221,6 +221,36 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
         "redisgw:redis.image: image 'quay.io/opstree/redis' must be registry/repository:tag or @sha256 digest",
     ),
     (
+        "ops-image-by-tag",
+        [("redisgw:backup.opsImage", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops:0.1.0")],
+        "redisgw:backup.opsImage: opsImage '123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops:0.1.0'"
+        " must be an ECR image pinned by digest",
+    ),
+    (
+        "ops-image-not-from-ecr",
+        [("redisgw:backup.opsImage", "ghcr.io/ai-decenter/redis-gateway-ops@sha256:" + "a" * 64)],
+        "redisgw:backup.opsImage: opsImage 'ghcr.io/ai-decenter/redis-gateway-ops@sha256:"
+        + "a" * 64
+        + "' must be an ECR image pinned by digest",
+    ),
+    (
+        "ops-image-short-digest",
+        [("redisgw:backup.opsImage", "123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops@sha256:abc")],
+        "redisgw:backup.opsImage: opsImage '123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops"
+        "@sha256:abc' must be an ECR image pinned by digest",
+    ),
+    (
+        "ops-image-in-another-region",
+        [
+            (
+                "redisgw:backup.opsImage",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/redisgw-production/ops@sha256:" + "b" * 64,
+            )
+        ],
+        "redisgw:backup.opsImage: is in region us-east-1: "
+        "the stack's ops repository is in its primary region eu-west-1",
+    ),
+    (
         "gateway-min-above-max",
         [("redisgw:gateway.replicas.min", 30)],
         "redisgw:gateway.replicas: min (30) must not exceed max (20)",
@@ -678,3 +708,25 @@ def test_settings_and_the_pack_agree_on_the_replication_stream_per_write() -> No
 
     assert settings.REPL_WRITE_OVERHEAD_BYTES == capacity_model.REPL_WRITE_OVERHEAD_BYTES
     assert settings.REPL_BACKLOG_FLOOR_BYTES == capacity_model.REPL_BACKLOG_FLOOR_BYTES
+
+
+@pytest.mark.parametrize(
+    ("image", "accepted"),
+    [
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops@sha256:" + "0" * 64, True),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops:0.2.0@sha256:" + "0" * 64, True),
+        ("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/ops@sha256:" + "0" * 64, True),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops:0.2.0", False),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-production/ops@sha256:" + "G" * 64, False),
+        ("12345678901.dkr.ecr.eu-west-1.amazonaws.com/ops@sha256:" + "0" * 64, False),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example/ops@sha256:" + "0" * 64, False),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/Ops@sha256:" + "0" * 64, False),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/ops@sha256:" + "0" * 64 + "\n", False),
+    ],
+)
+def test_the_ops_image_is_an_ecr_image_pinned_by_digest(image: str, accepted: bool) -> None:
+    if accepted:
+        assert settings.ops_image(image, "opsImage") == image
+    else:
+        with pytest.raises(ValueError, match=r"opsImage .* must be an ECR image pinned by digest"):
+            settings.ops_image(image, "opsImage")

@@ -182,3 +182,32 @@ def test_application_sizes_come_from_the_stack_file(stack_run: StackRun, stack: 
     hpa = rec.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]
     assert hpa["minReplicas"] == minimum
     assert rec.one("aws:acm/certificate:Certificate").inputs["domainName"].startswith(host)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_ops_repository_per_stack_and_every_job_runs_its_image_by_digest(stack_run: StackRun, stack: str) -> None:
+    """The stack's own repository, in its primary region only (the DR region pulls from it), with
+    pull granted to the primary's nodes; every job of the stack, the DR region's included, runs the
+    image the stack file pins, which lives in that repository."""
+    import settings
+    from ops.offline.engine import load_stack_config
+
+    rec = stack_run(stack)
+    (repository,) = rec.of_type("aws:ecr/repository:Repository")
+    assert repository.inputs["name"] == f"redisgw-{stack}/ops"
+    assert repository.protect is (stack == "production")
+    assert not rec.dr().of_type("aws:ecr/repository:Repository")
+    policy = rec.one("aws:ecr/repositoryPolicy:RepositoryPolicy")
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    (node_role,) = statement["Principal"]["AWS"]
+    assert node_role.startswith("arn:aws:iam::123456789012:role/primary-nodes")
+    assert [rec.by_urn(u).name for u in policy.property_dependencies["policy"]] == ["primary-nodes"]
+    pinned = load_stack_config(stack).values["redisgw:backup"]["opsImage"]
+    match = settings.OPS_IMAGE_RE.fullmatch(pinned)
+    assert match is not None and match["repository"] == repository.inputs["name"]
+    images = [
+        c["image"]
+        for job in rec.of_type("kubernetes:batch/v1:CronJob")
+        for c in job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    ]
+    assert len(images) == (5 if stack == "production" else 3) and set(images) == {pinned}  # DR: backup, drill

@@ -188,7 +188,7 @@ def outcome(context: dict[str, Any]) -> dict[str, str]:
     jobs = load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]
     ran = {}
     for name, job in jobs.items():
-        if name == "checks" or ("if" in job and not evaluate(job["if"], context)):
+        if name in ("checks", "ops-image") or ("if" in job and not evaluate(job["if"], context)):
             continue
         if name.startswith("refuse"):
             ran["production"] = "refused"
@@ -396,3 +396,189 @@ def test_the_scorecard_before_the_rollout_tolerates_failing_items_only(
     assert result.returncode == job_exit, result.stdout + result.stderr
     assert ("::warning title=Readiness before the rollout::" in result.stdout) is warned
     assert "scorecard -m ops readiness --stack production" in result.stdout
+
+
+# -- the ops image: built, tested, described, audited, scanned; pushed and signed on deploys only ----
+
+DIGEST = "sha256:" + "c0" * 32
+
+
+def _jobs(workflow: str) -> dict[str, Any]:
+    return dict(load(ROOT / ".github" / "workflows" / workflow)["jobs"])
+
+
+def _step(job: dict[str, Any], predicate: Any) -> dict[str, Any]:
+    (found,) = [s for s in job["steps"] if predicate(s)]
+    return dict(found)
+
+
+def _uses(step: dict[str, Any], action: str) -> bool:
+    return str(step.get("uses", "")).startswith(action + "@")
+
+
+@pytest.mark.parametrize(("trigger", "context"), triggers(), ids=[t for t, _ in triggers()])
+def test_the_ops_image_is_published_for_exactly_the_stack_that_deploys(trigger: str, context: dict[str, Any]) -> None:
+    job = _jobs("deploy.yml")["ops-image"]
+    deployed = [stack for stack, strategy in EXPECTED[trigger].items() if strategy != "refused"]
+    assert bool(evaluate(job["if"], context)) is bool(deployed), trigger
+    if deployed:
+        assert evaluate(job["env"]["STACK"], context) == deployed[0]
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_each_deployment_pins_the_digest_it_pushed_before_anything_reads_the_stack(stack: str) -> None:
+    job = _jobs("deploy.yml")[stack]
+    assert "ops-image" in job["needs"]
+    steps = job["steps"]
+    pin = _index(steps, lambda s: s.get("name") == "Pin the ops image this run pushed and signed")
+    assert steps[pin]["env"]["OPS_IMAGE"] == "${{ needs.ops-image.outputs.image }}"
+    assert f"ops stack-set --stack {stack} redisgw:backup.opsImage" in steps[pin]["run"]
+    readers = [
+        i
+        for i, s in enumerate(steps)
+        if _uses(s, "pulumi/actions") or "make preview" in s.get("run", "") or "ops readiness" in s.get("run", "")
+    ]
+    assert readers and pin < min(readers)
+
+
+def test_only_the_publishing_job_holds_an_oidc_token() -> None:
+    holders = [
+        (workflow, name)
+        for workflow in ("deploy.yml", "pull-request.yml")
+        for name, job in _jobs(workflow).items()
+        if job.get("permissions", {}).get("id-token")
+    ]
+    assert holders == [("deploy.yml", "ops-image")]
+    assert _jobs("deploy.yml")["ops-image"]["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+@pytest.mark.parametrize("workflow", ["deploy.yml", "pull-request.yml"])
+def test_the_image_is_built_tested_described_audited_and_scanned_in_that_order(workflow: str) -> None:
+    steps = _jobs(workflow)["ops-image"]["steps"]
+    build = _index(steps, lambda s: "docker build" in s.get("run", ""))
+    tested = _index(steps, lambda s: "make test-image" in s.get("run", ""))
+    sbom = _index(steps, lambda s: _uses(s, "anchore/sbom-action"))
+    audit = _index(steps, lambda s: "pip_audit" in s.get("run", ""))
+    scan = _index(steps, lambda s: _uses(s, "anchore/scan-action"))
+    assert build < tested < sbom < audit < scan
+    assert steps[sbom]["with"]["format"] == "cyclonedx-json" and steps[scan]["with"]["sbom"] == "ops-image.cdx.json"
+    assert steps[scan]["with"]["severity-cutoff"] == "high" and "fail-build" not in steps[scan]["with"]
+    audit_run = steps[audit]["run"]
+    for requirements in ("ops/runtime/requirements.txt", "ops/readiness/requirements.txt"):
+        assert f"--requirement {requirements}" in audit_run
+        assert (ROOT / requirements).is_file()
+    assert re.search(r"pip-audit==\d+\.\d+\.\d+", audit_run)  # the auditor is pinned
+    assert "--ignore-vuln" not in audit_run and "|| true" not in audit_run and "continue-on-error" not in steps[audit]
+
+
+def test_pull_requests_never_push_or_sign() -> None:
+    job = _jobs("pull-request.yml")["ops-image"]
+    text = yaml.safe_dump(job)
+    for forbidden in ("docker push", "cosign", "configure-aws-credentials", "ecr get-login-password", "id-token"):
+        assert forbidden not in text
+
+
+def test_the_deploy_job_pushes_then_signs_the_digest() -> None:
+    steps = _jobs("deploy.yml")["ops-image"]["steps"]
+    scan = _index(steps, lambda s: _uses(s, "anchore/scan-action"))
+    credentials = _index(steps, lambda s: _uses(s, "aws-actions/configure-aws-credentials"))
+    push = _index(steps, lambda s: s.get("id") == "push")
+    sign = _index(steps, lambda s: "cosign sign" in s.get("run", ""))
+    assert scan < credentials < push < sign  # nothing reaches the registry before every check passed
+    assert steps[sign]["env"]["IMAGE"] == "${{ steps.push.outputs.image }}"
+    assert 'cosign sign --yes "$IMAGE"' in steps[sign]["run"]  # the digest, never a tag
+    assert "--type cyclonedx --predicate ops-image.cdx.json" in steps[sign]["run"]
+    assert _jobs("deploy.yml")["ops-image"]["outputs"]["image"] == "${{ steps.push.outputs.image }}"
+
+
+def _fake_tools(bin_dir: Path, log: Path) -> None:
+    bin_dir.mkdir()
+    (bin_dir / "aws").write_text(
+        "#!/bin/sh\n"
+        f'echo "aws $*" >> {log}\n'
+        'case "$1 $2" in\n'
+        '  "sts get-caller-identity") echo 123456789012 ;;\n'
+        '  "ecr get-login-password") echo not-a-real-password ;;\n'
+        "esac\n"
+    )
+    (bin_dir / "docker").write_text(
+        "#!/bin/sh\n"
+        f'echo "docker $*" >> {log}\n'
+        'if [ "$1" = login ]; then cat > /dev/null; fi\n'
+        'if [ "$1" = inspect ]; then\n'
+        f'  echo "ghcr.io/elsewhere/ops@{DIGEST}"\n'
+        f'  echo "${{4%:*}}@{DIGEST}"\n'
+        "fi\n"
+    )
+    for tool in ("aws", "docker"):
+        (bin_dir / tool).chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("stack", "ref_name", "tag_prefix"), [("staging", "main", "main-"), ("production", "v1.4.0", "v1.4.0-")]
+)
+def test_the_push_step_outputs_the_digest_the_deployment_can_pin(
+    tmp_path: Path, stack: str, ref_name: str, tag_prefix: str
+) -> None:
+    """The push step's script, run by bash against stand-ins for aws and docker; its output, fed to
+    the deploy job's pin step, makes a stack file the settings accept."""
+    push = _step(_jobs("deploy.yml")["ops-image"], lambda s: s.get("id") == "push")
+    log, output = tmp_path / "calls.log", tmp_path / "github_output"
+    _fake_tools(tmp_path / "bin", log)
+    env = {
+        "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}",
+        "STACK": stack,
+        "REGION": "eu-west-1",
+        "LOCAL_IMAGE": "redisgw-ops:ci",
+        "GITHUB_REF_NAME": ref_name,
+        "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+        "GITHUB_RUN_ID": "42",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "GITHUB_OUTPUT": str(output),
+    }
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", push["run"]], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    repository = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/redisgw-{stack}/ops"
+    assert output.read_text() == f"image={repository}@{DIGEST}\n"
+    pushed = [line.split()[-1] for line in log.read_text().splitlines() if line.startswith("docker push ")]
+    assert pushed == [f"{repository}:{tag_prefix}0123456-42.2"]
+    assert "not-a-real-password" not in log.read_text()  # the password goes through stdin only
+
+    project = tmp_path / "checkout"
+    project.mkdir()
+    for item in ("ops", "settings.py", "Pulumi.yaml", f"Pulumi.{stack}.yaml"):
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, project / item)
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    pin = _step(_jobs("deploy.yml")[stack], lambda s: s.get("name") == "Pin the ops image this run pushed and signed")
+
+    def run_pin(image: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", pin["run"]],
+            cwd=project,
+            env={**os.environ, "OPS_IMAGE": image},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    pinned = run_pin(output.read_text().removeprefix("image=").strip())
+    assert pinned.returncode == 0, pinned.stderr
+    before = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    after = yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert after["redisgw:backup"]["opsImage"] == f"{repository}@{DIGEST}"
+    after["redisgw:backup"]["opsImage"] = before["redisgw:backup"]["opsImage"]
+    assert after == before
+    # An empty output (the push job did not run) or a tag leaves the file as it was and stops the job.
+    for bad in ("", f"{repository}:v1.4.0"):
+        refused = run_pin(bad)
+        assert refused.returncode == 2 and "redisgw:backup.opsImage" in refused.stderr
+    assert yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]["redisgw:backup"]["opsImage"] == (
+        f"{repository}@{DIGEST}"
+    )

@@ -140,6 +140,15 @@ class RealisticMocks(pulumi.runtime.Mocks):
                 "bucketRegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
                 "region": region,
             }
+        if typ == "aws:ecr/repository:Repository":
+            url = f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{physical}"
+            return physical, {
+                **state,
+                "name": physical,
+                "arn": self._arn("ecr", region, f"repository/{physical}"),
+                "registryId": ACCOUNT_ID,
+                "repositoryUrl": url,
+            }
         if typ == "aws:eks/addon:Addon":
             cluster, addon = inputs.get("clusterName", "cluster"), inputs.get("addonName", name)
             return f"{cluster}:{addon}", {

@@ -96,6 +96,7 @@ NOT_LIVE: dict[str, str] = {
     "eks-node-group-require-capacity-for-rollout": "judges EKS node groups (AWS)",
     "redis-pods-require-redis-node-group": "matches the Redis pods to the tainted EKS node group (AWS)",
     "capacity-require-declared-peak": "judges node groups and the plan; live: hpa-below-max, pods-scheduled",
+    "k8s-job-require-pinned-ops-image": "matches the jobs' images to the ECR repository the plan declares (AWS)",
 }
 """Pack policies that read Kubernetes objects together with something a cluster does not hold."""
 
