@@ -68,8 +68,10 @@ pytest: $(VENV)/.installed peers .tools/.installed image
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not timing"
 	$(PY) -m pytest -n 0 -m timing
 
-test-image: image
-	$(PY) -m pytest -n 0 -m image
+# OPS_IMAGE=<image> runs the tests on an image built elsewhere (the pipeline's docker build) instead.
+test-image: $(VENV)/.installed peers
+	OPS_IMAGE=$(OPS_IMAGE) $(PY) -m tests.image_env
+	OPS_IMAGE=$(OPS_IMAGE) $(PY) -m pytest -n 0 -m image
 
 test: lint typecheck pytest
 

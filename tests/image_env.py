@@ -13,6 +13,9 @@ needs the image):
   layer of the image).
 * Both images are tagged by a hash of their inputs (the recipe; the Dockerfile and every file it
   copies), so an unchanged tree rebuilds nothing and a cached rebuild takes seconds.
+* ``OPS_IMAGE`` names an image built elsewhere instead (the pipeline builds FROM the pinned base with
+  ``docker build``, then ``make test-image OPS_IMAGE=...``): it is taken from podman's storage, or
+  loaded there from docker's, and nothing is built.
 
 Run (:func:`run_pod`): a container from the plan's pod spec, translated field by field: user and
 fsGroup, read-only root filesystem (and no tmpfs podman would add), dropped capabilities,
@@ -67,8 +70,9 @@ class ImageUnavailableError(RuntimeError):
 
 
 def unavailable() -> str | None:
-    """Why the image cannot be built on this machine, or None."""
-    missing = sorted({pkg for cmd, pkg in TOOLS.items() if shutil.which(cmd) is None})
+    """Why the image cannot be built (or, with ``OPS_IMAGE``, run) on this machine, or None."""
+    needed = {c: p for c, p in TOOLS.items() if c != "debootstrap" or not os.environ.get("OPS_IMAGE")}
+    missing = sorted({pkg for cmd, pkg in needed.items() if shutil.which(cmd) is None})
     if missing:
         return f"the ops image tests need {', '.join(missing)} (Debian/Ubuntu: apt-get install {' '.join(missing)})"
     if os.geteuid() != 0:
@@ -155,11 +159,34 @@ def _copied_inputs() -> list[Path]:
     return files
 
 
+def _given(name: str) -> str:
+    """``OPS_IMAGE``: from podman's storage, or loaded there from docker's; its name as podman knows it."""
+    if _exists(name):
+        return name
+    if shutil.which("docker") is None:
+        raise ImageUnavailableError(
+            f"OPS_IMAGE {name}: not in podman's storage ({CACHE}) and no docker to load it from"
+        )
+    save = subprocess.Popen(["docker", "save", name], stdout=subprocess.PIPE)
+    loaded = podman("load", stdin=save.stdout)
+    if save.wait() != 0:
+        raise ImageUnavailableError(f"OPS_IMAGE {name}: docker save failed")
+    names = [line.split(":", 1)[1].strip() for line in loaded.stdout.splitlines() if line.startswith("Loaded image")]
+    if not names:
+        raise ImageUnavailableError(f"OPS_IMAGE {name}: podman load named no image ({loaded.stdout.strip()})")
+    return names[0].split(",")[0].strip()
+
+
 def ops_image() -> str:
-    """Build the ops image from ``Dockerfile`` (FROM :func:`base_image`) unless this tree's is built."""
+    """Build the ops image from ``Dockerfile`` (FROM :func:`base_image`) unless this tree's is built;
+    with ``OPS_IMAGE`` set, that image instead."""
     reason = unavailable()
     if reason:
         raise ImageUnavailableError(reason)
+    given = os.environ.get("OPS_IMAGE")
+    if given:
+        with _locked():
+            return _given(given)
     with _locked():
         base = base_image()
         digest = hashlib.sha256(base.encode())
