@@ -8,7 +8,7 @@ Sentinel with its own password, as the RedisSentinel gets one), a moto server fo
 gateway stand-in for the smoke test.
 
 The restore drill is run at its limit and over it. The plan's drill pod holds the declared dataset
-(5,000,000 keys of 512 bytes: several GiB); the test scales both down together: a 512Mi pod and the
+(5,000,000 keys of 512 bytes: several GiB); the test scales both down together: a 384Mi pod and the
 largest dataset the sizing (:mod:`ops.runtime.pod_limits`) says such a pod holds, which must load
 without an OOM kill, and one 10% over, which must be refused before anything loads.
 """
@@ -37,7 +37,7 @@ PASSWORD = "image-test-pass"  # a throw-away password of throw-away servers
 SECRETS = {("redis-auth", "password"): PASSWORD}
 SENTINEL_SERVICE = "redis-sentinel.redis-system.svc.cluster.local:26379"
 REDIS_SERVICE = "redis.redis-system.svc.cluster.local:6379"
-SCALED_LIMIT = "512Mi"
+SCALED_LIMIT = "384Mi"
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +154,7 @@ def test_backup_through_a_password_protected_sentinel_and_a_drill_over_its_limit
     tmp_path: Path,
 ) -> None:
     """The primary region's jobs. The Sentinel requires the Redis password (the RedisSentinel's
-    ``redisSecret``): the backup job has it from the plan. Then the drill, in a pod scaled to 512Mi,
+    ``redisSecret``): the backup job has it from the plan. Then the drill, in a pod scaled to 384Mi,
     meets a backup 10% over what that pod holds: one line, exit 1, nothing loaded, no OOM kill."""
     backup, drill = plan_pods["backups-redis-backup"], plan_pods["backups-redis-restore-drill"]
     _fresh_bucket(_arg(backup, "--bucket"), _arg(backup, "--region"))
@@ -172,7 +172,8 @@ def test_backup_through_a_password_protected_sentinel_and_a_drill_over_its_limit
     assert refused.returncode == 1 and not refused.oom_killed, refused.stderr[-2000:]
     line = refused.stderr.strip()
     assert "\n" not in line and "Traceback" not in line, line
-    assert re.search(rf"backup {report['id']} needs about [\d,]+ MiB .* memory limit is 512 MiB; refusing", line)
+    limit_mib = f"{quantity(SCALED_LIMIT) / 2**20:.0f}"
+    assert re.search(rf"backup {report['id']} needs about [\d,]+ MiB .* memory limit is {limit_mib} MiB; refusing", line)
     assert refused.stdout.strip() == ""
 
 
@@ -184,7 +185,7 @@ def test_dr_backup_and_a_drill_at_its_limit(
     tmp_path: Path,
 ) -> None:
     """The DR region's jobs: the backup from the standby's address, then the drill of the largest
-    dataset a 512Mi pod holds by the sizing: it loads every key without an OOM kill."""
+    dataset a 384Mi pod holds by the sizing: it loads every key without an OOM kill."""
     backup, drill = plan_pods["dr-backups-redis-backup"], plan_pods["dr-backups-redis-restore-drill"]
     _fresh_bucket(_arg(backup, "--bucket"), _arg(backup, "--region"))
     source = redis_server(password=PASSWORD)
