@@ -172,8 +172,8 @@ def test_backup_through_a_password_protected_sentinel_and_a_drill_over_its_limit
     assert refused.returncode == 1 and not refused.oom_killed, refused.stderr[-2000:]
     line = refused.stderr.strip()
     assert "\n" not in line and "Traceback" not in line, line
-    limit_mib = f"{quantity(SCALED_LIMIT) / 2**20:.0f}"
-    assert re.search(rf"backup {report['id']} needs about [\d,]+ MiB .* memory limit is {limit_mib} MiB; refusing", line)
+    limit = f"memory limit is {quantity(SCALED_LIMIT) / 2**20:.0f} MiB; refusing"
+    assert re.search(rf"backup {report['id']} needs about [\d,]+ MiB .* {limit}", line)
     assert refused.stdout.strip() == ""
 
 
