@@ -270,6 +270,7 @@ class SegmentWriter:
         self.slots = threading.Semaphore(MAX_IN_FLIGHT)
         self.lock = threading.Lock()
         self.segments = 0
+        self.completed = False
 
     def write(self, data: bytes | memoryview) -> int:
         if self.hashing:
@@ -322,23 +323,24 @@ class SegmentWriter:
             self._submit(last)
         for _ in range(MAX_IN_FLIGHT):  # every slot back: every segment stored
             self._acquire()
+        self.completed = True
 
-    def abort(self) -> bool:
-        """Delete the segments stored so far (with its own short deadline); False if some remain
-        (S3 unreachable, or Object Lock retains them): they form an incomplete backup, which
+    def abort(self) -> list[str]:
+        """Delete the segments stored so far (with its own short deadline); return the keys that
+        remain (S3 unreachable, or Object Lock retains them): they form an incomplete backup, which
         ``list`` shows and ``prune`` removes once it may."""
         grace = time.monotonic() + ABORT_GRACE
         self.failure = self.failure or "aborted"  # nothing new is submitted from here on
         landing = time.monotonic() + ABORT_GRACE / 2
-        for _ in range(MAX_IN_FLIGHT):  # let the segments in flight land, so they are deleted too
+        for _ in range(0 if self.completed else MAX_IN_FLIGHT):  # let the segments in flight land, to delete them
             if not self.slots.acquire(timeout=max(0.0, landing - time.monotonic())):
                 break
         with self.lock:
-            stored = list(self.stored)
+            stored = sorted(self.stored)
         if not stored:
-            return True
+            return []
         try:
-            bounded(
+            answer = bounded(
                 lambda: self.s3.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in stored], "Quiet": True}
                 ),
@@ -346,8 +348,18 @@ class SegmentWriter:
                 self.where,
             )
         except (ClientError, BotoCoreError, OpsError):
-            return False
-        return True
+            return stored
+        return sorted(e["Key"] for e in answer.get("Errors", []) if "Key" in e)
+
+
+def left_behind(location: Location, backup_id: str, keys: list[str]) -> str:
+    """What a failed backup leaves in the bucket, for its error message."""
+    if not keys:
+        return f"backup {backup_id}: nothing was left in {location.url}"
+    return (
+        f"backup {backup_id} is left incomplete in {location.url}{backup_id}/: {len(keys)} data segment(s) "
+        f"and no manifest; `ops list` shows it as incomplete and `ops prune` deletes it once it is a day old"
+    )
 
 
 def segment_key(prefix: str, number: int) -> str:
@@ -539,17 +551,19 @@ def backup(
     except BaseException as exc:
         with contextlib.suppress(Exception):
             check.close()
-        aborted = writer.abort() if writer is not None else True
+        left = writer.abort() if writer is not None else []
         if isinstance(exc, OpsError):
             tail = (
                 "; what was stored was deleted and no manifest was written"
-                if aborted
-                else "; no manifest was written, and what was stored stays as an incomplete backup that `prune` removes"
+                if not left
+                else f"; no manifest was written: {left_behind(location, backup_id, left)}"
             )
             raise OpsError(exc.message + tail, code=exc.code) from None
         if isinstance(exc, (ClientError, BotoCoreError)):
             where = writer.where if writer is not None else "S3"
-            raise OpsError(f"{where}: storing the backup failed ({_s3_error(exc)}); no manifest was written") from None
+            raise OpsError(
+                f"{where}: storing the backup failed ({_s3_error(exc)}); {left_behind(location, backup_id, left)}"
+            ) from None
         raise
     assert writer is not None
     manifest = Manifest(
@@ -587,9 +601,12 @@ def backup(
             deadline,
             f"S3 (s3://{location.bucket})",
         )
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, OpsError) as exc:
+        reason = exc.message if isinstance(exc, OpsError) else _s3_error(exc)
+        left = writer.abort()  # a backup without its manifest is of no use: take the segments back
         raise OpsError(
-            f"the data was uploaded but the manifest was not ({_s3_error(exc)}): backup {backup_id} is incomplete"
+            f"the data was uploaded but the manifest was not ({reason}); "
+            + (left_behind(location, backup_id, left) if left else f"backup {backup_id}: its segments were deleted")
         ) from None
     return manifest.as_dict()
 
@@ -616,14 +633,15 @@ class Entry:
         return out
 
 
-def _folders(location: Location, s3: Any) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
+def _folders(location: Location, s3: Any) -> dict[str, dict[str, int]]:
+    """Each backup folder's objects and their sizes."""
+    found: dict[str, dict[str, int]] = {}
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location.bucket, Prefix=location.prefix):
             for obj in page.get("Contents", []):
                 backup_id, _, name = obj["Key"][len(location.prefix) :].partition("/")
                 if name:
-                    found.setdefault(backup_id, set()).add(name)
+                    found.setdefault(backup_id, {})[name] = int(obj.get("Size", 0))
     except (ClientError, BotoCoreError) as exc:
         raise OpsError(f"cannot list {location.url}: {_s3_error(exc)}") from None
     return found
@@ -649,7 +667,11 @@ def list_backups(location: Location) -> list[Entry]:
     entries = []
     for backup_id, names in sorted(_folders(location, s3).items()):
         if MANIFEST_NAME not in names:
-            entries.append(Entry(backup_id, "incomplete", problem="no manifest (in progress, or failed)"))
+            problem = (
+                f"no manifest: {len(names)} object(s), {sum(names.values())} bytes left by a backup in progress "
+                "or one that failed; `ops prune` deletes it once it is a day old"
+            )
+            entries.append(Entry(backup_id, "incomplete", problem=problem))
             continue
         try:
             entries.append(Entry(backup_id, "complete", _read_manifest(location, backup_id, s3)))

@@ -8,6 +8,12 @@ the file: a backup whose RDB it rejects is never recorded, and a restore never t
 one. The count it reports is of the snapshot itself, so it is exact however busy the source was and
 however many keys were expiring.
 
+The checker never holds a large value: the RDB reaches it through :class:`~ops.runtime.rdbslim.Slimmer`,
+which replaces long strings with placeholders and caps each collection at 1,024 elements (walking,
+with bounded buffers, what it leaves out), so its memory stays at a few MiB whatever the values'
+sizes. Queued chunks are at most 1 MiB each, so the backlog is about 16 MiB whatever the caller's
+chunk size.
+
 The RDB's own header (``REDIS0010``...) gives the format version, which a restore compares with what
 the target can load.
 """
@@ -24,13 +30,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import IO
 
-from ops.errors import OpsError
+from ops.errors import OpsError, describe
+from ops.runtime.rdbslim import Slimmer
 
 _KEYS = re.compile(rb"^\[info\] (\d+) keys read$", re.M)
 _EXPIRES = re.compile(rb"^\[info\] (\d+) expires$", re.M)
 _DB = re.compile(rb"Selecting DB ID (\d+)")
 _AUX = re.compile(rb"AUX FIELD ([\w-]+) = '([^']*)'")
 _BACKLOG = 16  # chunks (about 16 MiB) queued for the checker before the stream waits for it
+_PIECE = 1 << 20  # the most one queued chunk holds
 
 
 @dataclass
@@ -67,30 +75,48 @@ class StreamingCheck:
         self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=_BACKLOG)
         self._head = b""
         self._broken = False
-        self.written = 0
-        """Bytes the checker has taken from the pipe, give or take the pipe's 64 KiB buffer."""
+        self._failure: str | None = None
+        self._slimmer = Slimmer(self._next, self._write)
         self.passed = threading.Event()
         """Set once the checker has accepted the whole RDB."""
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
 
-    def _pump(self) -> None:
+    @property
+    def written(self) -> int:
+        """How far into the RDB the checker has been given it, give or take the pipe's 64 KiB buffer."""
+        return self._slimmer.offset
+
+    def _next(self) -> bytes | memoryview | None:
+        return self._queue.get()
+
+    def _write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._broken:
+            return
         assert self.proc.stdin is not None
-        while (chunk := self._queue.get()) is not None:
-            if self._broken:
-                continue
-            try:
-                self.proc.stdin.write(chunk)
-                self.written += len(chunk)
-            except (BrokenPipeError, OSError):
-                self._broken = True  # the checker stopped reading: it has rejected the RDB
+        try:
+            self.proc.stdin.write(data)
+        except (BrokenPipeError, OSError):
+            self._broken = True  # the checker stopped reading: it has rejected the RDB
+
+    def _pump(self) -> None:
+        try:
+            self._slimmer.run()
+        except Exception as exc:  # a fault of the walk itself: no verdict, never a false one
+            self._failure = describe(exc)
+            self.proc.kill()
+            while not self._slimmer.ended and self._queue.get() is not None:  # keep the feeding side moving
+                pass
         with contextlib.suppress(OSError):
+            assert self.proc.stdin is not None
             self.proc.stdin.close()
 
     def feed(self, chunk: bytes | memoryview) -> None:
         if len(self._head) < 9:
             self._head += bytes(chunk[: 9 - len(self._head)])
-        self._queue.put(chunk)
+        view = memoryview(chunk)
+        for start in range(0, len(view), _PIECE):
+            self._queue.put(view[start : start + _PIECE])
 
     def close(self) -> None:
         """Stop the checker without a verdict (the stream failed)."""
@@ -111,6 +137,8 @@ class StreamingCheck:
         self._out.seek(0)
         output = self._out.read()
         self._out.close()
+        if self._failure is not None:
+            raise OpsError(f"{self.what}: the RDB could not be walked for the checker ({self._failure})")
         keys, expires = _KEYS.search(output), _EXPIRES.search(output)
         if self.proc.returncode != 0 or keys is None or expires is None:
             lines = [ln for ln in output.decode(errors="replace").splitlines() if ln.strip()]
