@@ -256,3 +256,16 @@ def test_jobs_that_cannot_hold_their_data_are_short(supply: dict[str, Any], numb
     assert not p.ok and any(number in s for s in p.shortfalls), p.shortfalls
     fits = plan(demand(), BASE, Supply(**{**vars(SUPPLY), "drill_memory_limit_bytes": p.drill_memory_bytes}))
     assert "drill" not in fits.constraints
+
+
+def test_the_readme_states_the_drill_memory_the_code_gives() -> None:
+    import settings
+    from ops.offline.engine import load_stack_config
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    for stack, unit in (("production", "GiB"), ("staging", "MiB")):
+        loaded = load_stack_config(stack)
+        cfg = settings.load_settings(loaded.values, source=loaded.path.name, secret_keys=loaded.secret_keys)
+        size = settings.quantity_bytes(settings.drill_memory(cfg, ROOT))
+        figure = f"{size / 2**30:.1f} GiB" if unit == "GiB" else f"{size / 2**20:.0f} MiB"
+        assert f"{figure} in {stack}" in readme, figure
