@@ -46,8 +46,9 @@ import redis
 import zstandard
 from moto.server import ThreadedMotoServer
 
-from ops.runtime.backups import free_port, redis_info
-from ops.runtime.backups import start_redis_server as start_redis
+from ops.runtime.backup_restore import free_port
+from ops.runtime.backup_restore import start_redis_server as start_redis
+from ops.runtime.backup_source import redis_info
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "capacity" / "backup-benchmark.json"
