@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from ops.errors import OpsError
-from ops.runtime import backups
+from ops.runtime import backup_segments, backups
 from tests.conftest import REGION, RedisServer, Topology, free_port
 from tests.test_backups import location, ops, take_backup
 
@@ -301,7 +301,7 @@ def incompressible(redis_server: Callable[..., RedisServer]) -> RedisServer:
 def test_a_source_frozen_mid_transfer_is_named_and_the_upload_aborted(
     incompressible: RedisServer, bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backups, "SEGMENT_SIZE", 1 << 20)
+    monkeypatch.setattr(backup_segments, "SEGMENT_SIZE", 1 << 20)
     frozen: list[int] = []
 
     def freeze(n: int) -> None:
@@ -324,7 +324,7 @@ def test_a_source_frozen_mid_transfer_is_named_and_the_upload_aborted(
 def test_a_source_killed_mid_transfer_leaves_no_upload_behind(
     incompressible: RedisServer, bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backups, "SEGMENT_SIZE", 1 << 20)
+    monkeypatch.setattr(backup_segments, "SEGMENT_SIZE", 1 << 20)
 
     def kill(n: int) -> None:
         incompressible.proc.kill()

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from ops.errors import OpsError
-from ops.runtime import backups
+from ops.runtime import backup_segments, backup_store, backups
 from tests.conftest import RedisServer
 from tests.test_backup_faults import incompressible  # noqa: F401 - the fixture
 from tests.test_backups import location, ops, take_backup
@@ -56,7 +56,7 @@ class Outage:
 
 def _during_outage(monkeypatch: pytest.MonkeyPatch, outage_of: Any) -> None:
     """Backups in this test get the S3 client ``outage_of(real client)``, and 1 MiB segments."""
-    real = backups.s3_client
+    real = backup_store.s3_client
     box: list[Outage] = []
 
     def client(region: str | None, timeout: float = 30.0) -> Any:
@@ -64,8 +64,8 @@ def _during_outage(monkeypatch: pytest.MonkeyPatch, outage_of: Any) -> None:
             box.append(outage_of(real(region, timeout)))
         return box[0]
 
-    monkeypatch.setattr(backups, "s3_client", client)
-    monkeypatch.setattr(backups, "SEGMENT_SIZE", 1 << 20)
+    monkeypatch.setattr(backup_store, "s3_client", client)
+    monkeypatch.setattr(backup_segments, "SEGMENT_SIZE", 1 << 20)
 
 
 def _prune_later(bucket: tuple[str, str], backup_id: str, days: float) -> dict[str, Any]:

@@ -30,6 +30,7 @@ REFRAME_OVER = 1 << 20
 PIECE = 1 << 20
 """The most the checker holds of a reframed value at a time."""
 FLUSH_AT = 1 << 20
+_SMALL = 64 << 10  # a leftover this small is copied; a larger one is grown in place
 
 _MODULE_2 = 7  # RDB_TYPE_MODULE_2
 _MODULE_ID = b"\x81" + b"opsframe"  # a 64-bit module id (the checker only prints its name)
@@ -88,6 +89,31 @@ def _advance(crc: int, zeros: int) -> int:
     return crc
 
 
+def _short_string(buf: bytes | bytearray, q: int) -> int:
+    """Where the string at ``q`` ends, if its header says it is short (under 16 KiB, expanded); -1
+    otherwise. The caller guarantees 16 bytes from ``q``."""
+    b = buf[q]
+    if b < 0x40:
+        return q + 1 + b
+    if b < 0x80:
+        return q + 2 + ((b & 0x3F) << 8 | buf[q + 1])
+    if b == 0xC3:  # LZF: compressed length, expanded length, data
+        c = buf[q + 1]
+        if c < 0x40:
+            size, q = c, q + 2
+        elif c < 0x80:
+            size, q = (c & 0x3F) << 8 | buf[q + 2], q + 3
+        else:
+            return -1
+        u = buf[q]
+        if u >= 0x80:
+            return -1
+        return q + (1 if u < 0x40 else 2) + size
+    if 0xC0 <= b <= 0xC2:  # an integer of 1, 2 or 4 bytes
+        return q + 1 + (1 << (b - 0xC0))
+    return -1
+
+
 class _UnknownError(Exception):
     """A construct the walker does not know: pass the rest through."""
 
@@ -108,7 +134,7 @@ class Slimmer:
     ) -> None:
         self._pull = pull
         self._push = push
-        self.buf = bytearray()  # grown in place: a held value is not copied for every chunk
+        self.buf: bytes | bytearray = b""
         self.pos = 0  # parse position in buf
         self.emitted = 0  # bytes of buf already forwarded
         self.base = 0  # offset of buf[0] in the RDB
@@ -131,16 +157,18 @@ class Slimmer:
     def _emit(self, data: bytes | memoryview) -> None:
         if not data:
             return
-        if len(data) >= 8:
-            self._out += self._tail
-            self._tail = bytes(data[-8:])
-            self._out += memoryview(data)[:-8]
-        else:
+        if len(data) < FLUSH_AT:  # small pieces are gathered, large ones pushed as they are
             joined = self._tail + bytes(data)
             self._out += joined[:-8]
             self._tail = joined[-8:]
-        if len(self._out) >= FLUSH_AT:
-            self._drain()
+            if len(self._out) >= FLUSH_AT:
+                self._drain()
+            return
+        self._out += self._tail
+        self._tail = bytes(data[-8:])
+        self._drain()
+        self._push(memoryview(data)[:-8])
+        self.offset = self._forwarded
 
     def _drain(self) -> None:
         if self._out:
@@ -208,7 +236,6 @@ class Slimmer:
         if chunk is None:
             self.ended = True
             return False
-        self.buf += chunk
         if self._framing:
             self._pieces()
         elif self.hold is not None and self._value is not None:
@@ -218,8 +245,19 @@ class Slimmer:
                 self._pieces()
         cut = (self.base + self.pos if self.hold is None else self.hold) - self.base
         self._forward(self.base + cut)
-        if cut:
-            del self.buf[:cut]
+        rest = len(self.buf) - cut
+        if rest < _SMALL and not isinstance(self.buf, bytearray):
+            # the common case: a little left over, joined with the chunk in one new object (whose
+            # memory the allocator reuses, where growing a buffer in place faults in new pages)
+            self.buf = bytes(self.buf[cut:]) + chunk if rest else bytes(chunk)
+        else:  # a value held back while it is judged: grown in place, not copied for every chunk
+            if not isinstance(self.buf, bytearray):
+                self.buf = bytearray(self.buf[cut:])
+            elif cut:
+                del self.buf[:cut]
+            self.buf += chunk
+            if len(self.buf) < _SMALL:
+                self.buf = bytes(self.buf)
         self.base += cut
         self.emitted -= cut
         self.pos -= cut
@@ -374,6 +412,30 @@ class Slimmer:
                 for _ in range(self._number()):
                     self._skip(16)
 
+    def _strings(self) -> None:
+        """Move past the plain string entries (and their expiry) that lie wholly in the buffer, inline:
+        most of a dataset, at a fraction of the general walk's cost. Anything else (another type, a
+        32-bit length, an LZF string that expands past 16 KiB) is left to the general walk."""
+        buf = self.buf
+        end = len(buf) - 16  # room for any header read below
+        p = self.pos
+        while p < end:
+            q = p
+            b = buf[q]
+            if b == 0xFC:  # an expiry in milliseconds
+                q += 9
+                b = buf[q]
+            if b != 0:  # not a plain string value
+                break
+            q = _short_string(buf, q + 1)
+            if q < 0 or q >= end:
+                break
+            q = _short_string(buf, q)
+            if q < 0 or q > len(buf):
+                break
+            p = q
+        self.pos = p
+
     def _walk(self) -> None:
         p = self._need(9)
         if self.buf[p : p + 5] != b"REDIS" or not self.buf[p + 5 : p + 9].isdigit():
@@ -381,6 +443,7 @@ class Slimmer:
         self.version = int(self.buf[p + 5 : p + 9])
         self.pos += 9
         while True:
+            self._strings()
             op = self._byte()
             if op == 0xFF:  # EOF: the CRC-64 follows
                 return
