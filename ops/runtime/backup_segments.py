@@ -369,7 +369,7 @@ class GatedFeed:
     def __init__(self, size: int) -> None:
         self.size = size
         self.check: StreamingCheck | None = None
-        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=4)
+        self.queue: queue.Queue[tuple[bytes, int]] = queue.Queue(maxsize=2)  # 16 MiB ahead of the target
         self.released = threading.Event()
         self.aborted = threading.Event()
 
