@@ -116,6 +116,16 @@ def cron_schedule(value: str, key: str) -> str:
     macro = len(fields) == 1 and value.startswith("@") and value != "@reboot"
     if not (len(fields) == 5 or macro) or not croniter.is_valid(value):
         raise ValueError(f"{key} {value!r} is not a valid cron schedule (five fields, e.g. '*/15 * * * *')")
+    import datetime
+
+    from croniter import CroniterError
+
+    try:  # a valid expression may still name no real date (the 30th of February): it would never run
+        it = croniter(value, datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+        it.get_next(float)
+        it.get_next(float)
+    except (CroniterError, ValueError, OverflowError):
+        raise ValueError(f"{key} {value!r} never fires on a real date (e.g. the 30th of February)") from None
     return value
 
 

@@ -367,6 +367,16 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
     ),
     ("cron-reboot", [("redisgw:backup.drillSchedule", "@reboot")], "redisgw:backup.drillSchedule: schedule '@reboot'"),
     (
+        "cron-30th-of-february",
+        [("redisgw:backup.schedule", "0 0 30 2 *")],
+        "redisgw:backup.schedule: schedule '0 0 30 2 *' never fires on a real date",
+    ),
+    (
+        "cron-31st-of-april-drill",
+        [("redisgw:backup.drillSchedule", "0 4 31 4 *")],
+        "redisgw:backup.drillSchedule: schedule '0 4 31 4 *' never fires on a real date",
+    ),
+    (
         "cpu-request-above-limit",
         [("redisgw:gateway.resources.cpuRequest", "8")],
         "redisgw:gateway.resources: cpuRequest (8) exceeds cpuLimit",
@@ -730,3 +740,17 @@ def test_the_ops_image_is_an_ecr_image_pinned_by_digest(image: str, accepted: bo
     else:
         with pytest.raises(ValueError, match=r"opsImage .* must be an ECR image pinned by digest"):
             settings.ops_image(image, "opsImage")
+
+
+def test_keys_at_the_top_level_without_the_config_mapping_say_so(tmp_path: Path) -> None:
+    """Every key is there, one level too high: one line that names the missing mapping, not one
+    "required key is missing" per key."""
+    import yaml
+
+    path = tmp_path / "Pulumi.production.yaml"
+    path.write_text(yaml.safe_dump(stack_values("production"), sort_keys=False))
+    with pytest.raises(OpsError) as err:
+        load_stack_config("production", path)
+    assert err.value.code == 2 and "\n" not in err.value.message
+    assert err.value.message.startswith("Pulumi.production.yaml: the config: mapping is missing: ")
+    assert "indent them under config:" in err.value.message

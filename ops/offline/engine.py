@@ -178,6 +178,13 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
         where = f": line {mark.line + 1}" if mark is not None else ""
         problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
         raise OpsError(f"{path.name}{where}: not valid YAML ({problem})", code=2) from None
+    if isinstance(doc, dict) and "config" not in doc and any(":" in str(k) for k in doc):
+        stray = sorted(str(k) for k in doc if ":" in str(k))
+        raise OpsError(
+            f"{path.name}: the config: mapping is missing: {', '.join(stray[:3])}"
+            f"{' and others' if len(stray) > 3 else ''} sit at the top level; indent them under config:",
+            code=2,
+        )
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise OpsError(f"{path.name}: config: must be a mapping of config keys to values", code=2)
     values: dict[str, Any] = {}
