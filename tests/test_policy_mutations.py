@@ -116,6 +116,30 @@ def remove(suffix: str, name: str) -> Mutation:
     return mutate
 
 
+def remove_all(suffix: str) -> Mutation:
+    def mutate(plan: Plan) -> Plan:
+        return [r for r in plan if not r.resource_type.endswith(suffix)]
+
+    return mutate
+
+
+def _sentinel(size: int, quorum: int) -> Callable[[dict[str, Any]], None]:
+    def fn(props: dict[str, Any]) -> None:
+        props["spec"]["clusterSize"] = size
+        props["spec"]["redisSentinelConfig"]["quorum"] = str(quorum)
+
+    return fn
+
+
+def _dr_sentinel(size: int, quorum: int) -> Callable[[dict[str, Any]], None]:
+    def fn(props: dict[str, Any]) -> None:
+        manifest = json.loads(props["data"]["sentinel.json"])
+        _sentinel(size, quorum)(manifest)
+        props["data"] = {**props["data"], "sentinel.json": json.dumps(manifest)}
+
+    return fn
+
+
 def unprotect(suffix: str, name: str) -> Mutation:
     def mutate(plan: Plan) -> Plan:
         target = find(plan, suffix, name)
@@ -918,6 +942,58 @@ CASES: list[tuple[str, Mutation, str]] = [
         "redis-replicas-outgrow-nodes",
         edit(":RedisReplication", "gateway-redis", "spec.clusterSize", 5),
         "eks-node-group-require-stateful-capacity",
+    ),
+    # -- the guard's remaining holes -------------------------------------------------------------
+    (
+        "eks-deletion-protection-off",
+        edit("eks:index:Cluster", "primary", "deletionProtection", False),
+        "eks-cluster-require-deletion-protection",
+    ),
+    (
+        "dr-eks-deletion-protection-removed",
+        delete("eks:index:Cluster", "dr", "deletionProtection"),
+        "eks-cluster-require-deletion-protection",
+    ),
+    ("no-nat-gateway-anywhere", remove_all(":NatGateway"), "ec2-vpc-require-nat-per-az"),
+    (
+        "vault-lock-in-governance-mode",
+        delete(":VaultLockConfiguration", "backups-vault-lock", "changeableForDays"),
+        "backup-vault-require-lock",
+    ),
+    (
+        "dr-vault-lock-in-governance-mode",
+        delete(":VaultLockConfiguration", "backups-dr-vault-lock", "changeableForDays"),
+        "backup-vault-require-lock",
+    ),
+    (
+        "redis-replication-of-one",
+        edit(":RedisReplication", "gateway-redis", "spec.clusterSize", 1),
+        "redis-replication-require-two-replicas",
+    ),
+    (
+        "dr-redis-replication-of-two",
+        edit(":RedisReplication", "dr-gateway-redis", "spec.clusterSize", 2),
+        "redis-replication-require-two-replicas",
+    ),
+    (
+        "sentinel-two-quorum-two",
+        change(":RedisSentinel", "gateway-sentinel", _sentinel(2, 2)),
+        "redis-sentinel-require-surviving-quorum",
+    ),
+    (
+        "sentinel-three-quorum-three",
+        change(":RedisSentinel", "gateway-sentinel", _sentinel(3, 3)),
+        "redis-sentinel-require-surviving-quorum",
+    ),
+    (
+        "sentinel-five-quorum-two",
+        change(":RedisSentinel", "gateway-sentinel", _sentinel(5, 2)),
+        "redis-sentinel-require-surviving-quorum",
+    ),
+    (
+        "dr-sentinel-manifest-of-one",
+        change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(1, 1)),
+        "redis-sentinel-require-surviving-quorum",
     ),
     # Backups in the cluster
     (
@@ -2066,6 +2142,8 @@ CASES: list[tuple[str, Mutation, str]] = [
 ]
 
 CONTROLS: list[tuple[str, Mutation]] = [
+    ("dr-sentinel-five-quorum-three", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 3))),
+    ("dr-sentinel-five-quorum-four", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 4))),
     ("redis-backlog-in-gigabytes", _redis_conf("gateway-redis-config", "repl-backlog-size", "1gb")),
     ("redis-repl-timeout-shorter", _redis_conf("dr-gateway-redis-config", "repl-timeout", "10")),
     (

@@ -54,6 +54,7 @@ STAGING_TRADES = {
     "s3-bucket-require-object-lock",
     "backup-vault-require-lock",
     "pulumi-stateful-resource-require-protect",
+    "eks-cluster-require-deletion-protection",
 }
 """Production-only invariants staging gives up on purpose (cost, and a stack that can be torn down)."""
 
@@ -101,6 +102,7 @@ def test_staging_trades_would_block_production(tmp_path: Path) -> None:
         ("redisgw:protectStatefulResources", False),
         ("redisgw:backup.vaultLock.enabled", False),
         ("redisgw:backup.objectLock.enabled", False),
+        ("redisgw:cluster.deletionProtection", False),
     ]
     variant = write_variant(tmp_path, "production", changes)
     out = tmp_path / "r.json"

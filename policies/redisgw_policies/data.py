@@ -308,10 +308,70 @@ def vault_lock(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable
         lock = locks.get(vault.urn)
         if lock is None:
             yield f"Backup vault {vault.name} has no Vault Lock: recovery points can be deleted.", vault.urn
-        elif (as_int(lock.props.get("minRetentionDays"), 0) or 0) < minimum:
-            yield f"Backup vault {vault.name} locks recovery points for less than {minimum} days.", vault.urn
+        else:
+            if (as_int(lock.props.get("minRetentionDays"), 0) or 0) < minimum:
+                yield f"Backup vault {vault.name} locks recovery points for less than {minimum} days.", vault.urn
+            if as_int(lock.props.get("changeableForDays"), None) is None:
+                yield (
+                    f"Backup vault {vault.name}'s Vault Lock is in governance mode (no changeableForDays): an "
+                    "administrator can remove it and delete recovery points early; set changeableForDays for "
+                    "compliance mode.",
+                    vault.urn,
+                )
         if not vault.props.get("kmsKeyArn"):
             yield f"Backup vault {vault.name} is not encrypted with a customer-managed KMS key.", vault.urn
+
+
+DR_SENTINEL_CONFIGMAP = "redis-dr-sentinel"
+"""Holds (key ``sentinel.json``) the RedisSentinel ``ops dr failover`` applies in the DR region."""
+
+
+def replication_size(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
+    """A primary and at least two replicas: one replica lost (a drain, a zone) still leaves one to
+    promote, and the PodDisruptionBudget the operator sets can be met during a drain."""
+    minimum = as_int(config.get("minClusterSize"), 3) or 3
+    size = as_int(get(props, "spec.clusterSize"), None)
+    if size is None or size < minimum:
+        yield (
+            f"RedisReplication {get(props, 'metadata.name')} runs {size if size is not None else 'an unset number of'} "
+            f"pod(s); at least {minimum} (a primary and {minimum - 1} replicas) keep a replica to promote when one "
+            "is lost and let a drain evict a pod."
+        )
+
+
+def _sentinel_findings(spec: Mapping[str, Any], label: str, minimum: int) -> Iterable[str]:
+    size = as_int(spec.get("clusterSize"), None)
+    quorum = as_int(get(spec, "redisSentinelConfig.quorum"), None)
+    if size is None or size < minimum or size % 2 == 0:
+        yield f"{label} runs {size} Sentinel(s); an odd count of at least {minimum} is required for a clear majority."
+        return
+    if quorum is None or quorum > size - 1:
+        yield (
+            f"{label} has quorum {quorum} of {size}: losing one Sentinel leaves too few to agree a primary is down, "
+            "so failover stops; the quorum must be at most the count minus one."
+        )
+    elif quorum < size // 2 + 1:
+        yield f"{label} has quorum {quorum} of {size}: below a majority, a partitioned minority can start a failover."
+
+
+def sentinel_quorum(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
+    """An odd Sentinel count of at least three whose quorum survives the loss of one Sentinel; the DR
+    region's Sentinel (kept in a ConfigMap until a failover applies it) is judged the same way."""
+    minimum = as_int(config.get("minSentinels"), 3) or 3
+    if props.get("kind") == "ConfigMap" or "data" in props:
+        if get(props, "metadata.name") != DR_SENTINEL_CONFIGMAP:
+            return
+        import json
+
+        try:
+            manifest = json.loads(str(as_map(props.get("data")).get("sentinel.json")))
+            spec = as_map(manifest.get("spec"))
+        except (ValueError, AttributeError):
+            yield f"ConfigMap {DR_SENTINEL_CONFIGMAP} holds no RedisSentinel manifest under sentinel.json."
+            return
+        yield from _sentinel_findings(spec, f"The DR RedisSentinel (ConfigMap {DR_SENTINEL_CONFIGMAP})", minimum)
+        return
+    yield from _sentinel_findings(as_map(props.get("spec")), f"RedisSentinel {get(props, 'metadata.name')}", minimum)
 
 
 def backup_plan(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
@@ -450,6 +510,24 @@ POLICIES = [
         severity=Severity.HIGH,
         remediation="Enable redisgw:backup.vaultLock (aws.backup.VaultLockConfiguration) and a KMS key.",
         config={"minRetentionDays": {"type": "integer", "minimum": 1, "default": 7}},
+    ),
+    resource_policy(
+        name="redis-replication-require-two-replicas",
+        description="A RedisReplication runs a primary and at least two replicas.",
+        kinds=("RedisReplication",),
+        rule=replication_size,
+        severity=Severity.HIGH,
+        remediation="Set redisgw:redis.replicas to 3 or more (RedisReplication spec.clusterSize).",
+        config={"minClusterSize": {"type": "integer", "minimum": 2, "default": 3}},
+    ),
+    resource_policy(
+        name="redis-sentinel-require-surviving-quorum",
+        description="Sentinels are an odd count of at least three with a majority quorum that survives losing one.",
+        kinds=("RedisSentinel", "ConfigMap"),
+        rule=sentinel_quorum,
+        severity=Severity.HIGH,
+        remediation="Set redisgw:redis.sentinels to an odd number of 3 or more; the quorum is a majority of them.",
+        config={"minSentinels": {"type": "integer", "minimum": 3, "default": 3}},
     ),
     stack_policy(
         name="backup-plan-require-schedule-retention-and-copy",

@@ -122,6 +122,16 @@ def node_ssh(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[st
         yield "SSH access to nodes is configured; use SSM Session Manager instead."
 
 
+def deletion_protection(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
+    """The cluster holds Redis' volumes and the backup jobs: one ``destroy`` or a replacement must not
+    take it. Read from the component's input and from the created cluster."""
+    if not truthy(props.get("deletionProtection")):
+        yield (
+            "The EKS cluster has no deletion protection: a destroy, or a change that replaces it, deletes the "
+            "cluster with Redis' volumes attached."
+        )
+
+
 def node_group_template(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
     """A managed node group without a launch template gets the default metadata and volume settings."""
     if not props.get("launchTemplate"):
@@ -129,6 +139,14 @@ def node_group_template(props: Mapping[str, Any], config: Mapping[str, Any]) -> 
 
 
 POLICIES = [
+    resource_policy(
+        name="eks-cluster-require-deletion-protection",
+        description="EKS clusters that hold the stack's data cannot be deleted while deletion protection is on.",
+        types=(COMPONENT, CLUSTER),
+        rule=deletion_protection,
+        severity=Severity.HIGH,
+        remediation="Set redisgw:cluster.deletionProtection to true (EksClusterArgs.deletion_protection).",
+    ),
     resource_policy(
         name="eks-cluster-disallow-public-endpoint",
         description="The EKS API endpoint is private, or public only for named CIDRs where a stack allows it.",

@@ -75,7 +75,13 @@ def nat_per_zone(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterab
             for dep in r.property_dependencies.get("subnetId", []) or []:
                 if dep.urn in subnets:
                     nat_zones.add(str(subnets[dep.urn].props.get("availabilityZone")))
-    if zones and nat_zones and zones - nat_zones:
+    if zones and not nat_zones:
+        yield (
+            f"No zone of {sorted(zones)} has a NAT gateway: the private subnets have no egress (nodes cannot "
+            "pull images or reach AWS APIs without endpoints for each).",
+            None,
+        )
+    elif zones - nat_zones:
         yield (
             f"Zones {sorted(zones - nat_zones)} have no NAT gateway of their own; losing zone "
             f"{sorted(nat_zones)[0]} cuts their egress.",
