@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,9 @@ import pytest
 from ops.cli import main
 from ops.errors import OpsError
 from ops.offline import catalog
+from ops.offline.engine import ROOT
 from redisgw_policies import POLICIES
+from tests.conftest import Recording
 
 NAMES = [p.name for p in POLICIES]
 
@@ -59,3 +63,20 @@ def test_ops_policies_catalog_prints_the_counts(capsys: pytest.CaptureFixture[st
     for line in ("PSS: ", "CIS: ", "FSBP: ", "Readiness: "):
         assert line in out
     assert "k8s-pod-disallow-host-namespaces" in out
+
+
+def test_accepted_findings_name_what_the_plan_declares(stack_run: Callable[[str], Recording]) -> None:
+    """Each accepted finding names a rule, a resource of the production plan, a reason and what covers
+    the risk; the procedure it relies on is in the runbooks."""
+    text = (ROOT / "docs" / "accepted-findings.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith(("| Rule", "|---"))]
+    assert rows
+    declared = {(r.type, r.name) for r in stack_run("production")}
+    runbooks = " ".join((ROOT / "docs" / "runbooks").joinpath(f).read_text() for f in ("disaster-recovery.md",))
+    for row in rows:
+        rule, resource, finding, why, covered = (c.strip() for c in row.strip("|").split(" | "))
+        name, kind = re.fullmatch(r"`([\w-]+)` \(`([^`]+)`\)", resource).groups()  # type: ignore[union-attr]
+        assert (kind, name) in declared, row
+        assert rule and finding and len(why) > 80 and covered
+        for procedure in re.findall(r"`pulumi state taint` of `([\w-]+)`", covered):
+            assert (("random:index/randomPassword:RandomPassword", procedure) in declared) and procedure in runbooks
