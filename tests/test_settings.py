@@ -754,3 +754,70 @@ def test_keys_at_the_top_level_without_the_config_mapping_say_so(tmp_path: Path)
     assert err.value.code == 2 and "\n" not in err.value.message
     assert err.value.message.startswith("Pulumi.production.yaml: the config: mapping is missing: ")
     assert "indent them under config:" in err.value.message
+
+
+def test_keys_both_inside_and_outside_the_config_mapping_say_so(tmp_path: Path) -> None:
+    import yaml
+
+    values = stack_values("production")
+    outside = {"redisgw:capacity": values.pop("redisgw:capacity")}
+    path = tmp_path / "Pulumi.production.yaml"
+    path.write_text(yaml.safe_dump({"config": values, **outside}, sort_keys=False))
+    with pytest.raises(OpsError) as err:
+        load_stack_config("production", path)
+    assert err.value.code == 2 and "\n" not in err.value.message
+    assert err.value.message == (
+        "Pulumi.production.yaml: redisgw:capacity: outside the config: mapping, beside it; move them under "
+        "config: (the Pulumi CLI reads only what is under it)"
+    )
+
+
+def _leaves(value: Any, prefix: str) -> list[str]:
+    if isinstance(value, dict) and value:
+        return [p for k, v in value.items() for p in _leaves(v, f"{prefix}.{k}" if prefix else str(k))]
+    return [prefix]
+
+
+LEAVES = _leaves(stack_values("production"), "")
+YAML_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.sampled_from(["0 0 30 2 *", "10.0.0.0/33", "1e400Gi", "-1Mi", "NaN", "@reboot", "0.0.0.0/0", "", " "]),
+    st.lists(st.one_of(st.integers(), st.text(max_size=8)), max_size=3),
+    st.dictionaries(st.text(max_size=6), st.integers(), max_size=2),
+)
+
+
+@hyp_settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_any_yaml_value_at_any_key_is_one_line_per_problem_never_a_crash(
+    data: st.DataObject, tmp_path_factory: Any
+) -> None:
+    """Every key of the production stack file, given a value of every YAML type: the settings and every
+    figure computed from them (schedule gaps, sizes, the replication config, the drill's memory)
+    either hold or fail with lines that each name the file and the key; never another exception."""
+    import yaml
+
+    values = stack_values("production")
+    for path in data.draw(st.lists(st.sampled_from(LEAVES), min_size=1, max_size=3, unique=True)):
+        key, *rest = path.split(".")
+        target: Any = values
+        for part in [key, *rest][:-1]:
+            target = target[part]
+        target[[key, *rest][-1]] = data.draw(YAML_VALUES)
+    path = tmp_path_factory.mktemp("any") / "Pulumi.production.yaml"
+    path.write_text(yaml.safe_dump({"config": values}, sort_keys=False))
+    try:
+        config = load_stack_config("production", path)
+        cfg = settings.load_settings(config.values, source=path.name, secret_keys=config.secret_keys)
+        settings.backup_max_age_seconds(cfg, 840)
+        settings.redis_replication_config(cfg)
+        settings.capacity_record(cfg, ROOT)
+        settings.drill_memory(cfg, ROOT)
+    except OpsError as exc:
+        assert exc.code == 2 and exc.message.startswith(path.name) and "\n" not in exc.message
+    except settings.SettingsError as exc:
+        assert exc.problems and all(p.startswith(f"{path.name}: ") and "\n" not in p for p in exc.problems)

@@ -185,6 +185,13 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
             f"{' and others' if len(stray) > 3 else ''} sit at the top level; indent them under config:",
             code=2,
         )
+    if isinstance(doc, dict) and "config" in doc and any(":" in str(k) for k in doc):
+        stray = sorted(str(k) for k in doc if ":" in str(k))
+        raise OpsError(
+            f"{path.name}: {', '.join(stray[:3])}{' and others' if len(stray) > 3 else ''}: outside the config: "
+            "mapping, beside it; move them under config: (the Pulumi CLI reads only what is under it)",
+            code=2,
+        )
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
         raise OpsError(f"{path.name}: config: must be a mapping of config keys to values", code=2)
     values: dict[str, Any] = {}
