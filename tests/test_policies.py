@@ -1050,3 +1050,26 @@ def test_priority_classes_are_resolved_per_region(stack_run: Callable[[str], Rec
     assert evaluate_stack(plan, pack_config("production"), policy) == []
     hits = evaluate_stack([r for r in plan if r not in dr_classes], pack_config("production"), policy)
     assert hits and all("dr-" in (h.urn or "").rsplit("::", 1)[-1] for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("expression", "pod_class", "counted"),
+    [
+        (None, "redis-gateway-batch", True),
+        ({"operator": "In", "values": ["redis-gateway-serving"]}, "redis-gateway-serving", True),
+        ({"operator": "In", "values": ["redis-gateway-serving"]}, "redis-gateway-batch", False),
+        ({"operator": "In", "values": ["redis-gateway-serving"]}, None, False),
+        ({"operator": "NotIn", "values": ["redis-gateway-batch"]}, None, True),
+        ({"operator": "NotIn", "values": ["redis-gateway-batch"]}, "redis-gateway-batch", False),
+        ({"operator": "Exists"}, None, False),
+        ({"operator": "DoesNotExist"}, None, True),
+    ],
+)
+def test_a_quota_scoped_to_priority_classes_counts_only_their_pods(
+    expression: dict[str, Any] | None, pod_class: str | None, counted: bool
+) -> None:
+    spec: dict[str, Any] = {"hard": {"pods": "10"}}
+    if expression is not None:
+        spec["scopeSelector"] = {"matchExpressions": [{"scopeName": "PriorityClass", **expression}]}
+    pod = {"priorityClassName": pod_class} if pod_class else {}
+    assert capacity.quota_selects({"spec": spec}, pod) is counted

@@ -172,6 +172,17 @@ def pod(kind: str, spec: dict[str, Any], ns: str = NS, **meta: Any) -> dict[str,
     return {"kind": kind, "metadata": {"name": "extra", "namespace": ns, **meta}, "spec": body}
 
 
+def scoped_quota(operator: str, classes: list[str], **hard: str) -> dict[str, Any]:
+    """A ResourceQuota of the tier's namespace that counts only the pods of the PriorityClasses it selects."""
+    expression = {"scopeName": "PriorityClass", "operator": operator, "values": classes}
+    limits = {"requests.cpu": "4", "limits.cpu": "8", "requests.memory": "32Gi", "limits.memory": "32Gi", **hard}
+    return {
+        "kind": "ResourceQuota",
+        "metadata": {"name": "scoped", "namespace": NS},
+        "spec": {"hard": limits, "scopeSelector": {"matchExpressions": [expression]}},
+    }
+
+
 GOOD = {
     "name": "app",
     "image": "ghcr.io/ai-decenter/redis-http-gateway:1.6.0",
@@ -2093,6 +2104,11 @@ CASES: list[tuple[str, Mutation, str]] = [
         PRIORITY,
     ),
     (
+        "serving-scoped-quota-too-small",
+        add("kubernetes:core/v1:ResourceQuota", "serving-quota", scoped_quota("In", [SERVING], pods="3")),
+        "k8s-namespace-require-quota-for-rollout",
+    ),
+    (
         "tier-deployment-without-class",
         add("kubernetes:apps/v1:Deployment", "extra", pod("Deployment", spec_with())),
         PRIORITY,
@@ -2100,6 +2116,11 @@ CASES: list[tuple[str, Mutation, str]] = [
 ]
 
 CONTROLS: list[tuple[str, Mutation]] = [
+    # Scoped to the batch class, the quota counts the three CronJobs' pods only.
+    (
+        "batch-scoped-quota",
+        add("kubernetes:core/v1:ResourceQuota", "batch-quota", scoped_quota("In", [BATCH], pods="3")),
+    ),
     ("serving-class-higher", edit(":PriorityClass", "gateway-priority-serving", "value", 100_000_000)),
     ("batch-class-lower", edit(":PriorityClass", "gateway-priority-batch", "value", -5)),
     ("cronjob-without-class", delete(":CronJob", "backups-redis-backup", f"{CJ}.{PRIO}")),
