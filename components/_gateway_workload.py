@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._shared import NON_ROOT_POD, helm_release, irsa_role
+from components._shared import NON_ROOT_POD, SERVING_PRIORITY_CLASS, helm_release, irsa_role
 from components._tier import (
     _RESTRICTED_CONTAINER,
     _TARGET_GROUP_READ,
@@ -243,6 +243,7 @@ def gateway_pod(args: RedisGatewayArgs, labels: dict[str, str]) -> dict[str, Any
     }
     return {
         "serviceAccountName": GATEWAY,
+        "priorityClassName": SERVING_PRIORITY_CLASS,
         "automountServiceAccountToken": False,
         "nodeSelector": dict(MAIN_NODE_LABELS),
         "terminationGracePeriodSeconds": 45,

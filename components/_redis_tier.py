@@ -26,7 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components._shared import helm_release
+from components._shared import SERVING_PRIORITY_CLASS, helm_release
 from components._tier import (
     _RESTRICTED_CONTAINER,
     EXPORTER_PORT,
@@ -92,6 +92,14 @@ def redis_config(args: RedisGatewayArgs) -> pulumi.Output[str]:
     )
 
 
+# ``spec.priorityClassName`` (a string the operator copies into the StatefulSet's pod template) is in
+# both CRDs at the pinned chart: OT-CONTAINER-KIT/redis-operator charts/redis-operator/crds/crds.yaml at
+# chart 0.25.0 (commit 715ee3b0), RedisReplication and RedisSentinel v1beta2,
+# openAPIV3Schema.properties.spec.properties.priorityClassName {type: string}. (The Sentinel CRD has a
+# second one under redisSentinelConfig; that is not the pods'.)
+PRIORITY_CLASS_FIELD = "priorityClassName"
+
+
 def sentinel_spec(args: RedisGatewayArgs) -> dict[str, Any]:
     """``spec`` of the RedisSentinel: a quorum on the general nodes, spread across zones."""
     secret_ref = {"name": REDIS_AUTH_SECRET, "key": "password"}
@@ -117,6 +125,7 @@ def sentinel_spec(args: RedisGatewayArgs) -> dict[str, Any]:
         },
         "podSecurityContext": POD_SECURITY,
         "securityContext": _RESTRICTED_CONTAINER,
+        PRIORITY_CLASS_FIELD: SERVING_PRIORITY_CLASS,
         "pdb": {"enabled": True, "minAvailable": args.redis_sentinels // 2 + 1},
         "nodeSelector": dict(MAIN_NODE_LABELS),
         "topologySpreadConstraints": [
@@ -209,6 +218,7 @@ def redis_tier(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k
             },
             "podSecurityContext": POD_SECURITY,
             "securityContext": _RESTRICTED_CONTAINER,
+            PRIORITY_CLASS_FIELD: SERVING_PRIORITY_CLASS,
             "pdb": {"enabled": True, "minAvailable": args.redis_replicas - 1},
             **redis_placement(args),
         },

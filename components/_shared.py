@@ -269,6 +269,40 @@ RESTRICTED_CONTAINER: dict[str, Any] = {
 }
 """Container security context of the restricted Pod Security Standard (add the root-filesystem and user fields)."""
 
+SERVING_PRIORITY_CLASS = "redis-gateway-serving"
+"""PriorityClass of the serving tier: the gateway, Redis and Sentinel pods (see :func:`priority_classes`)."""
+BATCH_PRIORITY_CLASS = "redis-gateway-batch"
+"""PriorityClass of the batch jobs: backup, restore drill, readiness scorecard, rollout smoke test."""
+SERVING_PRIORITY = 1_000_000
+"""Far above the default 0 (monitoring, anything without a class), far below the system classes
+(``system-cluster-critical`` 2000000000, ``system-node-critical`` 2000001000): the serving pods displace
+the former when a zone is lost or the autoscaler lags, and never kube-system's DNS, CNI or CSI pods."""
+BATCH_PRIORITY = 0
+"""The default pods' value, not below it: the Cluster Autoscaler scales up for no pod under its
+``expendable-pods-priority-cutoff`` (-10) and evicts such pods freely, so a negative class could leave a
+backup Pending for good. With ``preemptionPolicy: Never`` a job never displaces anything; the serving
+class displaces it."""
+
+
+def priority_classes() -> dict[str, dict[str, Any]]:
+    """``scheduling.k8s.io/v1`` PriorityClass fields by class name (cluster-scoped, one set per cluster).
+
+    Neither is the global default: pods that name no class (monitoring, the operators) keep priority 0."""
+    return {
+        SERVING_PRIORITY_CLASS: {
+            "value": SERVING_PRIORITY,
+            "preemption_policy": "PreemptLowerPriority",
+            "global_default": False,
+            "description": "Gateway serving tier (gateway, Redis, Sentinel): displaces default and batch pods.",
+        },
+        BATCH_PRIORITY_CLASS: {
+            "value": BATCH_PRIORITY,
+            "preemption_policy": "Never",
+            "global_default": False,
+            "description": "Gateway batch jobs (backup, drill, readiness, smoke): never preempt; serving pods win.",
+        },
+    }
+
 
 def ops_pod(
     *,
@@ -281,9 +315,11 @@ def ops_pod(
     mounts: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
     """Pod spec of a job of the ops image: one container, non-root (uid 10001), read-only root, every
-    capability dropped, RuntimeDefault seccomp, on the general node group, never restarted in place."""
+    capability dropped, RuntimeDefault seccomp, on the general node group, never restarted in place,
+    in the batch PriorityClass (:data:`BATCH_PRIORITY_CLASS`)."""
     return {
         "serviceAccountName": service_account,
+        "priorityClassName": BATCH_PRIORITY_CLASS,
         "restartPolicy": "Never",
         "nodeSelector": {"role": "general"},
         "securityContext": dict(NON_ROOT_POD),

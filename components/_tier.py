@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pulumi
 
-from components._shared import RESTRICTED_CONTAINER
+from components._shared import BATCH_PRIORITY_CLASS, RESTRICTED_CONTAINER
 from components.eks_cluster import REDIS_NODE_LABELS, REDIS_NODE_TAINT
 
 REDIS_OPERATOR_CHART = ("redis-operator", "0.25.0", "https://ot-container-kit.github.io/helm-charts")
@@ -181,7 +181,16 @@ def rollout_surge(args: RedisGatewayArgs) -> int:
 def quota(args: RedisGatewayArgs) -> dict[str, str]:
     """Hard limits of the namespace: every workload at its maximum scale, the gateway during a
     rollout at that scale (:func:`rollout_surge`), and the backup, drill and readiness jobs (2.5 CPU;
-    3.5 GiB besides the drill, whose pod holds the dataset: ``drill_memory``)."""
+    3.5 GiB besides the drill, whose pod holds the dataset: ``drill_memory``).
+
+    **Priority classes.** The quota has no ``scopeSelector``: it counts every pod of the namespace,
+    of the serving class (gateway, Redis, Sentinel), of the batch class (the jobs) and of none,
+    so its totals are the sum of all of them. A quota scoped to a class would count only that
+    class's pods; Kubernetes requires one only where the API server's ResourceQuota admission
+    configuration lists the class under ``limitedResources`` (EKS sets none), so none is declared.
+    Preemption never lets a pod past the quota: quota is admission, priority is scheduling, and a
+    serving pod over the quota is rejected whatever the jobs' priority (hence the room for the jobs
+    here, and ``k8s-namespace-require-quota-for-rollout`` over every pod)."""
     gw, rd = args.resources, args.redis_resources
     gw_n, rd_n, st_n = args.max_replicas + rollout_surge(args), args.redis_replicas, args.redis_sentinels
     sentinel_cpu, sentinel_mem, exporter_cpu, exporter_mem = 200, 256, 100, 128
@@ -396,6 +405,7 @@ def analysis_templates(args: RedisGatewayArgs) -> dict[str, dict[str, Any]]:
                                 "spec": {
                                     "restartPolicy": "Never",
                                     "serviceAccountName": SMOKE,
+                                    "priorityClassName": BATCH_PRIORITY_CLASS,
                                     "automountServiceAccountToken": False,
                                     "securityContext": {
                                         "runAsNonRoot": True,

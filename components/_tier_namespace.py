@@ -1,6 +1,8 @@
 """Part: the tier's namespace and its guard rails (and the capacity record the capacity policy reads).
 
-Pod Security ``baseline`` enforced (``restricted`` warned and audited), ALB pod readiness gates, a
+The cluster's PriorityClasses of the tier (:func:`components._shared.priority_classes`): serving for
+the gateway, Redis and Sentinel, batch for the jobs; every region that builds the tier declares them
+in its cluster. Pod Security ``baseline`` enforced (``restricted`` warned and audited), ALB pod readiness gates, a
 ResourceQuota sized from the configured maxima (:func:`components._tier.quota`), a LimitRange, and
 NetworkPolicies that deny everything but the flows the tier needs
 (:func:`components._tier.network_policies`).
@@ -13,6 +15,7 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components._shared import priority_classes
 from components._tier import GATEWAY, PART_OF, RedisGatewayArgs, cpu_millis, mebibytes, meta, network_policies, quota
 
 
@@ -21,6 +24,15 @@ def tier_namespace(name: str, args: RedisGatewayArgs, parent: pulumi.Resource) -
     child = pulumi.ResourceOptions(parent=parent)
     ns_name = args.namespace
     part_of = PART_OF
+    classes = [
+        k8s.scheduling.v1.PriorityClass(
+            f"{name}-priority-{class_name.removeprefix(GATEWAY + '-')}",
+            metadata={"name": class_name, "labels": dict(part_of)},
+            **fields,
+            opts=child,
+        )
+        for class_name, fields in priority_classes().items()
+    ]
     ns = k8s.core.v1.Namespace(
         f"{name}-ns",
         metadata={
@@ -33,7 +45,8 @@ def tier_namespace(name: str, args: RedisGatewayArgs, parent: pulumi.Resource) -
                 "pod-security.kubernetes.io/audit": "restricted",
             },
         },
-        opts=child,
+        # Admission rejects a pod naming a missing class; everything of the tier waits for the namespace.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=classes),
     )
     in_ns = pulumi.ResourceOptions(parent=parent, depends_on=[ns])
     k8s.core.v1.ResourceQuota(

@@ -238,9 +238,10 @@ class PodRun:
         return self.peak_bytes / (1 << 20)
 
 
+# priorityClassName is a scheduling matter: podman has no scheduler, so it has no effect here.
 _KNOWN_POD = {
     "containers", "securityContext", "volumes", "restartPolicy", "nodeSelector", "serviceAccountName",
-    "automountServiceAccountToken",
+    "automountServiceAccountToken", "priorityClassName",
 }  # fmt: skip
 _KNOWN_CONTAINER = {
     "name", "image", "imagePullPolicy", "args", "env", "resources", "securityContext", "volumeMounts",

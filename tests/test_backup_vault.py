@@ -282,3 +282,9 @@ def test_without_pull_roles_no_repository_policy_is_declared(run_component: Any)
     rec = run_component(_declare(dr=False, locks=False, pull_roles=()))
     assert rec.one("aws:ecr/repository:Repository").inputs["name"] == "redisgw-test/ops"
     assert not rec.of_type("aws:ecr/repositoryPolicy:RepositoryPolicy")
+
+
+@pytest.mark.parametrize("job", ["bk-redis-backup", "bk-redis-restore-drill"])
+def test_backup_jobs_run_in_the_batch_priority_class(rec: Recording, job: str) -> None:
+    spec = rec.one("kubernetes:batch/v1:CronJob", job).inputs["spec"]
+    assert spec["jobTemplate"]["spec"]["template"]["spec"]["priorityClassName"] == "redis-gateway-batch"

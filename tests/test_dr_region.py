@@ -245,3 +245,20 @@ def test_staging_waiver_is_the_only_dr_exception() -> None:
     production = json.loads((ROOT / "policies" / "config" / "production.json").read_text())
     assert "waiver" in staging["dr-require-warm-standby"]
     assert "waiver" not in json.dumps(production)
+
+
+def test_the_dr_cluster_declares_its_own_priority_classes_and_its_pods_name_them(dr: Recording) -> None:
+    classes = {r.inputs["metadata"]["name"] for r in dr.of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")}
+    assert classes == {"redis-gateway-serving", "redis-gateway-batch"}
+    (rollout,) = dr.of_type("kubernetes:argoproj.io/v1alpha1:Rollout")
+    assert rollout.inputs["spec"]["template"]["spec"]["priorityClassName"] == "redis-gateway-serving"
+    (redis,) = [r for r in dr if r.type.endswith(":RedisReplication")]
+    assert redis.inputs["spec"]["priorityClassName"] == "redis-gateway-serving"
+    (kept,) = [
+        c for c in dr.of_type("kubernetes:core/v1:ConfigMap") if c.inputs["metadata"]["name"] == DR_SENTINEL_CONFIGMAP
+    ]
+    assert json.loads(kept.inputs["data"]["sentinel.json"])["spec"]["priorityClassName"] == "redis-gateway-serving"
+    jobs = dr.of_type("kubernetes:batch/v1:CronJob")
+    assert jobs and {
+        j.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["priorityClassName"] for j in jobs
+    } == {"redis-gateway-batch"}

@@ -324,6 +324,12 @@ StackCase = tuple[
     dict[str, Any],
 ]
 STACK_CASES: list[StackCase] = [
+    (
+        "k8s-workload-require-priority-class",
+        workloads.priority_classes,
+        lambda rs: mutated(rs, ":Rollout", lambda p: p["spec"]["template"]["spec"].pop("priorityClassName")),
+        {},
+    ),
     ("ec2-vpc-require-flow-logs", network.flow_logs, lambda rs: without(rs, ":FlowLog"), {}),
     (
         "ec2-vpc-require-nat-per-az",
@@ -963,3 +969,107 @@ def test_a_repository_policy_that_grants_push_or_everyone_is_reported(
     plan = mutated(production, ":RepositoryPolicy", _set("policy", document), "backups-ops-image-pull")
     findings = list(ci.ecr_repository(StackValidationArgs(plan, {}), {}))
     assert [m for m, _ in findings if expected in m], findings
+
+
+# -- scheduling priority -------------------------------------------------------------------------
+
+
+def _priority_plan(
+    serving: str | None = "serving", job: str | None = "batch", classes: dict[str, Any] | None = None
+) -> list[PolicyResource]:
+    """A Deployment of the tier's namespace and a CronJob, naming the classes ``serving`` and ``job``,
+    beside the PriorityClasses ``classes`` (name -> value, or a dict of fields)."""
+
+    def pod(name: str | None) -> dict[str, Any]:
+        return {"containers": [{"name": "app"}], **({"priorityClassName": name} if name else {})}
+
+    labels = {"app.kubernetes.io/part-of": "redis-gateway"}
+    plan = [
+        _k8s("Namespace", "redis-system", {"metadata": {"name": "redis-system", "labels": labels}}),
+        _k8s("Deployment", "web", {"spec": {"template": {"spec": pod(serving)}}}),
+        _k8s("CronJob", "job", {"spec": {"jobTemplate": {"spec": {"template": {"spec": pod(job)}}}}}),
+    ]
+    for name, value in (classes or {"serving": 1_000_000, "batch": 0}).items():
+        fields = value if isinstance(value, dict) else {"value": value}
+        plan.append(_k8s("PriorityClass", name, {"metadata": {"name": name}, **fields}))
+    return plan
+
+
+def _priority_findings(plan: list[PolicyResource]) -> list[str]:
+    return [m for m, _ in workloads.priority_classes(StackValidationArgs(plan, {}), {})]
+
+
+def test_a_serving_class_above_default_and_a_batch_class_below_it_pass() -> None:
+    assert _priority_findings(_priority_plan()) == []
+
+
+def test_a_job_without_a_class_runs_at_the_default_and_passes() -> None:
+    assert _priority_findings(_priority_plan(job=None)) == []
+
+
+def test_a_serving_workload_in_a_system_class_resolves_without_a_declaration() -> None:
+    assert _priority_findings(_priority_plan(serving="system-cluster-critical", classes={"batch": 0})) == []
+
+
+def test_a_serving_workload_without_a_class_is_blocked() -> None:
+    (finding,) = _priority_findings(_priority_plan(serving=None))
+    assert "names no priorityClassName" in finding and finding.field == "priorityClassName"  # type: ignore[attr-defined]
+
+
+def test_a_class_the_cluster_does_not_declare_is_blocked() -> None:
+    (finding,) = _priority_findings(_priority_plan(serving="gold"))
+    assert "does not declare" in finding
+
+
+def test_a_serving_class_at_or_below_the_global_default_is_blocked() -> None:
+    plan = _priority_plan(job=None, classes={"serving": 100, "batch": {"value": 100, "globalDefault": True}})
+    (finding,) = _priority_findings(plan)
+    assert "not above the default pods' 100" in finding
+
+
+def test_a_job_at_or_above_the_serving_class_is_blocked() -> None:
+    (finding,) = _priority_findings(_priority_plan(job="serving"))
+    assert "not below the serving tier's 1000000" in finding
+
+
+def test_a_deployment_outside_the_tier_is_not_judged() -> None:
+    plan = _priority_plan(serving=None)
+    plan[1].props["metadata"]["namespace"] = "monitoring"
+    assert _priority_findings(plan) == []
+
+
+def test_priority_classes_are_resolved_per_region(stack_run: Callable[[str], Recording]) -> None:
+    """Each cluster declares its own classes: without the DR region's, its pods are blocked, even
+    though the primary region declares classes of the same names."""
+    from tests.policy_harness import evaluate_stack, pack_config
+
+    plan = as_policy_resources(stack_run("production"))
+    dr_classes = [r for r in plan if r.resource_type.endswith(":PriorityClass") and region_of(r) == "dr"]
+    assert len(dr_classes) == 2
+    policy = [p for p in POLICIES if p.name == "k8s-workload-require-priority-class"]
+    assert evaluate_stack(plan, pack_config("production"), policy) == []
+    hits = evaluate_stack([r for r in plan if r not in dr_classes], pack_config("production"), policy)
+    assert hits and all("dr-" in (h.urn or "").rsplit("::", 1)[-1] for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("expression", "pod_class", "counted"),
+    [
+        (None, "redis-gateway-batch", True),
+        ({"operator": "In", "values": ["redis-gateway-serving"]}, "redis-gateway-serving", True),
+        ({"operator": "In", "values": ["redis-gateway-serving"]}, "redis-gateway-batch", False),
+        ({"operator": "In", "values": ["redis-gateway-serving"]}, None, False),
+        ({"operator": "NotIn", "values": ["redis-gateway-batch"]}, None, True),
+        ({"operator": "NotIn", "values": ["redis-gateway-batch"]}, "redis-gateway-batch", False),
+        ({"operator": "Exists"}, None, False),
+        ({"operator": "DoesNotExist"}, None, True),
+    ],
+)
+def test_a_quota_scoped_to_priority_classes_counts_only_their_pods(
+    expression: dict[str, Any] | None, pod_class: str | None, counted: bool
+) -> None:
+    spec: dict[str, Any] = {"hard": {"pods": "10"}}
+    if expression is not None:
+        spec["scopeSelector"] = {"matchExpressions": [{"scopeName": "PriorityClass", **expression}]}
+    pod = {"priorityClassName": pod_class} if pod_class else {}
+    assert capacity.quota_selects({"spec": spec}, pod) is counted

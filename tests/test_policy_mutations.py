@@ -32,6 +32,10 @@ CJ = "spec.jobTemplate.spec.template.spec"
 C0 = f"{ROLL}.containers.0"
 B0 = f"{CJ}.containers.0"
 NS = "redis-system"
+PRIO = "priorityClassName"
+PRIORITY = "k8s-workload-require-priority-class"
+SERVING, BATCH = "redis-gateway-serving", "redis-gateway-batch"
+SMOKE_POD = "spec.metrics.0.provider.job.spec.template.spec"
 PSA = "pod-security.kubernetes.io/enforce"
 
 
@@ -190,6 +194,17 @@ def pod(kind: str, spec: dict[str, Any], ns: str = NS, **meta: Any) -> dict[str,
     if kind == "CronJob":
         body = {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"activeDeadlineSeconds": 60, "template": template}}}
     return {"kind": kind, "metadata": {"name": "extra", "namespace": ns, **meta}, "spec": body}
+
+
+def scoped_quota(operator: str, classes: list[str], **hard: str) -> dict[str, Any]:
+    """A ResourceQuota of the tier's namespace that counts only the pods of the PriorityClasses it selects."""
+    expression = {"scopeName": "PriorityClass", "operator": operator, "values": classes}
+    limits = {"requests.cpu": "4", "limits.cpu": "8", "requests.memory": "32Gi", "limits.memory": "32Gi", **hard}
+    return {
+        "kind": "ResourceQuota",
+        "metadata": {"name": "scoped", "namespace": NS},
+        "spec": {"hard": limits, "scopeSelector": {"matchExpressions": [expression]}},
+    }
 
 
 GOOD = {
@@ -2139,11 +2154,54 @@ CASES: list[tuple[str, Mutation, str]] = [
         edit(":MetricAlarm", "backups-replication-failed", "alarmActions", []),
         "dr-require-replication-alarm",
     ),
+    # Scheduling priority: the serving tier above the default pods, the jobs below the serving tier
+    ("rollout-without-priority-class", delete(":Rollout", "gateway-rollout", f"{ROLL}.{PRIO}"), PRIORITY),
+    ("dr-rollout-without-priority-class", delete(":Rollout", "dr-gateway-rollout", f"{ROLL}.{PRIO}"), PRIORITY),
+    ("redis-without-priority-class", delete(":RedisReplication", "gateway-redis", f"spec.{PRIO}"), PRIORITY),
+    ("sentinel-in-the-batch-class", edit(":RedisSentinel", "gateway-sentinel", f"spec.{PRIO}", BATCH), PRIORITY),
+    ("serving-class-not-declared", remove(":PriorityClass", "gateway-priority-serving"), PRIORITY),
+    ("serving-class-at-default", edit(":PriorityClass", "gateway-priority-serving", "value", 0), PRIORITY),
+    (
+        "batch-class-made-global-default-above-serving",
+        change(":PriorityClass", "gateway-priority-batch", lambda p: p.update(value=2_000_000, globalDefault=True)),
+        PRIORITY,
+    ),
+    (
+        "cronjob-in-a-system-class",
+        edit(":CronJob", "backups-redis-backup", f"{CJ}.{PRIO}", "system-cluster-critical"),
+        PRIORITY,
+    ),
+    ("cronjob-in-the-serving-class", edit(":CronJob", "readiness-cronjob", f"{CJ}.{PRIO}", SERVING), PRIORITY),
+    ("cronjob-in-an-undeclared-class", edit(":CronJob", "dr-backups-redis-backup", f"{CJ}.{PRIO}", "batch"), PRIORITY),
+    ("batch-class-above-serving", edit(":PriorityClass", "dr-gateway-priority-batch", "value", 2_000_000), PRIORITY),
+    (
+        "smoke-job-in-the-serving-class",
+        edit(":AnalysisTemplate", "gateway-analysis-smoke-test", f"{SMOKE_POD}.{PRIO}", SERVING),
+        PRIORITY,
+    ),
+    (
+        "serving-scoped-quota-too-small",
+        add("kubernetes:core/v1:ResourceQuota", "serving-quota", scoped_quota("In", [SERVING], pods="3")),
+        "k8s-namespace-require-quota-for-rollout",
+    ),
+    (
+        "tier-deployment-without-class",
+        add("kubernetes:apps/v1:Deployment", "extra", pod("Deployment", spec_with())),
+        PRIORITY,
+    ),
 ]
 
 CONTROLS: list[tuple[str, Mutation]] = [
     ("dr-sentinel-five-quorum-three", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 3))),
     ("dr-sentinel-five-quorum-four", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 4))),
+    # Scoped to the batch class, the quota counts the three CronJobs' pods only.
+    (
+        "batch-scoped-quota",
+        add("kubernetes:core/v1:ResourceQuota", "batch-quota", scoped_quota("In", [BATCH], pods="3")),
+    ),
+    ("serving-class-higher", edit(":PriorityClass", "gateway-priority-serving", "value", 100_000_000)),
+    ("batch-class-lower", edit(":PriorityClass", "gateway-priority-batch", "value", -5)),
+    ("cronjob-without-class", delete(":CronJob", "backups-redis-backup", f"{CJ}.{PRIO}")),
     ("redis-backlog-in-gigabytes", _redis_conf("gateway-redis-config", "repl-backlog-size", "1gb")),
     ("redis-repl-timeout-shorter", _redis_conf("dr-gateway-redis-config", "repl-timeout", "10")),
     (

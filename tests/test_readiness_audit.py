@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from components.readiness_audit import CONFIGMAP, CRONJOB, ReadinessAudit, ReadinessAuditArgs
+from components.readiness_audit import CONFIGMAP, CRONJOB, ReadinessAudit, ReadinessAuditArgs, role_rules
 from ops.readiness.kube import KINDS
 from ops.readiness.targets import parse
 from tests.conftest import Recording
@@ -149,3 +149,13 @@ def test_the_production_stack_audits_its_primary_region_daily(stack_run: Callabl
     }
     assert "RedisReadinessCheckFailed" in rules["monitoring-rules"]
     assert "RedisReadinessCheckFailed" not in rules["dr-monitoring-rules"]  # the DR region runs no audit
+
+
+def test_the_scorecard_runs_in_the_batch_priority_class(audit: Recording) -> None:
+    pod = audit.one("kubernetes:batch/v1:CronJob").inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["priorityClassName"] == "redis-gateway-batch"
+
+
+def test_the_scorecard_may_read_the_priority_classes_it_resolves() -> None:
+    _, cluster = role_rules()
+    assert any("priorityclasses" in r["resources"] and "scheduling.k8s.io" in r["apiGroups"] for r in cluster)

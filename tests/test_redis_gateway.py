@@ -352,3 +352,31 @@ def test_alb_access_logs_go_to_a_private_bucket_the_log_service_may_write(rec: R
     assert allow["Action"] == "s3:PutObject" and allow["Resource"].endswith("/alb/AWSLogs/*")
     lifecycle = rec.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "gw-alb-logs-lifecycle")
     assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 365}
+
+
+def test_the_tier_declares_a_serving_and_a_batch_priority_class(rec: Recording) -> None:
+    classes = {
+        r.inputs["metadata"]["name"]: r.inputs for r in rec.of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")
+    }
+    serving, batch = classes["redis-gateway-serving"], classes["redis-gateway-batch"]
+    assert 0 < serving["value"] < 2_000_000_000 and serving["preemptionPolicy"] == "PreemptLowerPriority"
+    assert -10 <= batch["value"] <= 0 and batch["preemptionPolicy"] == "Never"
+    assert serving["globalDefault"] is False and batch["globalDefault"] is False
+
+
+def test_the_namespace_and_so_every_pod_of_the_tier_waits_for_the_priority_classes(rec: Recording) -> None:
+    ns = rec.one("kubernetes:core/v1:Namespace")
+    classes = {r.urn for r in rec.of_type("kubernetes:scheduling.k8s.io/v1:PriorityClass")}
+    assert classes and classes <= set(ns.dependencies)
+
+
+def test_gateway_redis_and_sentinel_run_in_the_serving_class_and_the_smoke_test_in_the_batch_class(
+    rec: Recording,
+) -> None:
+    rollout = _cr(rec, "Rollout")["spec"]["template"]["spec"]
+    assert rollout["priorityClassName"] == "redis-gateway-serving"
+    for kind in ("RedisReplication", "RedisSentinel"):
+        assert _cr(rec, kind)["spec"]["priorityClassName"] == "redis-gateway-serving"
+    smoke = rec.one("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate", "gw-analysis-smoke-test").inputs
+    job = smoke["spec"]["metrics"][0]["provider"]["job"]["spec"]["template"]["spec"]
+    assert job["priorityClassName"] == "redis-gateway-batch"

@@ -43,6 +43,7 @@ KINDS: tuple[tuple[str, str, str, bool], ...] = (
     ("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", False),
     ("storage.k8s.io/v1", "StorageClass", "storageclasses", False),
+    ("scheduling.k8s.io/v1", "PriorityClass", "priorityclasses", False),
     ("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors", True),
     ("monitoring.coreos.com/v1", "PodMonitor", "podmonitors", True),
     ("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules", True),

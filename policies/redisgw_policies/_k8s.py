@@ -59,6 +59,7 @@ def pod_spec(props: Mapping[str, Any]) -> Mapping[str, Any] | None:
             "nodeSelector": spec.get("nodeSelector"),
             "tolerations": spec.get("tolerations"),
             "serviceAccountName": spec.get("serviceAccountName"),
+            "priorityClassName": spec.get("priorityClassName"),
         }
     path = POD_PATHS.get(kind)
     found = get(props, path) if path else None

@@ -147,26 +147,56 @@ _QUOTA_KEYS = {
 }
 
 
+def quota_selects(quota: Mapping[str, Any], pod: Mapping[str, Any]) -> bool:
+    """Whether ResourceQuota ``quota`` counts the pods of pod spec ``pod``.
+
+    An unscoped quota (the tier's) counts every pod of its namespace, whatever its PriorityClass. A
+    ``scopeSelector`` on ``PriorityClass`` counts only the pods whose class it selects (``In``,
+    ``NotIn``, ``Exists``, ``DoesNotExist``; a pod without a class has the empty name). Other scopes
+    (``Terminating``, ``BestEffort``, ...) are not modelled: such a quota is read as counting every
+    pod, the cautious reading."""
+    name = pod.get("priorityClassName")
+    name = name if isinstance(name, str) else ""
+    for expr in maps(get(quota, "spec.scopeSelector.matchExpressions")):
+        if expr.get("scopeName") != "PriorityClass":
+            continue
+        operator, values = expr.get("operator"), strings(expr.get("values"))
+        if (
+            (operator == "In" and name not in values)
+            or (operator == "NotIn" and name in values)
+            or (operator == "Exists" and not name)
+            or (operator == "DoesNotExist" and name)
+        ):
+            return False
+    return True
+
+
 def quota_for_rollout(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
-    need: dict[str, Demand] = {}
+    """Every ResourceQuota holds the peak of the pods it counts (:func:`quota_selects`): every pod of
+    its namespace, of any priority class, unless it is scoped to classes."""
+    entries: list[tuple[str, Mapping[str, Any], Demand, float]] = []
     why: dict[str, str] = {}
     for w in _workloads(args):
         ns = namespace_of(w.props)
         pods, reason = peak(args, w)
-        need.setdefault(ns, Demand()).add(pod_demand(w.props), pods)
+        entries.append((ns, pod_spec(w.props) or {}, pod_demand(w.props), pods))
         if k8s_kind(w.resource_type) in ("Rollout", "Deployment"):
             why[ns] = f"{reason} of {get(w.props, 'metadata.name')}"
     for q in args.resources:
         if not q.resource_type.startswith("kubernetes:") or k8s_kind(q.resource_type) != "ResourceQuota":
             continue
         ns = namespace_of(q.props)
-        if ns not in need:
+        counted = [(d, n) for in_ns, pod, d, n in entries if in_ns == ns and quota_selects(q.props, pod)]
+        if not counted:
             continue
+        need = Demand()
+        for demand, pods in counted:
+            need.add(demand, pods)
         hard = as_map(get(q.props, "spec.hard"))
         for key, (field, parse, shown) in _QUOTA_KEYS.items():
             if key not in hard:
                 continue
-            wanted = getattr(need[ns], field)
+            wanted = getattr(need, field)
             if parse(hard[key]) + 1e-6 < wanted:
                 yield (
                     f"ResourceQuota {get(q.props, 'metadata.name')} allows {key} {hard[key]}, but "

@@ -1,6 +1,10 @@
 """Workload security and hygiene, per pod and per container: Pod Security Standards and the
 Polaris/kube-score core.
 
+The one stack rule here, :func:`priority_classes`, judges the pods' scheduling priority: the serving
+tier above the default, the batch jobs below the serving tier, each class resolved among the
+PriorityClass objects the region declares (or the two system classes).
+
 Applies to every pod template the stack declares, of any kind that carries one (Deployments,
 StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods, Argo Rollouts, in any API version and
 as patches) and to the containers the redis-operator builds from its custom resources. Helm
@@ -14,10 +18,31 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pulumi_policy import Severity
+from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
-from redisgw_policies._k8s import WORKLOAD_KINDS, Container, containers, effective, pod_annotations, pod_spec
-from redisgw_policies._policy import SECRET_NAME, Finding, as_int, as_map, maps, resource_policy, strings, truthy
+from redisgw_policies._k8s import (
+    OPERATOR_KINDS,
+    WORKLOAD_KINDS,
+    Container,
+    containers,
+    effective,
+    pod_annotations,
+    pod_spec,
+)
+from redisgw_policies._policy import (
+    SECRET_NAME,
+    Finding,
+    as_int,
+    as_map,
+    get,
+    k8s_kind,
+    maps,
+    namespace_of,
+    resource_policy,
+    stack_policy,
+    strings,
+    truthy,
+)
 
 Check = Callable[[Container, Mapping[str, Any]], Iterable[str]]
 PodCheck = Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], Iterable[tuple[str, str]]]
@@ -210,6 +235,116 @@ def sysctls(pod: Mapping[str, Any], props: Mapping[str, Any], config: Mapping[st
             yield "annotations", f"runs a container without AppArmor ({key})."
 
 
+SYSTEM_PRIORITY_CLASSES = {"system-cluster-critical": 2_000_000_000, "system-node-critical": 2_000_001_000}
+"""The classes every cluster has without declaring them."""
+TIER_LABEL = ("app.kubernetes.io/part-of", "redis-gateway")
+"""Label of the tier's objects and of its namespace."""
+SERVING_KINDS = {"Rollout", "Deployment", "StatefulSet"}
+"""Kinds whose pods serve when they belong to the tier (the redis-operator's resources always do)."""
+JOB_KINDS = {"Job", "CronJob"}
+ANALYSIS_KINDS = {"AnalysisTemplate", "ClusterAnalysisTemplate"}
+"""Argo Rollouts analyses whose ``job`` provider runs a Job (the smoke test)."""
+
+
+def _k8s_objects(args: StackValidationArgs, kinds: set[str]) -> list[PolicyResource]:
+    return [
+        r for r in args.resources if r.resource_type.startswith("kubernetes:") and k8s_kind(r.resource_type) in kinds
+    ]
+
+
+def declared_classes(args: StackValidationArgs) -> tuple[dict[str, int | None], int]:
+    """(class name -> value, None where unreadable; the priority of pods that name no class): the
+    region's PriorityClass objects over the system classes, and its ``globalDefault`` class if any."""
+    values: dict[str, int | None] = dict(SYSTEM_PRIORITY_CLASSES)
+    default = 0
+    for r in _k8s_objects(args, {"PriorityClass"}):
+        name = get(r.props, "metadata.name")
+        if isinstance(name, str) and name:
+            value = as_int(r.props.get("value"))
+            values[name] = value
+            if truthy(r.props.get("globalDefault")) and value is not None:
+                default = value
+    return values, default
+
+
+def _of_tier(r: PolicyResource, tier_namespaces: set[str]) -> bool:
+    key, value = TIER_LABEL
+    labels = [get(r.props, "metadata.labels"), get(r.props, "spec.template.metadata.labels")]
+    return namespace_of(r.props) in tier_namespaces or any(as_map(lab).get(key) == value for lab in labels)
+
+
+def _job_pods(r: PolicyResource) -> list[Mapping[str, Any]]:
+    """The pod specs a Job, CronJob or analysis template runs."""
+    if k8s_kind(r.resource_type) in ANALYSIS_KINDS:
+        found = [get(m, "provider.job.spec.template.spec") for m in maps(get(r.props, "spec.metrics"))]
+        return [f for f in found if isinstance(f, Mapping)]
+    pod = pod_spec(r.props)
+    return [pod] if pod is not None else []
+
+
+def _label(r: PolicyResource) -> str:
+    return f"{k8s_kind(r.resource_type)} {namespace_of(r.props)}/{get(r.props, 'metadata.name') or r.name}"
+
+
+def priority_classes(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
+    """Serving pods (the tier's Rollout, Deployment, StatefulSet; RedisReplication, RedisSentinel) name a
+    class above the default; job pods (Job, CronJob, an analysis's Job) stay below every serving class.
+    A class must be declared in the same region (cluster) or be a system class: admission rejects
+    pods that name one that is not."""
+    classes, default = declared_classes(args)
+    key, value = TIER_LABEL
+    tier_namespaces = {
+        str(get(n.props, "metadata.name"))
+        for n in _k8s_objects(args, {"Namespace"})
+        if as_map(get(n.props, "metadata.labels")).get(key) == value
+    }
+    serving: list[int] = []
+    for r in _k8s_objects(args, SERVING_KINDS | OPERATOR_KINDS):
+        if k8s_kind(r.resource_type) not in OPERATOR_KINDS and not _of_tier(r, tier_namespaces):
+            continue
+        name = as_map(pod_spec(r.props)).get("priorityClassName")
+        if not isinstance(name, str) or not name:
+            message = (
+                f"{_label(r)} serves but names no priorityClassName: its pods run at the default priority "
+                f"{default}, beside batch jobs and monitoring, and displace nothing when capacity is short."
+            )
+        elif name not in classes:
+            message = (
+                f"{_label(r)} names PriorityClass {name}, which its cluster does not declare (nor is it a "
+                "system class): admission rejects its pods."
+            )
+        elif classes[name] is None:
+            message = f"{_label(r)} names PriorityClass {name}, whose value is not an integer."
+        elif (classes[name] or 0) <= default:
+            message = (
+                f"{_label(r)} runs in PriorityClass {name} of value {classes[name]}, not above the default "
+                f"pods' {default}: it displaces nothing when capacity is short."
+            )
+        else:
+            serving.append(classes[name] or 0)
+            continue
+        yield Finding(message, field="priorityClassName"), r.urn
+    floor = min(serving, default=None)
+    for r in _k8s_objects(args, JOB_KINDS | ANALYSIS_KINDS):
+        for pod in _job_pods(r):
+            name = pod.get("priorityClassName")
+            named = isinstance(name, str) and bool(name)
+            if named and name not in classes:
+                message = (
+                    f"{_label(r)} names PriorityClass {name}, which its cluster does not declare (nor is it a "
+                    "system class): admission rejects its pods."
+                )
+            else:
+                job_value = classes.get(str(name)) if named else default
+                if floor is None or job_value is None or job_value < floor:
+                    continue
+                message = (
+                    f"{_label(r)} runs at priority {job_value} ({f'PriorityClass {name}' if named else 'no class'}),"
+                    f" not below the serving tier's {floor}: its pods would not yield to the gateway's and Redis'."
+                )
+            yield Finding(message, field="priorityClassName"), r.urn
+
+
 def _policy(name: str, description: str, check: Check, severity: Severity, remediation: str, **kw: Any) -> Any:
     return resource_policy(
         name=name,
@@ -333,6 +468,17 @@ POLICIES = [
         volumes,
         Severity.HIGH,
         "Use persistentVolumeClaim, emptyDir, configMap, secret, projected, downwardAPI, csi or ephemeral volumes.",
+    ),
+    stack_policy(
+        name="k8s-workload-require-priority-class",
+        description="Serving workloads run in a PriorityClass above the default and batch jobs in one below them.",
+        rule=priority_classes,
+        severity=Severity.HIGH,
+        remediation=(
+            "Declare the scheduling.k8s.io/v1 PriorityClasses in the cluster, set priorityClassName: "
+            "redis-gateway-serving on the gateway's pod template and in the RedisReplication and RedisSentinel "
+            "spec, and redis-gateway-batch (value at most 0, preemptionPolicy: Never) on Jobs and CronJobs."
+        ),
     ),
     _pod_policy(
         "k8s-pod-restrict-sysctls-and-apparmor",
