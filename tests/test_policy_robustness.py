@@ -254,7 +254,16 @@ K8S_TYPES = {
     for group, kinds in {
         "apps/v1": ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"],
         "batch/v1": ["Job", "CronJob"],
-        "core/v1": ["Pod", "PodTemplate", "ReplicationController", "Service", "Namespace", "Secret", "ServiceAccount"],
+        "core/v1": [
+            "Pod",
+            "PodTemplate",
+            "ReplicationController",
+            "Service",
+            "Namespace",
+            "Secret",
+            "ServiceAccount",
+            "ConfigMap",
+        ],
         "core/v1:": [],
         "argoproj.io/v1alpha1": ["Rollout", "AnalysisTemplate"],
         "redis.redis.opstreelabs.in/v1beta2": ["RedisReplication", "RedisSentinel", "Redis", "RedisCluster"],
@@ -353,6 +362,7 @@ def test_eks_cluster_encryption_config_in_both_provider_shapes(shape: Any) -> No
         "encryptionConfig": shape,
         "enabledClusterLogTypes": ["api", "audit", "authenticator"],
         "accessConfig": {"authenticationMode": "API"},
+        "deletionProtection": True,  # pulumi-aws 7's aws.eks.Cluster input, as the component passes it
     }
     resource = PolicyResource(
         "aws:eks/cluster:Cluster",
