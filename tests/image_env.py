@@ -301,8 +301,31 @@ def _env(container: Mapping[str, Any], secrets: Mapping[tuple[str, str], str], e
     return flags + [f"--env={k}={v}" for k, v in extra.items()]
 
 
-def _cgroup_dir(parent: str) -> Path:
-    return Path("/sys/fs/cgroup/memory") / parent.strip("/")
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def _peak(parent: str) -> int:
+    """The pod's peak memory: the parent cgroup outlives the container and holds its high-water mark
+    (cgroup v1 ``memory.max_usage_in_bytes``; v2 ``memory.peak``, kernel 5.19 and later)."""
+    name = parent.strip("/")
+    for path in (CGROUP / "memory" / name / "memory.max_usage_in_bytes", CGROUP / name / "memory.peak"):
+        with contextlib.suppress(OSError, ValueError):
+            return int(path.read_text())
+    raise AssertionError(f"no memory high-water mark for cgroup {parent} (cgroup v1 or v2 with memory.peak needed)")
+
+
+def _remove_cgroup(parent: str) -> None:
+    """The pod's cgroups, deepest first (conmon leaves a ``conmon`` child under the parent)."""
+    name = parent.strip("/")
+    for controller in [*CGROUP.iterdir(), CGROUP]:  # v1: one tree per controller; v2: the one tree
+        root = controller / name
+        if not root.is_dir():
+            continue
+        for path in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        with contextlib.suppress(OSError):
+            root.rmdir()
 
 
 def run_pod(
@@ -361,12 +384,10 @@ def run_pod(
         done = podman(*argv_full, timeout=timeout, check=False)
         seconds = time.monotonic() - t0
         state = json.loads(podman("inspect", "--format", "{{json .State}}", name).stdout)
-        peak = int((_cgroup_dir(parent) / "memory.max_usage_in_bytes").read_text())
+        peak = _peak(parent)
     finally:
         podman("rm", "-f", name, check=False)
-        for controller in Path("/sys/fs/cgroup").iterdir():
-            with contextlib.suppress(OSError):
-                (controller / parent.strip("/")).rmdir()
+        _remove_cgroup(parent)
     for host, limit in size_limits.items():
         used = sum(p.stat().st_size for p in host.rglob("*") if p.is_file())
         if used > limit:
