@@ -116,6 +116,12 @@ def cron_schedule(value: str, key: str) -> str:
     macro = len(fields) == 1 and value.startswith("@") and value != "@reboot"
     if not (len(fields) == 5 or macro) or not croniter.is_valid(value):
         raise ValueError(f"{key} {value!r} is not a valid cron schedule (five fields, e.g. '*/15 * * * *')")
+    # The API server parses CronJob schedules with robfig/cron v3 (standard parser): no L, W, # or H,
+    # and day-of-week 0-6 (7 is refused); croniter accepts all of these.
+    tokens = [tok for field in fields for tok in re.split(r"[,/-]", field)] if len(fields) == 5 else []
+    odd = [tok for tok in tokens if "#" in tok or re.fullmatch(r"\d*[LWH]", tok, re.I)]
+    if odd or any(int(n) > 6 for n in re.findall(r"\d+", fields[4] if len(fields) == 5 else "")):
+        raise ValueError(f"{key} {value!r} is not a schedule Kubernetes accepts (no L, W, # or H; day of week 0-6)")
     import datetime
 
     from croniter import CroniterError

@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 import pytest
 
+from ops.offline.engine import ROOT
 from ops.runtime import pod_limits
 from tests.conftest import Recording, RedisServer, Topology, stack_values
 from tests.image_env import ImageUnavailableError, PodRun, ops_image, quantity, run_pod
@@ -137,11 +138,15 @@ def test_every_ops_image_job_of_the_plan_is_run_here(plan_pods: dict[str, dict[s
 
 
 def test_the_plan_sizes_the_drill_for_the_declared_dataset(plan_pods: dict[str, dict[str, Any]]) -> None:
-    """5,000,000 keys of 512 bytes need several GiB in the drill's pod; the backup job streams."""
+    """5,000,000 keys of 512 bytes, with Redis' measured overhead per key and the headroom, need several
+    GiB in the drill's pod; the backup job streams."""
     values = stack_values("production")["redisgw:capacity"]
+    baseline = json.loads((ROOT / "docs" / "capacity" / "baseline.json").read_text())
+    per_key = values["valueBytes"]["mean"] + baseline["redis"]["overhead_bytes_per_key"]
+    dataset = values["keys"] * per_key * (1 + values["headroom"])
     for name in ("backups-redis-restore-drill", "dr-backups-redis-restore-drill"):
         limit = quantity(plan_pods[name]["containers"][0]["resources"]["limits"]["memory"])
-        assert limit >= pod_limits.drill_memory_need(values["keys"] * values["valueBytes"]["mean"]), name
+        assert limit >= pod_limits.drill_memory_need(dataset) > 5 * 2**30, name
     backup = plan_pods["backups-redis-backup"]["containers"][0]["resources"]["limits"]["memory"]
     assert quantity(backup) >= pod_limits.JOB_PROCESS_BYTES
 
@@ -165,7 +170,8 @@ def test_backup_through_a_password_protected_sentinel_and_a_drill_over_its_limit
     done = run_pod(image, backup, secrets=SECRETS, env=aws, swap=swap, workdir=tmp_path / "backup")
     report = _report(done)
     assert report["key_count"] == keys and report["verified"] is True
-    assert done.peak_bytes < quantity(backup["containers"][0]["resources"]["limits"]["memory"])
+    # The cgroup caps usage at the limit (page cache is reclaimed there): only a margin below it can fail.
+    assert done.peak_bytes < 0.9 * quantity(backup["containers"][0]["resources"]["limits"]["memory"])
     print(f"backup through Sentinel: {keys} keys, peak {done.peak_mib:.0f} MiB, {done.seconds:.1f}s")
 
     refused = run_pod(image, drill, secrets=SECRETS, env=aws, memory_limit=SCALED_LIMIT, workdir=tmp_path / "drill")
@@ -198,7 +204,7 @@ def test_dr_backup_and_a_drill_at_its_limit(
     run = run_pod(image, drill, secrets=SECRETS, env=aws, memory_limit=SCALED_LIMIT, workdir=tmp_path / "drill")
     report = _report(run)
     assert report["ok"] is True and report["keys"] == keys
-    assert run.peak_bytes <= quantity(SCALED_LIMIT)
+    assert run.peak_bytes < 0.9 * quantity(SCALED_LIMIT)
     print(f"drill at its limit: {keys} keys, peak {run.peak_mib:.0f} MiB of {SCALED_LIMIT}, {run.seconds:.1f}s")
 
 
@@ -326,5 +332,5 @@ def test_readiness_cronjob_reads_the_cluster_through_its_service_account(
     failed = {item["source"] for item in report["items"] if item["status"] == "fail"}
     assert failed <= {"aws", "prometheus"}, [i for i in report["items"] if i["status"] == "fail"]
     assert any(item["source"] == "kubernetes" and item["status"] == "pass" for item in report["items"])
-    assert run.peak_bytes < quantity(pod["containers"][0]["resources"]["limits"]["memory"])
+    assert run.peak_bytes < 0.9 * quantity(pod["containers"][0]["resources"]["limits"]["memory"])
     print(f"readiness in its pod: {len(report['items'])} items, exit {run.returncode}, peak {run.peak_mib:.0f} MiB")

@@ -127,6 +127,21 @@ def remove_all(suffix: str) -> Mutation:
     return mutate
 
 
+def _all_nats(fn: Callable[[dict[str, Any]], Any]) -> Mutation:
+    """Apply ``fn`` to the inputs of every NAT gateway of the plan."""
+
+    def mutate(plan: Plan) -> Plan:
+        out = []
+        for r in plan:
+            if r.resource_type.endswith(":NatGateway"):
+                r = _clone(r)
+                fn(r.props)
+            out.append(r)
+        return out
+
+    return mutate
+
+
 def _sentinel(size: int, quorum: int) -> Callable[[dict[str, Any]], None]:
     def fn(props: dict[str, Any]) -> None:
         props["spec"]["clusterSize"] = size
@@ -971,6 +986,11 @@ CASES: list[tuple[str, Mutation, str]] = [
     ),
     ("no-nat-gateway-anywhere", remove_all(":NatGateway"), "ec2-vpc-require-nat-per-az"),
     (
+        "nat-gateways-all-private",  # a private NAT reaches other networks, not the internet
+        _all_nats(lambda p: p.update(connectivityType="private")),
+        "ec2-vpc-require-nat-per-az",
+    ),
+    (
         "vault-lock-in-governance-mode",
         delete(":VaultLockConfiguration", "backups-vault-lock", "changeableForDays"),
         "backup-vault-require-lock",
@@ -1001,8 +1021,8 @@ CASES: list[tuple[str, Mutation, str]] = [
         "redis-sentinel-require-surviving-quorum",
     ),
     (
-        "sentinel-five-quorum-two",
-        change(":RedisSentinel", "gateway-sentinel", _sentinel(5, 2)),
+        "sentinel-quorum-zero",
+        change(":RedisSentinel", "gateway-sentinel", _sentinel(3, 0)),
         "redis-sentinel-require-surviving-quorum",
     ),
     (
@@ -2004,6 +2024,16 @@ CASES: list[tuple[str, Mutation, str]] = [
         "capacity-require-declared-peak",
     ),
     (
+        "drill-memory-in-millibytes",  # 268435456000m is 256Mi to Kubernetes
+        change(":CronJob", "backups-redis-restore-drill", lambda p: _job_memory(p, "268435456000m")),
+        "capacity-require-declared-peak",
+    ),
+    (
+        "drill-memory-that-does-not-parse",
+        change(":CronJob", "backups-redis-restore-drill", lambda p: _job_memory(p, "lots")),
+        "capacity-require-declared-peak",
+    ),
+    (
         "drill-pod-beyond-a-node",
         change(":CronJob", "backups-redis-restore-drill", lambda p: _job_memory(p, "64Gi")),
         "capacity-require-declared-peak",
@@ -2194,6 +2224,9 @@ CASES: list[tuple[str, Mutation, str]] = [
 CONTROLS: list[tuple[str, Mutation]] = [
     ("dr-sentinel-five-quorum-three", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 3))),
     ("dr-sentinel-five-quorum-four", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 4))),
+    # Quorum marks the primary down; the failover itself still needs a majority to elect a leader.
+    ("nat-gateways-regional", _all_nats(lambda p: p.update(availabilityMode="regional"))),
+    ("dr-sentinel-five-quorum-two", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 2))),
     # Scoped to the batch class, the quota counts the three CronJobs' pods only.
     (
         "batch-scoped-quota",

@@ -372,6 +372,16 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
         "redisgw:backup.schedule: schedule '0 0 30 2 *' never fires on a real date",
     ),
     (
+        "cron-sunday-as-7",  # robfig/cron v3, which the API server uses, takes day of week 0-6 only
+        [("redisgw:backup.drillSchedule", "0 4 * * 7")],
+        "redisgw:backup.drillSchedule: schedule '0 4 * * 7' is not a schedule Kubernetes accepts",
+    ),
+    (
+        "cron-last-day-of-month",
+        [("redisgw:backup.drillSchedule", "0 4 L * *")],
+        "redisgw:backup.drillSchedule: schedule '0 4 L * *' is not a schedule Kubernetes accepts",
+    ),
+    (
         "cron-31st-of-april-drill",
         [("redisgw:backup.drillSchedule", "0 4 31 4 *")],
         "redisgw:backup.drillSchedule: schedule '0 4 31 4 *' never fires on a real date",

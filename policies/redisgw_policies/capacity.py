@@ -52,7 +52,12 @@ def instance_capacity(instance_type: str) -> tuple[int, int] | None:
     return vcpu * 1000 - 300, int(memory_mib * 0.9) - 700
 
 
-_BINARY = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "k": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
+_BINARY = {
+    "Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "Pi": 1024**3, "Ei": 1024**4,
+    "m": 1e-3 / 2**20, "k": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20, "T": 1e12 / 2**20,
+    "P": 1e15 / 2**20, "E": 1e18 / 2**20,
+}  # fmt: skip
+"""Every suffix of a Kubernetes quantity (``m`` is thousandths: ``268435456000m`` is 256Mi)."""
 
 
 def cpu_m(value: Any) -> float:
@@ -291,7 +296,8 @@ def _job_memory(job: PolicyResource | None) -> float:
     if job is None:
         return 0.0
     limit = get(_job_container(job), "resources.limits.memory")
-    return memory_mi(limit) * 2**20 if limit is not None else 1.0
+    parsed = memory_mi(limit) * 2**20 if limit is not None else 0.0
+    return parsed if parsed > 0 else 1.0  # no limit, or one that does not parse: judged as too small
 
 
 def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:

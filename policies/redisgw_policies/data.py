@@ -341,7 +341,8 @@ def replication_size(props: Mapping[str, Any], config: Mapping[str, Any]) -> Ite
 
 def _sentinel_findings(spec: Mapping[str, Any], label: str, minimum: int) -> Iterable[str]:
     size = as_int(spec.get("clusterSize"), None)
-    quorum = as_int(get(spec, "redisSentinelConfig.quorum"), None)
+    # The operator's CRD defaults quorum to "2" (+kubebuilder:default:="2", v1beta2 RedisSentinel).
+    quorum = as_int(get(spec, "redisSentinelConfig.quorum", "2"), None)
     if size is None or size < minimum or size % 2 == 0:
         yield f"{label} runs {size} Sentinel(s); an odd count of at least {minimum} is required for a clear majority."
         return
@@ -350,8 +351,8 @@ def _sentinel_findings(spec: Mapping[str, Any], label: str, minimum: int) -> Ite
             f"{label} has quorum {quorum} of {size}: losing one Sentinel leaves too few to agree a primary is down, "
             "so failover stops; the quorum must be at most the count minus one."
         )
-    elif quorum < size // 2 + 1:
-        yield f"{label} has quorum {quorum} of {size}: below a majority, a partitioned minority can start a failover."
+    elif quorum < 1:
+        yield f"{label} has quorum {quorum}: no Sentinel agreement marks the primary down."
 
 
 def sentinel_quorum(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
@@ -522,11 +523,11 @@ POLICIES = [
     ),
     resource_policy(
         name="redis-sentinel-require-surviving-quorum",
-        description="Sentinels are an odd count of at least three with a majority quorum that survives losing one.",
+        description="Sentinels are an odd count of at least three with a quorum that survives losing one.",
         kinds=("RedisSentinel", "ConfigMap"),
         rule=sentinel_quorum,
         severity=Severity.HIGH,
-        remediation="Set redisgw:redis.sentinels to an odd number of 3 or more; the quorum is a majority of them.",
+        remediation="Set redisgw:redis.sentinels to an odd number of 3 or more; the quorum at most one less.",
         config={"minSentinels": {"type": "integer", "minimum": 3, "default": 3}},
     ),
     stack_policy(

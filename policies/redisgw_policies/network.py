@@ -72,6 +72,11 @@ def nat_per_zone(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterab
     nat_zones: set[str] = set()
     for r in args.resources:
         if r.resource_type == "aws:ec2/natGateway:NatGateway":
+            if str(r.props.get("connectivityType") or "public") == "private":
+                continue  # a private NAT reaches other networks, not the internet
+            if str(r.props.get("availabilityMode") or "") == "regional":
+                nat_zones |= zones  # a regional NAT gateway serves every zone of its VPC
+                continue
             for dep in r.property_dependencies.get("subnetId", []) or []:
                 if dep.urn in subnets:
                     nat_zones.add(str(subnets[dep.urn].props.get("availabilityZone")))
