@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from settings import cpu_millis, quantity_bytes  # the program's own reading of Kubernetes quantities
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("REDISGW_IMAGE_CACHE") or Path(tempfile.gettempdir()) / "redisgw-ops-image")
 """Podman's storage and the build records. A temporary folder: deleting it costs one fresh build."""
@@ -208,19 +210,6 @@ def ops_image() -> str:
 
 # -- running a pod of the plan ---------------------------------------------------------------------
 
-QUANTITY = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "k": 10**3, "M": 10**6, "G": 10**9}
-
-
-def quantity(value: Any) -> float:
-    """A Kubernetes quantity (``512Mi``, ``250m``, ``1``) as a number (bytes or cores)."""
-    text = str(value)
-    if text.endswith("m"):
-        return float(text[:-1]) / 1000
-    for suffix, factor in QUANTITY.items():
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * factor
-    return float(text)
-
 
 @dataclass
 class PodRun:
@@ -356,8 +345,9 @@ def run_pod(
         argv = [a.replace(old, new) for a in argv]
     flags, uid, group = _security_flags(pod, container)
     limits = container.get("resources", {}).get("limits", {})
-    memory = int(quantity(memory_limit or limits["memory"]))
-    flags += ["--memory", str(memory), "--memory-swap", str(memory), "--cpus", str(quantity(limits["cpu"]))]
+    memory = quantity_bytes(str(memory_limit or limits["memory"]))
+    cpus = cpu_millis(str(limits["cpu"])) / 1000
+    flags += ["--memory", str(memory), "--memory-swap", str(memory), "--cpus", str(cpus)]
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     size_limits: dict[Path, float] = {}
     for mount in container.get("volumeMounts", []):
@@ -367,7 +357,7 @@ def run_pod(
         os.chown(host, uid, group)
         os.chmod(host, 0o2775)  # the kubelet's fsGroup ownership: group-owned, setgid, group-writable
         if "emptyDir" in volume and "sizeLimit" in volume["emptyDir"]:
-            size_limits[host] = quantity(volume["emptyDir"]["sizeLimit"])
+            size_limits[host] = quantity_bytes(str(volume["emptyDir"]["sizeLimit"]))
         elif not ({"emptyDir", "ephemeral", "persistentVolumeClaim"} & set(volume)):
             raise AssertionError(f"volume {mount['name']}: kind {sorted(volume)} not mirrored")
         flags += ["-v", f"{host}:{mount['mountPath']}:{'ro' if mount.get('readOnly') else 'rw'}"]

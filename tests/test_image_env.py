@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.image_env import _security_flags, quantity, run_pod
+from settings import cpu_millis, quantity_bytes
+from tests.image_env import _security_flags, run_pod
 
 RESTRICTED = {
     "runAsNonRoot": True,
@@ -68,4 +69,6 @@ def test_a_pod_it_cannot_run_as_the_plan_says_is_refused_before_podman(
     ("value", "number"), [("512Mi", 512 * 2**20), ("5632Mi", 5632 * 2**20), ("250m", 0.25), (1, 1)]
 )
 def test_quantities(value: Any, number: float) -> None:
-    assert quantity(value) == number
+    """The mirror reads limits with the program's own functions: memory in bytes, CPU in cores."""
+    text = str(value)
+    assert (quantity_bytes(text) if text.endswith("i") else cpu_millis(text) / 1000) == number

@@ -29,8 +29,9 @@ import pytest
 
 from ops.offline.engine import ROOT
 from ops.runtime import pod_limits
+from settings import quantity_bytes
 from tests.conftest import Recording, RedisServer, Topology, stack_values
-from tests.image_env import ImageUnavailableError, PodRun, ops_image, quantity, run_pod
+from tests.image_env import ImageUnavailableError, PodRun, ops_image, run_pod
 
 pytestmark = pytest.mark.image
 
@@ -120,7 +121,7 @@ def _report(run: PodRun) -> dict[str, Any]:
 
 def _scaled_dataset(over: float) -> int:
     """used_memory of a dataset that a ``SCALED_LIMIT`` pod holds, times ``over``."""
-    room = quantity(SCALED_LIMIT) - pod_limits.SCRATCH_SERVER_BYTES - pod_limits.JOB_PROCESS_BYTES
+    room = quantity_bytes(SCALED_LIMIT) - pod_limits.SCRATCH_SERVER_BYTES - pod_limits.JOB_PROCESS_BYTES
     return int(room / pod_limits.LOAD_FACTOR * over)
 
 
@@ -145,10 +146,10 @@ def test_the_plan_sizes_the_drill_for_the_declared_dataset(plan_pods: dict[str, 
     per_key = values["valueBytes"]["mean"] + baseline["redis"]["overhead_bytes_per_key"]
     dataset = values["keys"] * per_key * (1 + values["headroom"])
     for name in ("backups-redis-restore-drill", "dr-backups-redis-restore-drill"):
-        limit = quantity(plan_pods[name]["containers"][0]["resources"]["limits"]["memory"])
+        limit = quantity_bytes(plan_pods[name]["containers"][0]["resources"]["limits"]["memory"])
         assert limit >= pod_limits.drill_memory_need(dataset) > 5 * 2**30, name
     backup = plan_pods["backups-redis-backup"]["containers"][0]["resources"]["limits"]["memory"]
-    assert quantity(backup) >= pod_limits.JOB_PROCESS_BYTES
+    assert quantity_bytes(backup) >= pod_limits.JOB_PROCESS_BYTES
 
 
 def test_backup_through_a_password_protected_sentinel_and_a_drill_over_its_limit_refused(
@@ -171,14 +172,14 @@ def test_backup_through_a_password_protected_sentinel_and_a_drill_over_its_limit
     report = _report(done)
     assert report["key_count"] == keys and report["verified"] is True
     # The cgroup caps usage at the limit (page cache is reclaimed there): only a margin below it can fail.
-    assert done.peak_bytes < 0.9 * quantity(backup["containers"][0]["resources"]["limits"]["memory"])
+    assert done.peak_bytes < 0.9 * quantity_bytes(backup["containers"][0]["resources"]["limits"]["memory"])
     print(f"backup through Sentinel: {keys} keys, peak {done.peak_mib:.0f} MiB, {done.seconds:.1f}s")
 
     refused = run_pod(image, drill, secrets=SECRETS, env=aws, memory_limit=SCALED_LIMIT, workdir=tmp_path / "drill")
     assert refused.returncode == 1 and not refused.oom_killed, refused.stderr[-2000:]
     line = refused.stderr.strip()
     assert "\n" not in line and "Traceback" not in line, line
-    limit = f"memory limit is {quantity(SCALED_LIMIT) / 2**20:.0f} MiB; refusing"
+    limit = f"memory limit is {quantity_bytes(SCALED_LIMIT) / 2**20:.0f} MiB; refusing"
     assert re.search(rf"backup {report['id']} needs about [\d,]+ MiB .* {limit}", line)
     assert refused.stdout.strip() == ""
 
@@ -204,7 +205,7 @@ def test_dr_backup_and_a_drill_at_its_limit(
     run = run_pod(image, drill, secrets=SECRETS, env=aws, memory_limit=SCALED_LIMIT, workdir=tmp_path / "drill")
     report = _report(run)
     assert report["ok"] is True and report["keys"] == keys
-    assert run.peak_bytes < 0.9 * quantity(SCALED_LIMIT)
+    assert run.peak_bytes < 0.9 * quantity_bytes(SCALED_LIMIT)
     print(f"drill at its limit: {keys} keys, peak {run.peak_mib:.0f} MiB of {SCALED_LIMIT}, {run.seconds:.1f}s")
 
 
@@ -233,7 +234,10 @@ def test_smoke_analysis_job(
 class _KubeApi:
     """The Kubernetes API as the readiness CronJob's client reads it in the pod: HTTPS on the address
     of ``KUBERNETES_SERVICE_HOST``, the service account's bearer token, list calls by plural (Secrets
-    as metadata). Serves the objects of a healthy dump of the plan."""
+    as metadata). Serves the objects of a healthy dump of the plan. The client side is the real one:
+    kubernetes 35.0.0 (``kubernetes/config/incluster_config.py``) reads KUBERNETES_SERVICE_HOST/PORT,
+    ``/var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt}`` and sends ``bearer <token>``
+    (lower case), which this server checks as the API server does, case-insensitively."""
 
     def __init__(self, objects: list[dict[str, Any]], folder: Path, keys: Path, token: str) -> None:
         import http.server
@@ -332,5 +336,5 @@ def test_readiness_cronjob_reads_the_cluster_through_its_service_account(
     failed = {item["source"] for item in report["items"] if item["status"] == "fail"}
     assert failed <= {"aws", "prometheus"}, [i for i in report["items"] if i["status"] == "fail"]
     assert any(item["source"] == "kubernetes" and item["status"] == "pass" for item in report["items"])
-    assert run.peak_bytes < 0.9 * quantity(pod["containers"][0]["resources"]["limits"]["memory"])
+    assert run.peak_bytes < 0.9 * quantity_bytes(pod["containers"][0]["resources"]["limits"]["memory"])
     print(f"readiness in its pod: {len(report['items'])} items, exit {run.returncode}, peak {run.peak_mib:.0f} MiB")

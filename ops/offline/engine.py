@@ -178,18 +178,17 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
         where = f": line {mark.line + 1}" if mark is not None else ""
         problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
         raise OpsError(f"{path.name}{where}: not valid YAML ({problem})", code=2) from None
-    if isinstance(doc, dict) and "config" not in doc and any(":" in str(k) for k in doc):
-        stray = sorted(str(k) for k in doc if ":" in str(k))
+    stray = sorted(str(k) for k in doc if ":" in str(k)) if isinstance(doc, dict) else []
+    if stray:  # config keys at the top level of the file, where the Pulumi CLI does not read them
+        named = f"{', '.join(stray[:3])}{' and others' if len(stray) > 3 else ''}"
+        if "config" not in doc:
+            raise OpsError(
+                f"{path.name}: the config: mapping is missing: {named} sit at the top level; indent them under config:",
+                code=2,
+            )
         raise OpsError(
-            f"{path.name}: the config: mapping is missing: {', '.join(stray[:3])}"
-            f"{' and others' if len(stray) > 3 else ''} sit at the top level; indent them under config:",
-            code=2,
-        )
-    if isinstance(doc, dict) and "config" in doc and any(":" in str(k) for k in doc):
-        stray = sorted(str(k) for k in doc if ":" in str(k))
-        raise OpsError(
-            f"{path.name}: {', '.join(stray[:3])}{' and others' if len(stray) > 3 else ''}: outside the config: "
-            "mapping, beside it; move them under config: (the Pulumi CLI reads only what is under it)",
+            f"{path.name}: {named}: outside the config: mapping, beside it; move them under config: (the Pulumi "
+            "CLI reads only what is under it)",
             code=2,
         )
     if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):

@@ -29,6 +29,7 @@ from typing import Any, cast
 import redis
 
 from ops.errors import OpsError, describe, register_secret
+from ops.runtime import pod_limits
 from ops.runtime.backup_segments import GatedFeed, fetch_verified, work_directory
 from ops.runtime.backup_source import as_text, keyspace, redis_client, redis_info
 from ops.runtime.backup_store import Location, get_manifest
@@ -382,9 +383,11 @@ def scratch_redis(work_dir: Path) -> Iterator[Endpoint]:
 
 
 def drill(location: Location, work_dir: Path) -> dict[str, Any]:
-    """Restore the latest backup into a scratch Redis; measure RTO and RPO."""
+    """Restore the latest backup into a scratch Redis; measure RTO and RPO. A backup this pod cannot
+    hold (memory limit, spool) is refused before anything starts (:func:`pod_limits.check_drill`)."""
     t0 = time.monotonic()
     manifest = get_manifest(location, "latest")
+    pod_limits.check_drill(manifest, work_dir)  # the manifest it loads: one read, no race with a newer backup
     with tempfile.TemporaryDirectory(dir=work_directory(work_dir)) as tmp, scratch_redis(Path(tmp)) as target:
         result = restore(location, manifest.id, Path(tmp), target_url=target)
     return {
