@@ -66,6 +66,7 @@ image: $(VENV)/.installed peers
 
 pytest: $(VENV)/.installed peers .tools/.installed image
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -m "not timing"
+	sync  # the parallel suite's writes (backups, the image's spools) flushed now, not under the timing tests
 	$(PY) -m pytest -n 0 -m timing
 
 # OPS_IMAGE=<image> runs the tests on an image built elsewhere (the pipeline's docker build) instead.
