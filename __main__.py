@@ -7,6 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 import settings
+from components._shared import label_kubernetes_objects
 from components.backup_vault import (
     BACKUP_DEADLINE,
     BACKUP_PREFIX,
@@ -32,10 +33,13 @@ from components.redis_gateway import (
     RedisGateway,
     RedisGatewayArgs,
     Resources,
+    sentinel_quorum,
 )
 from components.vpc import Vpc, VpcArgs
 
 cfg = settings.from_pulumi_config()
+# Every Kubernetes object says it is managed by Pulumi, in its desired state (server-side apply keeps it).
+pulumi.runtime.register_stack_transformation(label_kubernetes_objects)
 secrets = settings.secrets_from_pulumi_config(cfg)
 stack = pulumi.get_stack()
 cluster_name = f"redisgw-{stack}"
@@ -245,6 +249,11 @@ ReadinessAudit(
         web_acl_arn=gateway.web_acl_arn,
         health_check_id=gateway.health_check_id,
         dr_lag_max_seconds=standby_lag_threshold_seconds(cfg.dr.rpo_seconds) if standby_link else None,
+        redis_replication=REDIS,
+        redis_replicas=cfg.redis.replicas,
+        redis_sentinels=cfg.redis.sentinels,
+        redis_quorum=sentinel_quorum(cfg.redis.sentinels),
+        redis_standby_replicas=1 if standby_link else 0,
     ),
     # The CronJob runs in the gateway's namespace, beside the backups it judges.
     opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[backups])),

@@ -41,6 +41,7 @@ from components._tier import (
     _selector,
     meta,
     redis_placement,
+    sentinel_quorum,
 )
 from components.eks_cluster import MAIN_NODE_LABELS
 
@@ -118,7 +119,7 @@ def sentinel_spec(args: RedisGatewayArgs) -> dict[str, Any]:
             "redisReplicationPassword": {"secretKeyRef": secret_ref},
             "masterGroupName": MASTER_GROUP,
             "redisPort": str(REDIS_PORT),
-            "quorum": str(args.redis_sentinels // 2 + 1),
+            "quorum": str(sentinel_quorum(args.redis_sentinels)),
             "downAfterMilliseconds": "5000",
             "failoverTimeout": "60000",
             "parallelSyncs": "1",
@@ -126,7 +127,7 @@ def sentinel_spec(args: RedisGatewayArgs) -> dict[str, Any]:
         "podSecurityContext": POD_SECURITY,
         "securityContext": _RESTRICTED_CONTAINER,
         PRIORITY_CLASS_FIELD: SERVING_PRIORITY_CLASS,
-        "pdb": {"enabled": True, "minAvailable": args.redis_sentinels // 2 + 1},
+        "pdb": {"enabled": True, "minAvailable": sentinel_quorum(args.redis_sentinels)},
         "nodeSelector": dict(MAIN_NODE_LABELS),
         "topologySpreadConstraints": [
             {

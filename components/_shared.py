@@ -365,3 +365,34 @@ def ops_cronjob(
             }
         },
     }
+
+
+PROGRAM_LABELS = {"app.kubernetes.io/part-of": "redis-gateway", "app.kubernetes.io/managed-by": "pulumi"}
+"""What every Kubernetes object of the program says of itself. pulumi-kubernetes v4 sets
+``managed-by`` only under client-side apply; under server-side apply (its default) it sets none, so
+the program sets both labels itself; ``ops readiness`` finds the stack's objects by ``part-of``."""
+
+
+def label_kubernetes_objects(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
+    """A stack transformation: every Kubernetes object the program declares carries :data:`PROGRAM_LABELS`
+    in its desired state, so server-side apply keeps them, whatever the provider's apply mode.
+
+    It runs in the program's process, so it reaches the objects our components declare and not the
+    children a Helm chart renders inside the provider (those keep the chart's own labels). Helm
+    releases and charts have no metadata of their own and are left alone. Metadata must be a dict
+    (``{"name": ..., "labels": ...}``): an ``ObjectMetaArgs`` here is a program error, named."""
+    if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm.sh/"):
+        return None
+    metadata = args.props.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        raise TypeError(
+            f"{args.type_} {args.name}: metadata must be a dict to be labelled, got {type(metadata).__name__}"
+        )
+    labels = metadata.get("labels")
+    if labels is None or isinstance(labels, dict):
+        merged: Any = {**(labels or {}), **PROGRAM_LABELS}
+    else:  # an Output of labels
+        merged = pulumi.Output.from_input(labels).apply(lambda found: {**(found or {}), **PROGRAM_LABELS})
+    return pulumi.ResourceTransformationResult({**args.props, "metadata": {**metadata, "labels": merged}}, args.opts)

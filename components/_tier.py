@@ -224,6 +224,11 @@ def pdb_min_available(min_replicas: int) -> int:
     return max(1, min_replicas - 1)
 
 
+def sentinel_quorum(sentinels: int) -> int:
+    """A majority of the Sentinels: they agree a primary is down while one of them is lost."""
+    return sentinels // 2 + 1
+
+
 def _selector(app: str) -> dict[str, Any]:
     return {"matchLabels": {"app": app}}
 

@@ -279,10 +279,10 @@ class EksCluster(pulumi.ComponentResource):
 
         k8s.storage.v1.StorageClass(
             f"{name}-{DEFAULT_STORAGE_CLASS}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=DEFAULT_STORAGE_CLASS,
-                annotations={"storageclass.kubernetes.io/is-default-class": "true"},
-            ),
+            metadata={
+                "name": DEFAULT_STORAGE_CLASS,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
             provisioner="ebs.csi.aws.com",
             parameters={
                 "type": "gp3",

@@ -452,9 +452,7 @@ class MonitoringStack(pulumi.ComponentResource):
 
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.namespace, labels={"app.kubernetes.io/part-of": "redis-gateway"}
-            ),
+            metadata={"name": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}},
             opts=child,
         )
         meta: dict[str, Any] = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}

@@ -78,6 +78,15 @@ class ReadinessAuditArgs:
     web_acl_arn: pulumi.Input[str]
     health_check_id: pulumi.Input[str] | None = None
     dr_lag_max_seconds: int | None = None
+    redis_replication: str = "redis"
+    """Name of the RedisReplication (and of the RedisSentinel, where the region runs one)."""
+    redis_replicas: int = 3
+    """The RedisReplication's ``clusterSize``."""
+    redis_sentinels: int | None = 3
+    """The RedisSentinel's size, or None where the region runs none."""
+    redis_quorum: int = 2
+    redis_standby_replicas: int = 0
+    """Replicas in the DR region that replicate from this primary."""
 
 
 def role_rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -176,6 +185,16 @@ def targets(args: ReadinessAuditArgs) -> pulumi.Output[str]:
         }
     if args.dr_lag_max_seconds is not None:
         document["dr_lag_max_seconds"] = args.dr_lag_max_seconds
+    document["redis"] = {
+        "replication": args.redis_replication,
+        "replicas": args.redis_replicas,
+        "standby_replicas": args.redis_standby_replicas,
+        **(
+            {"sentinel": args.redis_replication, "sentinels": args.redis_sentinels, "quorum": args.redis_quorum}
+            if args.redis_sentinels is not None
+            else {}
+        ),
+    }
     return pulumi.Output.json_dumps(document)
 
 

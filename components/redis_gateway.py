@@ -53,6 +53,7 @@ from components._tier import (
     redis_placement,
     rollout_strategy,
     rollout_surge,
+    sentinel_quorum,
 )
 from components._tier_namespace import tier_namespace
 
@@ -88,6 +89,7 @@ __all__ = [
     "redis_placement",
     "rollout_strategy",
     "rollout_surge",
+    "sentinel_quorum",
 ]
 
 

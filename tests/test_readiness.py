@@ -87,7 +87,9 @@ def _oom(d: dict[str, Any]) -> None:
 
 
 def _pending(d: dict[str, Any]) -> None:
-    extra = pod("redis-system", "redis-gateway-7d9f8c6b5-pending", {"app": "redis-gateway"}, ["gateway"])
+    sibling = gateway_pod(d)
+    extra = pod("redis-system", "redis-gateway-7d9f8c6b5-pending", sibling["metadata"]["labels"], ["gateway"])
+    extra["metadata"]["ownerReferences"] = sibling["metadata"]["ownerReferences"]
     extra["metadata"]["creationTimestamp"] = _ago(20)
     extra["status"] = {
         "phase": "Pending",
@@ -193,13 +195,13 @@ BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         "policy:k8s-service-require-service-monitor",
     ),
     "grafana not ready": (
-        lambda d: find(d, "Pod", "monitoring-grafana-0")["status"].update(
+        lambda d: find(d, "Pod", "kube-prometheus-stack-grafana-6c9d8-q2w3e")["status"].update(
             conditions=[{"type": "Ready", "status": "False"}]
         ),
         "monitoring-stack-running",
     ),
     "prometheus pod gone": (
-        lambda d: drop(d, "Pod", "prometheus-monitoring-kube-prometheus-prometheus-0"),
+        lambda d: drop(d, "Pod", "prometheus-kps-prometheus-0"),
         "monitoring-stack-running",
     ),
     "fast-burn alert removed": (

@@ -1,5 +1,13 @@
-"""The documentation items: the runbooks exist, and every live alert's ``runbook_url`` leads to a
-section that exists in them (the docs shipped with this checkout, or with the ops image)."""
+"""The documentation items: the runbooks exist, and every alert of ours links a ``runbook_url``
+that leads to a section that exists in them (the docs shipped with this checkout, or with the ops
+image).
+
+"Ours" is every PrometheusRule the program declared and every one someone added in the stack's
+namespaces (:mod:`ops.readiness.ownership`). The rules a chart ships (kube-prometheus-stack's
+default rules link the upstream runbooks at runbooks.prometheus-operator.dev) are listed apart in
+``chart-alert-rules``, with where their runbooks live: this checkout cannot vouch for them, and the
+plan keeps them because they watch what the chart runs (the operator, the kubelet, etcd-less
+control plane signals) that our rules do not."""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ops.readiness import ownership
 from ops.readiness.kube import ref
 from ops.readiness.model import Item, item
 
@@ -44,16 +53,26 @@ def runbooks_present(docs: Path) -> list[str]:
     return problems
 
 
+def _alerts(rule_object: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    for group in (rule_object.get("spec") or {}).get("groups") or []:
+        for rule in (group or {}).get("rules") or [] if isinstance(group, Mapping) else []:
+            if isinstance(rule, Mapping) and "alert" in rule:
+                yield rule
+
+
+def ours(objects: Iterable[Mapping[str, Any]], namespaces: Iterable[str]) -> list[Mapping[str, Any]]:
+    """The PrometheusRules the program declared or someone added in the stack's namespaces."""
+    return [o for o in ownership.judged(list(objects), namespaces) if o.get("kind") == "PrometheusRule"]
+
+
 def alert_runbooks_resolve(objects: Iterable[Mapping[str, Any]], docs: Path) -> list[str]:
-    """Every alert of every live PrometheusRule: a ``runbook_url`` whose ``docs/...`` path is a file
-    here and whose anchor is one of its headings."""
+    """Every alert of every PrometheusRule of ``objects``: a ``runbook_url`` whose ``docs/...`` path
+    is a file here and whose anchor is one of its headings."""
     problems = []
     cache: dict[Path, set[str]] = {}
     for rule_object in (o for o in objects if o.get("kind") == "PrometheusRule"):
-        for group in (rule_object.get("spec") or {}).get("groups") or []:
-            for rule in (group or {}).get("rules") or [] if isinstance(group, Mapping) else []:
-                if not isinstance(rule, Mapping) or "alert" not in rule:
-                    continue
+        for rule in _alerts(rule_object):
+            if True:
                 url = ((rule.get("annotations") or {}) or {}).get("runbook_url")
                 where = f"{ref(rule_object)} alert {rule['alert']}"
                 if not isinstance(url, str) or not url:
@@ -72,12 +91,37 @@ def alert_runbooks_resolve(objects: Iterable[Mapping[str, Any]], docs: Path) -> 
     return problems
 
 
-ITEMS = {"runbooks-present": "documentation", "alert-runbooks-resolve": "documentation"}
+def chart_rules(objects: Iterable[Mapping[str, Any]]) -> list[str]:
+    """One line per PrometheusRule a chart (or a controller) made: its alerts and the hosts of their runbooks."""
+    lines = []
+    for rule_object in ownership.of_origin(objects, "chart", "child"):
+        if rule_object.get("kind") != "PrometheusRule":
+            continue
+        alerts = list(_alerts(rule_object))
+        hosts = sorted(
+            {
+                urlsplit(str((r.get("annotations") or {}).get("runbook_url"))).netloc or "no runbook_url"
+                for r in alerts
+                if isinstance(r.get("annotations") or {}, Mapping)
+            }
+        )
+        lines.append(f"{ref(rule_object)}: {len(alerts)} alerts, runbooks at {', '.join(hosts) or 'none'}")
+    return lines
 
 
-def docs_items(objects: Sequence[Mapping[str, Any]], docs: Path) -> list[Item]:
+ITEMS = {
+    "runbooks-present": "documentation",
+    "alert-runbooks-resolve": "documentation",
+    "chart-alert-rules": "documentation",
+}
+
+
+def docs_items(objects: Sequence[Mapping[str, Any]], docs: Path, namespaces: Iterable[str]) -> list[Item]:
     missing = runbooks_present(docs)
-    broken = alert_runbooks_resolve(objects, docs)
+    mine = ours(objects, namespaces)
+    broken = alert_runbooks_resolve(mine, docs)
+    alerts = sum(len(list(_alerts(o))) for o in mine)
+    theirs = chart_rules(objects)
     return [
         item(
             "runbooks-present",
@@ -85,7 +129,7 @@ def docs_items(objects: Sequence[Mapping[str, Any]], docs: Path) -> list[Item]:
             "The runbooks on-call needs are written",
             "docs",
             "fail" if missing else "pass",
-            missing,
+            missing or [f"docs/{name}" for name in REQUIRED_RUNBOOKS],
         ),
         item(
             "alert-runbooks-resolve",
@@ -93,6 +137,14 @@ def docs_items(objects: Sequence[Mapping[str, Any]], docs: Path) -> list[Item]:
             "Every live alert links a runbook section that exists",
             "kubernetes+docs",
             "fail" if broken else "pass",
-            broken,
+            broken or [f"{alerts} alerts in {len(mine)} PrometheusRules of ours link a section that exists"],
+        ),
+        item(
+            "chart-alert-rules",
+            "documentation",
+            "The alert rules charts ship are listed apart, with where their runbooks live",
+            "kubernetes",
+            "pass",
+            theirs or ["no chart ships alert rules here"],
         ),
     ]

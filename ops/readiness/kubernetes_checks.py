@@ -1,31 +1,41 @@
 """The Kubernetes items of the scorecard.
 
-**The pack's rules on live objects.** The objects the program declared (labelled
-``app.kubernetes.io/part-of=redis-gateway`` by the program and ``app.kubernetes.io/managed-by=pulumi``
-by the provider) are handed to the same policy objects ``pulumi preview`` runs, as
-``PolicyResource`` values whose properties are the live objects, with the stack's enforcement
-config and exemptions. Each policy of :data:`LIVE_POLICIES` is one item: fail on a mandatory
-violation, warn on an advisory one. Policies about AWS resources, Helm releases or Pulumi options
-have no live Kubernetes object to judge; the AWS items and the runtime items stand in for them.
+**The pack's rules on live objects.** Objects are sorted by who made them (:mod:`ops.readiness.ownership`:
+owner references first, then the program's ``part-of`` label, charts, Kubernetes' own). What the
+program declared, and whatever else stands in the stack's namespaces without an owner (added by
+hand), is handed to the same policy objects ``pulumi preview`` runs, as ``PolicyResource`` values
+whose properties are the live objects, with the stack's enforcement config and exemptions. Each
+policy of :data:`LIVE_POLICIES` is one item: fail on a mandatory violation, warn on an advisory one;
+a pass names what was judged. Objects a controller made (the redis-operator's StatefulSets, pods,
+Services and PDBs, Argo's and the Job controller's pods) are not judged by those rules: the item
+``controllers-match-their-resources`` judges them against the resource that owns them. Policies
+about AWS resources, Helm releases or Pulumi options have no live Kubernetes object to judge; the
+AWS items and the runtime items stand in for them.
 
 **Runtime facts** only a running cluster knows, read in the stack's namespaces (every object there,
 the ones the charts and the redis-operator create included): workloads ready, PDBs that allow a
 disruption, HPAs below their maximum and able to read metrics, no pod restarting in a loop or
-pending, CronJobs succeeding on schedule, and Prometheus, Alertmanager and Grafana running.
+pending, CronJobs succeeding on schedule, Prometheus, Alertmanager and Grafana running, and the
+Redis tier as the plan declares it. Windows and graces (documented on their constants):
+
+* a restart loop is a container waiting in ``CrashLoopBackOff``, or one restarted at least
+  :data:`LOOP_RESTARTS` times whose latest termination is within :data:`RESTART_WINDOW` (the API
+  keeps a lifetime count and the last termination only: old restarts do not count forever);
+* an autoscaler at its maximum, or a workload short of ready replicas right after its autoscaler
+  scaled it, passes for :data:`SCALE_GRACE` after the scale (a burst or a scale-up in progress).
 """
 
 from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ops.readiness import pack
-from ops.readiness.kube import ref, resource_type
+from ops.readiness import ownership, pack
+from ops.readiness.kube import KINDS, ref, resource_type
 from ops.readiness.model import Item, Status, item
-
-PART_OF = ("app.kubernetes.io/part-of", "redis-gateway")
-MANAGED_BY = ("app.kubernetes.io/managed-by", "pulumi")
+from ops.readiness.targets import Targets
 
 LIVE_POLICIES: dict[str, str] = {
     # security
@@ -81,6 +91,11 @@ LIVE_POLICIES: dict[str, str] = {
     # performance and capacity
     "argo-rollout-require-bounded-strategy": "performance-capacity",
     "argo-analysis-require-failable-slo-thresholds": "performance-capacity",
+    # high availability: the Redis tier's custom resources
+    "redis-replication-require-two-replicas": "high-availability",
+    "redis-sentinel-require-surviving-quorum": "high-availability",
+    "redis-replication-require-sized-backlog": "backup-recovery",
+    "k8s-workload-require-priority-class": "resources",
     # documentation
     "monitoring-alert-require-runbook-url": "documentation",
 }
@@ -104,17 +119,20 @@ NEEDS: dict[str, str] = {"k8s-workload-require-declared-secrets": "Secret"}
 """Live policies that cannot judge without a kind the credentials may be denied (see ``kube.OPTIONAL_KINDS``)."""
 
 LOOP_RESTARTS = 5
-"""A container restarted this often, or waiting in CrashLoopBackOff, is in a restart loop."""
+"""A container restarted this often, its latest termination within :data:`RESTART_WINDOW`, or waiting
+in CrashLoopBackOff, is in a restart loop."""
+RESTART_WINDOW = datetime.timedelta(hours=1)
+"""Restarts older than this do not make a loop: a container that restarted a few times weeks ago
+and has run since is healthy."""
+SCALE_GRACE = datetime.timedelta(minutes=15)
+"""After an autoscaler scales, this long passes before its maximum, or the workload's replicas not
+yet ready, count against it: a two-minute burst or a scale-up still starting pods is normal."""
 PENDING_GRACE = datetime.timedelta(minutes=5)
 
 
-def labelled(obj: Mapping[str, Any], label: tuple[str, str]) -> bool:
-    return ((obj.get("metadata") or {}).get("labels") or {}).get(label[0]) == label[1]
-
-
 def declared(objects: Iterable[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
-    """The objects the program declared (see the module's docstring)."""
-    return [o for o in objects if labelled(o, PART_OF) and labelled(o, MANAGED_BY)]
+    """The objects the program declared (see :mod:`ops.readiness.ownership`)."""
+    return ownership.of_origin(objects, "declared")
 
 
 def live_options() -> Any:
@@ -139,14 +157,42 @@ def as_policy_resources(objects: Iterable[Mapping[str, Any]], stack: str) -> lis
     return out
 
 
+def _judged_summary(policy: Any, resources: Sequence[Any], foreign: set[str]) -> str:
+    """What a passing policy looked at: the objects of the kinds it judges (all, for a stack rule)."""
+    handles = getattr(policy, "handles", None)
+    outside = sum(r.urn in foreign for r in resources)
+    if handles is None:
+        return f"no violation among the {len(resources)} objects judged" + (
+            f" ({outside} of them not in the plan)" if outside else ""
+        )
+    mine = [r for r in resources if handles(r.resource_type)]
+    if not mine:
+        return "no object of the kinds it judges"
+    kinds: dict[str, int] = {}
+    for r in mine:
+        kinds[str(r.props.get("kind"))] = kinds.get(str(r.props.get("kind")), 0) + 1
+    shown = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    outside = sum(r.urn in foreign for r in mine)
+    return f"no violation in {len(mine)} objects ({shown})" + (
+        f", {outside} of them not in the plan" if outside else ""
+    )
+
+
 def pack_items(
-    objects: Sequence[Mapping[str, Any]], stack: str, unreadable: frozenset[str] = frozenset()
+    objects: Sequence[Mapping[str, Any]],
+    stack: str,
+    namespaces: Iterable[str],
+    unreadable: frozenset[str] = frozenset(),
 ) -> list[Item]:
-    """One item per live policy; a policy that needs a kind the credentials may not list warns."""
+    """One item per live policy over :func:`ownership.judged` (what the program declared and what
+    stands unowned in its namespaces); a policy that needs a kind the credentials may not list warns."""
     config = pack.pack_config(stack)
     blind = [p for p in pack.policies() if p.name in LIVE_POLICIES and NEEDS.get(p.name) in unreadable]
     chosen = [p for p in pack.policies() if p.name in LIVE_POLICIES and p not in blind]
-    resources = as_policy_resources(declared(objects), stack)
+    scope = list(namespaces)
+    resources = as_policy_resources(ownership.judged(objects, scope), stack)
+    outside = {id(o) for o in ownership.of_origin(objects, "foreign")}
+    foreign = {r.urn for r in resources if id(r.props) in outside}
     by_urn = {r.urn: r for r in resources}
     hits = pack.evaluate(resources, config, chosen)
     items = [
@@ -169,6 +215,8 @@ def pack_items(
         for h in mine:
             target = by_urn.get(h.urn or "")
             where = ref(target.props) if target is not None else "stack"
+            if h.urn in foreign:
+                where += " (not in the plan)"
             evidence.append(f"{where}: {h.message.split(' Remediation: ')[0]}")
         status: Status = "pass" if not mine else ("fail" if level == "mandatory" else "warn")
         items.append(
@@ -178,7 +226,7 @@ def pack_items(
                 policy.description,
                 "kubernetes",
                 status,
-                evidence,
+                evidence or [_judged_summary(policy, resources, foreign)],
             )
         )
     return items
@@ -209,100 +257,170 @@ def _conditions(obj: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     return {str(c.get("type")): c for c in (obj.get("status") or {}).get("conditions") or [] if isinstance(c, Mapping)}
 
 
-def workloads_ready(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
-    problems = []
-    for obj in _of(objects, "Deployment", "StatefulSet"):
-        want, status = _int((obj.get("spec") or {}).get("replicas"), 1), obj.get("status") or {}
-        ready = _int(status.get("readyReplicas"))
-        if ready < want:
-            problems.append(f"{ref(obj)}: {ready} of {want} replicas ready")
-    for obj in _of(objects, "DaemonSet"):
-        status = obj.get("status") or {}
-        want, ready = _int(status.get("desiredNumberScheduled")), _int(status.get("numberReady"))
-        if ready < want:
-            problems.append(f"{ref(obj)}: {ready} of {want} pods ready")
-    for obj in _of(objects, "Rollout"):
-        status = obj.get("status") or {}
-        phase = status.get("phase")
-        want, ready = _int((obj.get("spec") or {}).get("replicas"), 1), _int(status.get("availableReplicas"))
-        if phase != "Healthy":
+@dataclass(frozen=True)
+class Facts:
+    """What a runtime check reads: the objects of the stack's namespaces, every object read (owners
+    may be cluster-scoped), the time, and the plan's targets where the cluster has them."""
+
+    scoped: Sequence[Mapping[str, Any]]
+    objects: Sequence[Mapping[str, Any]]
+    now: datetime.datetime
+    targets: Targets | None = None
+
+
+Found = tuple[list[str] | None, list[str]]
+"""(problems, evidence for a pass): a check with no problem says what it saw; ``None`` for problems
+means it cannot judge (a warning, with the reason as evidence)."""
+
+
+def _scaled_recently(obj: Mapping[str, Any], facts: Facts) -> Mapping[str, Any] | None:
+    """The autoscaler of ``obj`` if it scaled within :data:`SCALE_GRACE` (``status.lastScaleTime``)."""
+    name, kind = (obj.get("metadata") or {}).get("name"), obj.get("kind")
+    for hpa in _of(facts.scoped, "HorizontalPodAutoscaler"):
+        target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        if target.get("name") != name or target.get("kind") != kind:
+            continue
+        if ownership.namespace(hpa) != ownership.namespace(obj):
+            continue
+        scaled = _time((hpa.get("status") or {}).get("lastScaleTime"))
+        if scaled is not None and facts.now - scaled <= SCALE_GRACE:
+            return hpa
+    return None
+
+
+def _minutes(delta: datetime.timedelta) -> str:
+    return f"{max(0, int(delta.total_seconds() // 60))} min"
+
+
+def workloads_ready(facts: Facts) -> Found:
+    problems, notes, seen = [], [], 0
+    for obj in _of(facts.scoped, "Deployment", "StatefulSet", "DaemonSet", "Rollout"):
+        seen += 1
+        status, kind = obj.get("status") or {}, obj.get("kind")
+        if kind == "DaemonSet":
+            want, ready = _int(status.get("desiredNumberScheduled")), _int(status.get("numberReady"))
+        elif kind == "Rollout":
+            want, ready = _int((obj.get("spec") or {}).get("replicas"), 1), _int(status.get("availableReplicas"))
+        else:
+            want, ready = _int((obj.get("spec") or {}).get("replicas"), 1), _int(status.get("readyReplicas"))
+        phase = status.get("phase") if kind == "Rollout" else None
+        if kind == "Rollout" and phase not in ("Healthy", "Progressing"):
             problems.append(f"{ref(obj)}: phase {phase or 'unknown'} ({status.get('message') or 'no message'})")
-        elif ready < want:
-            problems.append(f"{ref(obj)}: {ready} of {want} replicas available")
-    return problems
+            continue
+        if ready >= want and phase != "Progressing":
+            continue
+        hpa = _scaled_recently(obj, facts)
+        if hpa is not None:
+            since = _minutes(facts.now - (_time((hpa.get("status") or {}).get("lastScaleTime")) or facts.now))
+            notes.append(
+                f"{ref(obj)}: {ready} of {want} ready, scaled {since} ago by {ref(hpa)} (grace {_minutes(SCALE_GRACE)})"
+            )
+        elif phase == "Progressing":
+            problems.append(
+                f"{ref(obj)}: phase Progressing ({status.get('message') or 'no message'}), {ready} of {want} available"
+            )
+        else:
+            problems.append(f"{ref(obj)}: {ready} of {want} replicas ready")
+    return problems, [*notes, f"{seen} workloads with every replica ready" if not notes else f"{seen} workloads"]
 
 
-def pdbs_allow_disruption(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
-    problems = []
-    for obj in _of(objects, "PodDisruptionBudget"):
+def pdbs_allow_disruption(facts: Facts) -> Found:
+    problems, pdbs = [], _of(facts.scoped, "PodDisruptionBudget")
+    for obj in pdbs:
         status = obj.get("status") or {}
         if _int(status.get("disruptionsAllowed")) < 1:
             problems.append(
                 f"{ref(obj)}: allows no disruption ({_int(status.get('currentHealthy'))} healthy, "
                 f"{_int(status.get('desiredHealthy'))} required): a node drain would block"
             )
-    return problems
+    return problems, [f"{len(pdbs)} PDBs each allow a disruption"]
 
 
-def hpas_below_max(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
-    problems = []
-    for obj in _of(objects, "HorizontalPodAutoscaler"):
+def hpas_below_max(facts: Facts) -> Found:
+    problems, notes, hpas = [], [], _of(facts.scoped, "HorizontalPodAutoscaler")
+    for obj in hpas:
         most = _int((obj.get("spec") or {}).get("maxReplicas"))
-        current = _int((obj.get("status") or {}).get("currentReplicas"))
-        if most and current >= most:
-            problems.append(f"{ref(obj)}: pinned at its maximum ({current} of {most}): no headroom left")
-    return problems
+        status = obj.get("status") or {}
+        current = _int(status.get("currentReplicas"))
+        if not most or current < most:
+            continue
+        scaled = _time(status.get("lastScaleTime"))
+        if scaled is not None and facts.now - scaled <= SCALE_GRACE:
+            notes.append(
+                f"{ref(obj)}: at its maximum ({current}) for {_minutes(facts.now - scaled)}, within the "
+                f"{_minutes(SCALE_GRACE)} grace for a burst"
+            )
+            continue
+        held = f" since {_minutes(facts.now - scaled)} ago" if scaled is not None else ""
+        problems.append(f"{ref(obj)}: pinned at its maximum ({current} of {most}){held}: no headroom left")
+    return problems, [
+        *notes,
+        f"{len(hpas)} autoscalers below their maximum" if not notes else f"{len(hpas)} autoscalers",
+    ]
 
 
-def hpas_scaling(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
-    problems = []
-    for obj in _of(objects, "HorizontalPodAutoscaler"):
+def hpas_scaling(facts: Facts) -> Found:
+    problems, hpas = [], _of(facts.scoped, "HorizontalPodAutoscaler")
+    for obj in hpas:
         conditions = _conditions(obj)
         for name in ("AbleToScale", "ScalingActive"):
             condition = conditions.get(name)
             if condition is not None and condition.get("status") == "False":
                 problems.append(f"{ref(obj)}: {name} is False ({condition.get('reason') or 'no reason'})")
-    return problems
+    return problems, [f"{len(hpas)} autoscalers able to scale and reading their metrics"]
 
 
-def pods_not_restarting(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
-    problems = []
-    for pod in _of(objects, "Pod"):
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+def pods_not_restarting(facts: Facts) -> Found:
+    problems, old, pods = [], [], _of(facts.scoped, "Pod")
+    for pod in pods:
+        statuses = [
+            *((pod.get("status") or {}).get("initContainerStatuses") or []),
+            *((pod.get("status") or {}).get("containerStatuses") or []),
+        ]
         for c in statuses:
             if not isinstance(c, Mapping):
                 continue
             waiting = ((c.get("state") or {}).get("waiting") or {}).get("reason")
             restarts = _int(c.get("restartCount"))
-            if waiting == "CrashLoopBackOff" or restarts >= LOOP_RESTARTS:
-                last = ((c.get("lastState") or {}).get("terminated") or {}).get("reason")
+            terminated = (c.get("lastState") or {}).get("terminated") or {}
+            finished = _time(terminated.get("finishedAt"))
+            recent = finished is None or facts.now - finished <= RESTART_WINDOW
+            if waiting == "CrashLoopBackOff" or (restarts >= LOOP_RESTARTS and recent):
+                last = terminated.get("reason")
                 problems.append(
                     f"{ref(pod)}: container {c.get('name')} restarted {restarts} times"
                     + (f", waiting in {waiting}" if waiting else "")
                     + (f", last ended {last}" if last else "")
+                    + (f" {_minutes(facts.now - finished)} ago" if finished else "")
                 )
-    return problems
+            elif restarts >= LOOP_RESTARTS and finished is not None:
+                old.append(
+                    f"{ref(pod)}: container {c.get('name')} restarted {restarts} times, the latest "
+                    f"{_minutes(facts.now - finished)} ago (outside the {_minutes(RESTART_WINDOW)} window)"
+                )
+    return problems, [*old, f"{len(pods)} pods, none restarting in the last {_minutes(RESTART_WINDOW)}"]
 
 
-def pods_scheduled(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
-    problems = []
-    for pod in _of(objects, "Pod"):
+def pods_scheduled(facts: Facts) -> Found:
+    problems, pods = [], _of(facts.scoped, "Pod")
+    for pod in pods:
         status = pod.get("status") or {}
         created = _time((pod.get("metadata") or {}).get("creationTimestamp"))
-        if status.get("phase") == "Pending" and created is not None and now - created > PENDING_GRACE:
+        if status.get("phase") == "Pending" and created is not None and facts.now - created > PENDING_GRACE:
             why = _conditions(pod).get("PodScheduled", {}).get("message") or "not scheduled"
-            problems.append(f"{ref(pod)}: pending for {int((now - created).total_seconds() // 60)} min ({why})")
-    return problems
+            problems.append(f"{ref(pod)}: pending for {_minutes(facts.now - created)} ({why})")
+    return problems, [f"{len(pods)} pods, none pending longer than {_minutes(PENDING_GRACE)}"]
 
 
-def cronjobs_on_schedule(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
+def cronjobs_on_schedule(facts: Facts) -> Found:
     """Every CronJob's last success is no older than the run before the latest scheduled one (the
     latest may still be running). A suspended CronJob is the pack's finding
     (``k8s-cronjob-require-schedule-that-runs``); here it fails once its runs are missed."""
     from croniter import croniter
 
-    problems = []
-    for obj in _of(objects, "CronJob"):
+    problems, notes = [], []
+    now = facts.now
+    for obj in _of(facts.scoped, "CronJob"):
         spec, status = obj.get("spec") or {}, obj.get("status") or {}
         schedule = spec.get("schedule")
         try:
@@ -314,35 +432,114 @@ def cronjobs_on_schedule(objects: Sequence[Mapping[str, Any]], now: datetime.dat
             continue
         created = _time((obj.get("metadata") or {}).get("creationTimestamp"))
         if created is not None and created > before:
+            notes.append(f"{ref(obj)}: created {_minutes(now - created)} ago, no run due yet")
             continue  # too young to have missed a run
         success = _time(status.get("lastSuccessfulTime"))
         if success is None:
             problems.append(f"{ref(obj)}: no successful run yet (scheduled {schedule})")
         elif success < before:
-            age = int((now - success).total_seconds() // 60)
             problems.append(
-                f"{ref(obj)}: last success {age} min ago, before the run due at {before:%Y-%m-%d %H:%M} "
-                f"(schedule {schedule}; latest due {latest:%H:%M})"
+                f"{ref(obj)}: last success {_minutes(now - success)} ago, before the run due at "
+                f"{before:%Y-%m-%d %H:%M} (schedule {schedule}; latest due {latest:%H:%M})"
             )
-    return problems
+        else:
+            notes.append(f"{ref(obj)}: last success {_minutes(now - success)} ago (schedule {schedule})")
+    return problems, notes or ["no CronJob in the stack's namespaces"]
 
 
 MONITORING_COMPONENTS = ("prometheus", "alertmanager", "grafana")
 
 
-def monitoring_running(objects: Sequence[Mapping[str, Any]], now: datetime.datetime) -> list[str]:
-    ready: set[str] = set()
-    for pod in _of(objects, "Pod"):
+def monitoring_running(facts: Facts) -> Found:
+    ready: dict[str, str] = {}
+    for pod in _of(facts.scoped, "Pod"):
         name = ((pod.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name")
         if name in MONITORING_COMPONENTS and _conditions(pod).get("Ready", {}).get("status") == "True":
-            ready.add(str(name))
-    return [f"no ready {c} pod in the stack's namespaces" for c in MONITORING_COMPONENTS if c not in ready]
+            ready.setdefault(str(name), ref(pod))
+    missing = [f"no ready {c} pod in the stack's namespaces" for c in MONITORING_COMPONENTS if c not in ready]
+    return missing, [f"{c}: {ready[c]} ready" for c in MONITORING_COMPONENTS if c in ready]
 
 
-RuntimeCheck = Callable[[Sequence[Mapping[str, Any]], datetime.datetime], list[str]]
+OPERATOR_KINDS = ("RedisReplication", "RedisSentinel")
+"""Custom resources whose StatefulSets the redis-operator sizes from ``spec.clusterSize``."""
+
+
+def controllers_match(facts: Facts) -> Found:
+    """Objects made by a controller (owner references) against the object that owns them: the owner
+    still exists where the scorecard reads its kind, and the redis-operator's StatefulSets run the
+    ``clusterSize`` of their custom resource."""
+    read = {kind for _, kind, _, _ in KINDS}
+    problems, counted = [], 0
+    for child in ownership.of_origin(facts.scoped, "child"):
+        refs = ownership.owners(child)
+        if not refs:  # a StatefulSet's claim: its StatefulSet is there, by its name
+            counted += 1
+            continue
+        owner_ref, owner = refs[0], ownership.owner_of(child, facts.objects)
+        if owner is None:
+            if owner_ref.get("kind") in read:
+                problems.append(f"{ref(child)}: its owner {owner_ref.get('kind')} {owner_ref.get('name')} is gone")
+            continue
+        counted += 1
+        if owner.get("kind") in OPERATOR_KINDS and child.get("kind") == "StatefulSet":
+            want = _int((owner.get("spec") or {}).get("clusterSize"), 3)
+            have = _int((child.get("spec") or {}).get("replicas"), 1)
+            if have != want:
+                problems.append(f"{ref(child)}: runs {have} pods, its {ref(owner)} declares clusterSize {want}")
+    return problems, [f"{counted} objects made by controllers, each with its owner and sized as it declares"]
+
+
+def redis_as_planned(facts: Facts) -> Found:
+    """The Redis tier's custom resources as the plan declared them (the targets' ``redis``): the
+    replication group's size, the Sentinels' count and quorum. A Sentinel scaled down with its PDB
+    relaxed, or a quorum edited by hand, reads healthy everywhere else."""
+    planned = facts.targets.redis if facts.targets is not None else None
+    if planned is None:
+        return None, ["not judged: no targets (ConfigMap or --targets) say what the plan declares for Redis"]
+    found = {(o.get("kind"), (o.get("metadata") or {}).get("name")): o for o in _of(facts.scoped, *OPERATOR_KINDS)}
+    problems, notes = [], []
+    replication = found.get(("RedisReplication", planned.replication))
+    if replication is None:
+        problems.append(f"RedisReplication {planned.replication}: not found")
+    else:
+        size = _int((replication.get("spec") or {}).get("clusterSize"), 3)
+        if size != planned.replicas:
+            problems.append(f"{ref(replication)}: clusterSize {size}, the plan declares {planned.replicas}")
+        else:
+            notes.append(f"{ref(replication)}: {size} pods as planned")
+    if planned.sentinel is not None:
+        sentinel = found.get(("RedisSentinel", planned.sentinel))
+        if sentinel is None:
+            problems.append(f"RedisSentinel {planned.sentinel}: not found")
+        else:
+            spec = sentinel.get("spec") or {}
+            size = _int(spec.get("clusterSize"), 3)
+            quorum = str((spec.get("redisSentinelConfig") or {}).get("quorum", "2"))
+            if size != planned.sentinels:
+                problems.append(f"{ref(sentinel)}: {size} Sentinels, the plan declares {planned.sentinels}")
+            if quorum != str(planned.quorum):
+                problems.append(f"{ref(sentinel)}: quorum {quorum}, the plan declares {planned.quorum}")
+            if size == planned.sentinels and quorum == str(planned.quorum):
+                notes.append(f"{ref(sentinel)}: {size} Sentinels, quorum {quorum}, as planned")
+    return problems, notes
+
+
+RuntimeCheck = Callable[[Facts], Found]
 RUNTIME_CHECKS: tuple[tuple[str, str, str, RuntimeCheck], ...] = (
     ("workloads-ready", "high-availability", "Every workload has its replicas ready", workloads_ready),
     ("pdb-allows-disruption", "high-availability", "Every PDB allows at least one disruption", pdbs_allow_disruption),
+    (
+        "controllers-match-their-resources",
+        "high-availability",
+        "What controllers made matches the resource that owns it",
+        controllers_match,
+    ),
+    (
+        "redis-as-planned",
+        "high-availability",
+        "The Redis tier runs the size and quorum the plan declares",
+        redis_as_planned,
+    ),
     ("pods-not-restarting", "resources", "No container is restarting in a loop", pods_not_restarting),
     ("pods-scheduled", "performance-capacity", "No pod is left pending by the scheduler", pods_scheduled),
     ("hpa-below-max", "performance-capacity", "No autoscaler is pinned at its maximum", hpas_below_max),
@@ -359,13 +556,18 @@ def in_namespaces(objects: Iterable[Mapping[str, Any]], namespaces: Iterable[str
 
 
 def runtime_items(
-    objects: Sequence[Mapping[str, Any]], namespaces: Iterable[str], now: datetime.datetime
+    objects: Sequence[Mapping[str, Any]],
+    namespaces: Iterable[str],
+    now: datetime.datetime,
+    targets: Targets | None = None,
 ) -> list[Item]:
-    scoped = in_namespaces(objects, namespaces)
-    return [
-        item(check_id, category, title, "kubernetes", "fail" if (problems := check(scoped, now)) else "pass", problems)
-        for check_id, category, title, check in RUNTIME_CHECKS
-    ]
+    facts = Facts(in_namespaces(objects, namespaces), objects, now, targets)
+    items = []
+    for check_id, category, title, check in RUNTIME_CHECKS:
+        problems, notes = check(facts)
+        status: Status = "warn" if problems is None else "fail" if problems else "pass"
+        items.append(item(check_id, category, title, "kubernetes", status, problems or notes))
+    return items
 
 
 def stack_namespaces(objects: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -40,16 +40,16 @@ def build(
     namespaces = list(targets.namespaces) if targets else kubernetes_checks.stack_namespaces(objects)
     if not kubernetes_checks.declared(objects) or not kubernetes_checks.in_namespaces(objects, namespaces):
         raise OpsError(
-            f"{snapshot.target}: no object of the stack (labelled app.kubernetes.io/part-of=redis-gateway and "
-            "managed by Pulumi) in it: is it the stack's cluster?",
+            f"{snapshot.target}: no object of the stack (labelled app.kubernetes.io/part-of=redis-gateway, without "
+            "an owner) in it: is it the stack's cluster?",
             code=2,
         )
     used = [s for s in SOURCES if s not in skip]
     card = Scorecard(stack, snapshot.target, tuple(used))
-    card.items += kubernetes_checks.pack_items(objects, stack, snapshot.unreadable)
-    card.items += kubernetes_checks.runtime_items(objects, namespaces, now)
+    card.items += kubernetes_checks.pack_items(objects, stack, namespaces, snapshot.unreadable)
+    card.items += kubernetes_checks.runtime_items(objects, namespaces, now, targets)
     if "docs" in used:
-        card.items += docs_checks.docs_items(objects, docs)
+        card.items += docs_checks.docs_items(objects, docs, namespaces)
     needs_targets = [s for s in ("aws", "prometheus") if s in used]
     if needs_targets and targets is None:
         raise OpsError(

@@ -50,6 +50,26 @@ class Edge(_Model):
     min_certificate_days: int = Field(default=21, ge=1)
 
 
+class Redis(_Model):
+    """The Redis tier as the plan declares it in this region."""
+
+    replication: str = Field(min_length=1)
+    """Name of the RedisReplication."""
+    replicas: int = Field(ge=1)
+    """Its ``clusterSize``: the primary and its local replicas."""
+    sentinel: str | None = None
+    """Name of the RedisSentinel (none where the region holds its Sentinel back, as the DR standby does)."""
+    sentinels: int = Field(default=3, ge=1)
+    quorum: int = Field(default=2, ge=1)
+    standby_replicas: int = Field(default=0, ge=0)
+    """Replicas in another region that replicate from this region's primary (the DR standby)."""
+
+    @property
+    def primary_replicas(self) -> int:
+        """How many replicas the primary must count: its local ones and the standbys."""
+        return self.replicas - 1 + self.standby_replicas
+
+
 class Targets(_Model):
     stack: str
     region: str
@@ -66,6 +86,8 @@ class Targets(_Model):
     edge: Edge
     dr_lag_max_seconds: Seconds | None = None
     """The standby's lag objective (half the RPO), when a standby replicates."""
+    redis: Redis | None = None
+    """The Redis tier the plan declares (written by the program; absent from older ConfigMaps)."""
 
 
 def _problem(exc: ValidationError, where: str) -> OpsError:
