@@ -83,7 +83,10 @@ def _crashloop(d: dict[str, Any]) -> None:
 
 def _oom(d: dict[str, Any]) -> None:
     status = find(d, "Pod", "redis-1")["status"]["containerStatuses"][0]
-    status.update(restartCount=12, lastState={"terminated": {"reason": "OOMKilled", "exitCode": 137}})
+    status.update(
+        restartCount=12,
+        lastState={"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": _ago(4)}},
+    )
 
 
 def _pending(d: dict[str, Any]) -> None:

@@ -312,6 +312,18 @@ BROKEN: dict[str, tuple[Callable[[World], Any], str, str]] = {
         "not the stack's",
     ),
     "manual failover override in effect": (_overridden, "route53-health-checks", "manual failover override"),
+    # Route 53 (HealthCheckConfig, API reference): a disabled check is considered healthy; Inverted
+    # reverses the status. Either alone breaks automatic failover, each in its own way.
+    "health check only disabled": (
+        lambda w: w.route53.update_health_check(HealthCheckId=w.health_check, Disabled=True),
+        "route53-health-checks",
+        "automatic failover is off",
+    ),
+    "health check only inverted": (
+        lambda w: w.route53.update_health_check(HealthCheckId=w.health_check, Inverted=True),
+        "route53-health-checks",
+        "failover fires the wrong way",
+    ),
 }
 
 

@@ -3,8 +3,9 @@
 endpoint, and evaluates the production stack's own Redis alerts and SLO recording rules.
 
 One Prometheus goes through the states of a bad day, each breaking exactly one item: healthy; a
-replica stalled (lag past the objective); a replica's link broken (a critical alert firing); an
-exporter gone (a target down); the gateway failing half its requests (the error budget burning).
+replica stalled (lag past the objective); the DR standby gone (the primary drops it and its lag
+series with it: only the replica count notices); a replica's link broken (a critical alert firing);
+an exporter gone (a target down); the gateway failing half its requests (the error budget burning).
 """
 
 from __future__ import annotations
@@ -42,8 +43,16 @@ TARGETS = {
     "vault": {"name": "v", "region": "eu-west-1", "max_age_seconds": 7200},
     "edge": {"hostname": "h", "certificate_arn": "c", "web_acl_arn": "w"},
     "dr_lag_max_seconds": LAG_OBJECTIVE,
+    # Two local replicas and a standby in the other region, as the production plan declares them.
+    "redis": {"replication": "redis", "replicas": 3, "sentinel": "redis", "standby_replicas": 1},
 }
-PROMETHEUS_ITEMS = {"prometheus-targets-up", "no-critical-alerts", "slo-burn-rate", "replication-lag"}
+PROMETHEUS_ITEMS = {
+    "prometheus-targets-up",
+    "no-critical-alerts",
+    "slo-burn-rate",
+    "replication-lag",
+    "replicas-attached",
+}
 
 
 class _Gateway(Handler):
@@ -72,7 +81,7 @@ class _Gateway(Handler):
 def monitored(
     redis_server: Callable[..., RedisServer], stack_run: Callable[[str], Recording], tmp_path: Path
 ) -> Iterator[tuple[Stack, list[RedisServer], type[_Gateway]]]:
-    servers = replication_set(redis_server, PASSWORD)
+    servers = replication_set(redis_server, PASSWORD, replicas=3)  # the last stands for the DR standby
     gateway = type("Gateway", (_Gateway,), {"started": time.monotonic(), "last": time.monotonic(), "errors": 0.0})
     recording = stack_run("production")
     with serving(gateway) as url:
@@ -81,7 +90,8 @@ def monitored(
             "static_configs": [{"targets": [url.removeprefix("http://")], "labels": {"namespace": NS}}],
         }
         groups = [rule_group(recording, "redis"), rule_group(recording, "redis-gateway.recording")]
-        stack = Stack(tmp_path, servers, groups, NS, PASSWORD, (scrape,))
+        # The standby is scraped by the DR region's Prometheus, not this one: no exporter for it here.
+        stack = Stack(tmp_path, servers[:3], groups, NS, PASSWORD, (scrape,))
         try:
             yield stack, servers, gateway
         finally:
@@ -124,47 +134,91 @@ def _until_failing(stack: Stack, tmp_path: Path, plan: Recording, expected: list
 def test_each_bad_state_fails_exactly_its_prometheus_item(
     monitored: tuple[Stack, list[RedisServer], type[_Gateway]], tmp_path: Path, stack_run: Callable[[str], Recording]
 ) -> None:
-    stack, (primary, replica, other), gateway = monitored
+    stack, (primary, replica, other, standby), gateway = monitored
     plan = stack_run("production").primary()
     wait_until(lambda: bool(stack.value("gateway:request_errors:ratio_rate5m >= 0")), 30, "the SLO recording rules")
 
     healthy = _until_failing(stack, tmp_path, plan, [], "a healthy set")
     assert set(healthy["items"]) == PROMETHEUS_ITEMS and healthy["code"] == 0
-    assert "2 replicas" in healthy["items"]["replication-lag"]["evidence"][0]
+    assert "3 replicas" in healthy["items"]["replication-lag"]["evidence"][0]
+    assert "counts 3 replicas of 3 declared" in healthy["items"]["replicas-attached"]["evidence"][0]
+
+    # The standby goes away: the primary drops it, and redis_exporter stops exporting its lag series.
+    standby.stop()
+    gone = _until_failing(stack, tmp_path, plan, ["replicas-attached"], "the DR standby dropped")
+    assert (
+        "counts 2 replicas, the plan declares 3 (the DR standby among them)"
+        in (gone["items"]["replicas-attached"]["evidence"][0])
+    )
+    assert gone["items"]["replication-lag"]["status"] == "pass"  # what the lag item alone would have said
 
     other.proc.send_signal(signal.SIGSTOP)  # a stalled replica stops acknowledging the stream
     try:
-        stalled = _until_failing(stack, tmp_path, plan, ["replication-lag"], "the stalled replica's lag")
+        stalled = _until_failing(
+            stack, tmp_path, plan, ["replicas-attached", "replication-lag"], "the stalled replica's lag"
+        )
         assert f"objective: {LAG_OBJECTIVE} s" in stalled["items"]["replication-lag"]["evidence"]
     finally:
         other.proc.send_signal(signal.SIGCONT)
-    _until_failing(stack, tmp_path, plan, [], "the replica caught up")
+    _until_failing(stack, tmp_path, plan, ["replicas-attached"], "the replica caught up")
 
     replica.client.execute_command("REPLICAOF", "127.0.0.1", "1")  # its primary is now unreachable
-    broken = _until_failing(stack, tmp_path, plan, ["no-critical-alerts"], "RedisReplicationBroken")
+    broken = _until_failing(
+        stack, tmp_path, plan, ["no-critical-alerts", "replicas-attached"], "RedisReplicationBroken"
+    )
     assert "critical: RedisReplicationBroken" in broken["items"]["no-critical-alerts"]["evidence"][0]
     replica.client.execute_command("REPLICAOF", "127.0.0.1", str(primary.port))
-    _until_failing(stack, tmp_path, plan, [], "the link restored")
+    _until_failing(stack, tmp_path, plan, ["replicas-attached"], "the link restored")
 
     stack.exporters[2].terminate()
-    down = _until_failing(stack, tmp_path, plan, ["prometheus-targets-up"], "the exporter's target down")
+    down = _until_failing(
+        stack, tmp_path, plan, ["prometheus-targets-up", "replicas-attached"], "the exporter's target down"
+    )
     assert "redis http://127.0.0.1:" in down["items"]["prometheus-targets-up"]["evidence"][0]
     assert down["code"] == 1
 
     gateway.error_share = 0.5
     burning = _until_failing(
-        stack, tmp_path, plan, ["prometheus-targets-up", "slo-burn-rate"], "the error budget burning"
+        stack,
+        tmp_path,
+        plan,
+        ["prometheus-targets-up", "replicas-attached", "slo-burn-rate"],
+        "the error budget burning",
     )
     assert "paging rate" in burning["items"]["slo-burn-rate"]["evidence"][0]
 
 
-def test_an_unreachable_prometheus_fails_every_item(stack_run: Callable[[str], Recording], tmp_path: Path) -> None:
+def test_an_unreachable_prometheus_cannot_be_judged(
+    stack_run: Callable[[str], Recording], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Monitoring that cannot be read is not a finding about the system: exit 2, one line, no report."""
+
     class Nowhere:
         url = f"http://127.0.0.1:{free_port()}"
 
-    code, items = _judge(Nowhere, tmp_path, stack_run("production").primary())  # type: ignore[arg-type]
-    assert code == 1 and _failing(items) == sorted(PROMETHEUS_ITEMS)
-    assert all("unreachable" in item["evidence"][0] for item in items.values())
+    with pytest.raises(FileNotFoundError):
+        _judge(Nowhere, tmp_path, stack_run("production").primary())  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert "cannot judge: Prometheus at http://127.0.0.1:" in err and "unreachable" in err
+    assert "--skip prometheus" in err and "Traceback" not in err
+    code = main(
+        [
+            "readiness",
+            "--stack",
+            "production",
+            "--from-file",
+            str(tmp_path / "cluster.json"),
+            "--targets",
+            str(tmp_path / "targets.json"),
+            "--skip",
+            "aws",
+            "--prometheus-url",
+            Nowhere.url,
+            "--timeout",
+            "2",
+        ]
+    )
+    assert code == 2
 
 
 def test_an_endpoint_that_is_not_prometheus_fails_with_the_reason() -> None:

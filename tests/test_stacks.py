@@ -211,3 +211,24 @@ def test_one_ops_repository_per_stack_and_every_job_runs_its_image_by_digest(sta
         for c in job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     ]
     assert len(images) == (5 if stack == "production" else 3) and set(images) == {pinned}  # DR: backup, drill
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_every_kubernetes_object_carries_the_programs_labels(stack_run: StackRun, stack: str) -> None:
+    """Server-side apply writes no managed-by label of its own (pulumi-kubernetes v4, Check: only
+    ``if !serverSideApplyMode``): the program's stack transformation puts both labels in every
+    object's desired state, in both regions, and leaves the charts' releases alone."""
+    objects = [r for r in stack_run(stack) if r.type.startswith("kubernetes:") and "helm.sh" not in r.type]
+    assert len(objects) > 50
+    unlabelled = [
+        r.name
+        for r in objects
+        if {
+            k: ((r.inputs.get("metadata") or {}).get("labels") or {}).get(k)
+            for k in ("app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
+        }
+        != {"app.kubernetes.io/part-of": "redis-gateway", "app.kubernetes.io/managed-by": "pulumi"}
+    ]
+    assert unlabelled == []
+    charts = [r for r in stack_run(stack) if "helm.sh" in r.type]
+    assert charts and all("metadata" not in r.inputs for r in charts)

@@ -8,7 +8,9 @@
 * AWS Backup: the newest completed recovery point of the vault (and of the DR vault) is younger
   than the snapshot plan's objective;
 * the edge: the ACM certificate is issued and more than 21 days from expiry, the load balancer the
-  Ingress got has the stack's web ACL, and the Route 53 health checks are healthy and not overridden;
+  Ingress got has the stack's web ACL, and the Route 53 health checks are healthy and neither
+  disabled (Route 53 then calls them healthy: failover off) nor inverted (failover the wrong way),
+  each judged on its own; both at once is the manual failover override, named as such;
 * the cluster: EKS reports it active, on a version the pack's ``eks-cluster-require-supported-version``
   accepts (the same rule, on the live version).
 
@@ -237,8 +239,22 @@ def health_check_problems(targets: Targets, timeout: float) -> list[str]:
     for check_id in targets.edge.health_check_ids:
         config = call("route53", ROUTE53_REGION, timeout, "get_health_check", HealthCheckId=check_id)["HealthCheck"]
         settings = config.get("HealthCheckConfig") or {}
-        if settings.get("Disabled") and settings.get("Inverted"):
+        disabled, inverted = bool(settings.get("Disabled")), bool(settings.get("Inverted"))
+        if disabled and inverted:
             problems.append(f"health check {check_id}: manual failover override in effect (Disabled and Inverted)")
+            continue
+        if disabled:
+            # Route 53 treats a disabled check as healthy whatever the endpoint does (Inverted flips that).
+            problems.append(
+                f"health check {check_id}: disabled: Route 53 treats the region as healthy whatever it answers, "
+                "so automatic failover is off"
+            )
+            continue
+        if inverted:
+            problems.append(
+                f"health check {check_id}: inverted: Route 53 calls the region unhealthy while it serves and "
+                "healthy while it is down, so failover fires the wrong way"
+            )
             continue
         observations = call("route53", ROUTE53_REGION, timeout, "get_health_check_status", HealthCheckId=check_id).get(
             "HealthCheckObservations", []

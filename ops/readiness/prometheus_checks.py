@@ -6,11 +6,14 @@
 * the SLO burn rate, from the stack's own recording rules: failing while the error budget burns at
   the fast-burn paging rate (14.4 times the sustainable rate over 1 h and 5 min), warning above the
   sustainable rate over 6 h;
+* the primary counts every replica the plan declares (its local replicas and the DR standby): a
+  replica the primary dropped leaves no lag series behind, so the lag item alone would pass it;
 * the replication lag every replica of the primary reports (the DR standby among them) within the
   standby's objective, once DR exists.
 
-A Prometheus that cannot be reached fails every item with the reason: monitoring that cannot be
-read is not a pass.
+A Prometheus that cannot be reached, or does not answer as Prometheus, stops the scorecard (exit 2,
+"cannot judge"): monitoring that cannot be read is neither a pass nor a finding about the system.
+``--skip prometheus`` scores without it.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from ops.errors import describe
+from ops.errors import OpsError, describe
 from ops.readiness.model import Item, item
-from ops.readiness.targets import Targets
+from ops.readiness.targets import Redis, Targets
 
 FAST_BURN = 14.4
 """Burn rate at which two per cent of a 30-day error budget goes in one hour (the paging rate)."""
@@ -125,6 +128,35 @@ def burn_rate(client: Client, slo: float) -> tuple[str, list[str]]:
     return "pass", evidence
 
 
+def _replicas(lags: list[tuple[dict[str, str], float]]) -> dict[str, set[tuple[str, str]]]:
+    """Primary (the exporter's ``instance``, or its pod) -> the replicas it reports
+    (``slave_ip``, ``slave_port``): redis_exporter exports one lag series per connected replica from
+    the primary's ``INFO replication`` (``slaveN:ip=...,port=...,state=...,offset=...,lag=...``)."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    for labels, _ in lags:
+        primary = labels.get("pod") or labels.get("instance") or "?"
+        out.setdefault(primary, set()).add((labels.get("slave_ip", "?"), labels.get("slave_port", "?")))
+    return out
+
+
+def replicas_attached(client: Client, planned: Redis) -> tuple[str, list[str]]:
+    want = planned.primary_replicas
+    lags = client.scalar("redis_connected_slave_lag_seconds")
+    by_primary = _replicas(lags)
+    if not by_primary:
+        return "fail", [f"no replica reports to a primary; the plan declares {want}"]
+    primary, seen = max(by_primary.items(), key=lambda kv: len(kv[1]))
+    standby = " (the DR standby among them)" if planned.standby_replicas else ""
+    shown = ", ".join(f"{ip}:{port}" for ip, port in sorted(seen))
+    if len(seen) < want:
+        return "fail", [
+            f"the primary {primary} counts {len(seen)} replicas, the plan declares {want}{standby}: "
+            f"{want - len(seen)} missing",
+            f"attached: {shown}",
+        ]
+    return "pass", [f"the primary {primary} counts {len(seen)} replicas of {want} declared{standby}: {shown}"]
+
+
 def replication_lag(client: Client, most: int) -> tuple[str, list[str]]:
     lags = client.scalar("redis_connected_slave_lag_seconds")
     if not lags:
@@ -136,12 +168,14 @@ def replication_lag(client: Client, most: int) -> tuple[str, list[str]]:
 
 
 ITEMS = {
+    "replicas-attached": "high-availability",
     "prometheus-targets-up": "monitoring",
     "no-critical-alerts": "monitoring",
     "slo-burn-rate": "performance-capacity",
     "replication-lag": "high-availability",
 }
-"""The Prometheus items and their categories (the lag item only where a standby replicates)."""
+"""The Prometheus items and their categories (the lag item only where a standby replicates, the
+replica count where the targets describe the Redis tier)."""
 
 
 def prometheus_items(
@@ -166,11 +200,20 @@ def prometheus_items(
                 lambda: replication_lag(client, most),
             )
         )
+    if targets.redis is not None:
+        planned = targets.redis
+        checks.append(
+            (
+                "replicas-attached",
+                "The primary counts every replica the plan declares, the DR standby included",
+                lambda: replicas_attached(client, planned),
+            )
+        )
     items = []
     for check_id, title, run in checks:
         try:
             status, evidence = run()
         except PrometheusError as exc:
-            status, evidence = "fail", [str(exc)]
+            raise OpsError(f"cannot judge: {exc} (or --skip prometheus)", code=2) from None
         items.append(item(check_id, ITEMS[check_id], title, "prometheus", status, evidence))
     return items
