@@ -670,3 +670,24 @@ def with_managed_fields(dump: dict[str, Any], manager: str = "pulumi-kubernetes-
             }
         ]
     return out
+
+
+def prometheus_answer(route: str) -> Any:
+    """The ``data`` a healthy Prometheus answers on ``route`` (its HTTP API, ``/api/v1/...``): one
+    target up, only Watchdog firing, and to every query the primary's exporter's lag series, one per
+    connected replica (two local ones and the DR standby), each at 0 (redis_exporter at the pinned
+    version exports ``redis_connected_slave_lag_seconds{slave_ip,slave_port}`` from the primary)."""
+    if route.startswith("/api/v1/targets"):
+        return {
+            "activeTargets": [{"labels": {"job": "redis"}, "scrapeUrl": "http://10.0.1.5:9121/metrics", "health": "up"}]
+        }
+    if route.startswith("/api/v1/alerts"):
+        return {"alerts": [{"state": "firing", "labels": {"alertname": "Watchdog", "severity": "none"}}]}
+    primary = {"instance": "10.0.1.5:9121", "pod": "redis-0"}
+    replicas = ("10.1.2.3", "10.1.2.4", "10.20.3.7")
+    return {
+        "resultType": "vector",
+        "result": [
+            {"metric": {**primary, "slave_ip": ip, "slave_port": "6379"}, "value": [1764000000, "0"]} for ip in replicas
+        ],
+    }

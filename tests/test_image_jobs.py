@@ -31,6 +31,7 @@ from ops.offline.engine import ROOT
 from ops.runtime import pod_limits
 from settings import quantity_bytes
 from tests.conftest import Recording, RedisServer, Topology, stack_values
+from tests.http_stub import Handler, serving
 from tests.image_env import ImageUnavailableError, PodRun, ops_image, run_pod
 
 pytestmark = pytest.mark.image
@@ -299,6 +300,26 @@ class _KubeApi:
         self.ca = cert
 
 
+def _run_readiness(
+    image: str,
+    pod: dict[str, Any],
+    aws: dict[str, str],
+    api: _KubeApi,
+    token: str,
+    token_dir: Path,
+    tmp_path: Path,
+) -> PodRun:
+    (token_dir / "token").write_text(token)
+    (token_dir / "namespace").write_text("redis-system")
+    for f in token_dir.iterdir():
+        f.chmod(0o644)
+    env = {**aws, "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api.port)}
+    try:
+        return run_pod(image, pod, env=env, service_account_token=token_dir, workdir=tmp_path / "pod", timeout=300)
+    finally:
+        api.server.shutdown()
+
+
 def test_readiness_cronjob_reads_the_cluster_through_its_service_account(
     image: str,
     plan_pods: dict[str, dict[str, Any]],
@@ -311,19 +332,22 @@ def test_readiness_cronjob_reads_the_cluster_through_its_service_account(
     stand-in API holds a healthy dump of the plan; Prometheus and AWS (moto holds none of the stack)
     judge as they find them. What is asserted is that the job runs its whole course in the pod: every
     kind listed with the token, a full report, and no file-system or permission failure."""
-    from tests.readiness_env import healthy_dump
+    from tests.readiness_env import default_targets, healthy_dump, prometheus_answer
+
+    class _Prometheus(Handler):
+        def do_GET(self) -> None:
+            self.reply(200, json.dumps({"status": "success", "data": prometheus_answer(self.path)}).encode())
 
     pod = plan_pods["readiness-cronjob"]
     token_dir = tmp_path / "serviceaccount"
     token = "readiness-token"  # the stand-in API's own
-    api = _KubeApi(healthy_dump(stack_run("production").primary())["items"], token_dir, tmp_path / "tls", token)
-    (token_dir / "token").write_text(token)
-    (token_dir / "namespace").write_text("redis-system")
-    for f in token_dir.iterdir():
-        f.chmod(0o644)
-    env = {**aws, "KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api.port)}
-    run = run_pod(image, pod, env=env, service_account_token=token_dir, workdir=tmp_path / "pod", timeout=300)
-    api.server.shutdown()
+    with serving(_Prometheus) as prometheus:
+        # The targets' Prometheus address is the one change: the in-cluster name does not resolve here.
+        targets = {**default_targets(["monitoring", "redis-system"]), "prometheus_url": prometheus}
+        dump = healthy_dump(stack_run("production").primary(), targets=targets)
+        api = _KubeApi(dump["items"], token_dir, tmp_path / "tls", token)
+        run = _run_readiness(image, pod, aws, api, token, token_dir, tmp_path)
+
     assert run.returncode in (0, 1), run.stderr[-3000:]
     assert not run.oom_killed and "Traceback" not in run.stderr
     assert not re.search(r"Read-only file system|Permission denied", run.stdout + run.stderr)
@@ -331,10 +355,10 @@ def test_readiness_cronjob_reads_the_cluster_through_its_service_account(
     assert len(report["items"]) > 50
     listed = {p for p in api.requests if "/namespaces/redis-system/" in p}
     assert {"/api/v1/namespaces/redis-system/pods", "/apis/batch/v1/namespaces/redis-system/cronjobs"} <= listed
-    # The healthy dump passes every item judged from the cluster; only what moto and an absent
-    # Prometheus cannot show fails.
+    # The healthy dump and Prometheus pass every item judged from them; only what moto cannot show fails.
     failed = {item["source"] for item in report["items"] if item["status"] == "fail"}
-    assert failed <= {"aws", "prometheus"}, [i for i in report["items"] if i["status"] == "fail"]
+    assert failed <= {"aws"}, [i for i in report["items"] if i["status"] == "fail"]
+    assert {i["id"] for i in report["items"] if i["source"] == "prometheus"} >= {"replicas-attached"}
     assert any(item["source"] == "kubernetes" and item["status"] == "pass" for item in report["items"])
     assert run.peak_bytes < 0.9 * quantity_bytes(pod["containers"][0]["resources"]["limits"]["memory"])
     print(f"readiness in its pod: {len(report['items'])} items, exit {run.returncode}, peak {run.peak_mib:.0f} MiB")

@@ -20,7 +20,7 @@ from ops.readiness import kubernetes_checks
 from ops.readiness.model import CATEGORIES
 from tests.conftest import Recording
 from tests.http_stub import Handler, serving
-from tests.readiness_env import healthy_dump, pod
+from tests.readiness_env import healthy_dump, pod, prometheus_answer
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ("--skip", "aws", "--skip", "prometheus")
@@ -502,18 +502,6 @@ def test_targets_that_are_not_valid_name_the_key(
 PROXY = "/api/v1/namespaces/monitoring/services/kps-prometheus:9090/proxy"
 
 
-def _prometheus(route: str, full: str) -> Any:
-    """A healthy Prometheus' answers, as the API server's service proxy relays them."""
-    if route == "/api/v1/targets":
-        return {
-            "activeTargets": [{"labels": {"job": "redis"}, "scrapeUrl": "http://10.0.1.5:9121/metrics", "health": "up"}]
-        }
-    if route == "/api/v1/alerts":
-        return {"alerts": [{"state": "firing", "labels": {"alertname": "Watchdog", "severity": "none"}}]}
-    sample = {"metric": {"slave_ip": "10.1.2.3", "slave_port": "6379"}, "value": [1764000000, "0"]}
-    return {"resultType": "vector", "result": [sample]}
-
-
 class _Api(Handler):
     objects: ClassVar[list[dict[str, Any]]] = []
     status = 200
@@ -532,7 +520,7 @@ class _Api(Handler):
             return
         path = self.path.split("?")[0]
         if path.startswith(PROXY):
-            self._send(200, {"status": "success", "data": _prometheus(path.removeprefix(PROXY), self.path)})
+            self._send(200, {"status": "success", "data": prometheus_answer(path.removeprefix(PROXY))})
             return
         for group_version, kind, plural, _ in KINDS:
             base = ("/api/" if "/" not in group_version else "/apis/") + group_version
@@ -647,7 +635,13 @@ def test_prometheus_is_reached_through_the_api_server_from_outside_the_cluster(
     argv = ["readiness", "--stack", "production", "--kubeconfig", str(config), "--skip", "aws", "--json", str(report)]
     assert main(argv) == 0
     items = {i["id"]: i for i in json.loads(report.read_text())["items"] if i["source"] == "prometheus"}
-    assert set(items) == {"prometheus-targets-up", "no-critical-alerts", "slo-burn-rate", "replication-lag"}
+    assert set(items) == {
+        "prometheus-targets-up",
+        "no-critical-alerts",
+        "slo-burn-rate",
+        "replication-lag",
+        "replicas-attached",
+    }
     assert all(i["status"] == "pass" for i in items.values())
     seen = _Api.__subclasses__()[-1].seen
     assert any(p.startswith(f"{PROXY}/api/v1/query?query=redis_connected_slave_lag_seconds") for p in seen)
