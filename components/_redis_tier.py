@@ -35,6 +35,7 @@ from components._tier import (
     REDIS_AUTH_SECRET,
     REDIS_OPERATOR_CHART,
     REDIS_PORT,
+    REDIS_SERVICE_ACCOUNT,
     SENTINEL,
     RedisGatewayArgs,
     Resources,
@@ -126,6 +127,7 @@ def sentinel_spec(args: RedisGatewayArgs) -> dict[str, Any]:
         },
         "podSecurityContext": POD_SECURITY,
         "securityContext": _RESTRICTED_CONTAINER,
+        "serviceAccountName": REDIS_SERVICE_ACCOUNT,
         PRIORITY_CLASS_FIELD: SERVING_PRIORITY_CLASS,
         "pdb": {"enabled": True, "minAvailable": sentinel_quorum(args.redis_sentinels)},
         "nodeSelector": dict(MAIN_NODE_LABELS),
@@ -178,9 +180,15 @@ def redis_tier(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k
         data={"redis-additional.conf": redis_config(args)},
         opts=in_ns,
     )
+    account = k8s.core.v1.ServiceAccount(
+        f"{name}-redis-sa",
+        metadata=meta(args, REDIS_SERVICE_ACCOUNT),
+        automount_service_account_token=False,
+        opts=in_ns,
+    )
     secret_ref = {"name": REDIS_AUTH_SECRET, "key": "password"}
-    # The CRDs come with the operator chart; the password Secret and config are read at start.
-    with_operator = pulumi.ResourceOptions(parent=parent, depends_on=[operator_release, redis_secret, config])
+    # The CRDs come with the operator chart; the password Secret, config and account are read at start.
+    with_operator = pulumi.ResourceOptions(parent=parent, depends_on=[operator_release, redis_secret, config, account])
     k8s.apiextensions.CustomResource(
         f"{name}-redis",
         api_version="redis.redis.opstreelabs.in/v1beta2",
@@ -219,6 +227,7 @@ def redis_tier(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k
             },
             "podSecurityContext": POD_SECURITY,
             "securityContext": _RESTRICTED_CONTAINER,
+            "serviceAccountName": REDIS_SERVICE_ACCOUNT,
             PRIORITY_CLASS_FIELD: SERVING_PRIORITY_CLASS,
             "pdb": {"enabled": True, "minAvailable": args.redis_replicas - 1},
             **redis_placement(args),

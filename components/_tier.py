@@ -30,6 +30,9 @@ SENTINEL = "redis-sentinel"
 """Pods of the RedisSentinel ``redis`` carry ``app=redis-sentinel``; its Service is ``redis-sentinel``."""
 MASTER_GROUP = "mymaster"
 REDIS_AUTH_SECRET = "redis-auth"
+REDIS_SERVICE_ACCOUNT = "redis-tier"
+"""The Redis and Sentinel pods' account: the operator sets none, and the namespace's ``default``
+account would mount an API token they never use."""
 """Secret holding the generated Redis password under key ``password``."""
 HTTP_PORT, METRICS_PORT, REDIS_PORT, SENTINEL_PORT, EXPORTER_PORT = 8080, 9090, 6379, 26379, 9121
 WAIT_FOR_HEALTHY = "jsonpath={.status.phase}=Healthy"

@@ -357,6 +357,7 @@ def _operator_children(cr: dict[str, Any], sentinel: bool) -> list[dict[str, Any
         "containers": containers,
         "securityContext": spec.get("podSecurityContext"),
         "priorityClassName": spec.get("priorityClassName"),
+        "serviceAccountName": spec.get("serviceAccountName"),
         "nodeSelector": spec.get("nodeSelector"),
         "affinity": spec.get("affinity"),
         "tolerations": spec.get("tolerations"),

@@ -232,3 +232,19 @@ def test_every_kubernetes_object_carries_the_programs_labels(stack_run: StackRun
     assert unlabelled == []
     charts = [r for r in stack_run(stack) if "helm.sh" in r.type]
     assert charts and all("metadata" not in r.inputs for r in charts)
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_redis_pods_run_as_their_own_account_without_a_token(stack_run: StackRun, stack: str) -> None:
+    """The redis-operator (v0.25.0) sets no service account of its own and passes ``serviceAccountName``
+    through: without it the Redis and Sentinel pods would run as ``default`` with an API token."""
+    recording = stack_run(stack)
+    accounts = {
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in recording
+        if r.type == "kubernetes:core/v1:ServiceAccount" and not r.name.startswith("dr-")
+    }
+    assert accounts["redis-tier"].get("automountServiceAccountToken") is False
+    tier = [r for r in recording if r.type.startswith("kubernetes:redis.redis.opstreelabs.in/")]
+    assert {r.inputs["kind"] for r in tier} == {"RedisReplication", "RedisSentinel"}
+    assert all(r.inputs["spec"]["serviceAccountName"] == "redis-tier" for r in tier)
