@@ -250,6 +250,8 @@ def test_a_healthy_account_passes_every_aws_item(world: World, plan: Recording, 
     aws = {i["id"]: i for i in report["items"] if i["source"] == "aws"}
     assert set(aws) == AWS_ITEMS
     assert failing(report) == {}, failing(report)
+    assert all(i["evidence"] for i in aws.values()), "a pass carries what it saw"
+    assert "min old (objective " in aws["backup-fresh-and-verified"]["evidence"][0]
     assert code == 0 and report["sources"] == ["kubernetes", "docs", "aws"]
 
 

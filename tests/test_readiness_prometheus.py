@@ -140,6 +140,7 @@ def test_each_bad_state_fails_exactly_its_prometheus_item(
 
     healthy = _until_failing(stack, tmp_path, plan, [], "a healthy set")
     assert set(healthy["items"]) == PROMETHEUS_ITEMS and healthy["code"] == 0
+    assert all(item["evidence"] for item in healthy["items"].values()), "a pass carries what it saw"
     assert "3 replicas" in healthy["items"]["replication-lag"]["evidence"][0]
     assert "counts 3 replicas of 3 declared" in healthy["items"]["replicas-attached"]["evidence"][0]
 

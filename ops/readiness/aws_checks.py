@@ -95,7 +95,9 @@ def _age(now: datetime.datetime, then: datetime.datetime) -> str:
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
-def backup_problems(backups: Backups, now: datetime.datetime, timeout: float) -> list[str]:
+def backup_problems(
+    backups: Backups, now: datetime.datetime, timeout: float, notes: list[str] | None = None
+) -> list[str]:
     from ops.runtime.backups import DATA_FOLDER, Location, list_backups
 
     location = Location(backups.bucket, backups.prefix, backups.region)
@@ -133,10 +135,16 @@ def backup_problems(backups: Backups, now: datetime.datetime, timeout: float) ->
                 f"{location.url}: backup {newest.id} stores {stored} bytes, its manifest records "
                 f"{newest.manifest.object_size}: the data is damaged or incomplete"
             )
+    if notes is not None:
+        notes.append(
+            f"{location.url}: newest backup {newest.id}, {_age(now, newest.manifest.completed_at)} old "
+            f"(objective {backups.max_age_seconds // 60} min), {newest.manifest.object_size} bytes as its manifest "
+            f"records, {len(complete)} complete backups"
+        )
     return problems
 
 
-def vault_problems(vault: Vault, now: datetime.datetime, timeout: float) -> list[str]:
+def vault_problems(vault: Vault, now: datetime.datetime, timeout: float, notes: list[str] | None = None) -> list[str]:
     points: Sequence[Mapping[str, Any]] = []
     token: str | None = None
     while True:
@@ -163,10 +171,17 @@ def vault_problems(vault: Vault, now: datetime.datetime, timeout: float) -> list
             f"vault {vault.name} ({vault.region}): newest completed recovery point is {_age(now, newest)} old, "
             f"objective {vault.max_age_seconds // 60} min"
         ]
+    if notes is not None:
+        notes.append(
+            f"vault {vault.name} ({vault.region}): newest completed recovery point {_age(now, newest)} old "
+            f"(objective {vault.max_age_seconds // 60} min), {len(done)} completed"
+        )
     return []
 
 
-def certificate_problems(targets: Targets, now: datetime.datetime, timeout: float) -> list[str]:
+def certificate_problems(
+    targets: Targets, now: datetime.datetime, timeout: float, notes: list[str] | None = None
+) -> list[str]:
     edge = targets.edge
     cert = call("acm", targets.region, timeout, "describe_certificate", CertificateArn=edge.certificate_arn)[
         "Certificate"
@@ -183,6 +198,11 @@ def certificate_problems(targets: Targets, now: datetime.datetime, timeout: floa
             f"certificate for {edge.hostname} expires {not_after:%Y-%m-%d} ({left} days), under "
             f"{edge.min_certificate_days}: renewal is stuck (check its DNS validation record)"
         )
+    if notes is not None and isinstance(not_after, datetime.datetime):
+        notes.append(
+            f"certificate for {edge.hostname}: {cert.get('Status')}, expires {not_after:%Y-%m-%d} "
+            f"({(not_after - now).days} days)"
+        )
     return problems
 
 
@@ -197,7 +217,7 @@ def ingress_hostnames(objects: Iterable[Mapping[str, Any]]) -> list[str]:
     ]
 
 
-def waf_problems(targets: Targets, hostnames: list[str], timeout: float) -> list[str]:
+def waf_problems(targets: Targets, hostnames: list[str], timeout: float, notes: list[str] | None = None) -> list[str]:
     if not hostnames:
         return ["no Ingress has a load balancer yet (status.loadBalancer is empty)"]
     balancers: Sequence[Mapping[str, Any]] = []
@@ -225,6 +245,8 @@ def waf_problems(targets: Targets, hostnames: list[str], timeout: float) -> list
             problems.append(f"load balancer {hostname}: no web ACL associated")
         elif arn != targets.edge.web_acl_arn:
             problems.append(f"load balancer {hostname}: web ACL {arn}, not the stack's {targets.edge.web_acl_arn}")
+        elif notes is not None:
+            notes.append(f"load balancer {hostname}: web ACL {arn}")
     return problems
 
 
@@ -234,7 +256,7 @@ HEALTHY_SHARE = 0.18
 """Route 53 calls an endpoint healthy when more than 18% of its checkers report it healthy."""
 
 
-def health_check_problems(targets: Targets, timeout: float) -> list[str]:
+def health_check_problems(targets: Targets, timeout: float, notes: list[str] | None = None) -> list[str]:
     problems = []
     for check_id in targets.edge.health_check_ids:
         config = call("route53", ROUTE53_REGION, timeout, "get_health_check", HealthCheckId=check_id)["HealthCheck"]
@@ -264,10 +286,14 @@ def health_check_problems(targets: Targets, timeout: float) -> list[str]:
         if not reports or healthy / len(reports) <= HEALTHY_SHARE:
             sample = next((r for r in reports if not r.startswith("Success")), "no observation")
             problems.append(f"health check {check_id}: {healthy} of {len(reports)} checkers healthy ({sample})")
+        elif notes is not None:
+            notes.append(
+                f"health check {check_id}: {healthy} of {len(reports)} checkers healthy, enabled, not inverted"
+            )
     return problems
 
 
-def cluster_problems(targets: Targets, stack: str, timeout: float) -> list[str]:
+def cluster_problems(targets: Targets, stack: str, timeout: float, notes: list[str] | None = None) -> list[str]:
     cluster = call("eks", targets.region, timeout, "describe_cluster", name=targets.cluster_name)["cluster"]
     problems = []
     if cluster.get("status") != "ACTIVE":
@@ -291,6 +317,10 @@ def cluster_problems(targets: Targets, stack: str, timeout: float) -> list[str]:
         )
         policy.validate(args, lambda message, urn=None: found.append(message.split(" Remediation: ")[0]))
         problems += [f"EKS cluster {targets.cluster_name}: {m}" for m in found]
+    if notes is not None:
+        notes.append(
+            f"EKS cluster {targets.cluster_name}: {cluster.get('status')}, Kubernetes {cluster.get('version')}"
+        )
     return problems
 
 
@@ -306,12 +336,14 @@ ITEMS = {
 """The AWS items and their categories (the replica and health-check items only where DR exists)."""
 
 
-def _item(check_id: str, title: str, problems: Callable[[], list[str]]) -> Item:
+def _item(check_id: str, title: str, problems: Callable[[list[str]], list[str]]) -> Item:
+    """One AWS item: ``problems(notes)`` returns what fails and appends to ``notes`` what it saw."""
+    notes: list[str] = []
     try:
-        found = problems()
+        found = problems(notes)
     except UnavailableError as exc:
         found = [str(exc)]
-    return item(check_id, ITEMS[check_id], title, "aws", "fail" if found else "pass", found)
+    return item(check_id, ITEMS[check_id], title, "aws", "fail" if found else "pass", found or notes)
 
 
 def aws_items(
@@ -322,7 +354,7 @@ def aws_items(
         _item(
             "backup-fresh-and-verified",
             "The newest backup is within the objective, complete and intact",
-            lambda: backup_problems(targets.backups, now, timeout),
+            lambda notes: backup_problems(targets.backups, now, timeout, notes),
         )
     ]
     if targets.replica is not None:
@@ -331,7 +363,7 @@ def aws_items(
             _item(
                 "replica-backup-fresh",
                 "The DR region's replica bucket holds a recent backup (replication works)",
-                lambda: backup_problems(replica, now, timeout),
+                lambda notes: backup_problems(replica, now, timeout, notes),
             )
         )
     vaults = [v for v in (targets.vault, targets.dr_vault) if v is not None]
@@ -339,22 +371,22 @@ def aws_items(
         _item(
             "vault-recovery-points",
             "AWS Backup has a recent completed recovery point in every vault",
-            lambda: [p for v in vaults for p in vault_problems(v, now, timeout)],
+            lambda notes: [p for v in vaults for p in vault_problems(v, now, timeout, notes)],
         ),
         _item(
             "certificate-expiry",
             f"The TLS certificate is issued and more than {targets.edge.min_certificate_days} days from expiry",
-            lambda: certificate_problems(targets, now, timeout),
+            lambda notes: certificate_problems(targets, now, timeout, notes),
         ),
         _item(
             "waf-associated",
             "The load balancer has the stack's web ACL",
-            lambda: waf_problems(targets, ingress_hostnames(objects), timeout),
+            lambda notes: waf_problems(targets, ingress_hostnames(objects), timeout, notes),
         ),
         _item(
             "eks-version-supported",
             "The cluster is active on a Kubernetes version in standard support",
-            lambda: cluster_problems(targets, stack, timeout),
+            lambda notes: cluster_problems(targets, stack, timeout, notes),
         ),
     ]
     if targets.edge.health_check_ids:
@@ -362,7 +394,7 @@ def aws_items(
             _item(
                 "route53-health-checks",
                 "Route 53 sees the region healthy, with no manual override",
-                lambda: health_check_problems(targets, timeout),
+                lambda notes: health_check_problems(targets, timeout, notes),
             )
         )
     return items

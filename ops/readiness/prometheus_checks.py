@@ -108,7 +108,12 @@ def no_critical_alerts(client: Client) -> tuple[str, list[str]]:
     warning = [shown(a) for a in firing if (a.get("labels") or {}).get("severity") == "warning"]
     if critical:
         return "fail", critical + warning
-    return ("warn", warning) if warning else ("pass", [])
+    if warning:
+        return "warn", warning
+    names_firing = sorted({str((a.get("labels") or {}).get("alertname", "?")) for a in firing})
+    return "pass", [
+        f"{len(firing)} alerts firing, none warning or critical" + (f": {', '.join(names_firing)}" if names_firing else "")
+    ]
 
 
 def burn_rate(client: Client, slo: float) -> tuple[str, list[str]]:
