@@ -132,10 +132,13 @@ def run(
             c.close()
     per_key = (after - before) / sample
     mixed = 1 / (read_share / get_row["rps"] + (1 - read_share) / set_row["rps"])
+    # The harmonic mean lies between the two rates; rounding must not carry it past either.
+    low, high = sorted((get_row["rps"], set_row["rps"]))
+    mixed = min(max(round(mixed, 1), low), high)
     return RedisResult(
         set_ops=set_row["rps"],
         get_ops=get_row["rps"],
-        mixed_ops=round(mixed, 1),
+        mixed_ops=mixed,
         latency_ms={
             "set": {k: set_row[k] for k in ("p50", "p95", "p99", "max")},
             "get": {k: get_row[k] for k in ("p50", "p95", "p99", "max")},
