@@ -150,7 +150,7 @@ APP_TIER = {
     "kubernetes:networking.k8s.io/v1:Ingress": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:Role": 3,  # the gateway's; the readiness job's in its two namespaces
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
-    "kubernetes:core/v1:ServiceAccount": 4,
+    "kubernetes:core/v1:ServiceAccount": 5,  # gateway, smoke test, backups, readiness, the Redis tier
     "kubernetes:batch/v1:CronJob": 3,  # backup, restore drill, readiness
     "kubernetes:core/v1:PersistentVolumeClaim": 1,
     "aws:backup/plan:Plan": 1,
