@@ -33,6 +33,7 @@ NAMESPACE = "redisgw"
 SECRET_KEYS = {
     "alertSlackWebhookUrl": "Slack incoming-webhook URL Alertmanager posts to",
     "alertPagerdutyRoutingKey": "PagerDuty Events API v2 routing key for critical alerts",
+    "alertHeartbeatUrl": "dead man's switch URL the always-firing Watchdog alert is sent to every minute",
 }
 """Config keys that must be set with ``pulumi config set --secret``; read as secret Outputs only."""
 
@@ -1071,6 +1072,8 @@ class StackSecrets:
 
     alert_slack_webhook_url: pulumi.Output[str]
     alert_pagerduty_routing_key: pulumi.Output[str]
+    alert_heartbeat_url: pulumi.Output[str]
+    """A dead man's switch (a heartbeat check that pages when the pings stop): Watchdog goes there."""
 
 
 def schedule_max_gap_seconds(schedule: str, runs: int = 1000) -> int:
@@ -1286,6 +1289,7 @@ def secrets_from_pulumi_config(cfg: StackSettings) -> StackSecrets:
         return StackSecrets(
             alert_slack_webhook_url=config.require_secret("alertSlackWebhookUrl"),
             alert_pagerduty_routing_key=config.require_secret("alertPagerdutyRoutingKey"),
+            alert_heartbeat_url=config.require_secret("alertHeartbeatUrl"),
         )
     import pulumi_aws as aws  # here: settings validation itself needs no provider SDK
 
@@ -1297,5 +1301,7 @@ def secrets_from_pulumi_config(cfg: StackSettings) -> StackSecrets:
         return document.apply(lambda text: _field(str(text), field, secret_id))
 
     return StackSecrets(
-        alert_slack_webhook_url=read("slackWebhookUrl"), alert_pagerduty_routing_key=read("pagerdutyRoutingKey")
+        alert_slack_webhook_url=read("slackWebhookUrl"),
+        alert_pagerduty_routing_key=read("pagerdutyRoutingKey"),
+        alert_heartbeat_url=read("heartbeatUrl"),
     )

@@ -265,7 +265,8 @@ def redis_tier(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k
         spec={
             "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [REDIS]}]},
             "namespaceSelector": {"matchNames": [ns_name]},
-            "podMetricsEndpoints": [{"port": "redis-exporter", "interval": "15s"}],
+            # Every 5 s: the DR standby's lag alert must see the link within half the RPO.
+            "podMetricsEndpoints": [{"port": "redis-exporter", "interval": "5s"}],
         },
         opts=in_ns,
     )
@@ -314,9 +315,11 @@ def _link(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k8s.co
             "type": "LoadBalancer",
             "loadBalancerClass": "service.k8s.aws/nlb",
             "allocateLoadBalancerNodePorts": False,  # IP targets: no node ports (the quota allows none)
-            # Any pod of the tier serves a replica: replicating from an in-region replica survives the
-            # region's own Sentinel failover without a label that follows the primary.
-            "selector": {"app": REDIS},
+            # Replicas only: the standby replicates from an in-region replica, so the primary counts
+            # its local replicas alone (RedisReplicationBroken) and a local failover does not cut the
+            # link. The redis-operator (v0.25.0, internal/controller/common/redis/heal.go
+            # UpdateRedisRoleLabel) keeps `redis-role: master|slave` on the pods as roles change.
+            "selector": {"app": REDIS, "redis-role": "slave"},
             "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": REDIS_PORT, "protocol": "TCP"}],
             "loadBalancerSourceRanges": [args.redis_peer_cidr],
         },

@@ -52,6 +52,14 @@ DR_RUNBOOK_ANCHORS = {
     "RedisStandbyResyncing": "redis-standby-resyncing",
 }
 """Alerts of the DR region's standby -> section of the disaster-recovery runbook."""
+EVALUATION_SECONDS = 30
+"""Prometheus' rule evaluation interval: kube-prometheus-stack leaves ``evaluationInterval`` empty and
+the Prometheus Operator then sets 30s; kube-state-metrics is scraped every 30s the same way."""
+STANDBY_SECONDS = 5
+"""Evaluation interval of the standby's rule group and scrape interval of the Redis exporters: the
+standby's lag must page within half the RPO, which 30-second steps cannot resolve."""
+STANDBY_FOR_SECONDS = 10
+"""How long the standby's lag condition must hold: two failed scrapes of its exporter, not one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +76,8 @@ class MonitoringStackArgs:
     """Secret."""
     pagerduty_routing_key: pulumi.Input[str]
     """Secret."""
+    heartbeat_url: pulumi.Input[str] | None = None
+    """Secret: the dead man's switch Watchdog is sent to every minute (None: Watchdog goes nowhere)."""
     runbook_base_url: str
     """``docs/runbooks`` as users browse it (no trailing slash)."""
     gateway_namespace: str
@@ -109,9 +119,23 @@ def _alert(
     }
 
 
-def alertmanager_config(slack_webhook_url: Any, pagerduty_routing_key: Any, slack_channel: str) -> dict[str, Any]:
-    """Alertmanager's configuration: critical pages PagerDuty and posts to Slack, warning posts to
-    Slack, the Watchdog heartbeat goes nowhere; a critical alert silences its own warning."""
+def alertmanager_config(
+    slack_webhook_url: Any, pagerduty_routing_key: Any, slack_channel: str, heartbeat_url: Any = None
+) -> dict[str, Any]:
+    """Alertmanager's configuration, every severity routed explicitly:
+
+    * ``Watchdog`` (always firing) goes to the heartbeat receiver every minute: a dead-man's-switch
+      service that pages when the pings stop, i.e. when Prometheus, Alertmanager or the path out of
+      the cluster died (``heartbeat_url`` from the alerting secret; without one it goes nowhere);
+    * ``critical`` pages PagerDuty and posts to Slack; ``warning`` posts to Slack;
+    * ``info`` and ``none`` (``InfoInhibitor``) go nowhere: they are context, seen in Alertmanager;
+    * anything else (no severity, a misspelled one) posts to Slack, so it is seen and fixed, not lost.
+
+    A critical alert silences its own warning; ``InfoInhibitor`` (kube-prometheus-stack's default
+    rule) silences info alerts in a namespace where nothing worse fires."""
+    heartbeat: dict[str, Any] = {"name": "heartbeat"}
+    if heartbeat_url is not None:
+        heartbeat["webhook_configs"] = [{"url": heartbeat_url, "send_resolved": False}]
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {
@@ -121,9 +145,17 @@ def alertmanager_config(slack_webhook_url: Any, pagerduty_routing_key: Any, slac
             "group_interval": "5m",
             "repeat_interval": "4h",
             "routes": [
-                {"receiver": "null", "matchers": ['alertname="Watchdog"']},
+                {
+                    "receiver": "heartbeat",
+                    "matchers": ['alertname="Watchdog"'],
+                    "group_wait": "0s",
+                    "group_interval": "1m",
+                    "repeat_interval": "1m",
+                },
+                {"receiver": "null", "matchers": ['alertname="InfoInhibitor"']},
                 {"receiver": "pagerduty", "matchers": ['severity="critical"'], "continue": True},
                 {"receiver": "slack", "matchers": ['severity=~"critical|warning"']},
+                {"receiver": "null", "matchers": ['severity=~"info|none"']},
             ],
         },
         "inhibit_rules": [
@@ -131,10 +163,16 @@ def alertmanager_config(slack_webhook_url: Any, pagerduty_routing_key: Any, slac
                 "source_matchers": ['severity="critical"'],
                 "target_matchers": ['severity="warning"'],
                 "equal": ["alertname", "namespace"],
-            }
+            },
+            {
+                "source_matchers": ['alertname="InfoInhibitor"'],
+                "target_matchers": ['severity="info"'],
+                "equal": ["namespace"],
+            },
         ],
         "receivers": [
             {"name": "null"},
+            heartbeat,
             {
                 "name": "slack",
                 "slack_configs": [
@@ -159,33 +197,47 @@ def alertmanager_config(slack_webhook_url: Any, pagerduty_routing_key: Any, slac
 
 
 def standby_lag_threshold_seconds(rpo_seconds: int) -> int:
-    """Seconds without news from the primary past which the standby alert fires: half the RPO, so
-    that a link failing is paged while a failover would still meet the objective (never under 15 s:
-    the primary pings its replicas every 10 s when idle)."""
+    """The standby's lag objective: half the RPO, so that a link failing is paged while a failover
+    would still meet the objective (never under 15 s)."""
     return max(15, rpo_seconds // 2)
 
 
+def standby_silence_threshold_seconds(rpo_seconds: int) -> int:
+    """Seconds without news from the primary (``master_last_io_seconds_ago``) past which the standby
+    alert starts: the lag objective less what the alert itself takes (its ``for``, one scrape and one
+    evaluation of :data:`STANDBY_SECONDS`), so it pages within the objective; at least 5 s, more than
+    twice the primary's 2-second ping period, so an idle healthy link never crosses it."""
+    return max(5, standby_lag_threshold_seconds(rpo_seconds) - STANDBY_FOR_SECONDS - 2 * STANDBY_SECONDS)
+
+
 def standby_alerts(args: MonitoringStackArgs) -> list[dict[str, Any]]:
-    """The DR region's Redis alerts: the link to the primary region is down, behind or resyncing."""
+    """The DR region's Redis alerts: no news from the primary region, the link down, a full resync.
+
+    redis_exporter exports ``master_last_io_seconds_ago`` as Redis reports it, and Redis reports -1
+    as soon as the link is down (after ``repl-timeout``) or resyncing: a lag threshold alone goes
+    silent exactly when the link dies, so the lag alert also fires on ``master_link_up`` 0 and on no
+    series at all (the exporter gone)."""
     ns, url = args.gateway_namespace, args.runbook_base_url
     sel = f'namespace="{ns}"'
-    lag = standby_lag_threshold_seconds(args.rpo_seconds)
+    silence = standby_silence_threshold_seconds(args.rpo_seconds)
+    objective = standby_lag_threshold_seconds(args.rpo_seconds)
     return [
         _alert(
-            "RedisStandbyLinkDown",
+            "RedisStandbyLagHigh",
+            f"max(redis_master_last_io_seconds_ago{{{sel}}}) > {silence} or "
             f"(min(redis_master_link_up{{{sel}}}) or vector(0)) == 0",
-            "1m",
+            f"{STANDBY_FOR_SECONDS}s",
             "critical",
-            "The DR standby does not replicate from the primary region: a failover now loses data",
+            f"The DR standby has not heard from the primary within {objective}s (half the {args.rpo_seconds}s RPO)",
             url,
             ns,
         ),
         _alert(
-            "RedisStandbyLagHigh",
-            f"max(redis_master_last_io_seconds_ago{{{sel}}}) > {lag}",
+            "RedisStandbyLinkDown",
+            f"(min(redis_master_link_up{{{sel}}}) or vector(0)) == 0",
             "1m",
-            "critical",
-            f"The DR standby has not heard from the primary for more than {lag}s (half the {args.rpo_seconds}s RPO)",
+            "warning",
+            "The DR standby's link to the primary region has been down for a minute: a failover now loses data",
             url,
             ns,
         ),
@@ -199,6 +251,36 @@ def standby_alerts(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             ns,
         ),
     ]
+
+
+def since_last_success(ns: str, cronjob: str, window_seconds: int) -> str:
+    """Seconds since ``cronjob`` last succeeded, as kube-state-metrics (v2.20) lets it be known: it
+    exports ``kube_cronjob_status_last_successful_time`` only once a run succeeded, so a CronJob that
+    never succeeded (a new stack, a broken role from day one, a re-created CronJob) counts from its
+    creation (``kube_cronjob_created``), and with neither series for the window (kube-state-metrics
+    or the CronJob gone) from the epoch: the alert fires rather than going silent. ``last_over_time``
+    rides over a kube-state-metrics restart."""
+    sel = f'namespace="{ns}",cronjob="{cronjob}"'
+    window = f"{window_seconds}s"
+    return (
+        f"time() - (max(last_over_time(kube_cronjob_status_last_successful_time{{{sel}}}[{window}]))"
+        f" or max(last_over_time(kube_cronjob_created{{{sel}}}[{window}])) or vector(0))"
+    )
+
+
+def latest_run_failed(ns: str, cronjob: str) -> str:
+    """The creation time of the newest failed Job of ``cronjob`` when it is newer than the CronJob's
+    last success: the latest run failed. A Job counts as failed by its ``Failed`` condition
+    (``kube_job_failed{condition="true"}``, set once its retries are spent), not by
+    ``kube_job_status_failed`` (which counts failed pods, so a retry that passed would fire); failed
+    Jobs are kept by the history limit, so a later success (a newer ``last_successful_time``)
+    resolves the alert."""
+    jobs = f'namespace="{ns}",job_name=~"{cronjob}-.*"'
+    return (
+        f"max(kube_job_created{{{jobs}}} and on (namespace, job_name) "
+        f'(kube_job_failed{{{jobs},condition="true"}} == 1))'
+        f' > (max(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="{cronjob}"}}) or vector(0))'
+    )
 
 
 def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
@@ -285,7 +367,10 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
         ),
         _alert(
             "RedisReplicationBroken",
-            f"max(redis_connected_slaves{{{redis_sel}}}) < {args.redis_replicas - 1} or "
+            # The primary's count only: the DR standby replicates from a replica (the link load
+            # balancer selects replicas), so it never stands in for a lost local one.
+            f"max(redis_connected_slaves{{{redis_sel}}} and on (pod) "
+            f'(redis_instance_info{{{redis_sel},role="master"}} == 1)) < {args.redis_replicas - 1} or '
             f"min(redis_master_link_up{{{redis_sel}}}) == 0",
             "5m",
             "critical",
@@ -309,9 +394,9 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
     backups = [
         _alert(
             "RedisBackupTooOld",
-            f'time() - max(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="redis-backup"}}) '
-            f"> {args.backup_max_age_seconds}",
-            "2m",
+            f"{since_last_success(ns, 'redis-backup', args.backup_max_age_seconds)} "
+            f"> {args.backup_max_age_seconds - EVALUATION_SECONDS}",
+            "0m",
             "critical",
             f"No successful Redis backup in {args.backup_max_age_seconds // 60} minutes (the backup RPO)",
             url,
@@ -319,7 +404,7 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
         ),
         _alert(
             "RedisRestoreDrillFailed",
-            f'max(kube_job_status_failed{{namespace="{ns}",job_name=~"redis-restore-drill.*"}}) > 0',
+            latest_run_failed(ns, "redis-restore-drill"),
             "0m",
             "warning",
             "The weekly restore drill failed",
@@ -330,7 +415,8 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
     groups = [
         {"name": "redis-gateway.recording", "rules": recording},
         {"name": "redis-gateway.slo", "rules": gateway},
-        {"name": "redis", "rules": redis},
+        # The standby's group runs every STANDBY_SECONDS: its lag must page within half the RPO.
+        {"name": "redis", "rules": redis, **({"interval": f"{STANDBY_SECONDS}s"} if args.standby else {})},
         {"name": "redis-backups", "rules": backups},
     ]
     if args.readiness_cronjob and not args.standby:
@@ -341,8 +427,8 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
                 "rules": [
                     _alert(
                         "RedisReadinessCheckFailed",
-                        f'max(kube_job_status_failed{{namespace="{ns}",job_name=~"{job}-.*"}}) > 0 or '
-                        f'time() - max(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="{job}"}}) '
+                        f"{latest_run_failed(ns, job)} or "
+                        f"{since_last_success(ns, job, args.readiness_max_age_seconds)} "
                         f"> {args.readiness_max_age_seconds}",
                         "0m",
                         "warning",
@@ -467,7 +553,9 @@ class MonitoringStack(pulumi.ComponentResource):
         )
 
         receivers_config = pulumi.Output.json_dumps(
-            alertmanager_config(args.slack_webhook_url, args.pagerduty_routing_key, args.slack_channel)
+            alertmanager_config(
+                args.slack_webhook_url, args.pagerduty_routing_key, args.slack_channel, args.heartbeat_url
+            )
         )
         am_secret = k8s.core.v1.Secret(
             f"{name}-alertmanager-config",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.monitoring_stack import alertmanager_config
+from components.monitoring_stack import EVALUATION_SECONDS, STANDBY_SECONDS, alertmanager_config
 from tests.conftest import Recording
 
 NS = "redis-system"
@@ -100,27 +100,49 @@ def unit_tests(recording: Recording, region: str = "primary") -> list[dict[str, 
 
 
 def _standby_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The DR standby's link alerts: down (or no series at all), behind, resyncing."""
-    redis = f'namespace="{NS}",pod="redis-0"'
-    lag = int(a["RedisStandbyLagHigh"]["expr"].rsplit(">", 1)[1])
+    """The DR standby's link alerts with series as redis_exporter (v1.44/1.45, exporter/info.go) exports
+    a replica's ``INFO replication`` and Redis 7.0 (replication.c) fills it, sampled every 5 s:
+    ``master_last_io_seconds_ago`` counts up while the primary is silent and turns -1 once the link is
+    dropped after ``repl-timeout`` (15 s in the plan), when ``master_link_up`` turns 0; no series at
+    all when the exporter is gone."""
+    redis = f'namespace="{NS}",pod="redis-0",master_host="redis-link.example",master_port="6379"'
+    silence = int(a["RedisStandbyLagHigh"]["expr"].split(">", 1)[1].split(" or", 1)[0])
+    io, up = "redis_master_last_io_seconds_ago", "redis_master_link_up"
 
-    def case(series: str, values: str, at: str, alert: str, value: float | None) -> dict[str, Any]:
+    def case(
+        series: dict[str, str], checks: list[tuple[str, str, float | None]], interval: str = "5s"
+    ) -> dict[str, Any]:
         return {
-            "interval": "1m",
-            "input_series": [{"series": f"{series}{{{redis}}}", "values": values}] if series else [],
+            "interval": interval,
+            "input_series": [{"series": f"{name}{{{redis}}}", "values": values} for name, values in series.items()],
             "alert_rule_test": [
                 {"eval_time": at, "alertname": alert, "exp_alerts": [] if value is None else [fired(a[alert], value)]}
+                for at, alert, value in checks
             ],
         }
 
+    # The primary goes silent at 0 s: 0, 5, 10 s of silence, then the link is dropped (-1, down),
+    # then it comes back at 60 s.
+    silent = {io: "0 5 10 -1 -1 -1 -1 -1 -1 -1 -1 -1 1 1 1 1 1 1", up: "1 1 1 0 0 0 0 0 0 0 0 0 1 1 1 1 1 1"}
     return [
-        case("redis_master_link_up", "0x5", "3m", "RedisStandbyLinkDown", 0),
-        case("", "", "3m", "RedisStandbyLinkDown", 0),  # no exporter series at all is no link either
-        case("redis_master_link_up", "1x5", "3m", "RedisStandbyLinkDown", None),
-        case("redis_master_last_io_seconds_ago", f"{lag + 15}x5", "3m", "RedisStandbyLagHigh", lag + 15),
-        case("redis_master_last_io_seconds_ago", f"{lag}x5", "3m", "RedisStandbyLagHigh", None),
-        case("redis_master_sync_in_progress", "1x15", "12m", "RedisStandbyResyncing", 1),
-        case("redis_master_sync_in_progress", "1x5 0x10", "12m", "RedisStandbyResyncing", None),
+        case(
+            silent,
+            [
+                ("10s", "RedisStandbyLagHigh", None),
+                # within half the RPO of the last contact: the objective the runbook states
+                ("25s", "RedisStandbyLagHigh", 0),  # the link-down branch: last_io is -1 by then
+                ("55s", "RedisStandbyLagHigh", 0),
+                ("80s", "RedisStandbyLagHigh", None),  # resolved once the link is back
+                ("55s", "RedisStandbyLinkDown", None),
+            ],
+        ),
+        case({io: "-1x40", up: "0x40"}, [("100s", "RedisStandbyLinkDown", 0), ("30s", "RedisStandbyLagHigh", 0)]),
+        case({}, [("100s", "RedisStandbyLinkDown", 0), ("30s", "RedisStandbyLagHigh", 0)]),  # the exporter gone
+        case({io: "1x40", up: "1x40"}, [("100s", "RedisStandbyLinkDown", None), ("100s", "RedisStandbyLagHigh", None)]),
+        case({io: f"{silence}x40", up: "1x40"}, [("100s", "RedisStandbyLagHigh", None)]),
+        case({io: f"{silence + 1}x40", up: "1x40"}, [("100s", "RedisStandbyLagHigh", silence + 1)]),
+        case({"redis_master_sync_in_progress": "1x15"}, [("12m", "RedisStandbyResyncing", 1)], "1m"),
+        case({"redis_master_sync_in_progress": "1x5 0x10"}, [("12m", "RedisStandbyResyncing", None)], "1m"),
     ]
 
 
@@ -131,10 +153,101 @@ def _shared_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return _serving_tests(collections.defaultdict(lambda: stand_in, a))
 
 
+def _backup_cases(a: dict[str, dict[str, Any]], objective: int) -> list[dict[str, Any]]:
+    """RedisBackupTooOld within its objective after the last success, from a first success never
+    made, a CronJob re-created, kube-state-metrics gone; quiet between healthy runs; resolved by the
+    next success."""
+    sel = f'namespace="{NS}",cronjob="redis-backup"'
+    minute = objective // 60  # 29 with the 15-minute schedule
+    last = f"kube_cronjob_status_last_successful_time{{{sel}}}"
+    created = f"kube_cronjob_created{{{sel}}}"
+
+    def case(series: dict[str, str], checks: list[tuple[int, float | None]]) -> dict[str, Any]:
+        return {
+            "interval": "1m",
+            "input_series": [{"series": k, "values": v} for k, v in series.items()],
+            "alert_rule_test": [
+                {
+                    "eval_time": f"{at}m",
+                    "alertname": "RedisBackupTooOld",
+                    "exp_alerts": [] if value is None else [fired(a["RedisBackupTooOld"], value)],
+                }
+                for at, value in checks
+            ],
+        }
+
+    return [
+        # the last success at 0, none since: quiet a minute before the objective, paging at it
+        case({created: "0x60", last: "0x60"}, [(minute - 1, None), (minute, objective)]),
+        # never a success (a new stack, a broken role from day one): counted from the creation
+        case({created: "0x60"}, [(minute - 1, None), (minute, objective)]),
+        # the last success at minute 5, the CronJob re-created at minute 10 (a new object: no success
+        # series of its own yet): the RPO still runs from that last backup
+        case(
+            {created: "0x9 600x50", last: "_x5 300x4"},
+            [(minute - 1 + 5, None), (minute + 5, objective)],
+        ),
+        # kube-state-metrics gone for good: no series at all, still pages
+        case({}, [(minute, objective)]),
+        # healthy: a success every 15 minutes
+        case({created: "0x60", last: backup_times(60, 15)}, [(59, None)]),
+        # recovery: paging at the objective, resolved by the success at minute 40
+        case(
+            {created: "0x60", last: " ".join(["0"] * 40 + ["2400"] * 21)},
+            [(minute, objective), (41, None)],
+        ),
+    ]
+
+
+def _job_cases(a: dict[str, dict[str, Any]], alert: str, cronjob: str) -> list[dict[str, Any]]:
+    """The latest run failed: fires; a retry passed: quiet; a later success: resolved."""
+    job = f'namespace="{NS}",job_name="{cronjob}-29000"'
+    last = f'kube_cronjob_status_last_successful_time{{namespace="{NS}",cronjob="{cronjob}"}}'
+    created = f'kube_cronjob_created{{namespace="{NS}",cronjob="{cronjob}"}}'
+
+    def case(series: dict[str, str], checks: list[tuple[str, float | None]]) -> dict[str, Any]:
+        return {
+            "interval": "1m",
+            "input_series": [{"series": k, "values": v} for k, v in series.items()],
+            "alert_rule_test": [
+                {"eval_time": at, "alertname": alert, "exp_alerts": [] if value is None else [fired(a[alert], value)]}
+                for at, value in checks
+            ],
+        }
+
+    base = {created: "-100x20", last: "-50x20", f"kube_job_created{{{job}}}": "60x20"}
+    return [
+        # the Job created at 60 s failed for good from minute 3
+        case(
+            {**base, f'kube_job_failed{{{job},condition="true"}}': "_x3 1x16"},
+            [("2m", None), ("4m", 60)],
+        ),
+        # its first pod failed, the retry passed: kube_job_status_failed says 1, the Job completed
+        case(
+            {
+                **base,
+                f'kube_job_status_failed{{{job},reason=""}}': "0 1x19",
+                f'kube_job_complete{{{job},condition="true"}}': "_x3 1x17",
+            },
+            [("4m", None), ("10m", None)],
+        ),
+        # failed, kept by the history limit, then the next run succeeded at minute 10
+        case(
+            {
+                **base,
+                f'kube_job_failed{{{job},condition="true"}}': "_x3 1x16",
+                last: "-50x9 600x10",
+            },
+            [("4m", 60), ("11m", None)],
+        ),
+    ]
+
+
 def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    too_old = int(a["RedisBackupTooOld"]["expr"].rsplit(">", 1)[1])
+    objective = int(a["RedisBackupTooOld"]["expr"].rsplit(">", 1)[1]) + EVALUATION_SECONDS
     readiness_age = int(a["RedisReadinessCheckFailed"]["expr"].rsplit(">", 1)[1])
     last_success = "kube_cronjob_status_last_successful_time"
+    created = "kube_cronjob_created"
     redis = f'namespace="{NS}"'
     info = "redis_instance_info"
     return [
@@ -262,15 +375,22 @@ def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             ],
             "alert_rule_test": [{"eval_time": "5m", "alertname": "RedisNoPrimary", "exp_alerts": []}],
         },
-        # replication: one replica short, then a broken link; healthy with all linked
+        # replication, as redis_exporter reports it per pod: the primary's connected_slaves counts
+        # its local replicas; the DR standby hangs off redis-1 (the link load balancer selects
+        # replicas), so redis-1 reports one connected replica of its own
         {
             "interval": "1m",
             "input_series": [
-                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "1x15"},
+                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x15"},
+                {"series": f'{info}{{{redis},pod="redis-1",role="slave"}}', "values": "1x15"},
+                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "2x4 1x10"},
+                {"series": f'redis_connected_slaves{{{redis},pod="redis-1"}}', "values": "1x15"},
                 {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "1x15"},
             ],
             "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "RedisReplicationBroken", "exp_alerts": []},
                 {
+                    # a local replica lost at minute 5 while the standby stays attached: fires after its for
                     "eval_time": "10m",
                     "alertname": "RedisReplicationBroken",
                     "exp_alerts": [fired(a["RedisReplicationBroken"], 1)],
@@ -280,6 +400,7 @@ def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "interval": "1m",
             "input_series": [
+                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x15"},
                 {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "2x15"},
                 {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "0x15"},
             ],
@@ -294,7 +415,10 @@ def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         {
             "interval": "1m",
             "input_series": [
+                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x15"},
+                {"series": f'{info}{{{redis},pod="redis-1",role="slave"}}', "values": "1x15"},
                 {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "2x15"},
+                {"series": f'redis_connected_slaves{{{redis},pod="redis-1"}}', "values": "1x15"},
                 {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "1x15"},
                 {"series": f'redis_master_link_up{{{redis},pod="redis-2"}}', "values": "1x15"},
             ],
@@ -323,81 +447,25 @@ def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             ],
             "alert_rule_test": [{"eval_time": "25m", "alertname": "RedisFailoverOccurred", "exp_alerts": []}],
         },
-        # backups: none since the start, against a run every 15 minutes
+        # backups, with series as kube-state-metrics v2.20 exports them (internal/store/cronjob.go):
+        # kube_cronjob_created always, kube_cronjob_status_last_successful_time only after a first
+        # success. The objective is the RPO: a page at most `objective` after the last success.
+        *_backup_cases(a, objective),
+        # the restore drill and the readiness job, as kube-state-metrics v2.20 exports Jobs
+        # (internal/store/job.go): kube_job_failed{condition="true"} only once the Job failed for
+        # good; kube_job_status_failed counts failed pods, so a retry that passed still reports one
+        *_job_cases(a, "RedisRestoreDrillFailed", "redis-restore-drill"),
+        *_job_cases(a, "RedisReadinessCheckFailed", "redis-readiness"),
+        # the readiness scorecard's last pass long ago: promtool's clock starts at 0, so it is a time
+        # before it, and the alert's threshold is crossed ten minutes into the series
         {
             "interval": "1m",
             "input_series": [
-                {
-                    "series": f'kube_cronjob_status_last_successful_time{{{redis},cronjob="redis-backup"}}',
-                    "values": backup_times(60, None),
-                },
-            ],
-            "alert_rule_test": [
-                {
-                    "eval_time": "40m",
-                    "alertname": "RedisBackupTooOld",
-                    "exp_alerts": [fired(a["RedisBackupTooOld"], 2400)],
-                },
-                {"eval_time": f"{too_old // 60 - 1}m", "alertname": "RedisBackupTooOld", "exp_alerts": []},
-            ],
-        },
-        {
-            "interval": "1m",
-            "input_series": [
-                {
-                    "series": f'kube_cronjob_status_last_successful_time{{{redis},cronjob="redis-backup"}}',
-                    "values": backup_times(60, 15),
-                },
-            ],
-            "alert_rule_test": [{"eval_time": "59m", "alertname": "RedisBackupTooOld", "exp_alerts": []}],
-        },
-        # the restore drill
-        {
-            "interval": "1m",
-            "input_series": [
-                {"series": f'kube_job_status_failed{{{redis},job_name="redis-restore-drill-29000"}}', "values": "1x5"},
-            ],
-            "alert_rule_test": [
-                {
-                    "eval_time": "2m",
-                    "alertname": "RedisRestoreDrillFailed",
-                    "exp_alerts": [fired(a["RedisRestoreDrillFailed"], 1)],
-                }
-            ],
-        },
-        {
-            "interval": "1m",
-            "input_series": [
-                {"series": f'kube_job_status_failed{{{redis},job_name="redis-restore-drill-29000"}}', "values": "0x5"},
-            ],
-            "alert_rule_test": [{"eval_time": "2m", "alertname": "RedisRestoreDrillFailed", "exp_alerts": []}],
-        },
-        # the daily readiness scorecard: a failed run, then two days without a pass; daily passes are quiet
-        {
-            "interval": "1m",
-            "input_series": [
-                {"series": f'kube_job_status_failed{{{redis},job_name="redis-readiness-29001"}}', "values": "0 1x5"},
-                {"series": f'{last_success}{{{redis},cronjob="redis-readiness"}}', "values": "0x6"},
-            ],
-            "alert_rule_test": [
-                {"eval_time": "0m", "alertname": "RedisReadinessCheckFailed", "exp_alerts": []},
-                {
-                    "eval_time": "3m",
-                    "alertname": "RedisReadinessCheckFailed",
-                    "exp_alerts": [fired(a["RedisReadinessCheckFailed"], 1)],
-                },
-            ],
-        },
-        # the last pass long ago: promtool's clock starts at 0, so it is a time before it, and the
-        # alert's threshold is crossed ten minutes into the series (quiet five minutes before)
-        {
-            "interval": "1m",
-            "input_series": [
+                {"series": f'{created}{{{redis},cronjob="redis-readiness"}}', "values": f"-{readiness_age * 2}x20"},
                 {
                     "series": f'{last_success}{{{redis},cronjob="redis-readiness"}}',
                     "values": f"-{readiness_age - 600}x20",
                 },
-                {"series": f'kube_job_status_failed{{{redis},job_name="redis-readiness-29002"}}', "values": "0x20"},
             ],
             "alert_rule_test": [
                 {"eval_time": "5m", "alertname": "RedisReadinessCheckFailed", "exp_alerts": []},
@@ -436,7 +504,15 @@ def test_every_alert_fires_and_stays_quiet_with_the_stacks_thresholds(
     quiet = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if not t["exp_alerts"]}
     assert covered == quiet == set(alerts(recording, region))  # every alert both fires and stays quiet
     (tmp_path / "tests.yaml").write_text(
-        yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}, sort_keys=False)
+        yaml.safe_dump(
+            {
+                "rule_files": ["rules.yaml"],
+                # the standby's group runs every STANDBY_SECONDS in the plan; promtool steps the same way
+                "evaluation_interval": f"{STANDBY_SECONDS}s" if region == "dr" else "1m",
+                "tests": tests,
+            },
+            sort_keys=False,
+        )
     )
     result = subprocess.run(
         ["promtool", "test", "rules", "tests.yaml"],
@@ -452,7 +528,12 @@ def test_every_alert_fires_and_stays_quiet_with_the_stacks_thresholds(
 @pytest.fixture
 def am_config(tmp_path: Path) -> Path:
     path = tmp_path / "alertmanager.yaml"
-    config = alertmanager_config("https://hooks.slack.invalid/T/B/x", "0123456789abcdef0123456789abcdef", "#alerts")
+    config = alertmanager_config(
+        "https://hooks.slack.invalid/T/B/x",
+        "0123456789abcdef0123456789abcdef",
+        "#alerts",
+        "https://heartbeat.invalid/ping/8d2f",
+    )
     path.write_text(yaml.safe_dump(json.loads(json.dumps(config))))
     return path
 
@@ -469,11 +550,15 @@ def test_amtool_accepts_the_alertmanager_configuration(am_config: Path) -> None:
     [
         (["severity=critical", "alertname=RedisNoPrimary"], "pagerduty,slack"),
         (["severity=warning", "alertname=RedisMemoryNearMaxmemory"], "slack"),
-        (["severity=none", "alertname=Watchdog"], "null"),
-        (["severity=critical", "alertname=Watchdog"], "null"),
+        (["severity=none", "alertname=Watchdog"], "heartbeat"),
+        (["severity=critical", "alertname=Watchdog"], "heartbeat"),
+        (["severity=none", "alertname=InfoInhibitor"], "null"),
+        (["severity=info", "alertname=CPUThrottlingHigh"], "null"),
+        (["alertname=SomethingWithoutSeverity"], "slack"),
+        (["severity=page", "alertname=Misspelled"], "slack"),
     ],
 )
-def test_routing_critical_pages_warning_posts_the_heartbeat_goes_nowhere(
+def test_routing_critical_pages_warning_posts_the_heartbeat_goes_to_its_switch(
     am_config: Path, labels: list[str], receivers: str
 ) -> None:
     result = subprocess.run(

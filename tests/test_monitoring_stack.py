@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from components.monitoring_stack import (
+    EVALUATION_SECONDS,
     KUBE_PROMETHEUS_STACK_CHART,
     RUNBOOK_ANCHORS,
     RUNBOOK_FILE,
@@ -76,8 +77,10 @@ def test_redis_and_backup_alerts_exist() -> None:
     assert "< 2" in by_name["RedisReplicationBroken"]["expr"]
     assert "offset 10m" in by_name["RedisFailoverOccurred"]["expr"]
     assert 'cronjob="redis-backup"' in by_name["RedisBackupTooOld"]["expr"]
-    # The threshold is the stack's backup RPO (schedule gap + deadline), passed in, not an hour.
-    assert by_name["RedisBackupTooOld"]["expr"].endswith(f"> {ARGS.backup_max_age_seconds}")
+    # The threshold is the stack's backup RPO (schedule gap + deadline), passed in, not an hour, less
+    # one rule evaluation so that the page comes within the RPO, with no `for` to wait on top.
+    assert by_name["RedisBackupTooOld"]["expr"].endswith(f"> {ARGS.backup_max_age_seconds - EVALUATION_SECONDS}")
+    assert by_name["RedisBackupTooOld"]["for"] == "0m"
     assert "redis-restore-drill" in by_name["RedisRestoreDrillFailed"]["expr"]
 
 

@@ -142,7 +142,7 @@ def test_each_bad_state_fails_exactly_its_prometheus_item(
     assert set(healthy["items"]) == PROMETHEUS_ITEMS and healthy["code"] == 0
     assert all(item["evidence"] for item in healthy["items"].values()), "a pass carries what it saw"
     assert "3 replicas" in healthy["items"]["replication-lag"]["evidence"][0]
-    assert "counts 3 replicas of 3 declared" in healthy["items"]["replicas-attached"]["evidence"][0]
+    assert "3 replicas attached in the tier of 3 declared" in healthy["items"]["replicas-attached"]["evidence"][0]
 
     # The standby goes away: the primary drops it, and redis_exporter stops exporting its lag series.
     standby.stop()

@@ -603,6 +603,7 @@ def test_alerting_secrets_come_from_secrets_manager_when_named() -> None:
     assert settings.required_secret_keys(without) == [
         "redisgw:alertSlackWebhookUrl",
         "redisgw:alertPagerdutyRoutingKey",
+        "redisgw:alertHeartbeatUrl",
     ]
 
 
@@ -633,6 +634,7 @@ def test_without_a_secret_name_the_preview_assumes_the_config_secrets_and_says_s
     assert json.loads(report.read_text())["secrets_assumed_set"] == [
         "redisgw:alertSlackWebhookUrl",
         "redisgw:alertPagerdutyRoutingKey",
+        "redisgw:alertHeartbeatUrl",
     ]
 
 

@@ -248,6 +248,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
             document = {
                 "slackWebhookUrl": "https://hooks.slack.invalid/offline",
                 "pagerdutyRoutingKey": "offline",
+                "heartbeatUrl": "https://heartbeat.invalid/offline",
                 "password": "offline-stand-in",
             }
             arn = (

@@ -6,8 +6,9 @@
 * the SLO burn rate, from the stack's own recording rules: failing while the error budget burns at
   the fast-burn paging rate (14.4 times the sustainable rate over 1 h and 5 min), warning above the
   sustainable rate over 6 h;
-* the primary counts every replica the plan declares (its local replicas and the DR standby): a
-  replica the primary dropped leaves no lag series behind, so the lag item alone would pass it;
+* every replica the plan declares is attached in the tier (the local replicas to the primary, the
+  DR standby to one of them): a replica dropped leaves no lag series behind, so the lag item alone
+  would pass it;
 * the replication lag every replica of the primary reports (the DR standby among them) within the
   standby's objective, once DR exists.
 
@@ -131,33 +132,22 @@ def burn_rate(client: Client, slo: float) -> tuple[str, list[str]]:
     return "pass", evidence
 
 
-def _replicas(lags: list[tuple[dict[str, str], float]]) -> dict[str, set[tuple[str, str]]]:
-    """Primary (the exporter's ``instance``, or its pod) -> the replicas it reports
-    (``slave_ip``, ``slave_port``): redis_exporter exports one lag series per connected replica from
-    the primary's ``INFO replication`` (``slaveN:ip=...,port=...,state=...,offset=...,lag=...``)."""
-    out: dict[str, set[tuple[str, str]]] = {}
-    for labels, _ in lags:
-        primary = labels.get("pod") or labels.get("instance") or "?"
-        out.setdefault(primary, set()).add((labels.get("slave_ip", "?"), labels.get("slave_port", "?")))
-    return out
-
-
 def replicas_attached(client: Client, planned: Redis) -> tuple[str, list[str]]:
+    """Every replica the plan declares is attached somewhere in the tier: redis_exporter exports one
+    lag series per connected replica from the ``INFO replication`` of whichever instance serves it
+    (``slaveN:ip=...,port=...,state=...,offset=...,lag=...``): the primary for the local replicas, a
+    local replica for the DR standby (the link load balancer selects replicas)."""
     want = planned.primary_replicas
     lags = client.scalar("redis_connected_slave_lag_seconds")
-    by_primary = _replicas(lags)
-    if not by_primary:
-        return "fail", [f"no replica reports to a primary; the plan declares {want}"]
-    primary, seen = max(by_primary.items(), key=lambda kv: len(kv[1]))
+    seen = {(m.get("slave_ip", "?"), m.get("slave_port", "?")) for m, _ in lags}
     standby = " (the DR standby among them)" if planned.standby_replicas else ""
-    shown = ", ".join(f"{ip}:{port}" for ip, port in sorted(seen))
+    shown = ", ".join(f"{ip}:{port}" for ip, port in sorted(seen)) or "none"
     if len(seen) < want:
         return "fail", [
-            f"the primary {primary} counts {len(seen)} replicas, the plan declares {want}{standby}: "
-            f"{want - len(seen)} missing",
+            f"{len(seen)} replicas attached in the tier, the plan declares {want}{standby}: {want - len(seen)} missing",
             f"attached: {shown}",
         ]
-    return "pass", [f"the primary {primary} counts {len(seen)} replicas of {want} declared{standby}: {shown}"]
+    return "pass", [f"{len(seen)} replicas attached in the tier of {want} declared{standby}: {shown}"]
 
 
 def replication_lag(client: Client, most: int) -> tuple[str, list[str]]:
@@ -208,7 +198,7 @@ def prometheus_items(
         checks.append(
             (
                 "replicas-attached",
-                "The primary counts every replica the plan declares, the DR standby included",
+                "Every replica the plan declares is attached, the DR standby included",
                 lambda: replicas_attached(client, planned),
             )
         )
