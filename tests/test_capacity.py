@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,8 @@ def test_a_peak_the_stack_cannot_carry_exits_1_and_preview_blocks_it(
     variant = write_variant(tmp_path, "production", [("redisgw:capacity.peakRequestsPerSecond", 10_000)])
     assert main(["capacity", "--stack", "production", "--config", str(variant)]) == 1
     out = capsys.readouterr().out
-    assert "SHORT gateway.replicas.max (20) is below the 39 gateway pods" in out
+    assert "SHORT primary region: gateway.replicas.max (20) is below the 39 gateway pods" in out
+    assert "SHORT DR region: gateway.replicas.max (20) is below the 39 gateway pods" in out
     report = tmp_path / "preview.json"
     assert main(["preview", "--stack", "production", "--config", str(variant), "--json", str(report)]) == 1
     blocked = [
@@ -269,3 +271,258 @@ def test_the_readme_states_the_drill_memory_the_code_gives() -> None:
         size = settings.quantity_bytes(settings.drill_memory(cfg, ROOT))
         figure = f"{size / 2**30:.1f} GiB" if unit == "GiB" else f"{size / 2**20:.0f} MiB"
         assert f"{figure} in {stack}" in readme, figure
+
+
+# -- both regions, one check ---------------------------------------------------------------------
+
+SMALL_DR_REDIS = [("redisgw:dr.nodeGroups.redis.instanceTypes", ["r7i.large", "r6i.large"])]
+"""16 GiB nodes (13.7 GiB allocatable) for the 20 GiB Redis pods the standby runs like the primary."""
+
+
+def test_the_shortfalls_are_labelled_by_region() -> None:
+    from redisgw_policies.capacity_model import DR, combine
+
+    primary = plan(demand(), BASE, SUPPLY)
+    dr = plan(demand(), BASE, Supply(**{**vars(SUPPLY), "redis_node_memory_mi": 512.0, "region": DR}))
+    assert primary.ok and dr.shortfalls == [
+        "DR region: a Redis pod's memory limit (1.0 GiB) does not fit the Redis node's 0.5 GiB allocatable"
+    ]
+    both = combine([primary, dr])
+    assert not both.ok and both.shortfalls == dr.shortfalls and both.constraints == ["memory"]
+
+
+def test_dr_redis_nodes_too_small_fail_ops_capacity_and_the_policy_alike(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    variant = write_variant(tmp_path, "production", SMALL_DR_REDIS)
+    shortfall = "DR region: a Redis pod's memory limit (20.0 GiB) does not fit the Redis node's 13.7 GiB allocatable"
+    assert main(["capacity", "--stack", "production", "--config", str(variant)]) == 1
+    out = capsys.readouterr().out
+    assert f"SHORT {shortfall}" in out and "capacity INSUFFICIENT" in out
+    assert "SHORT primary region" not in out  # the primary's own nodes hold its pods
+    report = capacity.build("production", config_file=variant)
+    assert report.plan.shortfalls == [shortfall] and report.regions["primary region"][1].ok
+    preview = tmp_path / "preview.json"
+    assert main(["preview", "--stack", "production", "--config", str(variant), "--json", str(preview)]) == 1
+    blocked = [
+        v
+        for v in json.loads(preview.read_text())["policies"]["violations"]
+        if v["policy"] == "capacity-require-declared-peak"
+    ]
+    # the same shortfall in the same words, from the same model, on the standby's RedisReplication
+    assert [(v["message"].split("\n")[-1].split(" Remediation:")[0], v["enforcement"]) for v in blocked] == [
+        (f"The declared peak does not fit: {shortfall}.", "mandatory")
+    ]
+    assert "DrStandby" in blocked[0]["urn"] and blocked[0]["urn"].endswith("::dr-gateway-redis")
+
+
+def test_a_healthy_production_passes_ops_capacity_and_the_policy(stack_run: Any) -> None:
+    from tests.policy_harness import as_policy_resources, evaluate
+
+    report = capacity.build("production")
+    assert report.plan.ok and set(report.regions) == {"primary region", "DR region"}
+    assert report.regions["DR region"][0] == "eu-central-1"
+    hits = evaluate(as_policy_resources(stack_run("production")), "production")
+    assert [h.message for h in hits if h.policy == "capacity-require-declared-peak"] == []
+
+
+def test_an_unknown_dr_instance_size_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    variant = write_variant(tmp_path, "production", [("redisgw:dr.nodeGroups.main.instanceTypes", ["x9.large"])])
+    assert main(["capacity", "--stack", "production", "--config", str(variant)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "Pulumi.production.variant.yaml: redisgw:dr.nodeGroups.main.instanceTypes: no known instance size among "
+        "['x9.large']: cannot size the nodes"
+    ]
+
+
+# -- growth left under the review threshold ------------------------------------------------------
+
+
+def test_growth_under_the_review_threshold_warns_and_is_not_short() -> None:
+    from redisgw_policies.capacity_model import REVIEW_MONTHS
+
+    short_of_review = plan(demand(keys=2_400_000, headroom=0.5), BASE, SUPPLY)
+    assert short_of_review.months_of_growth == 3 < REVIEW_MONTHS
+    assert short_of_review.ok and short_of_review.warnings == [
+        "3 months of growth left at 10% per month, under the 6 months the capacity review acts on: plan a larger "
+        "Redis memory limit and node"
+    ]
+    year = plan(demand(headroom=0.5), BASE, SUPPLY)
+    assert year.months_of_growth == 12 and year.warnings == []
+    full = plan(demand(keys=6_000_000), BASE, SUPPLY)
+    assert full.warnings == [] and full.constraints == ["memory"]  # out of memory: a shortfall, not a warning
+
+
+@pytest.mark.parametrize(("growth", "months", "verdict"), [(0.39, 3, "WARNING"), (0.0975, 12, "OK")])
+def test_ops_capacity_warns_under_the_review_threshold(
+    growth: float, months: int, verdict: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    variant = write_variant(tmp_path, "production", [("redisgw:capacity.growthPerMonth", growth)])
+    out_json = tmp_path / "plan.json"
+    assert main(["capacity", "--stack", "production", "--config", str(variant), "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    doc = json.loads(out_json.read_text())
+    assert doc["plan"]["months_of_growth"] == months
+    assert f"capacity {verdict}" in out and doc["verdict"] == verdict.lower()
+    warned = [w for w in doc["warnings"] if "months of growth left" in w]
+    if verdict == "OK":
+        assert warned == [] and "WARNING" not in out
+    else:
+        assert warned == [f"{region}: {months} months of growth left at 39% per month, under the 6 months the "
+                          "capacity review acts on: plan a larger Redis memory limit and node"
+                          for region in ("primary region", "DR region")]  # fmt: skip
+        assert f"WARNING primary region: {months} months of growth left" in out
+        md = capacity.markdown(capacity.build("production", config_file=variant))
+        assert "with warnings to act on" in md and f"- WARNING DR region: {months} months" in md
+
+
+def test_the_runbook_acts_at_the_review_threshold_of_the_code() -> None:
+    from redisgw_policies.capacity_model import REVIEW_MONTHS
+
+    runbook = (ROOT / "docs" / "runbooks" / "capacity-review.md").read_text()
+    row = next(line for line in runbook.splitlines() if line.startswith("| Months of growth that fit"))
+    figures = [int(n) for n in re.findall(r"under (\d+)", row)]
+    assert figures == [REVIEW_MONTHS], row
+    assert "REVIEW_MONTHS" in runbook  # the text names the constant it cites
+
+
+# -- cost ----------------------------------------------------------------------------------------
+
+PARTS = (
+    "main nodes",
+    "redis nodes",
+    "EKS control plane",
+    "NAT gateways (3)",
+    "Redis volumes (3 x 50Gi)",
+    "node disks",
+    "backup spool volume",
+    "Prometheus and Alertmanager volumes",
+    "S3 backups, Standard",
+    "S3 backups, Standard-IA",
+    "S3 backups, Glacier IR",
+    "ALB",
+    "ALB LCUs",
+    "WAF web ACL",
+    "WAF rules",
+    "WAF requests",
+)
+
+
+def test_the_cost_covers_every_priced_part_and_adds_up() -> None:
+    c = capacity.build("production").costs
+    by_region: dict[str, list[str]] = {}
+    for line in c.lines:
+        by_region.setdefault(line.region, []).append(line.part)
+        assert line.unit_price is not None and line.quantity >= 0
+        assert line.monthly == round(line.quantity * line.unit_price, 2)
+    for region in ("eu-west-1", "eu-central-1"):
+        for part in PARTS:
+            assert any(p.startswith(part) for p in by_region[region]), (region, part)
+    assert {p for p in by_region["eu-central-1"] if p.startswith("S3 replicated backups")} == {
+        "S3 replicated backups, Standard",
+        "S3 replicated backups, Standard-IA",
+        "S3 replicated backups, Glacier IR",
+    }
+    between = [p for p in by_region["eu-west-1"] if "inter-region" in p or "Replication Time" in p]
+    assert between == [
+        "inter-region transfer: Redis replication to the DR standby",
+        "inter-region transfer: S3 backup replication",
+        "S3 Replication Time Control",
+    ]
+    assert c.total == pytest.approx(sum(line.monthly or 0 for line in c.lines), abs=0.01)
+    assert c.total == pytest.approx(sum(c.region_total(r) for r in c.regions), abs=0.01)
+    assert c.as_dict()["complete"] and c.warnings == []
+
+
+def test_the_cost_arithmetic_by_hand() -> None:
+    c = capacity.build("production").costs
+    line = {(x.region, x.part): x for x in c.lines}
+    assert line[("eu-west-1", "main nodes (m7i.xlarge)")].monthly == round(3 * 730 * 0.2232, 2)
+    assert line[("eu-central-1", "NAT gateways (3)")].monthly == round(3 * 730 * 0.052, 2)
+    assert line[("eu-west-1", "Redis volumes (3 x 50Gi)")].quantity == 150
+    assert line[("eu-central-1", "node disks")].quantity == 2 * 80 + 3 * 80
+    waf = line[("eu-west-1", "WAF requests")]
+    assert waf.quantity == pytest.approx(3000 * 0.3 * 730 * 3600 / 1e6) and waf.unit_price == 0.60
+    assert line[("eu-central-1", "WAF requests")].quantity == 0  # the standby serves after a failover only
+    # every backup of the day (every 15 minutes) kept 30 days in Standard
+    assert line[("eu-west-1", "S3 backups, Standard")].quantity == pytest.approx(96 * 30 * 1552.2 * 2**20 / 2**30, 0.01)
+
+
+def test_the_plans_show_quantity_and_unit_price_on_every_cost_line() -> None:
+    report = capacity.build("production")
+    md = capacity.markdown(report)
+    for line in report.costs.lines:
+        row = next(r for r in md.splitlines() if r.startswith(f"| {line.region} | {line.part}"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2] == f"{line.quantity:,.2f} {line.unit}" and cells[3] == f"{line.unit_price:g}", row
+    assert "Left out of the total:" in md and "EBS snapshots" in md
+    assert f"| **total** |  |  | {report.costs.total:,.2f} |" in md
+    assert "list prices as of 2026-11-01" in md.replace("On-demand list prices", "list prices")
+
+
+def test_an_unpriced_instance_type_is_a_visible_warning_exit_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No settings key states a cost objective: an incomplete cost warns and keeps exit 0."""
+    variant = write_variant(tmp_path, "production", [("redisgw:dr.nodeGroups.redis.instanceTypes", ["r5.xlarge"])])
+    out_json = tmp_path / "plan.json"
+    assert main(["capacity", "--stack", "production", "--config", str(variant), "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    warning = (
+        "DR region (eu-central-1): no price for instance type r5.xlarge in docs/capacity/prices.json "
+        "(instances.eu-central-1): the redis node group (redisgw:dr.nodeGroups.redis, 3 nodes) is left out of "
+        "the monthly cost"
+    )
+    assert f"WARNING {warning}" in " ".join(out.split()) and "capacity WARNING" in out
+    doc = json.loads(out_json.read_text())
+    assert doc["ok"] and doc["verdict"] == "warning" and warning in doc["warnings"]
+    assert warning in doc["costs"]["warnings"] and not doc["costs"]["complete"]
+    unpriced = [x for x in doc["costs"]["lines"] if x["unit_price"] is None]
+    assert [(x["region"], x["part"], x["monthly"]) for x in unpriced] == [
+        ("eu-central-1", "redis nodes (r5.xlarge)", None)
+    ]
+    assert doc["costs"]["total"] == pytest.approx(sum(x["monthly"] or 0 for x in doc["costs"]["lines"]), abs=0.01)
+    md = capacity.markdown(capacity.build("production", config_file=variant))
+    assert f"- WARNING {warning}" in md and "| eu-central-1 | redis nodes (r5.xlarge) (3 nodes) |" in md
+    assert "| no price | unknown |" in md and "list prices of 2026-11-01, incomplete" in md
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["regions"]["eu-west-1"].update(alb_hour="cheap"), "regions.eu-west-1.alb_hour is 'cheap'"),
+        (
+            lambda d: d["instances"]["eu-central-1"].update({"r7i.xlarge": -1}),
+            "instances.eu-central-1.r7i.xlarge is -1",
+        ),
+        (lambda d: d.pop("date"), "date is missing (the table is dated and names its source)"),
+        (lambda d: d["usage"].update(mean_share_of_peak=2), "usage.mean_share_of_peak is 2, not a share in (0, 1]"),
+        (lambda d: d.update(regions=[1]), "regions is not an object"),
+    ],
+)
+def test_a_broken_price_table_is_one_line_exit_2(
+    change: Any, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(capacity.PRICES.read_text())
+    change(doc)
+    broken = tmp_path / "prices.json"
+    broken.write_text(json.dumps(doc))
+    monkeypatch.setattr(capacity, "PRICES", broken)
+    assert main(["capacity", "--stack", "production"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(str(broken)) and message in err[0], err
+
+
+def test_a_missing_price_key_warns_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = json.loads(capacity.PRICES.read_text())
+    del doc["regions"]["eu-central-1"]["waf_million_requests"]
+    partial = tmp_path / "prices.json"
+    partial.write_text(json.dumps(doc))
+    monkeypatch.setattr(capacity, "PRICES", partial)
+    report = capacity.build("production")
+    assert report.plan.ok and report.verdict == "WARNING"
+    assert [w for w in report.warnings if "waf_million_requests" in w] == [
+        f"DR region (eu-central-1): {partial} has no regions.eu-central-1.waf_million_requests: WAF requests is "
+        "left out of the monthly cost"
+    ]

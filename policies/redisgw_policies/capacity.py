@@ -31,6 +31,7 @@ from redisgw_policies._policy import (
     k8s_kind,
     maps,
     namespace_of,
+    region_of,
     stack_policy,
     strings,
 )
@@ -301,10 +302,12 @@ def _job_memory(job: PolicyResource | None) -> float:
 
 
 def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterable[tuple[str, str | None]]:
-    """The stack's replicas, node groups and Redis memory carry the peak its capacity record declares."""
+    """The stack's replicas, node groups and Redis memory carry the peak its capacity record declares, in
+    each region (the rule sees one region at a time; the DR region's record is judged on the standby's own
+    node groups), with the arithmetic and the words of ``ops capacity`` (:mod:`capacity_model`)."""
     import json
 
-    from redisgw_policies.capacity_model import Demand, Supply, baseline_from, plan
+    from redisgw_policies.capacity_model import DR, PRIMARY, Demand, Supply, baseline_from, plan
 
     records = [
         r
@@ -377,6 +380,7 @@ def declared_peak(args: StackValidationArgs, config: Mapping[str, Any]) -> Itera
             redis_node_memory_mi=min((x[1] for x in redis_sizes), default=0),
             drill_memory_limit_bytes=_job_memory(drill),
             backup_memory_limit_bytes=_job_memory(backup),
+            region=DR if region_of(record) == "dr" else PRIMARY,
         )
         try:
             result = plan(demand, baseline, supply)

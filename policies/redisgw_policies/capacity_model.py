@@ -22,6 +22,12 @@ Formulas (every input named in :class:`Demand`, :class:`Baseline` and :class:`Su
   holds ``needed * DRILL_LOAD_FACTOR + DRILL_SCRATCH_SERVER_BYTES + JOB_PROCESS_BYTES``
   (:func:`drill_memory_need`, the drill's own pre-load check in ``ops/runtime/pod_limits.py``) and
   fits one main node; the backup job streams, so its limit holds ``JOB_PROCESS_BYTES``;
+* growth left: fewer than :data:`REVIEW_MONTHS` months of growth that fit is a warning (the plan
+  still carries the peak, but the capacity review acts on it now);
+* regions: each region the stack runs in is judged on its own :class:`Supply` (the DR region at its
+  standby node groups, with the same Redis sizing and the same HPA maximum), and its shortfalls are
+  prefixed with the region's label (:attr:`Supply.region`), so ``ops capacity`` and the policy name
+  the same shortfall in the same words;
 * replication backlog (:func:`replication_backlog_need`): the replication stream's rate,
   ``peak * (1 - read_share) * (value_bytes + REPL_WRITE_OVERHEAD_BYTES)``, times the link outage to
   ride out, times ``1 + headroom``: what a replica needs to resume with a partial resync.
@@ -30,10 +36,16 @@ Formulas (every input named in :class:`Demand`, :class:`Baseline` and :class:`Su
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 MIB = 1 << 20
+REVIEW_MONTHS = 6
+"""Months of growth left under which the capacity review acts (``docs/runbooks/capacity-review.md``,
+row "Months of growth that fit"; a test holds the runbook's figure equal): below it the plan warns."""
+PRIMARY = "primary region"
+DR = "DR region"
+"""Labels of the two regions in shortfalls and warnings (:attr:`Supply.region`)."""
 REPL_WRITE_OVERHEAD_BYTES = 64
 """Bytes one write adds to the replication stream besides its value: the key and the RESP framing
 (``settings.REPL_WRITE_OVERHEAD_BYTES``, which a test holds equal)."""
@@ -98,6 +110,8 @@ class Supply:
     """Memory limit of the restore drill's pod (0: no drill, not checked)."""
     backup_memory_limit_bytes: float = 0.0
     """Memory limit of the backup job's pod (0: no backup job, not checked)."""
+    region: str = ""
+    """Which region this supply is (:data:`PRIMARY`, :data:`DR`); prefixes every shortfall and warning."""
 
 
 @dataclass
@@ -120,11 +134,20 @@ class Plan:
     shortfalls: list[str] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     """For each shortfall, what falls short: ``gateway``, ``nodes``, ``memory``, ``operations``,
-    ``backup``, ``restore``, ``drill`` or ``backup-job``."""
+    ``backup``, ``restore``, ``drill``, ``backup-job`` (or ``cost``, added by ``ops capacity``)."""
+    warnings: list[str] = field(default_factory=list)
+    """What does not fall short yet but needs acting on (growth left under :data:`REVIEW_MONTHS`)."""
+    region: str = ""
+
+    def _label(self, message: str) -> str:
+        return f"{self.region}: {message}" if self.region else message
 
     def short(self, constraint: str, message: str) -> None:
         self.constraints.append(constraint)
-        self.shortfalls.append(message)
+        self.shortfalls.append(self._label(message))
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(self._label(message))
 
     @property
     def ok(self) -> bool:
@@ -182,6 +205,7 @@ def plan(d: Demand, b: Baseline, s: Supply) -> Plan:
         backup_seconds=dataset_mib * b.backup_seconds_per_mib,
         restore_seconds=dataset_mib * b.restore_seconds_per_mib,
         drill_memory_bytes=drill_memory_need(needed),
+        region=s.region,
     )
     if pods_zone_lost > s.gateway_max:
         out.short(
@@ -201,6 +225,11 @@ def plan(d: Demand, b: Baseline, s: Supply) -> Plan:
             "memory",
             f"Redis maxmemory ({_gib(maxmemory)}) is below the {_gib(needed)} that {d.keys} keys of "
             f"{d.value_bytes:g} bytes need with {d.headroom:.0%} headroom",
+        )
+    elif months < REVIEW_MONTHS:
+        out.warn(
+            f"{months:.0f} months of growth left at {d.growth_per_month:.0%} per month, under the "
+            f"{REVIEW_MONTHS} months the capacity review acts on: plan a larger Redis memory limit and node"
         )
     if s.redis_node_memory_mi and s.redis_memory_limit_bytes > s.redis_node_memory_mi * MIB:
         out.short(
@@ -245,6 +274,19 @@ def plan(d: Demand, b: Baseline, s: Supply) -> Plan:
             f"{JOB_PROCESS_BYTES / MIB:.0f} MiB its process tree peaks at",
         )
     return out
+
+
+def combine(plans: list[Plan]) -> Plan:
+    """One verdict over the regions: the first plan's figures with every region's shortfalls and warnings."""
+    if not plans:
+        raise ValueError("no region to plan")
+    return replace(
+        plans[0],
+        region="",
+        shortfalls=[m for p in plans for m in p.shortfalls],
+        constraints=[c for p in plans for c in p.constraints],
+        warnings=[m for p in plans for m in p.warnings],
+    )
 
 
 def baseline_from(document: dict[str, Any], backup: dict[str, Any] | None) -> Baseline:
