@@ -109,6 +109,7 @@ monitoring_args = MonitoringStackArgs(
     slack_channel=cfg.monitoring.slack_channel,
     slack_webhook_url=secrets.alert_slack_webhook_url,
     pagerduty_routing_key=secrets.alert_pagerduty_routing_key,
+    heartbeat_url=secrets.alert_heartbeat_url,
     runbook_base_url=cfg.monitoring.runbook_base_url,
     gateway_namespace=cfg.gateway.namespace,
     redis_replicas=cfg.redis.replicas,
