@@ -654,3 +654,54 @@ class MonitoringStack(pulumi.ComponentResource):
         self.namespace = ns.metadata.name
         self.grafana_admin_secret = grafana_secret.metadata.name
         self.register_outputs({"namespace": self.namespace, "grafana_admin_secret": self.grafana_admin_secret})
+
+
+def _seconds(duration: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600}
+    return int(float(duration[:-1]) * units[duration[-1]]) if duration and duration[-1] in units else 0
+
+
+def alert_timings(groups: list[dict[str, Any]], scrape_seconds: int = EVALUATION_SECONDS) -> list[tuple[str, str, int]]:
+    """(alert, the moment it is measured from, the longest it takes to fire) for every alert of
+    ``groups``, read from the rules themselves so the runbooks cannot drift from them:
+
+    * ``RedisBackupTooOld``: from the last successful backup: its age threshold plus its ``for`` plus
+      one evaluation (the age grows with ``time()``: no scrape to wait for);
+    * ``RedisStandbyLagHigh``: from the last contact with the primary: its silence threshold plus its
+      ``for`` plus one scrape and one evaluation of its group;
+    * every other alert: from the moment its condition holds in the exporters: one scrape, its
+      ``for`` and one evaluation (the group's interval, :data:`EVALUATION_SECONDS` by default)."""
+    out = []
+    for group in groups:
+        step = _seconds(str(group.get("interval", ""))) or EVALUATION_SECONDS
+        scrape = step if "interval" in group else scrape_seconds
+        for rule in group.get("rules", []):
+            if "alert" not in rule:
+                continue
+            name, wait = rule["alert"], _seconds(str(rule.get("for", "0s")))
+            if name == "RedisBackupTooOld":
+                threshold = int(str(rule["expr"]).rsplit(">", 1)[1])
+                out.append((name, "the last successful backup", threshold + wait + step))
+            elif name == "RedisStandbyLagHigh":
+                threshold = int(str(rule["expr"]).split(">", 1)[1].split(" or", 1)[0])
+                out.append((name, "the last contact with the primary", threshold + wait + scrape + step))
+            elif "kube_job_failed" in str(rule["expr"]):
+                out.append((name, "the Job failing", scrape + wait + step))
+            else:
+                out.append((name, "the fault showing in the metrics", scrape + wait + step))
+    return out
+
+
+def timings_markdown(rows: list[tuple[str, str, int]]) -> str:
+    """The runbooks' table of :func:`alert_timings` (one row per alert, both regions merged)."""
+    seen: dict[str, tuple[str, int]] = {}
+    for name, since, worst in rows:
+        seen[name] = (since, max(worst, seen.get(name, (since, 0))[1]))
+
+    def shown(seconds: int) -> str:
+        minutes, rest = divmod(seconds, 60)
+        return f"{seconds} s" if seconds < 120 else f"{minutes} min" + (f" {rest} s" if rest else "")
+
+    lines = ["| alert | measured from | fires within |", "|---|---|---|"]
+    lines += [f"| `{name}` | {since} | {shown(worst)} |" for name, (since, worst) in sorted(seen.items())]
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from components.monitoring_stack import EVALUATION_SECONDS, STANDBY_SECONDS, alertmanager_config
+from ops.offline.engine import ROOT
 from tests.conftest import Recording
 
 NS = "redis-system"
@@ -647,3 +648,20 @@ def test_the_analysis_queries_judge_a_release_as_argo_would(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(verdicts) == set(metrics)
+
+
+def test_the_runbooks_alert_timings_are_the_rules(stack_run: Callable[[str], Recording]) -> None:
+    """The table in incident-response.md is computed from the production rules as rendered; each
+    alert with a stated objective meets it."""
+    from components.monitoring_stack import alert_timings, timings_markdown
+
+    recording = stack_run("production")
+    rows = [row for region in RULE_SETS for row in alert_timings(groups(recording, region))]
+    text = (ROOT / "docs/runbooks/incident-response.md").read_text()
+    table = text.split("<!-- alert-timings:start -->\n", 1)[1].split("\n<!-- alert-timings:end -->", 1)[0]
+    assert table == timings_markdown(rows)
+    worst = {name: seconds for name, _, seconds in rows}
+    backup = int(alerts(recording)["RedisBackupTooOld"]["expr"].rsplit(">", 1)[1]) + 30
+    assert worst["RedisBackupTooOld"] <= backup == 29 * 60  # the RPO: the schedule's 15 min gap + 14 min deadline
+    assert "(29 minutes with the 15-minute schedule)" in text
+    assert worst["RedisStandbyLagHigh"] <= 30  # half the 60 s RPO
