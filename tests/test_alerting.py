@@ -96,7 +96,9 @@ def unit_tests(recording: Recording, region: str = "primary") -> list[dict[str, 
     """For every alert of the region's rules, series that fire it (with its exact labels and annotations)
     and series that keep it quiet."""
     a = alerts(recording, region)
-    cases = _serving_tests(a) if "RedisNoPrimary" in a else [*_standby_tests(a), *_shared_tests(a)]
+    cases = (
+        [*_serving_tests(a), *_recovery_cases(a)] if "RedisNoPrimary" in a else [*_standby_tests(a), *_shared_tests(a)]
+    )
     return [c for c in cases if all(t["alertname"] in a for t in c.get("alert_rule_test", []))]
 
 
@@ -138,11 +140,20 @@ def _standby_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             ],
         ),
         case({io: "-1x40", up: "0x40"}, [("100s", "RedisStandbyLinkDown", 0), ("30s", "RedisStandbyLagHigh", 0)]),
+        # the link down for two minutes, then back: the warning resolves
+        case(
+            {io: "-1x23 1x20", up: "0x23 1x20"},
+            [("100s", "RedisStandbyLinkDown", 0), ("130s", "RedisStandbyLinkDown", None)],
+        ),
         case({}, [("100s", "RedisStandbyLinkDown", 0), ("30s", "RedisStandbyLagHigh", 0)]),  # the exporter gone
         case({io: "1x40", up: "1x40"}, [("100s", "RedisStandbyLinkDown", None), ("100s", "RedisStandbyLagHigh", None)]),
         case({io: f"{silence}x40", up: "1x40"}, [("100s", "RedisStandbyLagHigh", None)]),
         case({io: f"{silence + 1}x40", up: "1x40"}, [("100s", "RedisStandbyLagHigh", silence + 1)]),
-        case({"redis_master_sync_in_progress": "1x15"}, [("12m", "RedisStandbyResyncing", 1)], "1m"),
+        case(
+            {"redis_master_sync_in_progress": "1x15 0x5"},
+            [("12m", "RedisStandbyResyncing", 1), ("17m", "RedisStandbyResyncing", None)],
+            "1m",
+        ),
         case({"redis_master_sync_in_progress": "1x5 0x10"}, [("12m", "RedisStandbyResyncing", None)], "1m"),
     ]
 
@@ -151,7 +162,8 @@ def _shared_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The serving tests of the alerts both regions have (gateway SLOs, memory, backups)."""
     # Cases of alerts the standby does not have are built against a stand-in and then dropped.
     stand_in = {"expr": "x > 0", "labels": {}, "annotations": {"summary": "", "runbook_url": ""}}
-    return _serving_tests(collections.defaultdict(lambda: stand_in, a))
+    with_stand_ins = collections.defaultdict(lambda: stand_in, a)
+    return [*_serving_tests(with_stand_ins), *_recovery_cases(with_stand_ins)]
 
 
 def _backup_cases(a: dict[str, dict[str, Any]], objective: int) -> list[dict[str, Any]]:
@@ -484,6 +496,12 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["promtool", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
+def _at(check: dict[str, Any]) -> float:
+    text = str(check["eval_time"])
+    units = {"s": 1, "m": 60, "h": 3600}
+    return float(text[:-1]) * units[text[-1]]
+
+
 @pytest.mark.parametrize(("stack", "region"), REGIONS)
 def test_promtool_checks_the_rendered_rules(
     stack: str, region: str, stack_run: Callable[[str], Recording], tmp_path: Path
@@ -504,19 +522,32 @@ def test_every_alert_fires_and_stays_quiet_with_the_stacks_thresholds(
     covered = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if t["exp_alerts"]}
     quiet = {t["alertname"] for case in tests for t in case.get("alert_rule_test", []) if not t["exp_alerts"]}
     assert covered == quiet == set(alerts(recording, region))  # every alert both fires and stays quiet
-    (tmp_path / "tests.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "rule_files": ["rules.yaml"],
-                # the standby's group runs every STANDBY_SECONDS in the plan; promtool steps the same way
-                "evaluation_interval": f"{STANDBY_SECONDS}s" if region == "dr" else "1m",
-                "tests": tests,
-            },
-            sort_keys=False,
+    # ... and resolves: a case expects it firing and then, later in the same series, quiet again
+    resolved = {
+        t["alertname"]
+        for case in tests
+        for t in case.get("alert_rule_test", [])
+        if t["exp_alerts"]
+        and any(
+            u["alertname"] == t["alertname"] and not u["exp_alerts"] and _at(u) > _at(t)
+            for u in case["alert_rule_test"]
         )
-    )
+    }
+    assert resolved == set(alerts(recording, region)), set(alerts(recording, region)) - resolved
+    # Cases sampled in seconds (the standby's, whose group runs every STANDBY_SECONDS in the plan) are
+    # evaluated at that step; the rest at one minute (a 7-hour burn-rate series at 5 s would take long).
+    files = []
+    for step, mine in (
+        (f"{STANDBY_SECONDS}s", [c for c in tests if str(c["interval"]).endswith("s")]),
+        ("1m", [c for c in tests if not str(c["interval"]).endswith("s")]),
+    ):
+        if mine:
+            name = f"tests-{step}.yaml"
+            document = {"rule_files": ["rules.yaml"], "evaluation_interval": step, "tests": mine}
+            (tmp_path / name).write_text(yaml.safe_dump(document, sort_keys=False))
+            files.append(name)
     result = subprocess.run(
-        ["promtool", "test", "rules", "tests.yaml"],
+        ["promtool", "test", "rules", *files],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -665,3 +696,93 @@ def test_the_runbooks_alert_timings_are_the_rules(stack_run: Callable[[str], Rec
     assert worst["RedisBackupTooOld"] <= backup == 29 * 60  # the RPO: the schedule's 15 min gap + 14 min deadline
     assert "(29 minutes with the 15-minute schedule)" in text
     assert worst["RedisStandbyLagHigh"] <= 30  # half the 60 s RPO
+
+
+def phased(*phases: tuple[float, int]) -> str:
+    """A counter sampled each minute through phases of (rate per second, minutes)."""
+    values, total = ["0"], 0.0
+    for rate, minutes in phases:
+        for _ in range(minutes):
+            total += rate * 60
+            values.append(f"{total:g}")
+    return " ".join(values)
+
+
+def _recovery_cases(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each serving alert fires on its fault and resolves once the fault is gone, with the series the
+    exporters give when it recovers (counters that keep counting, gauges back to normal)."""
+    redis = f'namespace="{NS}"'
+    info = "redis_instance_info"
+
+    def traffic(phases: list[tuple[float, int]]) -> list[dict[str, str]]:
+        total = 10.0
+        return [
+            {
+                "series": f'http_requests_total{{{GW},code="500"}}',
+                "values": phased(*[(total * share, m) for share, m in phases]),
+            },
+            {
+                "series": f'http_requests_total{{{GW},code="200"}}',
+                "values": phased(*[(total * (1 - share), m) for share, m in phases]),
+            },
+        ]
+
+    def case(series: list[dict[str, str]], alert: str, fired_at: str, value: float, quiet_at: str) -> dict[str, Any]:
+        return {
+            "interval": "1m",
+            "input_series": series,
+            "alert_rule_test": [
+                {"eval_time": fired_at, "alertname": alert, "exp_alerts": [fired(a[alert], value)]},
+                {"eval_time": quiet_at, "alertname": alert, "exp_alerts": []},
+            ],
+        }
+
+    bucket = "http_request_duration_seconds_bucket"
+    slow_then_fast = [
+        {"series": f'{bucket}{{{GW},le="0.1"}}', "values": phased((0, 25), (10, 20))},
+        {"series": f'{bucket}{{{GW},le="0.5"}}', "values": phased((10, 45))},
+        {"series": f'{bucket}{{{GW},le="+Inf"}}', "values": phased((10, 45))},
+    ]
+    return [
+        case(traffic([(0.10, 70), (0.0, 30)]), "GatewayErrorBudgetFastBurn", "70m", 0.1, "80m"),
+        case(traffic([(0.10, 420), (0.0, 40)]), "GatewayErrorBudgetSlowBurn", "7h", 0.1, "455m"),
+        case(slow_then_fast, "GatewayLatencyP99High", "25m", 0.496, "40m"),
+        case([{"series": f'up{{{GW},pod="gw-0"}}', "values": "0x10 1x10"}], "GatewayPodsUnavailable", "8m", 0, "13m"),
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'redis_memory_used_bytes{{{redis},pod="redis-0"}}', "values": "95x15 50x10"},
+                {"series": f'redis_memory_max_bytes{{{redis},pod="redis-0"}}', "values": "100x25"},
+            ],
+            "alert_rule_test": [
+                {
+                    "eval_time": "10m",
+                    "alertname": "RedisMemoryNearMaxmemory",
+                    "exp_alerts": [fired(a["RedisMemoryNearMaxmemory"], 0.95, {"namespace": NS, "pod": "redis-0"})],
+                },
+                {"eval_time": "18m", "alertname": "RedisMemoryNearMaxmemory", "exp_alerts": []},
+            ],
+        },
+        case(
+            [
+                {"series": f'{info}{{{redis},pod="redis-1",role="slave"}}', "values": "1x10 stale"},
+                {"series": f'{info}{{{redis},pod="redis-1",role="master"}}', "values": "_x11 1x10"},
+                {"series": f'{info}{{{redis},pod="redis-2",role="slave"}}', "values": "1x21"},
+            ],
+            "RedisNoPrimary",
+            "5m",
+            0,
+            "14m",
+        ),
+        case(
+            [
+                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x25"},
+                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "1x12 2x12"},
+                {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "1x25"},
+            ],
+            "RedisReplicationBroken",
+            "10m",
+            1,
+            "14m",
+        ),
+    ]

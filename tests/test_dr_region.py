@@ -14,7 +14,11 @@ import pytest
 
 import settings
 from components._redis_tier import BASE_CONFIG, DR_SENTINEL_CONFIGMAP, LINK_SERVICE
-from components.monitoring_stack import DR_RUNBOOK_ANCHORS, standby_lag_threshold_seconds
+from components.monitoring_stack import (
+    DR_RUNBOOK_ANCHORS,
+    standby_lag_threshold_seconds,
+    standby_silence_threshold_seconds,
+)
 from ops.offline.engine import ROOT, load_stack_config
 from tests.conftest import Recording, stack_values
 from tests.policy_harness import as_policy_resources, evaluate_stack, pack_config
@@ -196,7 +200,12 @@ def test_standby_alerts_replace_the_serving_ones(dr: Recording) -> None:
     assert set(DR_RUNBOOK_ANCHORS) <= names
     assert not {"RedisNoPrimary", "RedisReplicationBroken", "RedisFailoverOccurred"} & names
     lag = next(r for g in rule.inputs["spec"]["groups"] for r in g["rules"] if r.get("alert") == "RedisStandbyLagHigh")
-    assert lag["expr"].endswith(f"> {standby_lag_threshold_seconds(_values()['rpoSeconds'])}")
+    rpo = _values()["rpoSeconds"]
+    silence = standby_silence_threshold_seconds(rpo)
+    assert lag["expr"].startswith(f'max(redis_master_last_io_seconds_ago{{namespace="redis-system"}}) > {silence} or')
+    assert "redis_master_link_up" in lag["expr"] and lag["for"] == "10s"
+    # The page comes within the objective: silence + for + one 5 s scrape + one 5 s evaluation.
+    assert silence + 10 + 5 + 5 <= standby_lag_threshold_seconds(rpo)
     assert standby_lag_threshold_seconds(60) == 30 and standby_lag_threshold_seconds(10) == 15
 
 

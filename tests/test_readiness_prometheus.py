@@ -148,7 +148,7 @@ def test_each_bad_state_fails_exactly_its_prometheus_item(
     standby.stop()
     gone = _until_failing(stack, tmp_path, plan, ["replicas-attached"], "the DR standby dropped")
     assert (
-        "counts 2 replicas, the plan declares 3 (the DR standby among them)"
+        "2 replicas attached in the tier, the plan declares 3 (the DR standby among them)"
         in (gone["items"]["replicas-attached"]["evidence"][0])
     )
     assert gone["items"]["replication-lag"]["status"] == "pass"  # what the lag item alone would have said
