@@ -284,7 +284,7 @@ if dr is not None:
                 main_node_group=NodeGroupSpec(**cfg.dr.node_groups.main.model_dump()),
                 redis_node_group=NodeGroupSpec(**cfg.dr.node_groups.redis.model_dump()),
             ),
-            monitoring=monitoring_args,
+            monitoring=replace(monitoring_args, heartbeat_url=secrets.alert_dr_heartbeat_url),
             gateway=replace(
                 gateway_args,
                 min_replicas=cfg.dr.gateway_min_replicas,

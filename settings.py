@@ -34,8 +34,11 @@ SECRET_KEYS = {
     "alertSlackWebhookUrl": "Slack incoming-webhook URL Alertmanager posts to",
     "alertPagerdutyRoutingKey": "PagerDuty Events API v2 routing key for critical alerts",
     "alertHeartbeatUrl": "dead man's switch URL the always-firing Watchdog alert is sent to every minute",
+    "alertDrHeartbeatUrl": "the DR region's own dead man's switch URL (a second check: one per Alertmanager)",
 }
 """Config keys that must be set with ``pulumi config set --secret``; read as secret Outputs only."""
+DR_ONLY_SECRET_KEYS = frozenset({"alertDrHeartbeatUrl"})
+"""Of :data:`SECRET_KEYS`, those only a stack with ``dr.enabled`` needs."""
 
 _PRIVATE_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _DOCUMENTATION_RANGES = tuple(ipaddress.IPv4Network(c) for c in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
@@ -1074,6 +1077,8 @@ class StackSecrets:
     alert_pagerduty_routing_key: pulumi.Output[str]
     alert_heartbeat_url: pulumi.Output[str]
     """A dead man's switch (a heartbeat check that pages when the pings stop): Watchdog goes there."""
+    alert_dr_heartbeat_url: pulumi.Output[str] | None = None
+    """The DR region's own switch: a check pinged by both regions would not notice one going quiet."""
 
 
 def schedule_max_gap_seconds(schedule: str, runs: int = 1000) -> int:
@@ -1267,7 +1272,10 @@ def drill_memory(cfg: StackSettings, root: Any) -> str:
 
 def required_secret_keys(cfg: StackSettings) -> list[str]:
     """Full config keys this stack must hold as secrets: none when it reads them from Secrets Manager."""
-    return [] if cfg.monitoring.alert_secret_name else [f"{NAMESPACE}:{k}" for k in SECRET_KEYS]
+    if cfg.monitoring.alert_secret_name:
+        return []
+    keys = [k for k in SECRET_KEYS if cfg.dr.enabled or k not in DR_ONLY_SECRET_KEYS]
+    return [f"{NAMESPACE}:{k}" for k in keys]
 
 
 def _field(document: str, field: str, secret_id: str) -> str:
@@ -1290,6 +1298,7 @@ def secrets_from_pulumi_config(cfg: StackSettings) -> StackSecrets:
             alert_slack_webhook_url=config.require_secret("alertSlackWebhookUrl"),
             alert_pagerduty_routing_key=config.require_secret("alertPagerdutyRoutingKey"),
             alert_heartbeat_url=config.require_secret("alertHeartbeatUrl"),
+            alert_dr_heartbeat_url=config.require_secret("alertDrHeartbeatUrl") if cfg.dr.enabled else None,
         )
     import pulumi_aws as aws  # here: settings validation itself needs no provider SDK
 
@@ -1304,4 +1313,5 @@ def secrets_from_pulumi_config(cfg: StackSettings) -> StackSecrets:
         alert_slack_webhook_url=read("slackWebhookUrl"),
         alert_pagerduty_routing_key=read("pagerdutyRoutingKey"),
         alert_heartbeat_url=read("heartbeatUrl"),
+        alert_dr_heartbeat_url=read("drHeartbeatUrl") if cfg.dr.enabled else None,
     )

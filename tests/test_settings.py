@@ -604,6 +604,7 @@ def test_alerting_secrets_come_from_secrets_manager_when_named() -> None:
         "redisgw:alertSlackWebhookUrl",
         "redisgw:alertPagerdutyRoutingKey",
         "redisgw:alertHeartbeatUrl",
+        "redisgw:alertDrHeartbeatUrl",
     ]
 
 

@@ -249,6 +249,7 @@ class RealisticMocks(pulumi.runtime.Mocks):
                 "slackWebhookUrl": "https://hooks.slack.invalid/offline",
                 "pagerdutyRoutingKey": "offline",
                 "heartbeatUrl": "https://heartbeat.invalid/offline",
+                "drHeartbeatUrl": "https://heartbeat.invalid/offline-dr",
                 "password": "offline-stand-in",
             }
             arn = (
