@@ -254,7 +254,8 @@ ReadinessAudit(
         redis_replicas=cfg.redis.replicas,
         redis_sentinels=cfg.redis.sentinels,
         redis_quorum=sentinel_quorum(cfg.redis.sentinels),
-        redis_standby_replicas=1 if standby_link else 0,
+        # Every pod of the DR tier replicates from this region through the link (the same `replicaof`).
+        redis_standby_replicas=cfg.redis.replicas if standby_link else 0,
     ),
     # The CronJob runs in the gateway's namespace, beside the backups it judges.
     opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[backups])),

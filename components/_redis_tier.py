@@ -305,8 +305,12 @@ def _link(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k8s.co
                 "service.beta.kubernetes.io/aws-load-balancer-type": "external",
                 "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
                 "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip",
+                # A pod that leaves the target group (promoted to primary: its redis-role label
+                # changes) has its connections closed after 10 s, so the standby reconnects to a replica
+                # instead of staying on the primary (an NLB keeps established flows by default).
                 "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": (
-                    "preserve_client_ip.enabled=true"
+                    "preserve_client_ip.enabled=true,deregistration_delay.timeout_seconds=10,"
+                    "deregistration_delay.connection_termination.enabled=true"
                 ),
                 "service.beta.kubernetes.io/aws-load-balancer-attributes": "load_balancing.cross_zone.enabled=true",
             },
@@ -315,10 +319,12 @@ def _link(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k8s.co
             "type": "LoadBalancer",
             "loadBalancerClass": "service.k8s.aws/nlb",
             "allocateLoadBalancerNodePorts": False,  # IP targets: no node ports (the quota allows none)
-            # Replicas only: the standby replicates from an in-region replica, so the primary counts
-            # its local replicas alone (RedisReplicationBroken) and a local failover does not cut the
-            # link. The redis-operator (v0.25.0, internal/controller/common/redis/heal.go
-            # UpdateRedisRoleLabel) keeps `redis-role: master|slave` on the pods as roles change.
+            # Replicas only: the standby replicates from an in-region replica, which keeps the
+            # cross-region stream off the primary. The redis-operator (v0.25.0,
+            # internal/controller/common/redis/heal.go UpdateRedisRoleLabel) moves `redis-role:
+            # master|slave` as roles change, on its 30 s reconcile: right after a local failover the
+            # standby may reconnect to the promoted pod until its label moves and the connection is
+            # closed (above). The alerts count local replicas from the replicas' side either way.
             "selector": {"app": REDIS, "redis-role": "slave"},
             "ports": [{"name": "redis", "port": REDIS_PORT, "targetPort": REDIS_PORT, "protocol": "TCP"}],
             "loadBalancerSourceRanges": [args.redis_peer_cidr],

@@ -373,15 +373,23 @@ PROGRAM_LABELS = {"app.kubernetes.io/part-of": "redis-gateway", "app.kubernetes.
 the program sets both labels itself; ``ops readiness`` finds the stack's objects by ``part-of``."""
 
 
+UNLABELLED_TYPES = ("kubernetes:helm.sh/", "kubernetes:redis.redis.opstreelabs.in/")
+"""Left as declared: Helm releases and charts have no metadata of their own; the redis-operator
+(v0.25.0, ``GetRedisLabels``) copies its custom resources' labels into the selectors of the Services
+it makes and into its pod templates, so a label added there would re-point ``redis-sentinel``,
+``redis-master`` and the rest at pods that do not carry it until the StatefulSets roll. They keep the
+``part-of`` label the program gives them, which is all the scorecard reads."""
+
+
 def label_kubernetes_objects(args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
     """A stack transformation: every Kubernetes object the program declares carries :data:`PROGRAM_LABELS`
     in its desired state, so server-side apply keeps them, whatever the provider's apply mode.
 
     It runs in the program's process, so it reaches the objects our components declare and not the
-    children a Helm chart renders inside the provider (those keep the chart's own labels). Helm
-    releases and charts have no metadata of their own and are left alone. Metadata must be a dict
+    children a Helm chart renders inside the provider (those keep the chart's own labels). The types
+    of :data:`UNLABELLED_TYPES` are left alone. Metadata must be a dict
     (``{"name": ..., "labels": ...}``): an ``ObjectMetaArgs`` here is a program error, named."""
-    if not args.type_.startswith("kubernetes:") or args.type_.startswith("kubernetes:helm.sh/"):
+    if not args.type_.startswith("kubernetes:") or args.type_.startswith(UNLABELLED_TYPES):
         return None
     metadata = args.props.get("metadata")
     if metadata is None:

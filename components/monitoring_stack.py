@@ -215,8 +215,9 @@ def standby_alerts(args: MonitoringStackArgs) -> list[dict[str, Any]]:
 
     redis_exporter exports ``master_last_io_seconds_ago`` as Redis reports it, and Redis reports -1
     as soon as the link is down (after ``repl-timeout``) or resyncing: a lag threshold alone goes
-    silent exactly when the link dies, so the lag alert also fires on ``master_link_up`` 0 and on no
-    series at all (the exporter gone)."""
+    silent exactly when the link dies, so the lag alert also fires when no pod has its link up, and
+    on no series at all (the exporter gone). It judges the freshest pod; one pod off the link is the
+    ``RedisStandbyLinkDown`` warning."""
     ns, url = args.gateway_namespace, args.runbook_base_url
     sel = f'namespace="{ns}"'
     silence = standby_silence_threshold_seconds(args.rpo_seconds)
@@ -224,8 +225,10 @@ def standby_alerts(args: MonitoringStackArgs) -> list[dict[str, Any]]:
     return [
         _alert(
             "RedisStandbyLagHigh",
-            f"max(redis_master_last_io_seconds_ago{{{sel}}}) > {silence} or "
-            f"(min(redis_master_link_up{{{sel}}}) or vector(0)) == 0",
+            # The freshest pod decides: every DR pod replicates across the link, and one of them
+            # resyncing after a restart (link down, -1) must not page while the others are current.
+            f"min(redis_master_last_io_seconds_ago{{{sel}}} >= 0) > {silence} or "
+            f"(max(redis_master_link_up{{{sel}}}) or vector(0)) == 0",
             f"{STANDBY_FOR_SECONDS}s",
             "critical",
             f"The DR standby has not heard from the primary within {objective}s (half the {args.rpo_seconds}s RPO)",
@@ -269,18 +272,30 @@ def since_last_success(ns: str, cronjob: str, window_seconds: int) -> str:
 
 
 def latest_run_failed(ns: str, cronjob: str) -> str:
-    """The creation time of the newest failed Job of ``cronjob`` when it is newer than the CronJob's
-    last success: the latest run failed. A Job counts as failed by its ``Failed`` condition
-    (``kube_job_failed{condition="true"}``, set once its retries are spent), not by
-    ``kube_job_status_failed`` (which counts failed pods, so a retry that passed would fire); failed
-    Jobs are kept by the history limit, so a later success (a newer ``last_successful_time``)
-    resolves the alert."""
-    jobs = f'namespace="{ns}",job_name=~"{cronjob}-.*"'
-    return (
-        f"max(kube_job_created{{{jobs}}} and on (namespace, job_name) "
-        f'(kube_job_failed{{{jobs},condition="true"}} == 1))'
-        f' > (max(kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="{cronjob}"}}) or vector(0))'
-    )
+    """The creation time of the newest failed run of ``cronjob`` when it is newer than its newest
+    successful run: the latest run failed. As kube-state-metrics (v2.20, internal/store/job.go)
+    exports Jobs:
+
+    * a run is a Job the CronJob owns (``kube_job_owner{owner_kind="CronJob"}``), scheduled or
+      started by hand with ``kubectl create job --from=cronjob/...``; a Job merely named like one is
+      not;
+    * failed means its ``Failed`` condition (``kube_job_failed{condition="true"}``, once its retries
+      are spent), not ``kube_job_status_failed`` (failed pods: a retry that passed would fire);
+    * runs are compared by creation, like with like, so a run started earlier that succeeds later
+      does not hide a newer failure; failed Jobs are kept by the history limit, and the next
+      success resolves the alert. Where no successful Job is kept, the CronJob's last success
+      stands in."""
+    jobs = f'namespace="{ns}"'
+    owned = f'kube_job_owner{{{jobs},owner_kind="CronJob",owner_name="{cronjob}"}}'
+
+    def newest(condition: str) -> str:
+        return (
+            f"max(kube_job_created{{{jobs}}} and on (namespace, job_name) "
+            f'(kube_job_{condition}{{{jobs},condition="true"}} == 1) and on (namespace, job_name) {owned})'
+        )
+
+    last_success = f'kube_cronjob_status_last_successful_time{{namespace="{ns}",cronjob="{cronjob}"}}'
+    return f"{newest('failed')} > ({newest('complete')} or max({last_success}) or vector(0))"
 
 
 def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
@@ -367,10 +382,11 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
         ),
         _alert(
             "RedisReplicationBroken",
-            # The primary's count only: the DR standby replicates from a replica (the link load
-            # balancer selects replicas), so it never stands in for a lost local one.
-            f"max(redis_connected_slaves{{{redis_sel}}} and on (pod) "
-            f'(redis_instance_info{{{redis_sel},role="master"}} == 1)) < {args.redis_replicas - 1} or '
+            # Counted from the replicas' side: the local replicas this region's Prometheus scrapes
+            # with their link up. The primary's own count includes the DR standby wherever it
+            # attached (after a local failover it may sit on the new primary), so it would hide a
+            # lost local replica.
+            f"(count(redis_master_link_up{{{redis_sel}}} == 1) or vector(0)) < {args.redis_replicas - 1} or "
             f"min(redis_master_link_up{{{redis_sel}}}) == 0",
             "5m",
             "critical",
@@ -683,7 +699,7 @@ def alert_timings(groups: list[dict[str, Any]], scrape_seconds: int = EVALUATION
                 threshold = int(str(rule["expr"]).rsplit(">", 1)[1])
                 out.append((name, "the last successful backup", threshold + wait + step))
             elif name == "RedisStandbyLagHigh":
-                threshold = int(str(rule["expr"]).split(">", 1)[1].split(" or", 1)[0])
+                threshold = int(str(rule["expr"]).split(") > ", 1)[1].split(" or", 1)[0])
                 out.append((name, "the last contact with the primary", threshold + wait + scrape + step))
             elif "kube_job_failed" in str(rule["expr"]):
                 out.append((name, "the Job failing", scrape + wait + step))

@@ -302,7 +302,7 @@ def default_targets(namespaces: list[str]) -> dict[str, Any]:
             "sentinel": "redis",
             "sentinels": 3,
             "quorum": 2,
-            "standby_replicas": 1,
+            "standby_replicas": 3,
         },
     }
 
@@ -675,8 +675,9 @@ def with_managed_fields(dump: dict[str, Any], manager: str = "pulumi-kubernetes-
 
 def prometheus_answer(route: str) -> Any:
     """The ``data`` a healthy Prometheus answers on ``route`` (its HTTP API, ``/api/v1/...``): one
-    target up, only Watchdog firing, and to every query the primary's exporter's lag series, one per
-    connected replica (two local ones and the DR standby), each at 0 (redis_exporter at the pinned
+    target up, only Watchdog firing, and to every query the lag series of the replicas attached in
+    the tier (two local ones on the primary, the DR standby's three pods on a local replica), each at
+    0 (redis_exporter at the pinned
     version exports ``redis_connected_slave_lag_seconds{slave_ip,slave_port}`` from the primary)."""
     if route.startswith("/api/v1/targets"):
         return {
@@ -684,11 +685,15 @@ def prometheus_answer(route: str) -> Any:
         }
     if route.startswith("/api/v1/alerts"):
         return {"alerts": [{"state": "firing", "labels": {"alertname": "Watchdog", "severity": "none"}}]}
-    primary = {"instance": "10.0.1.5:9121", "pod": "redis-0"}
-    replicas = ("10.1.2.3", "10.1.2.4", "10.20.3.7")
+    serving = {"10.0.1.5:9121": ("10.1.2.3", "10.1.2.4"), "10.1.2.3:9121": ("10.20.3.7", "10.20.4.8", "10.20.5.9")}
     return {
         "resultType": "vector",
         "result": [
-            {"metric": {**primary, "slave_ip": ip, "slave_port": "6379"}, "value": [1764000000, "0"]} for ip in replicas
+            {
+                "metric": {"instance": instance, "namespace": "redis-system", "slave_ip": ip, "slave_port": "6379"},
+                "value": [1764000000, "0"],
+            }
+            for instance, replicas in serving.items()
+            for ip in replicas
         ],
     }

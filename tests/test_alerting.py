@@ -109,7 +109,7 @@ def _standby_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     dropped after ``repl-timeout`` (15 s in the plan), when ``master_link_up`` turns 0; no series at
     all when the exporter is gone."""
     redis = f'namespace="{NS}",pod="redis-0",master_host="redis-link.example",master_port="6379"'
-    silence = int(a["RedisStandbyLagHigh"]["expr"].split(">", 1)[1].split(" or", 1)[0])
+    silence = int(a["RedisStandbyLagHigh"]["expr"].split(") > ", 1)[1].split(" or", 1)[0])
     io, up = "redis_master_last_io_seconds_ago", "redis_master_link_up"
 
     def case(
@@ -127,7 +127,27 @@ def _standby_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     # The primary goes silent at 0 s: 0, 5, 10 s of silence, then the link is dropped (-1, down),
     # then it comes back at 60 s.
     silent = {io: "0 5 10 -1 -1 -1 -1 -1 -1 -1 -1 -1 1 1 1 1 1 1", up: "1 1 1 0 0 0 0 0 0 0 0 0 1 1 1 1 1 1"}
+    other = f'namespace="{NS}",pod="redis-1",master_host="redis-link.example",master_port="6379"'
+    one_resyncing = {
+        "interval": "5s",
+        "input_series": [
+            {"series": f"{io}{{{redis}}}", "values": "1x40"},
+            {"series": f"{up}{{{redis}}}", "values": "1x40"},
+            # redis-1 restarted and resyncs (Redis reports -1 and the link down while it does)
+            {"series": f"{io}{{{other}}}", "values": "-1x40"},
+            {"series": f"{up}{{{other}}}", "values": "0x40"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "100s", "alertname": "RedisStandbyLagHigh", "exp_alerts": []},
+            {
+                "eval_time": "100s",
+                "alertname": "RedisStandbyLinkDown",
+                "exp_alerts": [fired(a["RedisStandbyLinkDown"], 0)],
+            },
+        ],
+    }
     return [
+        one_resyncing,
         case(
             silent,
             [
@@ -213,10 +233,23 @@ def _backup_cases(a: dict[str, dict[str, Any]], objective: int) -> list[dict[str
 
 
 def _job_cases(a: dict[str, dict[str, Any]], alert: str, cronjob: str) -> list[dict[str, Any]]:
-    """The latest run failed: fires; a retry passed: quiet; a later success: resolved."""
-    job = f'namespace="{NS}",job_name="{cronjob}-29000"'
+    """The latest run failed: fires; a retry passed: quiet; a later success: resolved; a run started
+    earlier that succeeds later: still fires; a Job the CronJob does not own: not its run."""
     last = f'kube_cronjob_status_last_successful_time{{namespace="{NS}",cronjob="{cronjob}"}}'
     created = f'kube_cronjob_created{{namespace="{NS}",cronjob="{cronjob}"}}'
+
+    def job(name: str, created_at: int, *, failed: str | None = None, complete: str | None = None, owned: bool = True):
+        sel = f'namespace="{NS}",job_name="{name}"'
+        owner = f'owner_kind="CronJob",owner_name="{cronjob}"' if owned else 'owner_kind="",owner_name=""'
+        series = {
+            f"kube_job_created{{{sel}}}": f"{created_at}x20",
+            f'kube_job_owner{{{sel},{owner},owner_is_controller="{str(owned).lower()}"}}': "1x20",
+        }
+        if failed:
+            series[f'kube_job_failed{{{sel},condition="true"}}'] = failed
+        if complete:
+            series[f'kube_job_complete{{{sel},condition="true"}}'] = complete
+        return series
 
     def case(series: dict[str, str], checks: list[tuple[str, float | None]]) -> dict[str, Any]:
         return {
@@ -228,31 +261,39 @@ def _job_cases(a: dict[str, dict[str, Any]], alert: str, cronjob: str) -> list[d
             ],
         }
 
-    base = {created: "-100x20", last: "-50x20", f"kube_job_created{{{job}}}": "60x20"}
+    base = {created: "-100x20", last: "-50x20", **job(f"{cronjob}-28990", -100, complete="1x20")}
     return [
-        # the Job created at 60 s failed for good from minute 3
-        case(
-            {**base, f'kube_job_failed{{{job},condition="true"}}': "_x3 1x16"},
-            [("2m", None), ("4m", 60)],
-        ),
+        # the run created at 60 s failed for good from minute 3
+        case({**base, **job(f"{cronjob}-29000", 60, failed="_x3 1x16")}, [("2m", None), ("4m", 60)]),
         # its first pod failed, the retry passed: kube_job_status_failed says 1, the Job completed
         case(
             {
                 **base,
-                f'kube_job_status_failed{{{job},reason=""}}': "0 1x19",
-                f'kube_job_complete{{{job},condition="true"}}': "_x3 1x17",
+                **job(f"{cronjob}-29000", 60, complete="_x3 1x16"),
+                f'kube_job_status_failed{{namespace="{NS}",job_name="{cronjob}-29000",reason=""}}': "0 1x19",
             },
             [("4m", None), ("10m", None)],
         ),
-        # failed, kept by the history limit, then the next run succeeded at minute 10
+        # failed, kept by the history limit, then the next run (created at 600 s) succeeded at minute 11
         case(
             {
                 **base,
-                f'kube_job_failed{{{job},condition="true"}}': "_x3 1x16",
-                last: "-50x9 600x10",
+                **job(f"{cronjob}-29000", 60, failed="_x3 1x16"),
+                **job(f"{cronjob}-29010", 600, complete="_x11 1x8"),
             },
-            [("4m", 60), ("11m", None)],
+            [("4m", 60), ("12m", None)],
         ),
+        # a run started by hand before the scheduled one succeeds after it failed: the failure stands
+        case(
+            {
+                **base,
+                **job("manual-drill", 30, complete="_x5 1x14"),
+                **job(f"{cronjob}-29000", 60, failed="_x3 1x16"),
+            },
+            [("2m", None), ("8m", 60)],
+        ),
+        # a Job named like a run that the CronJob does not own is not its run
+        case({**base, **job(f"{cronjob}-test", 60, failed="1x20", owned=False)}, [("4m", None)]),
     ]
 
 
@@ -388,22 +429,36 @@ def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             ],
             "alert_rule_test": [{"eval_time": "5m", "alertname": "RedisNoPrimary", "exp_alerts": []}],
         },
-        # replication, as redis_exporter reports it per pod: the primary's connected_slaves counts
-        # its local replicas; the DR standby hangs off redis-1 (the link load balancer selects
-        # replicas), so redis-1 reports one connected replica of its own
+        # replication, as redis_exporter reports it per pod (redis_master_link_up on each replica,
+        # redis_connected_slaves on every instance with replicas). The DR standby is attached to the
+        # primary here (where it lands after a local failover): the primary still counts 2 when a
+        # local replica is lost, the replicas' side counts 1
         {
             "interval": "1m",
             "input_series": [
                 {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x15"},
-                {"series": f'{info}{{{redis},pod="redis-1",role="slave"}}', "values": "1x15"},
-                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "2x4 1x10"},
-                {"series": f'redis_connected_slaves{{{redis},pod="redis-1"}}', "values": "1x15"},
+                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "3x4 2x10"},
                 {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "1x15"},
+                {"series": f'redis_master_link_up{{{redis},pod="redis-2"}}', "values": "1x4 stale"},
             ],
             "alert_rule_test": [
                 {"eval_time": "4m", "alertname": "RedisReplicationBroken", "exp_alerts": []},
                 {
-                    # a local replica lost at minute 5 while the standby stays attached: fires after its for
+                    # a local replica lost at minute 5 with the standby attached: fires after its for
+                    "eval_time": "10m",
+                    "alertname": "RedisReplicationBroken",
+                    "exp_alerts": [fired(a["RedisReplicationBroken"], 1)],
+                },
+            ],
+        },
+        {
+            "interval": "1m",
+            "input_series": [
+                {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "0x15"},
+                {"series": f'redis_master_link_up{{{redis},pod="redis-2"}}', "values": "1x15"},
+            ],
+            "alert_rule_test": [
+                {
                     "eval_time": "10m",
                     "alertname": "RedisReplicationBroken",
                     "exp_alerts": [fired(a["RedisReplicationBroken"], 1)],
@@ -415,25 +470,10 @@ def _serving_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "input_series": [
                 {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x15"},
                 {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "2x15"},
-                {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "0x15"},
-            ],
-            "alert_rule_test": [
-                {
-                    "eval_time": "10m",
-                    "alertname": "RedisReplicationBroken",
-                    "exp_alerts": [fired(a["RedisReplicationBroken"], 0)],
-                },
-            ],
-        },
-        {
-            "interval": "1m",
-            "input_series": [
-                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x15"},
-                {"series": f'{info}{{{redis},pod="redis-1",role="slave"}}', "values": "1x15"},
-                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "2x15"},
-                {"series": f'redis_connected_slaves{{{redis},pod="redis-1"}}', "values": "1x15"},
                 {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "1x15"},
                 {"series": f'redis_master_link_up{{{redis},pod="redis-2"}}', "values": "1x15"},
+                # another team's Redis in another namespace, one replica down: not ours
+                {"series": 'redis_master_link_up{namespace="payments",pod="cache-1"}', "values": "0x15"},
             ],
             "alert_rule_test": [{"eval_time": "10m", "alertname": "RedisReplicationBroken", "exp_alerts": []}],
         },
@@ -776,9 +816,8 @@ def _recovery_cases(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         ),
         case(
             [
-                {"series": f'{info}{{{redis},pod="redis-0",role="master"}}', "values": "1x25"},
-                {"series": f'redis_connected_slaves{{{redis},pod="redis-0"}}', "values": "1x12 2x12"},
                 {"series": f'redis_master_link_up{{{redis},pod="redis-1"}}', "values": "1x25"},
+                {"series": f'redis_master_link_up{{{redis},pod="redis-2"}}', "values": "_x12 1x12"},
             ],
             "RedisReplicationBroken",
             "10m",

@@ -202,7 +202,9 @@ def test_standby_alerts_replace_the_serving_ones(dr: Recording) -> None:
     lag = next(r for g in rule.inputs["spec"]["groups"] for r in g["rules"] if r.get("alert") == "RedisStandbyLagHigh")
     rpo = _values()["rpoSeconds"]
     silence = standby_silence_threshold_seconds(rpo)
-    assert lag["expr"].startswith(f'max(redis_master_last_io_seconds_ago{{namespace="redis-system"}}) > {silence} or')
+    assert lag["expr"].startswith(
+        f'min(redis_master_last_io_seconds_ago{{namespace="redis-system"}} >= 0) > {silence} or'
+    )
     assert "redis_master_link_up" in lag["expr"] and lag["for"] == "10s"
     # The page comes within the objective: silence + for + one 5 s scrape + one 5 s evaluation.
     assert silence + 10 + 5 + 5 <= standby_lag_threshold_seconds(rpo)

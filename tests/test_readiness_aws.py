@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -496,3 +497,25 @@ def test_targets_keep_their_shape(paper: World) -> None:
         from ops.readiness.targets import parse
 
         parse(json.dumps(broken), "targets")
+
+
+def test_an_aws_endpoint_that_never_answers_cannot_be_judged(
+    paper: World, plan: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A black-holed egress (the endpoint accepts, then says nothing): botocore's ReadTimeoutError is
+    no EndpointConnectionError, and must not read as every AWS item failing."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        argv_timeout = 1.0
+        monkeypatch.setattr(sys.modules[__name__], "TIMEOUT", argv_timeout)
+        code, report = judge(paper, plan, tmp_path, None)
+    finally:
+        listener.close()
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and report == {} and err.splitlines() == [err]
+    assert "cannot reach the endpoint" in err and "cannot judge" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -218,18 +219,19 @@ def test_every_kubernetes_object_carries_the_programs_labels(stack_run: StackRun
     """Server-side apply writes no managed-by label of its own (pulumi-kubernetes v4, Check: only
     ``if !serverSideApplyMode``): the program's stack transformation puts both labels in every
     object's desired state, in both regions, and leaves the charts' releases alone."""
+
+    def labels(r: Any) -> dict[str, Any]:
+        return dict((r.inputs.get("metadata") or {}).get("labels") or {})
+
     objects = [r for r in stack_run(stack) if r.type.startswith("kubernetes:") and "helm.sh" not in r.type]
-    assert len(objects) > 50
-    unlabelled = [
-        r.name
-        for r in objects
-        if {
-            k: ((r.inputs.get("metadata") or {}).get("labels") or {}).get(k)
-            for k in ("app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
-        }
-        != {"app.kubernetes.io/part-of": "redis-gateway", "app.kubernetes.io/managed-by": "pulumi"}
-    ]
-    assert unlabelled == []
+    operator = [r for r in objects if r.type.startswith("kubernetes:redis.redis.opstreelabs.in/")]
+    rest = [r for r in objects if r not in operator]
+    assert len(rest) > 50 and operator
+    wanted = {"app.kubernetes.io/part-of": "redis-gateway", "app.kubernetes.io/managed-by": "pulumi"}
+    assert [r.name for r in rest if {k: labels(r).get(k) for k in wanted} != wanted] == []
+    # The operator copies its resources' labels into its Services' selectors (redis-operator v0.25.0,
+    # services.go): a label added there would empty redis-sentinel's endpoints until the pods roll.
+    assert all(labels(r) == {"app.kubernetes.io/part-of": "redis-gateway"} for r in operator)
     charts = [r for r in stack_run(stack) if "helm.sh" in r.type]
     assert charts and all("metadata" not in r.inputs for r in charts)
 

@@ -497,12 +497,15 @@ def costs(
         # -- between the regions: charged to the sender, the primary --
         if label == PRIMARY and len(regions) > 1:
             if cfg.dr.replication == "replica":
+                # Every pod of the DR tier replicates across the link (each reads the same `replicaof`
+                # line), so the stream crosses the regions once per standby pod.
+                pods = cfg.redis.replicas
                 r.add(
                     "inter-region transfer: Redis replication to the DR standby",
-                    writes * (value + REPL_WRITE_OVERHEAD_BYTES) * SECONDS_PER_MONTH / GIB,
+                    pods * writes * (value + REPL_WRITE_OVERHEAD_BYTES) * SECONDS_PER_MONTH / GIB,
                     "GB",
                     "inter_region_transfer_gb",
-                    f"{writes:g} writes/s mean x {value + REPL_WRITE_OVERHEAD_BYTES:g} bytes",
+                    f"{pods} standby pods x {writes:g} writes/s mean x {value + REPL_WRITE_OVERHEAD_BYTES:g} bytes",
                 )
             replicated = backup_gib * per_day * DAYS_PER_MONTH
             note = f"{per_day:g}/day x {DAYS_PER_MONTH:g} days x {backup_gib:.2f} GB"

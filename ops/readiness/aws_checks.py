@@ -72,7 +72,8 @@ def _new_client(service: str, region: str | None, timeout: float, environment: t
 def call(service: str, region: str | None, timeout: float, operation: str, **kwargs: Any) -> Any:
     """``operation`` of ``service``: refused credentials and an unreachable endpoint raise OpsError
     (exit 2), any other error :class:`UnavailableError` with AWS's code and message."""
-    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
+    from botocore.exceptions import ConnectionError as AwsConnectionError
 
     try:
         return getattr(_client(service, region, timeout), operation)(**kwargs)
@@ -84,8 +85,10 @@ def call(service: str, region: str | None, timeout: float, operation: str, **kwa
         if code in REFUSED:
             raise OpsError(f"AWS {service} {operation}: credentials refused ({code}): renew them", code=2) from None
         raise UnavailableError(f"{service} {operation}: {code}: {err.get('Message', '')}".rstrip(": ")) from None
-    except EndpointConnectionError as exc:
-        raise OpsError(f"AWS {service}: cannot reach the endpoint ({describe(exc)})", code=2) from None
+    except (AwsConnectionError, HTTPClientError) as exc:
+        # Unreachable, timed out, TLS refused, connection dropped: the probe cannot see AWS, which says
+        # nothing about the system (a black-holed egress must not read as failed backups).
+        raise OpsError(f"AWS {service}: cannot reach the endpoint ({describe(exc)}): cannot judge", code=2) from None
     except BotoCoreError as exc:
         raise UnavailableError(f"{service} {operation}: {describe(exc)}") from None
 

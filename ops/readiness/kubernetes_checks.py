@@ -466,8 +466,9 @@ OPERATOR_KINDS = ("RedisReplication", "RedisSentinel")
 
 def controllers_match(facts: Facts) -> Found:
     """Objects made by a controller (owner references) against the object that owns them: the owner
-    still exists where the scorecard reads its kind, and the redis-operator's StatefulSets run the
-    ``clusterSize`` of their custom resource."""
+    still exists where the scorecard reads its kind, the redis-operator's StatefulSets run the
+    ``clusterSize`` of their custom resource, and no Service a controller made is exposed outside
+    the cluster (NodePort, LoadBalancer)."""
     read = {kind for _, kind, _, _ in KINDS}
     problems, counted = [], 0
     for child in ownership.of_origin(facts.scoped, "child"):
@@ -481,6 +482,11 @@ def controllers_match(facts: Facts) -> Found:
                 problems.append(f"{ref(child)}: its owner {owner_ref.get('kind')} {owner_ref.get('name')} is gone")
             continue
         counted += 1
+        exposure = ((child.get("spec") or {}).get("type") or "ClusterIP") if child.get("kind") == "Service" else None
+        if exposure in ("LoadBalancer", "NodePort"):
+            # The operator makes Services from its resource's fields (kubernetesConfig.service.serviceType):
+            # what it exposes is judged like what the program would.
+            problems.append(f"{ref(child)}: type {exposure}, made by {ref(owner)}: exposed outside the cluster")
         if owner.get("kind") in OPERATOR_KINDS and child.get("kind") == "StatefulSet":
             want = _int((owner.get("spec") or {}).get("clusterSize"), 3)
             have = _int((child.get("spec") or {}).get("replicas"), 1)

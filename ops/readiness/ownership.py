@@ -9,7 +9,8 @@ a ``default`` ServiceAccount and the ``kube-root-ca.crt`` ConfigMap in every nam
 scorecard sorts objects by what a cluster holds, in this order:
 
 ``child``
-    has an owner reference: made by a controller (the redis-operator, Argo Rollouts, the Job and
+    has a controlling owner reference (``controller: true``) to a kind whose controller makes objects
+    (:data:`CONTROLLER_KINDS`): made by a controller (the redis-operator, Argo Rollouts, the Job and
     StatefulSet controllers); or is a claim a StatefulSet made from its ``volumeClaimTemplates``
     (``<template>-<statefulset>-<ordinal>``, which carries the template's labels and, under the
     default ``Retain`` policy, no owner). It is judged by what that controller is responsible for, against the
@@ -53,10 +54,35 @@ def labels(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return found if isinstance(found, Mapping) else {}
 
 
+CONTROLLER_KINDS = frozenset(
+    {
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Deployment",
+        "Job",
+        "CronJob",
+        "Node",
+        "Rollout",
+        "AnalysisRun",
+        "Experiment",
+        "RedisReplication",
+        "RedisSentinel",
+        "Prometheus",
+        "Alertmanager",
+        "ThanosRuler",
+    }
+)
+"""Kinds whose controllers make the objects they own: the workload controllers, the kubelet (static
+pods), Argo Rollouts, the redis-operator and the Prometheus Operator. Any other owner reference (a
+hand-made object pointing at a ConfigMap, a non-controlling reference) does not make an object a
+controller's: it is judged as what it is."""
+
+
 def owners(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The owner references, the controlling one first."""
+    """The controlling owner references to :data:`CONTROLLER_KINDS` (at most one, by the API's rules)."""
     refs = [r for r in _metadata(obj).get("ownerReferences") or [] if isinstance(r, Mapping)]
-    return sorted(refs, key=lambda r: r.get("controller") is not True)
+    return [r for r in refs if r.get("controller") is True and r.get("kind") in CONTROLLER_KINDS]
 
 
 def applied_by_pulumi(obj: Mapping[str, Any]) -> bool:

@@ -132,13 +132,19 @@ def burn_rate(client: Client, slo: float) -> tuple[str, list[str]]:
     return "pass", evidence
 
 
-def replicas_attached(client: Client, planned: Redis) -> tuple[str, list[str]]:
+def _in(namespaces: tuple[str, ...]) -> str:
+    """A selector for the stack's namespaces: Prometheus scrapes every namespace's monitors, and
+    another team's Redis must not count as ours (names are DNS labels: the targets model checks)."""
+    return "{" + 'namespace=~"' + "|".join(namespaces) + '"}'
+
+
+def replicas_attached(client: Client, planned: Redis, namespaces: tuple[str, ...]) -> tuple[str, list[str]]:
     """Every replica the plan declares is attached somewhere in the tier: redis_exporter exports one
     lag series per connected replica from the ``INFO replication`` of whichever instance serves it
     (``slaveN:ip=...,port=...,state=...,offset=...,lag=...``): the primary for the local replicas, a
     local replica for the DR standby (the link load balancer selects replicas)."""
     want = planned.primary_replicas
-    lags = client.scalar("redis_connected_slave_lag_seconds")
+    lags = client.scalar(f"redis_connected_slave_lag_seconds{_in(namespaces)}")
     seen = {(m.get("slave_ip", "?"), m.get("slave_port", "?")) for m, _ in lags}
     standby = " (the DR standby among them)" if planned.standby_replicas else ""
     shown = ", ".join(f"{ip}:{port}" for ip, port in sorted(seen)) or "none"
@@ -150,8 +156,8 @@ def replicas_attached(client: Client, planned: Redis) -> tuple[str, list[str]]:
     return "pass", [f"{len(seen)} replicas attached in the tier of {want} declared{standby}: {shown}"]
 
 
-def replication_lag(client: Client, most: int) -> tuple[str, list[str]]:
-    lags = client.scalar("redis_connected_slave_lag_seconds")
+def replication_lag(client: Client, most: int, namespaces: tuple[str, ...]) -> tuple[str, list[str]]:
+    lags = client.scalar(f"redis_connected_slave_lag_seconds{_in(namespaces)}")
     if not lags:
         return "fail", ["no replica reports to the primary (redis_connected_slave_lag_seconds is absent)"]
     late = [f"replica {m.get('slave_ip', '?')}:{m.get('slave_port', '?')} lags {v:.0f} s" for m, v in lags if v > most]
@@ -190,7 +196,7 @@ def prometheus_items(
             (
                 "replication-lag",
                 "Every Redis replica, the DR standby included, is within the lag objective",
-                lambda: replication_lag(client, most),
+                lambda: replication_lag(client, most, targets.namespaces),
             )
         )
     if targets.redis is not None:
@@ -199,7 +205,7 @@ def prometheus_items(
             (
                 "replicas-attached",
                 "Every replica the plan declares is attached, the DR standby included",
-                lambda: replicas_attached(client, planned),
+                lambda: replicas_attached(client, planned, targets.namespaces),
             )
         )
     items = []

@@ -62,7 +62,7 @@ class Redis(_Model):
     sentinels: int = Field(default=3, ge=1)
     quorum: int = Field(default=2, ge=1)
     standby_replicas: int = Field(default=0, ge=0)
-    """Replicas in another region that replicate from this region's primary (the DR standby)."""
+    """Replicas in another region that replicate from this region's tier (every pod of the DR standby)."""
 
     @property
     def primary_replicas(self) -> int:
@@ -74,7 +74,7 @@ class Targets(_Model):
     stack: str
     region: str
     cluster_name: str
-    namespaces: tuple[str, ...] = Field(min_length=1)
+    namespaces: tuple[Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")], ...] = Field(min_length=1)
     """The namespaces the stack owns: runtime facts (pods, jobs, workloads) are read there."""
     prometheus_url: str
     availability_slo: float = Field(gt=0, lt=1)
