@@ -162,7 +162,55 @@ def _scaling_up(d: dict[str, Any], minutes: float) -> None:
     )
 
 
+def _unready_for_hours(d: dict[str, Any]) -> None:
+    """The autoscaler scaled up 8 minutes ago, but two of the older pods have been unready for two hours."""
+    _scaling_up(d, 8)
+    for n, pod in enumerate(
+        p for p in d["items"] if p["kind"] == "Pod" and p["metadata"]["name"].startswith("redis-gateway-")
+    ):
+        if n < 2:
+            pod["metadata"]["creationTimestamp"] = _ago(120)
+            pod["status"]["conditions"] = [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}]
+
+
+def _killed_every_ninety_minutes(d: dict[str, Any]) -> None:
+    pod = gateway_pod(d)
+    pod["status"]["startTime"] = _ago(60 * 60)  # 2.5 days
+    pod["status"]["containerStatuses"][0].update(
+        restartCount=40,
+        lastState={"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": _ago(70)}},
+    )
+
+
+def _operator_service_exposed(d: dict[str, Any]) -> None:
+    """A hand edit of kubernetesConfig.service.serviceType makes the operator expose redis-additional."""
+    find(d, "Service", "redis-additional")["spec"]["type"] = "LoadBalancer"
+
+
+def _hand_made_with_an_owner(d: dict[str, Any]) -> None:
+    """A LoadBalancer added by hand that names a ConfigMap as its (non-controlling) owner."""
+    _hand_made_load_balancer(d)
+    root_ca = next(
+        o
+        for o in d["items"]
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "kube-root-ca.crt" and o["metadata"]["namespace"] == NS
+    )
+    find(d, "Service", "debug-redis")["metadata"]["ownerReferences"] = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "kube-root-ca.crt", "uid": root_ca["metadata"]["uid"]}
+    ]
+
+
 BROKEN: dict[str, tuple[Callable[[dict[str, Any]], None], set[str]]] = {
+    "older pods unready for hours while the autoscaler keeps scaling": (_unready_for_hours, {"workloads-ready"}),
+    "a container OOM-killed every ninety minutes": (_killed_every_ninety_minutes, {"pods-not-restarting"}),
+    "an operator Service exposed through its resource": (
+        _operator_service_exposed,
+        {"controllers-match-their-resources"},
+    ),
+    "a hand-made LoadBalancer naming a ConfigMap its owner": (
+        _hand_made_with_an_owner,
+        {"policy:k8s-service-disallow-external-exposure"},
+    ),
     "one Sentinel, its PDB relaxed": (
         _one_sentinel,
         {"redis-as-planned", "policy:redis-sentinel-require-surviving-quorum"},

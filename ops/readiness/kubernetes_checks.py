@@ -19,10 +19,12 @@ pending, CronJobs succeeding on schedule, Prometheus, Alertmanager and Grafana r
 Redis tier as the plan declares it. Windows and graces (documented on their constants):
 
 * a restart loop is a container waiting in ``CrashLoopBackOff``, or one restarted at least
-  :data:`LOOP_RESTARTS` times whose latest termination is within :data:`RESTART_WINDOW` (the API
-  keeps a lifetime count and the last termination only: old restarts do not count forever);
+  :data:`LOOP_RESTARTS` times whose latest termination is within :data:`RESTART_WINDOW` or that
+  restarts :data:`LOOP_RESTARTS_PER_DAY` times a day over its pod's life (the API keeps a lifetime
+  count and the last termination only: old restarts do not count forever, steady ones do);
 * an autoscaler at its maximum, or a workload short of ready replicas right after its autoscaler
-  scaled it, passes for :data:`SCALE_GRACE` after the scale (a burst or a scale-up in progress).
+  scaled it, passes for :data:`SCALE_GRACE` after the scale (a burst or a scale-up in progress);
+  unready pods older than the grace fail it whatever the autoscaler did since.
 """
 
 from __future__ import annotations
@@ -121,6 +123,9 @@ NEEDS: dict[str, str] = {"k8s-workload-require-declared-secrets": "Secret"}
 LOOP_RESTARTS = 5
 """A container restarted this often, its latest termination within :data:`RESTART_WINDOW`, or waiting
 in CrashLoopBackOff, is in a restart loop."""
+LOOP_RESTARTS_PER_DAY = 5
+"""...or restarted that often per day on average over the pod's life: a container killed every
+couple of hours runs long enough between kills to leave both the back-off and the window."""
 RESTART_WINDOW = datetime.timedelta(hours=1)
 """Restarts older than this do not make a loop: a container that restarted a few times weeks ago
 and has run since is healthy."""
@@ -288,6 +293,29 @@ def _scaled_recently(obj: Mapping[str, Any], facts: Facts) -> Mapping[str, Any] 
     return None
 
 
+def _old_unready_pods(obj: Mapping[str, Any], facts: Facts) -> list[str]:
+    """The workload's pods (its selector's labels, its namespace) that are not ready and were made
+    before :data:`SCALE_GRACE`: a scale-up's grace covers the pods it starts, not older ones that
+    stay unready while the autoscaler keeps adding more."""
+    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if not isinstance(selector, Mapping) or not selector:
+        return []
+    out = []
+    for pod in _of(facts.scoped, "Pod"):
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        if ownership.namespace(pod) != ownership.namespace(obj) or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        if _conditions(pod).get("Ready", {}).get("status") == "True" or (pod.get("status") or {}).get("phase") in (
+            "Succeeded",
+            "Failed",
+        ):
+            continue
+        created = _time((pod.get("metadata") or {}).get("creationTimestamp"))
+        if created is None or facts.now - created > SCALE_GRACE:
+            out.append(ref(pod))
+    return out
+
+
 def _minutes(delta: datetime.timedelta) -> str:
     return f"{max(0, int(delta.total_seconds() // 60))} min"
 
@@ -310,7 +338,13 @@ def workloads_ready(facts: Facts) -> Found:
         if ready >= want and phase != "Progressing":
             continue
         hpa = _scaled_recently(obj, facts)
-        if hpa is not None:
+        stale = _old_unready_pods(obj, facts) if hpa is not None else []
+        if stale:
+            problems.append(
+                f"{ref(obj)}: {ready} of {want} ready; {len(stale)} unready pods older than the "
+                f"{_minutes(SCALE_GRACE)} scale grace (e.g. {stale[0]})"
+            )
+        elif hpa is not None:
             since = _minutes(facts.now - (_time((hpa.get("status") or {}).get("lastScaleTime")) or facts.now))
             notes.append(
                 f"{ref(obj)}: {ready} of {want} ready, scaled {since} ago by {ref(hpa)} (grace {_minutes(SCALE_GRACE)})"
@@ -385,7 +419,12 @@ def pods_not_restarting(facts: Facts) -> Found:
             terminated = (c.get("lastState") or {}).get("terminated") or {}
             finished = _time(terminated.get("finishedAt"))
             recent = finished is None or facts.now - finished <= RESTART_WINDOW
-            if waiting == "CrashLoopBackOff" or (restarts >= LOOP_RESTARTS and recent):
+            started = _time((pod.get("status") or {}).get("startTime")) or _time(
+                (pod.get("metadata") or {}).get("creationTimestamp")
+            )
+            days = max((facts.now - started).total_seconds() / 86400, 1 / 24) if started else None
+            steady = days is not None and restarts / days >= LOOP_RESTARTS_PER_DAY
+            if waiting == "CrashLoopBackOff" or (restarts >= LOOP_RESTARTS and (recent or steady)):
                 last = terminated.get("reason")
                 problems.append(
                     f"{ref(pod)}: container {c.get('name')} restarted {restarts} times"
