@@ -55,7 +55,9 @@ class Stack:
         namespace: str,
         password: str | None,
         scrape: tuple[dict[str, Any], ...] = (),
+        alertmanager: str | None = None,
     ) -> None:
+        """``alertmanager``: ``host:port`` of an Alertmanager Prometheus sends its alerts to."""
         self.procs: list[subprocess.Popen[bytes]] = []
         self.exporters: list[subprocess.Popen[bytes]] = []
         targets = []
@@ -84,6 +86,8 @@ class Stack:
             "rule_files": [str(tmp / "rules.yaml")],
             "scrape_configs": [{"job_name": "redis", "static_configs": targets}, *scrape],
         }
+        if alertmanager is not None:
+            config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
