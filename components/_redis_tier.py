@@ -265,8 +265,10 @@ def redis_tier(name: str, args: RedisGatewayArgs, parent: pulumi.Resource, ns: k
         spec={
             "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [REDIS]}]},
             "namespaceSelector": {"matchNames": [ns_name]},
-            # Every 5 s: the DR standby's lag alert must see the link within half the RPO.
-            "podMetricsEndpoints": [{"port": "redis-exporter", "interval": "5s"}],
+            # The DR standby's every 5 s: its lag alert must see the link within half the RPO.
+            "podMetricsEndpoints": [
+                {"port": "redis-exporter", "interval": "5s" if args.redis_upstream is not None else "15s"}
+            ],
         },
         opts=in_ns,
     )

@@ -345,7 +345,7 @@ def test_growth_under_the_review_threshold_warns_and_is_not_short() -> None:
     short_of_review = plan(demand(keys=2_400_000, headroom=0.5), BASE, SUPPLY)
     assert short_of_review.months_of_growth == 3 < REVIEW_MONTHS
     assert short_of_review.ok and short_of_review.warnings == [
-        "3 months of growth left at 10% per month, under the 6 months the capacity review acts on: plan a larger "
+        "3.0 months of growth left at 10% per month, under the 6 months the capacity review acts on: plan a larger "
         "Redis memory limit and node"
     ]
     year = plan(demand(headroom=0.5), BASE, SUPPLY)
@@ -369,12 +369,12 @@ def test_ops_capacity_warns_under_the_review_threshold(
     if verdict == "OK":
         assert warned == [] and "WARNING" not in out
     else:
-        assert warned == [f"{region}: {months} months of growth left at 39% per month, under the 6 months the "
+        assert warned == [f"{region}: {months:.1f} months of growth left at 39% per month, under the 6 months the "
                           "capacity review acts on: plan a larger Redis memory limit and node"
                           for region in ("primary region", "DR region")]  # fmt: skip
-        assert f"WARNING primary region: {months} months of growth left" in out
+        assert f"WARNING primary region: {months:.1f} months of growth left" in out
         md = capacity.markdown(capacity.build("production", config_file=variant))
-        assert "with warnings to act on" in md and f"- WARNING DR region: {months} months" in md
+        assert "with warnings to act on" in md and f"- WARNING DR region: {months:.1f} months" in md
 
 
 def test_the_runbook_acts_at_the_review_threshold_of_the_code() -> None:

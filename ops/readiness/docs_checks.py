@@ -72,22 +72,21 @@ def alert_runbooks_resolve(objects: Iterable[Mapping[str, Any]], docs: Path) -> 
     cache: dict[Path, set[str]] = {}
     for rule_object in (o for o in objects if o.get("kind") == "PrometheusRule"):
         for rule in _alerts(rule_object):
-            if True:
-                url = ((rule.get("annotations") or {}) or {}).get("runbook_url")
-                where = f"{ref(rule_object)} alert {rule['alert']}"
-                if not isinstance(url, str) or not url:
-                    problems.append(f"{where}: no runbook_url")
-                    continue
-                parts = urlsplit(url)
-                _, found, relative = parts.path.partition("/docs/")
-                path = docs / relative
-                if not found or not relative or not path.is_file():
-                    problems.append(f"{where}: {url} names no document under docs/")
-                    continue
-                if path not in cache:
-                    cache[path] = anchors(path)
-                if parts.fragment and parts.fragment not in cache[path]:
-                    problems.append(f"{where}: docs/{relative} has no section #{parts.fragment}")
+            url = ((rule.get("annotations") or {}) or {}).get("runbook_url")
+            where = f"{ref(rule_object)} alert {rule['alert']}"
+            if not isinstance(url, str) or not url:
+                problems.append(f"{where}: no runbook_url")
+                continue
+            parts = urlsplit(url)
+            _, found, relative = parts.path.partition("/docs/")
+            path = docs / relative
+            if not found or not relative or not path.is_file():
+                problems.append(f"{where}: {url} names no document under docs/")
+                continue
+            if path not in cache:
+                cache[path] = anchors(path)
+            if parts.fragment and parts.fragment not in cache[path]:
+                problems.append(f"{where}: docs/{relative} has no section #{parts.fragment}")
     return problems
 
 

@@ -228,7 +228,7 @@ def plan(d: Demand, b: Baseline, s: Supply) -> Plan:
         )
     elif months < REVIEW_MONTHS:
         out.warn(
-            f"{months:.0f} months of growth left at {d.growth_per_month:.0%} per month, under the "
+            f"{months:.1f} months of growth left at {d.growth_per_month:.0%} per month, under the "
             f"{REVIEW_MONTHS} months the capacity review acts on: plan a larger Redis memory limit and node"
         )
     if s.redis_node_memory_mi and s.redis_memory_limit_bytes > s.redis_node_memory_mi * MIB:
