@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components._shared import helm_release
+from components._tier import REDIS
 
 KUBE_PROMETHEUS_STACK_CHART = ("kube-prometheus-stack", "88.6.5", "https://prometheus-community.github.io/helm-charts")
 """(chart, version, repository). 88.x: Prometheus Operator CRDs monitoring.coreos.com/v1, Grafana 12."""
@@ -386,8 +387,10 @@ def alert_rules(args: MonitoringStackArgs) -> list[dict[str, Any]]:
             # Counted from the replicas' side: the local replicas this region's Prometheus scrapes
             # with their link up. The primary's own count includes the DR standby wherever it
             # attached (after a local failover it may sit on the new primary), so it would hide a
-            # lost local replica.
-            f"(count(redis_master_link_up{{{redis_sel}}} == 1) or vector(0)) < {args.redis_replicas - 1} or "
+            # lost local replica. A Redis pod whose exporter cannot be scraped (`up` 0) is unknown,
+            # not lost: a crashed exporter sidecar is the target-down alert's, not a page for data.
+            f"((count(redis_master_link_up{{{redis_sel}}} == 1) or vector(0)) + "
+            f'(count(up{{{redis_sel},pod=~"{REDIS}-[0-9]+"}} == 0) or vector(0))) < {args.redis_replicas - 1} or '
             f"min(redis_master_link_up{{{redis_sel}}}) == 0",
             "5m",
             "critical",
