@@ -534,7 +534,7 @@ def test_a_directory_as_stack_file_is_one_line(tmp_path: Path, capsys: pytest.Ca
 PRODUCTION_TEXT = (ROOT / "Pulumi.production.yaml").read_text()
 
 
-@hyp_settings(max_examples=250, deadline=None, derandomize=True, database=None)
+@hyp_settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(data=st.data())
 def test_no_stack_file_however_broken_ends_in_a_traceback(data: st.DataObject, tmp_path_factory: Any) -> None:
     """Random edits of the real stack file: either it still validates, or every problem is one line
