@@ -23,7 +23,7 @@ from rich.table import Table
 
 import settings
 from ops.errors import OpsError
-from ops.offline import k8s_schema, policy_runner
+from ops.offline import k8s_schema, policy_runner, project_config
 from ops.offline.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
 from ops.runtime.report import STDOUT, write_json
 
@@ -132,6 +132,7 @@ def run(
     ``transformations`` alter what the program declares (see :func:`ops.offline.engine.run_program`)."""
     start = time.perf_counter()
     config = load_stack_config(stack, config_file)
+    project_config.check(ROOT, stack, config.path.name, config.values, config.secret_keys)
     try:
         cfg = settings.load_settings(config.values, source=config.path.name, secret_keys=config.secret_keys)
     except settings.SettingsError as exc:
