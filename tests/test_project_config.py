@@ -113,3 +113,22 @@ def test_make_preview_fails_naming_a_declared_key_the_stack_lacks(
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [err]
     assert "Stack 'staging' is missing configuration value 'redisgw:delivery'" in err and "Traceback" not in err
+
+
+def test_urns_are_built_as_the_engine_builds_them(stack_run: Any) -> None:
+    """pulumi/pulumi sdk/go/common/resource/urn.go ``NewURN``: the parent's qualified type chain,
+    then the type; the root stack never appears in it. URNs from the report go into ``pulumi state``,
+    ``--target`` and ``pulumi import``, so they must be the engine's."""
+    recording = stack_run("production")
+    by_urn = {r.urn: r for r in recording}
+    nested = 0
+    for r in recording:
+        stack, project, chain, name = r.urn.removeprefix("urn:pulumi:").split("::", 3)
+        assert (stack, project, name) == ("production", "redisgw", r.name) and "pulumi:pulumi:Stack" not in chain
+        parent = by_urn.get(r.parent or "")
+        if parent is None:
+            assert chain == r.type, r.urn  # a top-level resource: its type alone
+        else:
+            assert chain == f"{parent.urn.split('::')[2]}${r.type}", r.urn
+            nested += chain.count("$") >= 2
+    assert nested > 100  # grandchildren carry the whole chain (the SDK's mock keeps only the last type)

@@ -97,12 +97,27 @@ def mask(value: Any) -> Any:
     return value
 
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
 class RecordingMonitor(MockMonitor):
     """The mock resource monitor, keeping every registration in order."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.recorded: list[Resource] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN as the Pulumi engine builds it (pulumi/pulumi sdk/go/common/resource/urn.go
+        ``NewURN``): the parent's whole qualified type chain, then the type; the root stack is never
+        in the chain. (The SDK's mock monitor keeps only the parent's last type and includes
+        ``pulumi:pulumi:Stack``: URNs copied from such a report into ``pulumi state`` or
+        ``--target`` would name nothing.)"""
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != ROOT_STACK_TYPE:
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
