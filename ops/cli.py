@@ -80,11 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     stack_set = commands.add_parser(
         "stack-set",
-        help="set one value of a stack file by key path, validated before it is written",
+        help="set values of a stack file by key path, validated together before it is written",
         description="Set KEY (namespace:key.nested, e.g. redisgw:delivery.strategy) to VALUE (read as YAML: "
         "numbers and booleans keep their type) in Pulumi.<stack>.yaml, as `pulumi config set --path` would, "
-        "keeping the file's comments. The whole file is validated first; on any problem the file is left as "
-        "it was and the exit code is 2. The deploy workflow uses it for one-off overrides.",
+        "keeping the file's comments: `KEY VALUE`, or several `KEY=VALUE` pairs set and validated together "
+        "(changes valid only as a whole). The whole file is validated first; on any problem the file is left "
+        "as it was and the exit code is 2. The deploy workflow uses it for one-off overrides.",
     )
     stack_set.add_argument(
         "--stack", required=True, type=argtypes.stack_name, help="stack name: edits Pulumi.<stack>.yaml"
@@ -92,8 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     stack_set.add_argument(
         "--config", type=argtypes.existing_file, metavar="FILE", help="edit FILE instead of Pulumi.<stack>.yaml"
     )
-    stack_set.add_argument("key", help="namespace:key.path, e.g. redisgw:delivery.strategy")
-    stack_set.add_argument("value", help="the value, as YAML reads it")
+    stack_set.add_argument(
+        "assignments",
+        nargs="+",
+        metavar="KEY VALUE | KEY=VALUE",
+        help="namespace:key.path and its value as YAML reads it, e.g. redisgw:delivery.strategy canary, or "
+        "several redisgw:cluster.endpointPublicAccess=true redisgw:cluster.publicAccessCidrs='[\"52.19.0.0/16\"]'",
+    )
     smoke = commands.add_parser(
         "smoke",
         help="post-deployment validation: health, readiness, metrics, key round trip",
@@ -203,8 +209,10 @@ def _main(argv: Sequence[str] | None) -> int:
                 policy_runner.render_table(rows, console)
             return 0
         if args.command == "stack-set":
-            written = _offline("stack_set").run(args.stack, args.key, args.value, args.config)
-            console.print(f"{written}: {args.key} set")
+            stack_set_module = _offline("stack_set")
+            pairs = stack_set_module.parse_assignments(args.assignments)
+            written = stack_set_module.run(args.stack, pairs, args.config)
+            console.print(f"{written}: {', '.join(key for key, _ in pairs)} set")
             return 0
         if args.command == "smoke":
             from ops.runtime import smoke

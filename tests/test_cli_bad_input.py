@@ -100,7 +100,7 @@ CASES: list[Case] = [
         "stack-set-no-value",
         _args("stack-set", "--stack", "production", "redisgw:delivery.strategy"),
         2,
-        "required: value",
+        "redisgw:delivery.strategy: give a value",
     ),
     (
         "stack-set-no-namespace",
