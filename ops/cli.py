@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any, NoReturn
 
 from ops.errors import OpsError, describe, redact
@@ -62,6 +63,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="read the stack's config from FILE instead of Pulumi.<stack>.yaml (try a variant against the "
         "stack's policies)",
+    )
+    preview.add_argument(
+        "--diff",
+        metavar="BASE",
+        help="also show what changed against BASE: a preview report (--json of an earlier run) or a git ref "
+        "whose Pulumi.<stack>.yaml is previewed (e.g. origin/main): resources added, removed, changed "
+        "inputs (secrets masked) and policy verdicts",
+    )
+    preview.add_argument(
+        "--summary",
+        type=Path,
+        metavar="FILE",
+        help="append the --diff as Markdown to FILE (a CI job summary, $GITHUB_STEP_SUMMARY)",
     )
     policies = commands.add_parser(
         "policies",
@@ -191,7 +205,9 @@ def _main(argv: Sequence[str] | None) -> int:
             preview = _offline("preview")
             if args.json == STDOUT:  # the report owns standard output; the plan goes to standard error
                 console = Console(highlight=False, stderr=True, width=None if console.is_terminal else 160)
-            return preview.run(args.stack, args.json, console, args.config)
+            if args.summary and not args.diff:
+                raise OpsError("preview: --summary writes the --diff: give --diff BASE too", code=2)
+            return preview.run(args.stack, args.json, console, args.config, diff_base=args.diff, summary=args.summary)
         if args.command == "policies":
             policy_runner = _offline("policy_runner")
             if args.catalog:

@@ -11,6 +11,7 @@ Exit codes: 0 clean; 1 a mandatory policy violation or a schema error; 2 invalid
 
 from __future__ import annotations
 
+import io
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -121,15 +122,42 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"  [red]schema[/red] {e['kind']} {e['path']}: {e['message']}\n    at {e['urn']}")
 
 
+def base_report(stack: str, base: str) -> dict[str, Any]:
+    """The report ``--diff BASE`` compares with: a report file, or a preview of the stack file at git ref ``base``."""
+    from rich.console import Console as RichConsole
+
+    from ops.offline import plan_diff
+
+    if Path(base).is_file():
+        return plan_diff.load_report(Path(base))
+    stack_file = plan_diff.stack_file_at(ROOT, base, stack)
+    report = stack_file.with_suffix(".json")
+    try:
+        quiet = RichConsole(file=io.StringIO(), width=160)
+        try:
+            run(stack, str(report), quiet, stack_file)
+        except OpsError as exc:
+            raise OpsError(f"--diff {base}: its Pulumi.{stack}.yaml: {exc.message}", code=2) from None
+        return plan_diff.load_report(report)
+    finally:
+        stack_file.unlink(missing_ok=True)
+        report.unlink(missing_ok=True)
+
+
 def run(
     stack: str,
     json_path: str | None,
     console: Console,
     config_file: Path | None = None,
     transformations: Sequence[pulumi.ResourceTransformation] = (),
+    diff_base: str | None = None,
+    summary: Path | None = None,
 ) -> int:
     """Preview ``stack``; ``config_file`` replaces ``Pulumi.<stack>.yaml`` (to try a variant), and
-    ``transformations`` alter what the program declares (see :func:`ops.offline.engine.run_program`)."""
+    ``transformations`` alter what the program declares (see :func:`ops.offline.engine.run_program`).
+    ``diff_base`` (a report or a git ref, :mod:`ops.offline.plan_diff`) adds what changed against it;
+    ``summary`` appends that as Markdown. The exit code is the preview's own."""
+    base = base_report(stack, diff_base) if diff_base else None
     start = time.perf_counter()
     config = load_stack_config(stack, config_file)
     project_config.check(ROOT, stack, config.path.name, config.values, config.secret_keys)
@@ -155,6 +183,18 @@ def run(
     write_json(json_path, report)
     if json_path not in (None, STDOUT):
         console.print(f"Report written to {json_path}")
+    if base is not None:
+        from ops.offline import plan_diff
+
+        changes = plan_diff.diff(base, report)
+        text = plan_diff.markdown(changes)
+        console.print(text, markup=False)
+        if summary is not None:
+            try:
+                with summary.open("a", encoding="utf-8") as out:
+                    out.write(text)
+            except OSError as exc:
+                raise OpsError(f"--summary {summary}: cannot be written ({exc.strerror})", code=2) from None
     failed = bool(policies.mandatory or schema.errors)
     console.print(
         f"[{'red' if failed else 'green'}]{'FAILED' if failed else 'OK'}[/]: {len(policies.mandatory)} mandatory "

@@ -1,0 +1,131 @@
+"""``python -m ops preview --diff BASE``: what a change does to the plan and to the verdicts.
+
+A canary switch and an image rotation each show exactly their own changes; a base that is a git
+ref previews that ref's stack file; secrets stay masked; bad bases are one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.cli import main
+from ops.offline import plan_diff
+from tests.conftest import write_variant
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    report = tmp_path_factory.mktemp("base") / "production.json"
+    assert main(["preview", "--stack", "production", "--json", str(report)]) == 0
+    return report
+
+
+def _diff(tmp_path: Path, base: Path, changes: list[tuple[str, Any]]) -> tuple[dict[str, Any], str]:
+    variant = write_variant(tmp_path, "production", changes)
+    head, summary = tmp_path / "head.json", tmp_path / "summary.md"
+    summary.write_text("## earlier steps\n")
+    argv = ["preview", "--stack", "production", "--config", str(variant), "--json", str(head)]
+    assert main([*argv, "--diff", str(base), "--summary", str(summary)]) == 0
+    return plan_diff.diff(json.loads(base.read_text()), json.loads(head.read_text())), summary.read_text()
+
+
+def test_an_image_rotation_changes_the_two_rollouts_image_and_nothing_else(tmp_path: Path, base: Path) -> None:
+    image = "ghcr.io/ai-decenter/redis-http-gateway:1.6.1"
+    d, summary = _diff(tmp_path, base, [("redisgw:gateway.image", image)])
+    assert d["added"] == d["removed"] == [] and d["verdicts"] == {"new": [], "gone": []}
+    assert [(c["urn"].split("::")[-1], [x["path"] for x in c["changes"]]) for c in d["changed"]] == [
+        ("dr-gateway-rollout", ["spec.template.spec.containers[0].image"]),
+        ("gateway-rollout", ["spec.template.spec.containers[0].image"]),
+    ]
+    assert all(x["after"] == image for c in d["changed"] for x in c["changes"])
+    assert summary.startswith("## earlier steps\n")  # appended, as a job summary is
+    assert "0 to add, 0 to remove, 2 to change" in summary and f"`{image}`" in summary
+
+
+def test_a_canary_switch_changes_the_strategy_and_its_services_only(tmp_path: Path, base: Path) -> None:
+    d, summary = _diff(tmp_path, base, [("redisgw:delivery.strategy", "canary")])
+    names = lambda rows: sorted(r["urn"].split("::")[-1] for r in rows)  # noqa: E731
+    assert names(d["added"]) == ["dr-gateway-svc-canary", "gateway-svc-canary"]
+    assert names(d["removed"]) == ["dr-gateway-svc-preview", "gateway-svc-preview"]
+    touched = {r["urn"].split("::")[-1]: {x["path"].split(".")[1] for x in r["changes"]} for r in d["changed"]}
+    assert {"gateway-rollout", "dr-gateway-rollout"} <= set(touched)
+    assert touched["gateway-rollout"] == {"strategy"}  # the Rollout's strategy, nothing else of it
+    assert all("RedisGateway" in r["urn"] or "DrRegion" in r["urn"] for r in d["changed"])  # no other part
+    assert "**Added**" in summary and "`spec.strategy.canary.canaryService`" in summary
+    assert "(absent)" in summary  # an input one side does not set is said so, not shown as null
+
+
+def test_no_change_says_so(base: Path) -> None:
+    report = json.loads(base.read_text())
+    assert "No change to the plan or to the verdicts." in plan_diff.markdown(plan_diff.diff(report, report))
+
+
+def test_new_and_resolved_verdicts_are_listed() -> None:
+    resources = [
+        {"urn": "urn:pulumi:p::redisgw::aws:s3/bucket:Bucket::b", "type": "aws:s3/bucket:Bucket", "inputs": {}}
+    ]
+    violation = {"policy": "s3-bucket-require-versioning", "enforcement": "mandatory", "urn": resources[0]["urn"]}
+    before = {"stack": "p", "resources": resources, "policies": {"violations": []}}
+    after = {"stack": "p", "resources": resources, "policies": {"violations": [violation]}}
+    d = plan_diff.diff(before, after)
+    assert d["verdicts"] == {"new": [violation], "gone": []}
+    assert "- mandatory `s3-bucket-require-versioning` on `aws:s3/bucket:Bucket::b`" in plan_diff.markdown(d)
+    assert plan_diff.diff(after, before)["verdicts"] == {"new": [], "gone": [violation]}
+
+
+def test_secrets_stay_masked_on_both_sides() -> None:
+    urn = "urn:pulumi:p::redisgw::kubernetes:core/v1:Secret::s"
+    before = {
+        "resources": [{"urn": urn, "type": "t", "inputs": {"stringData": {"password": "[secret]"}}}],
+        "policies": {},
+    }
+    after = {"resources": [{"urn": urn, "type": "t", "inputs": {"stringData": {"password": "[secret]", "user": "x"}}}]}
+    after["policies"] = {}
+    d = plan_diff.diff(before, after)
+    assert d["changed"][0]["changes"] == [{"path": "stringData.user", "before": "(absent)", "after": "x"}]
+
+
+def test_a_git_ref_base_previews_that_refs_stack_file(tmp_path: Path) -> None:
+    git = shutil.which("git")
+    assert git, "git is needed to read a ref"
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run = lambda *a: subprocess.run([git, "-C", str(repo), *a], check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (repo / "Pulumi.production.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    run("add", "Pulumi.production.yaml")
+    run("-c", "user.email=ci@example.invalid", "-c", "user.name=ci", "commit", "-q", "-m", "base")
+    path = plan_diff.stack_file_at(repo, "HEAD", "production")
+    try:
+        assert path.read_text() == "config:\n  aws:region: eu-west-1\n"
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("base_arg", "says"),
+    [
+        ("no-such-ref-or-file", "--diff no-such-ref-or-file: neither a preview report nor a git ref"),
+        ("--bad", "not a preview report or a git ref"),
+    ],
+)
+def test_a_base_that_is_neither_a_report_nor_a_ref_is_one_line_exit_2(
+    base_arg: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["preview", "--stack", "production", f"--diff={base_arg}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and err.splitlines() == [err]
+
+
+def test_a_file_that_is_not_a_report_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bogus = tmp_path / "x.json"
+    bogus.write_text('{"hello": 1}')
+    assert main(["preview", "--stack", "production", "--diff", str(bogus)]) == 2
+    assert "not a preview report" in capsys.readouterr().err
+    assert main(["preview", "--stack", "production", "--summary", str(tmp_path / "s.md")]) == 2
