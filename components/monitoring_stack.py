@@ -15,6 +15,7 @@ listed in :data:`RUNBOOK_ANCHORS` and the tests check that each one exists.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -681,6 +682,7 @@ def _seconds(duration: str) -> int:
     return int(float(duration[:-1]) * units[duration[-1]]) if duration and duration[-1] in units else 0
 
 
+@functools.cache
 def first_notification_seconds(severity: str) -> int:
     """Alertmanager's wait before the first notification of a new alert group of ``severity``: the
     ``group_wait`` of the first route of :func:`alertmanager_config` that takes it (the root's otherwise)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,24 @@ def fired(rule: dict[str, Any], value: float, labels: dict[str, str] | None = No
     }
 
 
+def alert_case(
+    a: dict[str, dict[str, Any]],
+    series: Mapping[str, str],
+    checks: Iterable[tuple[str, str, float | None]],
+    interval: str = "1m",
+) -> dict[str, Any]:
+    """One promtool test case: ``series`` (series -> values) sampled every ``interval``, and for each
+    check (eval time, alert, value) the alert firing with that value, or quiet where it is None."""
+    return {
+        "interval": interval,
+        "input_series": [{"series": name, "values": values} for name, values in series.items()],
+        "alert_rule_test": [
+            {"eval_time": at, "alertname": alert, "exp_alerts": [] if value is None else [fired(a[alert], value)]}
+            for at, alert, value in checks
+        ],
+    }
+
+
 def backup_times(minutes: int, every: int | None) -> str:
     """kube-state-metrics' last successful time, sampled each minute: a run every ``every`` minutes, or none."""
     return " ".join(str(0 if every is None else (m // every) * every * 60) for m in range(minutes + 1))
@@ -115,14 +133,7 @@ def _standby_tests(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     def case(
         series: dict[str, str], checks: list[tuple[str, str, float | None]], interval: str = "5s"
     ) -> dict[str, Any]:
-        return {
-            "interval": interval,
-            "input_series": [{"series": f"{name}{{{redis}}}", "values": values} for name, values in series.items()],
-            "alert_rule_test": [
-                {"eval_time": at, "alertname": alert, "exp_alerts": [] if value is None else [fired(a[alert], value)]}
-                for at, alert, value in checks
-            ],
-        }
+        return alert_case(a, {f"{name}{{{redis}}}": values for name, values in series.items()}, checks, interval)
 
     # The primary goes silent at 0 s: 0, 5, 10 s of silence, then the link is dropped (-1, down),
     # then it comes back at 60 s.
@@ -196,18 +207,7 @@ def _backup_cases(a: dict[str, dict[str, Any]], objective: int) -> list[dict[str
     created = f"kube_cronjob_created{{{sel}}}"
 
     def case(series: dict[str, str], checks: list[tuple[int, float | None]]) -> dict[str, Any]:
-        return {
-            "interval": "1m",
-            "input_series": [{"series": k, "values": v} for k, v in series.items()],
-            "alert_rule_test": [
-                {
-                    "eval_time": f"{at}m",
-                    "alertname": "RedisBackupTooOld",
-                    "exp_alerts": [] if value is None else [fired(a["RedisBackupTooOld"], value)],
-                }
-                for at, value in checks
-            ],
-        }
+        return alert_case(a, series, [(f"{at}m", "RedisBackupTooOld", value) for at, value in checks])
 
     return [
         # the last success at 0, none since: quiet a minute before the objective, paging at it
@@ -252,14 +252,7 @@ def _job_cases(a: dict[str, dict[str, Any]], alert: str, cronjob: str) -> list[d
         return series
 
     def case(series: dict[str, str], checks: list[tuple[str, float | None]]) -> dict[str, Any]:
-        return {
-            "interval": "1m",
-            "input_series": [{"series": k, "values": v} for k, v in series.items()],
-            "alert_rule_test": [
-                {"eval_time": at, "alertname": alert, "exp_alerts": [] if value is None else [fired(a[alert], value)]}
-                for at, value in checks
-            ],
-        }
+        return alert_case(a, series, [(at, alert, value) for at, value in checks])
 
     base = {created: "-100x20", last: "-50x20", **job(f"{cronjob}-28990", -100, complete="1x20")}
     return [
@@ -782,14 +775,8 @@ def _recovery_cases(a: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     info = "redis_instance_info"
 
     def case(series: list[dict[str, str]], alert: str, fired_at: str, value: float, quiet_at: str) -> dict[str, Any]:
-        return {
-            "interval": "1m",
-            "input_series": series,
-            "alert_rule_test": [
-                {"eval_time": fired_at, "alertname": alert, "exp_alerts": [fired(a[alert], value)]},
-                {"eval_time": quiet_at, "alertname": alert, "exp_alerts": []},
-            ],
-        }
+        named = {s["series"]: s["values"] for s in series}
+        return alert_case(a, named, [(fired_at, alert, value), (quiet_at, alert, None)])
 
     bucket = "http_request_duration_seconds_bucket"
     slow_then_fast = [

@@ -6,7 +6,6 @@ progress, another team's crashlooping pod) stay green."""
 from __future__ import annotations
 
 import copy
-import datetime
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,9 @@ import pytest
 
 from ops.readiness import ownership
 from tests.readiness_env import _object, healthy_dump, with_managed_fields
-from tests.test_readiness import NOW, failing, find, gateway_pod, judge
+from tests.test_readiness import _ago, failing, find, gateway_pod, judge
 
 NS = "redis-system"
-
-
-def _ago(minutes: float) -> str:
-    return (NOW - datetime.timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _items(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
