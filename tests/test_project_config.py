@@ -132,3 +132,21 @@ def test_urns_are_built_as_the_engine_builds_them(stack_run: Any) -> None:
             assert chain == f"{parent.urn.split('::')[2]}${r.type}", r.urn
             nested += chain.count("$") >= 2
     assert nested > 100  # grandchildren carry the whole chain (the SDK's mock keeps only the last type)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("name: redisgw\nruntime: python\nconfig: [1, 2]\n", "config: must be a mapping"),
+        ("runtime: python\n", "missing a non-empty string 'name'"),
+        ("name: redisgw\nconfig:\n  size:\n    type: float\n", "type 'float' is not one of"),
+        ("name: [unclosed\n", "cannot be read"),
+    ],
+)
+def test_a_broken_project_file_is_one_line_exit_2(tmp_path: Path, text: str, says: str) -> None:
+    from ops.errors import OpsError
+
+    (tmp_path / "Pulumi.yaml").write_text(text)
+    with pytest.raises(OpsError) as info:
+        project_config.check(tmp_path, "dev", "Pulumi.dev.yaml", {}, frozenset())
+    assert says in info.value.message and info.value.code == 2 and "\n" not in info.value.message
