@@ -209,9 +209,9 @@ backup_args = BackupVaultArgs(
 )
 backups = BackupVault(
     "backups",
-    backup_args,
     # The jobs run in the gateway's namespace and read its Redis password Secret.
-    opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=[gateway])),
+    replace(backup_args, jobs_after=(gateway,)),
+    opts=in_cluster,
 )
 
 backup_max_age = settings.backup_max_age_seconds(cfg, BACKUP_DEADLINE)

@@ -107,6 +107,11 @@ class BackupVaultArgs:
     ops_untagged_days: int = 14
     """Days after which an untagged image (a layer of an aborted push, an untagged rebuild) expires."""
     protect: bool = True
+    jobs_after: Sequence[pulumi.Resource] = ()
+    """What the jobs' Kubernetes objects need first (the gateway: its namespace and Redis password
+    Secret). Only they wait for it: the buckets, keys, vaults and the ops image repository do not
+    depend on anything in the cluster, so the first ``pulumi up`` of a stack from a workstation,
+    which leaves the Kubernetes objects out (``ops first-deploy``), creates them."""
 
 
 OPS_IMAGE_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
@@ -553,7 +558,6 @@ def backup_jobs(
     The primary region backs up into the backup bucket; the DR region, from its standby, into the
     replica bucket, so backups continue there after a failover without a change."""
     child = pulumi.ResourceOptions(parent=parent)
-    stateful = pulumi.ResourceOptions(parent=parent, protect=args.protect)
     job_role = irsa_role(
         f"{name}-job",
         oidc_provider_arn=args.oidc_provider_arn,
@@ -564,6 +568,9 @@ def backup_jobs(
         opts=child,
     )
 
+    # The Kubernetes objects, after what they need in the cluster.
+    child = pulumi.ResourceOptions(parent=parent, depends_on=list(args.jobs_after))
+    stateful = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect))
     meta: dict[str, Any] = {"namespace": args.namespace, "labels": {"app.kubernetes.io/part-of": "redis-gateway"}}
     k8s.core.v1.ServiceAccount(
         f"{name}-sa",

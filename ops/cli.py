@@ -135,6 +135,35 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=argtypes.positive_seconds, default=5.0, help="seconds per request (default: 5)"
     )
     add_json_flag(smoke)
+    first_deploy = commands.add_parser(
+        "first-deploy",
+        help="the first `pulumi up` of a stack from a workstation: the AWS half, and what it leaves for the runner",
+        description="Print the command of the first `pulumi up` of a stack from a workstation that cannot reach the "
+        "private cluster API (every Kubernetes object and what depends on one excluded), run the program as that "
+        "command would, and say what it creates and what it leaves for the first deploy job on the stack's runner. "
+        "Exit 0 when that half creates what the runner needs and nothing through the Kubernetes provider, 1 "
+        "otherwise, 2 invalid stack config.",
+    )
+    first_deploy.add_argument(
+        "--stack", required=True, type=argtypes.stack_name, help="stack name: reads Pulumi.<stack>.yaml"
+    )
+    first_deploy.add_argument(
+        "--config", type=argtypes.existing_file, metavar="FILE", help="read FILE instead of Pulumi.<stack>.yaml"
+    )
+    deploy_state = commands.add_parser(
+        "deploy-state",
+        help="has the stack been deployed whole before? (from `pulumi stack export`; the deploy workflow's gates)",
+        description="Read a stack's state (`pulumi stack export --file FILE`): a stack with no Kubernetes object in "
+        "it has never had its Kubernetes half deployed, so the deploy workflow skips the backup and readiness gates "
+        "that need a running stack. Prints the verdict; --github-output appends first_deploy=true|false and "
+        "backup_bucket=<the backupBucket output> to FILE ($GITHUB_OUTPUT). Exit 2 when the file is not a state.",
+    )
+    deploy_state.add_argument(
+        "--state", required=True, type=argtypes.existing_file, metavar="FILE", help="`pulumi stack export` output"
+    )
+    deploy_state.add_argument(
+        "--github-output", type=Path, metavar="FILE", help="append the verdict as step outputs to FILE"
+    )
     capacity = commands.add_parser(
         "capacity",
         help="the capacity plan of a stack: pods, nodes, Redis memory and growth, backups, cost; exit 1 when short",
@@ -240,6 +269,25 @@ def _main(argv: Sequence[str] | None) -> int:
                 out.print(f"{c.status.upper():5} {c.name:<11} {c.detail} ({c.seconds}s)", markup=False)
             out.print("smoke test " + ("passed" if report.ok else "FAILED"), markup=False)
             return 0 if report.ok else 1
+        if args.command == "first-deploy":
+            first_deploy_module = _offline("first_deploy")
+            result = first_deploy_module.plan(args.stack, args.config)
+            first_deploy_module.render(result, console)
+            return 0 if result.ok else 1
+        if args.command == "deploy-state":
+            from ops.runtime import deploy_state
+
+            state = deploy_state.read(args.state)
+            console.print(deploy_state.describe(state), markup=False)
+            if args.github_output:
+                try:
+                    with args.github_output.open("a", encoding="utf-8") as out:
+                        out.write(state.github_output())
+                except OSError as exc:
+                    raise OpsError(
+                        f"--github-output {args.github_output}: cannot be written ({exc.strerror})", code=2
+                    ) from None
+            return 0
         if args.command == "capacity":
             capacity_plan = _offline("capacity")
             report = capacity_plan.build(args.stack, args.baseline, args.config)

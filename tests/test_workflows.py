@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -63,10 +64,10 @@ def test_deployments_never_overlap_and_production_is_gated() -> None:
     assert jobs["production"]["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
     assert jobs["production"]["environment"] == "production"
     steps = [s.get("name", s.get("uses", s.get("run", ""))) for s in jobs["production"]["steps"]]
-    assert steps.index("Readiness gate (policy pack, schemas)") < next(
-        i for i, s in enumerate(steps) if "pulumi/actions" in s
-    )
-    assert steps[-2:] == ["Post-deployment validation", "Readiness scorecard after the rollout (must pass)"]
+    up = next(i for i, s in enumerate(jobs["production"]["steps"]) if s.get("with", {}).get("command") == "up")
+    assert steps.index("Readiness gate (policy pack, schemas)") < up
+    assert steps[-1] == "Readiness scorecard after the rollout (must pass)"
+    assert steps[up + 1] == "Post-deployment validation"
     on = load(ROOT / ".github" / "workflows" / "deploy.yml")["on"]
     assert on["push"] == {"branches": ["main"], "tags": ["v*"]}
     assert on["workflow_dispatch"]["inputs"]["strategy"]["options"] == ["configured", "blue-green", "canary", "rolling"]
@@ -347,6 +348,10 @@ def _production_steps() -> list[dict[str, Any]]:
     return list(load(ROOT / ".github" / "workflows" / "deploy.yml")["jobs"]["production"]["steps"])
 
 
+def _is_up(step: dict[str, Any]) -> bool:
+    return str(step.get("uses", "")).startswith("pulumi/actions") and step.get("with", {}).get("command") == "up"
+
+
 def _index(steps: list[dict[str, Any]], predicate: Any) -> int:
     (found,) = [i for i, s in enumerate(steps) if predicate(s)]
     return found
@@ -354,10 +359,10 @@ def _index(steps: list[dict[str, Any]], predicate: Any) -> int:
 
 def test_production_runs_the_readiness_scorecard_before_and_after_the_rollout() -> None:
     steps = _production_steps()
-    up = _index(steps, lambda s: str(s.get("uses", "")).startswith("pulumi/actions") and s["with"]["command"] == "up")
+    up = _index(steps, _is_up)
     kubeconfig = _index(steps, lambda s: "aws eks update-kubeconfig" in s.get("run", ""))
     before = _index(steps, lambda s: "ops readiness" in s.get("run", "") and "before" in s["name"])
-    after = _index(steps, lambda s: "ops readiness" in s.get("run", "") and "after" in s["name"])
+    after = _index(steps, lambda s: "ops readiness" in s.get("run", "") and "must pass" in s["name"])
     assert kubeconfig < before < up < after == len(steps) - 1
     assert "--name redisgw-production" in steps[kubeconfig]["run"]  # the program names the cluster redisgw-<stack>
     for i in (before, after):
@@ -582,3 +587,189 @@ def test_the_push_step_outputs_the_digest_the_deployment_can_pin(
     assert yaml.safe_load((project / f"Pulumi.{stack}.yaml").read_text())["config"]["redisgw:backup"]["opsImage"] == (
         f"{repository}@{DIGEST}"
     )
+
+
+# -- the first deploy: the gates that need a running stack start with the second ------------------
+
+
+def _export(resources: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """``pulumi stack export`` as the CLI writes it: ``apitype.UntypedDeployment`` holding a
+    ``DeploymentV3`` (pulumi/pulumi v3.259 ``sdk/go/common/apitype/core.go``); a stack created with
+    ``pulumi stack init`` and never updated has a manifest and no ``resources``."""
+    deployment: dict[str, Any] = {
+        "manifest": {"time": "2026-12-01T10:00:00Z", "magic": "", "version": "v3.259.0"},
+        "secrets_providers": {"type": "cloud", "state": {"url": "awskms://alias/pulumi-redisgw?region=eu-west-1"}},
+    }
+    if resources is not None:
+        deployment["resources"] = resources
+    return {"version": 3, "deployment": deployment}
+
+
+_URN = "urn:pulumi:production::redisgw::"
+_STACK_URN = _URN + "pulumi:pulumi:Stack::redisgw-production"
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+_AWS_HALF = [
+    {
+        "urn": _STACK_URN,
+        "type": "pulumi:pulumi:Stack",
+        "custom": False,
+        "outputs": {"backupBucket": "backups-bucket-1a2b3c"},
+    },
+    {
+        "urn": "urn:pulumi:production::redisgw::redisgw:index:EksCluster$pulumi:providers:kubernetes::primary-k8s",
+        "type": "pulumi:providers:kubernetes",
+        "custom": True,
+        "id": "0b0c4c4e-0000-4000-8000-000000000001",
+        "outputs": {"kubeconfig": {_SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "AAAA"}},
+    },
+    {
+        "urn": _URN + "redisgw:index:EksCluster$eks:index:Cluster$aws:eks/cluster:Cluster::redisgw-production",
+        "type": "aws:eks/cluster:Cluster",
+        "custom": True,
+        "id": "redisgw-production",
+    },
+]
+_DEPLOYED = [
+    *_AWS_HALF,
+    {
+        "urn": _URN + "redisgw:index:RedisGateway$kubernetes:argoproj.io/v1alpha1:Rollout::gateway",
+        "type": "kubernetes:argoproj.io/v1alpha1:Rollout",
+        "custom": True,
+        "id": "redis-gateway/redis-gateway",
+    },
+]
+# A first full deploy that failed before the rollout, then was destroyed: only the replaced objects
+# pending deletion remain (``delete: true``); the stack has no live Kubernetes object.
+_PENDING_DELETE = [*_AWS_HALF, {**_DEPLOYED[-1], "delete": True}]
+
+
+def _run_state_step(tmp_path: Path, export: dict[str, Any]) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """The workflow's state step, run by bash in the checkout with the real ``ops deploy-state`` and a
+    stand-in ``pulumi`` that writes ``export`` where ``--file`` says."""
+    steps = _production_steps()
+    step = steps[_index(steps, lambda s: s.get("id") == "state")]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "export.json").write_text(json.dumps(export))
+    (bin_dir / "pulumi").write_text(
+        '#!/bin/sh\n[ "$1 $2 $3 $4" = "stack export --stack production" ] || { echo "unexpected: $*" >&2; exit 9; }\n'
+        f'[ -n "$PULUMI_BACKEND_URL" ] || exit 8\ncp "{tmp_path}/export.json" "$6"\n'
+    )
+    (bin_dir / "pulumi").chmod(0o755)
+    output = tmp_path / "github_output"
+    result = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=ROOT,
+        env={
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "RUNNER_TEMP": str(tmp_path),
+            "GITHUB_OUTPUT": str(output),
+            "PULUMI_BACKEND_URL": "s3://state?region=eu-west-1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines()) if output.exists() else {}
+    return result, outputs
+
+
+def _steps_that_run(outputs: dict[str, str]) -> list[str]:
+    context = {
+        "github": {"event_name": "push", "ref": "refs/tags/v1.4.0"},
+        "inputs": {},
+        "steps": {"state": {"outputs": outputs}},
+    }
+    return [
+        s.get("name", s.get("uses", "")) for s in _production_steps() if "if" not in s or evaluate(s["if"], context)
+    ]
+
+
+GATED = (
+    "Readiness gate (the latest backup restores)",
+    "Readiness scorecard before the rollout (a baseline; items already failing warn)",
+    "Readiness scorecard after the rollout (must pass)",
+)
+REPORTED = "Readiness scorecard after the first deploy (reported; required from the next deploy on)"
+
+
+@pytest.mark.parametrize(
+    ("state", "resources", "first"),
+    [
+        ("stack init only", None, True),
+        ("empty resources", [], True),
+        ("the AWS half from the workstation", _AWS_HALF, True),
+        ("only objects pending deletion", _PENDING_DELETE, True),
+        ("deployed whole", _DEPLOYED, False),
+    ],
+)
+def test_a_first_deploy_skips_the_gates_that_need_a_running_stack_and_later_deploys_keep_them(
+    tmp_path: Path, state: str, resources: list[dict[str, Any]] | None, first: bool
+) -> None:
+    result, outputs = _run_state_step(tmp_path, _export(resources))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert outputs["first_deploy"] == ("true" if first else "false")
+    ran = _steps_that_run(outputs)
+    always = ("Readiness gate (policy pack, schemas)", "Post-deployment validation")
+    assert all(name in ran for name in always)
+    assert any(
+        "pulumi/actions" in str(s.get("uses")) and s.get("with", {}).get("command") == "up" for s in _production_steps()
+    )
+    if first:
+        assert not set(GATED) & set(ran) and REPORTED in ran
+        assert "first deploy" in result.stdout
+    else:
+        assert set(GATED) <= set(ran) and REPORTED not in ran
+        gate = next(s for s in _production_steps() if s.get("name") == GATED[0])
+        context = {"steps": {"state": {"outputs": outputs}}}
+        assert evaluate(gate["env"]["BACKUP_BUCKET"], context) == "backups-bucket-1a2b3c"  # from the state
+
+
+def test_without_a_verdict_every_gate_runs() -> None:
+    """Fail-safe: a state step that wrote nothing (or anything but 'true') skips no gate."""
+    for outputs in ({}, {"first_deploy": ""}, {"first_deploy": "yes"}):
+        ran = _steps_that_run(outputs)
+        assert set(GATED) <= set(ran) and REPORTED not in ran
+
+
+@pytest.mark.parametrize(
+    ("export", "message"),
+    [
+        ({"deployment": {}}, "deployment version None, expected 3"),
+        ({"version": 3}, "not a `pulumi stack export`"),
+        ({"version": 3, "deployment": {"resources": {"urn": "x"}}}, "is not a list of resources"),
+        (_export([{**_AWS_HALF[0], "outputs": {}}, _DEPLOYED[-1]]), "no backupBucket output"),
+        (
+            _export([{**_AWS_HALF[0], "outputs": {"backupBucket": {_SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270"}}}]),
+            "backupBucket is not a plain string",
+        ),
+    ],
+)
+def test_a_state_that_cannot_be_read_stops_the_job_naming_why(
+    tmp_path: Path, export: dict[str, Any], message: str
+) -> None:
+    result, outputs = _run_state_step(tmp_path, export)
+    assert result.returncode == 2 and message in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and outputs == {}
+
+
+def test_the_scorecard_after_the_first_deploy_warns_and_a_bug_still_stops_it(tmp_path: Path) -> None:
+    steps = _production_steps()
+    script = steps[_index(steps, lambda s: s.get("name") == REPORTED)]["run"]
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    for code, job_exit in ((0, 0), (1, 0), (2, 0), (3, 3)):
+        (venv / "python").write_text(f"#!/bin/sh\nexit {code}\n")
+        (venv / "python").chmod(0o755)
+        result = subprocess.run(
+            ["bash", "-e", "-c", script],
+            cwd=tmp_path,
+            env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == job_exit, (code, result.stdout)
+        assert ("::warning title=Readiness after the first deploy::" in result.stdout) is (code in (1, 2))

@@ -254,17 +254,22 @@ def run_program(
     region: str,
     project: str = "redisgw",
     transformations: Iterable[pulumi.ResourceTransformation] = (),
+    monitor_class: Callable[[pulumi.runtime.Mocks], RecordingMonitor] = RecordingMonitor,
+    preview: bool = True,
 ) -> list[Resource]:
     """Run ``program`` (a callable, or a path to ``__main__.py``) under mocks; return what it registered.
 
     ``transformations`` are registered on the stack before the program runs (SDK-side, as
     ``pulumi.runtime.register_stack_transformation`` does in a real run): the tests use them to
-    derive broken variants of the real program.
+    derive broken variants of the real program. ``monitor_class`` answers the registrations (a
+    subclass models a partial update, :mod:`ops.offline.first_deploy`); ``preview=False`` runs the
+    program as ``pulumi up`` does, where an output the engine does not return is a known ``None``
+    rather than unknown.
     """
-    monitor = RecordingMonitor(RealisticMocks(region))
+    monitor = monitor_class(RealisticMocks(region))
     pulumi.runtime.settings.ROOT.set(None)
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
-    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
 
     def body() -> Any:
         for transformation in transformations:

@@ -25,7 +25,15 @@ from rich.table import Table
 import settings
 from ops.errors import OpsError
 from ops.offline import k8s_schema, policy_runner, project_config
-from ops.offline.engine import ROOT, Resource, assume_secrets, cli_config, load_stack_config, run_program
+from ops.offline.engine import (
+    ROOT,
+    Resource,
+    StackConfig,
+    assume_secrets,
+    cli_config,
+    load_stack_config,
+    run_program,
+)
 from ops.runtime.report import STDOUT, write_json
 
 COMPONENT_PREFIX = "redisgw:index:"
@@ -144,6 +152,20 @@ def base_report(stack: str, base: str) -> dict[str, Any]:
         report.unlink(missing_ok=True)
 
 
+def checked_config(stack: str, config_file: Path | None = None) -> tuple[StackConfig, settings.StackSettings, list[str]]:
+    """The stack's config as ``pulumi`` would pass it, after the CLI's project-config rules and our
+    settings validation (either failing is :class:`OpsError`, exit 2), with secret keys it does not
+    hold assumed set; also the validated settings and the keys assumed."""
+    config = load_stack_config(stack, config_file)
+    project_config.check(ROOT, stack, config.path.name, config.values, config.secret_keys)
+    try:
+        cfg = settings.load_settings(config.values, source=config.path.name, secret_keys=config.secret_keys)
+    except settings.SettingsError as exc:
+        raise OpsError(str(exc), code=2) from None
+    config, assumed = assume_secrets(config, settings.required_secret_keys(cfg))
+    return config, cfg, assumed
+
+
 def run(
     stack: str,
     json_path: str | None,
@@ -159,13 +181,7 @@ def run(
     ``summary`` appends that as Markdown. The exit code is the preview's own."""
     base = base_report(stack, diff_base) if diff_base else None
     start = time.perf_counter()
-    config = load_stack_config(stack, config_file)
-    project_config.check(ROOT, stack, config.path.name, config.values, config.secret_keys)
-    try:
-        cfg = settings.load_settings(config.values, source=config.path.name, secret_keys=config.secret_keys)
-    except settings.SettingsError as exc:
-        raise OpsError(str(exc), code=2) from None
-    config, assumed = assume_secrets(config, settings.required_secret_keys(cfg))
+    config, cfg, assumed = checked_config(stack, config_file)
     resources = run_program(
         ROOT / "__main__.py",
         stack=stack,
