@@ -222,7 +222,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The README's benchmark table, from the rows a run wrote (a test keeps the two in step)."""
     lines = [
         "| dataset | RDB | stored | backup: `redis-cli --rdb` + `upload_file` | `ops backup` | ratio "
-        "| restore: streaming GET + start | ranged `download_file` + start | `ops restore --target-url` "
+        "| restore: streaming GET + start | ranged `download_file` + start | `ops restore --target-url URL` "
         "| ratio (streaming GET) | peak RSS backup / restore, with children |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
