@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
         "stack's policies)",
     )
     preview.add_argument(
+        "--project",
+        choices=("program", "bootstrap"),
+        default="program",
+        help="program (default): the stack's Pulumi.<stack>.yaml at the top; bootstrap: bootstrap/Pulumi.<stack>.yaml, "
+        "the account's bootstrap (state bucket, secrets key, CI roles), judged by the same pack",
+    )
+    preview.add_argument(
         "--diff",
         metavar="BASE",
         help="also show what changed against BASE: a preview report (--json of an earlier run) or a git ref "
@@ -236,7 +243,15 @@ def _main(argv: Sequence[str] | None) -> int:
                 console = Console(highlight=False, stderr=True, width=None if console.is_terminal else 160)
             if args.summary and not args.diff:
                 raise OpsError("preview: --summary writes the --diff: give --diff BASE too", code=2)
-            return preview.run(args.stack, args.json, console, args.config, diff_base=args.diff, summary=args.summary)
+            return preview.run(
+                args.stack,
+                args.json,
+                console,
+                args.config,
+                diff_base=args.diff,
+                summary=args.summary,
+                project=args.project,
+            )
         if args.command == "policies":
             policy_runner = _offline("policy_runner")
             if args.catalog:

@@ -25,6 +25,11 @@ def _args(*argv: str) -> Callable[[Path], list[str]]:
     return lambda tmp: [a.replace("{tmp}", str(tmp)) for a in argv]
 
 
+def _state_file(tmp: Path, name: str, text: str) -> list[str]:
+    (tmp / name).write_text(text)
+    return ["deploy-state", "--state", str(tmp / name)]
+
+
 def _stack_copy(tmp: Path) -> str:
     copy = tmp / "variant.yaml"
     if not copy.exists():
@@ -95,6 +100,18 @@ CASES: list[Case] = [
     # policies
     ("policies-two-views", _args("policies", "--markdown", "--catalog"), 2, "not allowed with argument"),
     ("policies-positional", _args("policies", "production"), 2, "unrecognized arguments: production"),
+    # first-deploy and deploy-state
+    ("first-deploy-no-stack", _args("first-deploy"), 2, "the following arguments are required: --stack"),
+    ("first-deploy-unknown-stack", _args("first-deploy", "--stack", "qa"), 2, "Pulumi.qa.yaml"),
+    ("deploy-state-no-file", _args("deploy-state", "--state", "{tmp}/nope.json"), 2, "nope.json: no such file"),
+    ("deploy-state-not-json", lambda tmp: _state_file(tmp, "state.json", "{"), 2, "not JSON"),
+    ("deploy-state-not-a-state", lambda tmp: _state_file(tmp, "state.json", "[]"), 2, "not a `pulumi stack export`"),
+    (
+        "preview-bootstrap-diff",
+        _args("preview", "--project", "bootstrap", "--stack", "production", "--diff", "HEAD"),
+        2,
+        "not with --project bootstrap",
+    ),
     # stack-set
     (
         "stack-set-no-value",

@@ -20,20 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 ALL = [command for path in DOCS for command in commands_in(path, path.read_text(encoding="utf-8"))]
 
+
 # Commands of README.md's "First deployment (bootstrap)" steps that fail and are being rewritten in
 # another change; remove an entry once that rewrite lands (a command no longer in the docs is ignored).
-PENDING_REWRITE = {
-    ("README.md", "aws iam create-role --assume-role-policy-document"),
-}
-
-
 def _param(command: Command) -> object:
     where = command.where(ROOT)
     text = " ".join([command.tool, *command.argv])
-    marks = []
-    if (str(command.path.relative_to(ROOT)), text) in PENDING_REWRITE:
-        marks.append(pytest.mark.xfail(reason="README bootstrap steps: being rewritten elsewhere", strict=False))
-    return pytest.param(command, id=f"{where}:{text[:60]}", marks=marks)
+    return pytest.param(command, id=f"{where}:{text[:60]}")
 
 
 @pytest.mark.parametrize("command", [_param(c) for c in ALL])

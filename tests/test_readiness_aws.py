@@ -519,3 +519,75 @@ def test_an_aws_endpoint_that_never_answers_cannot_be_judged(
     err = capsys.readouterr().err.strip()
     assert code == 2 and report == {} and err.splitlines() == [err]
     assert "cannot reach the endpoint" in err and "cannot judge" in err
+
+
+# -- what the deploy jobs' `ops verify` and `ops readiness` call, against the deploy role ------------
+
+S3_ACTIONS = {
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket",
+    "HeadBucket": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "GetBucketReplication": "s3:GetReplicationConfiguration",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+    "GetBucketLocation": "s3:GetBucketLocation",
+    "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+}
+"""S3 operations -> the IAM action each needs (Amazon S3 user guide, "Required permissions for Amazon
+S3 API operations"): S3 is the one service here whose action names are not its operation names."""
+
+
+def _action(service: str, operation: str) -> str:
+    if service != "s3":
+        return f"{service}:{operation}"
+    assert operation in S3_ACTIONS, f"S3 operation {operation}: add its IAM action to S3_ACTIONS (from the S3 docs)"
+    return S3_ACTIONS[operation]
+
+
+def test_the_deploy_role_allows_every_call_of_ops_verify_and_ops_readiness(
+    world: World, plan: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recorded at the botocore client (every API call of the two steps the production deploy job
+    runs on its runner), then judged against the deploy role the bootstrap creates."""
+    import botocore.client
+    import yaml
+
+    from bootstrap import ci_policies
+    from bootstrap.config import load
+    from ops.offline.engine import ROOT
+    from tests.iam_eval import allowed
+
+    calls: set[tuple[str, str, str]] = set()
+    make_api_call = botocore.client.BaseClient._make_api_call
+
+    def recording(client: Any, operation: str, params: Any) -> Any:
+        calls.add((client.meta.service_model.signing_name, operation, client.meta.region_name))
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
+    with _recovery_points(world, 30):
+        code, _ = judge(world, plan, tmp_path)
+    assert code == 0
+    work = tmp_path / "verify"
+    work.mkdir()
+    assert main(["verify", "--bucket", world.bucket, "--backup", "latest", "--work-dir", str(work)]) == 0
+    monkeypatch.undo()
+
+    stacks = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.production.yaml").read_text())["config"]
+    cfg = load({"stacks": stacks["redisgw-bootstrap:stacks"]}, root=ROOT, region="eu-west-1")
+    (role,) = [r for r in cfg.roles if r.purpose == "deploy"]
+    document = ci_policies.deploy_policy(cfg, role, bucket_arn="arn:aws:s3:::state", key_arn="arn:aws:kms:::key/x")
+    services = {service for service, _, _ in calls}
+    assert {"s3", "acm", "elasticloadbalancing", "wafv2", "route53", "eks", "backup"} <= services, services
+    # sts:GetCallerIdentity needs no permission (STS API reference, GetCallerIdentity).
+    refused = sorted(
+        f"{_action(s, op)} in {region}"
+        for s, op, region in calls
+        if (s, op) != ("sts", "GetCallerIdentity")
+        and not allowed(document, _action(s, op), "*", **{"aws:RequestedRegion": region})
+    )
+    assert not refused, f"the deploy role refuses what its job calls: {refused}"
+    # The backups are SSE-KMS in the account: reading them needs kms:Decrypt (S3 does it as the caller).
+    assert allowed(document, "kms:Decrypt", "*", **{"aws:RequestedRegion": REGION})

@@ -186,10 +186,15 @@ def _violations(response: analyzer_pb2.AnalyzeResponse, default_urn: str = "") -
 
 
 def evaluate(
-    resources: Sequence[Resource], *, stack: str, project: str = "redisgw", policy_dir: Path = POLICY_DIR
+    resources: Sequence[Resource],
+    *,
+    stack: str,
+    project: str = "redisgw",
+    policy_dir: Path = POLICY_DIR,
+    config: str | None = None,
 ) -> PolicyResult:
-    """Run the pack over ``resources`` with the stack's enforcement config."""
-    config_path = policy_dir / "config" / f"{stack}.json"
+    """Run the pack over ``resources`` with ``policies/config/<config>.json`` (default: the stack's)."""
+    config_path = policy_dir / "config" / f"{config or stack}.json"
     doc = load_pack_config(config_path)
     by_urn = {r.urn: r for r in resources}
 

@@ -152,7 +152,31 @@ def base_report(stack: str, base: str) -> dict[str, Any]:
         report.unlink(missing_ok=True)
 
 
-def checked_config(stack: str, config_file: Path | None = None) -> tuple[StackConfig, settings.StackSettings, list[str]]:
+BOOTSTRAP = ROOT / "bootstrap"
+BOOTSTRAP_PROJECT = "redisgw-bootstrap"
+
+
+def bootstrap_config(stack: str, config_file: Path | None = None) -> tuple[StackConfig, str]:
+    """``bootstrap/Pulumi.<stack>.yaml`` after the CLI's project-config rules and the bootstrap's own
+    validation (which reads and validates the stacks it serves): the config and its region."""
+    from bootstrap.config import NAMESPACE, BootstrapError, load
+
+    config = load_stack_config(stack, config_file, root=BOOTSTRAP)
+    project_config.check(BOOTSTRAP, stack, f"bootstrap/{config.path.name}", config.values, config.secret_keys)
+    region = config.values.get("aws:region")
+    if not isinstance(region, str) or not region:
+        raise OpsError(f"bootstrap/{config.path.name}: aws:region is not set", code=2)
+    own = {k.split(":", 1)[1]: v for k, v in config.values.items() if k.startswith(f"{NAMESPACE}:")}
+    try:
+        load(own, root=ROOT, region=region, source=f"bootstrap/{config.path.name}")
+    except BootstrapError as exc:
+        raise OpsError(str(exc), code=2) from None
+    return config, region
+
+
+def checked_config(
+    stack: str, config_file: Path | None = None
+) -> tuple[StackConfig, settings.StackSettings, list[str]]:
     """The stack's config as ``pulumi`` would pass it, after the CLI's project-config rules and our
     settings validation (either failing is :class:`OpsError`, exit 2), with secret keys it does not
     hold assumed set; also the validated settings and the keys assumed."""
@@ -174,27 +198,38 @@ def run(
     transformations: Sequence[pulumi.ResourceTransformation] = (),
     diff_base: str | None = None,
     summary: Path | None = None,
+    project: str = "program",
 ) -> int:
     """Preview ``stack``; ``config_file`` replaces ``Pulumi.<stack>.yaml`` (to try a variant), and
     ``transformations`` alter what the program declares (see :func:`ops.offline.engine.run_program`).
     ``diff_base`` (a report or a git ref, :mod:`ops.offline.plan_diff`) adds what changed against it;
     ``summary`` appends that as Markdown. The exit code is the preview's own."""
+    if project == "bootstrap" and diff_base:
+        raise OpsError("preview: --diff compares the program's stacks; not with --project bootstrap", code=2)
     base = base_report(stack, diff_base) if diff_base else None
     start = time.perf_counter()
-    config, cfg, assumed = checked_config(stack, config_file)
+    if project == "bootstrap":
+        config, region = bootstrap_config(stack, config_file)
+        version, program, name = "none", BOOTSTRAP / "__main__.py", BOOTSTRAP_PROJECT
+        assumed: list[str] = []
+    else:
+        config, cfg, assumed = checked_config(stack, config_file)
+        region, version, program, name = cfg.region, cfg.cluster.version, ROOT / "__main__.py", "redisgw"
     resources = run_program(
-        ROOT / "__main__.py",
+        program,
         stack=stack,
         config=cli_config(config),
         secret_keys=config.secret_keys,
-        region=cfg.region,
+        region=region,
+        project=name,
         transformations=transformations,
     )
-    policies = policy_runner.evaluate(resources, stack=stack)
-    schema = k8s_schema.validate(resources, cfg.cluster.version)
+    pack_config = "bootstrap" if project == "bootstrap" else stack
+    policies = policy_runner.evaluate(resources, stack=stack, project=name, config=pack_config)
+    schema = k8s_schema.validate(resources, version)
     report = build_report(stack, resources, policies, schema, time.perf_counter() - start)
     report["secrets_assumed_set"] = assumed
-    report["policies"]["exemptions"] = policy_runner.exemptions(stack)
+    report["policies"]["exemptions"] = policy_runner.exemptions(pack_config)
     render(report, console)
     write_json(json_path, report)
     if json_path not in (None, STDOUT):

@@ -1,0 +1,175 @@
+"""The bootstrap's settings: its own keys, and what it reads from the stacks it serves.
+
+The roles' names, the regions, the runner projects, the alerting secrets and the ops image
+repositories all come from the served stacks' files (``../Pulumi.<stack>.yaml``), validated by the
+program's own settings (:func:`settings.load_settings`), so the bootstrap creates exactly what those
+stacks name and nothing is typed twice. A served stack that is invalid, or roles of another account,
+stop the bootstrap with one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pulumi
+import yaml
+
+import settings
+
+NAMESPACE = "redisgw-bootstrap"
+PLACEHOLDER = "[secure value]"
+"""Stands in for a served stack's ``secure:`` values: the bootstrap reads no secret."""
+
+
+class BootstrapError(pulumi.RunError):
+    """A bootstrap input is wrong; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """One served stack, as the bootstrap needs it."""
+
+    name: str
+    region: str
+    dr_region: str | None
+    repository: str
+    deploy_role_arn: str
+    preview_role_arn: str
+    alert_secret_name: str | None
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return (self.region, self.dr_region) if self.dr_region else (self.region,)
+
+    def project(self, purpose: Literal["deploy", "preview"]) -> str:
+        """The stack's CodeBuild runner project (``components/deploy_runner.py``)."""
+        return f"redisgw-{self.name}-{purpose}"
+
+    @property
+    def ops_repository(self) -> str:
+        """The stack's ops image repository (``__main__.py``: ``redisgw-<stack>/ops``)."""
+        return f"redisgw-{self.name}/ops"
+
+
+@dataclass(frozen=True)
+class Role:
+    """One CI role and the stacks whose runners use it (stacks of one account may share a role)."""
+
+    name: str
+    purpose: Literal["deploy", "preview"]
+    stacks: tuple[Served, ...]
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r for s in self.stacks for r in s.regions))
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    account: str
+    partition: str
+    region: str
+    stacks: tuple[Served, ...]
+    state_retention_days: int
+    github_connection_ready: bool
+    github_oidc_provider_arn: str
+
+    @property
+    def roles(self) -> tuple[Role, ...]:
+        found: dict[str, Role] = {}
+        for stack in self.stacks:
+            for purpose, arn in (("deploy", stack.deploy_role_arn), ("preview", stack.preview_role_arn)):
+                name = arn.rsplit("/", 1)[-1]
+                known = found.get(name)
+                if known is not None and known.purpose != purpose:
+                    raise BootstrapError(
+                        f"role {name} is both a deploy and a preview role (redisgw:delivery.runner of "
+                        f"{known.stacks[0].name} and {stack.name}): the preview role must stay read-only"
+                    )
+                stacks = (*known.stacks, stack) if known else (stack,)
+                found[name] = Role(name, purpose, stacks)  # type: ignore[arg-type]
+        return tuple(found.values())
+
+    @property
+    def repositories(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.repository for s in self.stacks))
+
+
+def _stack_values(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise BootstrapError(f"{NAMESPACE}:stacks: {path} cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise BootstrapError(f"{NAMESPACE}:stacks: {path} is not YAML ({exc})") from None
+    config = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(config, dict):
+        raise BootstrapError(f"{path}: no `config:` mapping")
+    secure = frozenset(k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"})
+    return {k: (PLACEHOLDER if k in secure else v) for k, v in config.items()}, secure
+
+
+def served(root: Path, stack: str) -> Served:
+    """Read and validate ``root/Pulumi.<stack>.yaml`` with the program's own settings."""
+    path = root / f"Pulumi.{stack}.yaml"
+    values, secure = _stack_values(path)
+    try:
+        cfg = settings.load_settings(values, source=str(path), secret_keys=secure)
+    except settings.SettingsError as exc:
+        raise BootstrapError(f"{NAMESPACE}:stacks: {stack}: {exc}") from None
+    runner = cfg.delivery.runner
+    if runner is None:
+        raise BootstrapError(f"{path}: redisgw:delivery.runner is not set: the bootstrap creates its roles")
+    return Served(
+        name=stack,
+        region=cfg.region,
+        dr_region=cfg.dr.region if cfg.dr.enabled else None,
+        repository=runner.repository,
+        deploy_role_arn=runner.deploy_role_arn,
+        preview_role_arn=runner.preview_role_arn,
+        alert_secret_name=cfg.monitoring.alert_secret_name,
+    )
+
+
+def load(values: Mapping[str, Any], *, root: Path, region: str, source: str = f"{NAMESPACE} config") -> Bootstrap:
+    """The bootstrap's settings from its config ``values`` (its keys without the namespace)."""
+    stacks = values.get("stacks")
+    if not isinstance(stacks, Sequence) or isinstance(stacks, str) or not stacks:
+        raise BootstrapError(
+            f"{source}: {NAMESPACE}:stacks must list the stacks this account serves, e.g. [production]"
+        )
+    bad = [s for s in stacks if not isinstance(s, str) or not s or "/" in s]
+    if bad:
+        raise BootstrapError(f"{source}: {NAMESPACE}:stacks: {bad!r} are not stack names")
+    served_stacks = tuple(served(root, s) for s in dict.fromkeys(stacks))
+    accounts = {arn.split(":")[4] for s in served_stacks for arn in (s.deploy_role_arn, s.preview_role_arn)}
+    partitions = {arn.split(":")[1] for s in served_stacks for arn in (s.deploy_role_arn, s.preview_role_arn)}
+    if len(accounts) != 1 or len(partitions) != 1:
+        raise BootstrapError(
+            f"{NAMESPACE}:stacks: the served stacks' runner roles name accounts {sorted(accounts)}: one bootstrap "
+            "stack serves one account"
+        )
+    retention = values.get("stateRetentionDays", 90)
+    if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 3650:
+        raise BootstrapError(f"{source}: {NAMESPACE}:stateRetentionDays must be a whole number of days, 1 to 3650")
+    ready = values.get("githubConnectionReady", False)
+    if not isinstance(ready, bool):
+        raise BootstrapError(f"{source}: {NAMESPACE}:githubConnectionReady must be true or false")
+    oidc = values.get("githubOidcProviderArn", "") or ""
+    if oidc and ":oidc-provider/token.actions.githubusercontent.com" not in str(oidc):
+        raise BootstrapError(
+            f"{source}: {NAMESPACE}:githubOidcProviderArn must be the ARN of the "
+            "token.actions.githubusercontent.com provider"
+        )
+    return Bootstrap(
+        account=accounts.pop(),
+        partition=partitions.pop(),
+        region=region,
+        stacks=served_stacks,
+        state_retention_days=retention,
+        github_connection_ready=ready,
+        github_oidc_provider_arn=str(oidc),
+    )

@@ -1,0 +1,411 @@
+"""The bootstrap project: previewed offline and judged by the pack; its roles cover what CI calls.
+
+What the roles must cover is derived, never restated: the AWS resource types of both stacks' plans
+(and ``pulumi_eks.Cluster``'s children), the program's reads, every ``aws`` command and Pulumi step
+of the workflows, per job and the role that job runs as. What ``ops verify`` and ``ops readiness``
+call is recorded under moto in ``tests/test_readiness_aws.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rich.console import Console
+
+from bootstrap import ci_policies
+from bootstrap.config import Bootstrap, BootstrapError, Role, load
+from ops.errors import OpsError
+from ops.offline import preview
+from ops.offline.engine import ROOT
+from tests.conftest import Recording
+from tests.iam_eval import allowed
+
+BUCKET = "arn:aws:s3:::pulumi-state-0a1b2c3"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000000"
+ACCOUNT = "123456789012"
+IAM_POLICY_CHARACTERS = 10_240
+"""IAM quota: the inline policies of one role, together, in characters without whitespace (IAM user
+guide, "IAM and AWS STS quotas")."""
+
+
+@pytest.fixture(scope="module")
+def cfg() -> Bootstrap:
+    stacks = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.production.yaml").read_text())["config"][
+        "redisgw-bootstrap:stacks"
+    ]
+    return load({"stacks": stacks}, root=ROOT, region="eu-west-1")
+
+
+def _document(cfg: Bootstrap, role: Role) -> dict[str, Any]:
+    build = ci_policies.deploy_policy if role.purpose == "deploy" else ci_policies.preview_policy
+    return build(cfg, role, bucket_arn=BUCKET, key_arn=KEY)
+
+
+def _role(cfg: Bootstrap, purpose: str) -> Role:
+    (role,) = [r for r in cfg.roles if r.purpose == purpose]
+    return role
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bootstrap") / "report.json"
+    code = preview.run("production", str(out), Console(file=open("/dev/null", "w")), project="bootstrap")  # noqa: SIM115
+    report = json.loads(out.read_text())
+    report["exit"] = code
+    return report
+
+
+def test_the_bootstrap_previews_offline_with_no_mandatory_violation(report: dict[str, Any]) -> None:
+    assert report["exit"] == 0, [v["message"] for v in report["policies"]["violations"]]
+    types = {r["type"] for r in report["resources"]}
+    assert {
+        "aws:s3/bucket:Bucket",
+        "aws:kms/key:Key",
+        "aws:kms/alias:Alias",
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
+        "aws:codeconnections/connection:Connection",
+        "aws:secretsmanager/secret:Secret",
+    } <= types
+    assert not [r for r in report["resources"] if r["type"] == "aws:secretsmanager/secretVersion:SecretVersion"]
+    assert all(r["urn"].startswith("urn:pulumi:production::redisgw-bootstrap::") for r in report["resources"])
+    # The pack judged it with every policy mandatory but the program-only invariants.
+    levels = {p["policy"]: p["enforcement"] for p in report["policies"]["evaluated"]}
+    disabled = {n for n, level in levels.items() if level == "disabled"}
+    assert disabled == {
+        "monitoring-stack-require-prometheus-grafana-alertmanager",
+        "k8s-backup-require-cronjob-and-storage",
+        "dr-require-warm-standby",
+    }
+    assert set(levels.values()) == {"mandatory", "disabled"}
+
+
+def test_the_state_bucket_is_versioned_encrypted_tls_only_private_and_protected(report: dict[str, Any]) -> None:
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for r in report["resources"]:
+        by_type.setdefault(r["type"], []).append(r)
+    (bucket,) = [r for r in by_type["aws:s3/bucket:Bucket"] if r["name"] == "pulumi-state"]
+    assert bucket["inputs"]["forceDestroy"] is False
+    (versioning,) = by_type["aws:s3/bucketVersioning:BucketVersioning"]
+    assert versioning["inputs"]["versioningConfiguration"]["status"] == "Enabled"
+    (sse,) = by_type["aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"]
+    assert sse["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    (block,) = by_type["aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"]
+    assert all(block["inputs"][k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls"))
+    (policy,) = by_type["aws:s3/bucketPolicy:BucketPolicy"]
+    statements = json.loads(policy["inputs"]["policy"])["Statement"]
+    assert any(s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in statements)
+    (alias,) = by_type["aws:kms/alias:Alias"]
+    assert alias["inputs"]["name"] == "alias/pulumi-redisgw"  # the README's awskms:// secrets provider
+
+
+def test_roles_and_secrets_are_the_ones_the_served_stacks_name(
+    cfg: Bootstrap, report: dict[str, Any], stack_run: Callable[[str], Recording]
+) -> None:
+    roles = {r["inputs"]["name"] for r in report["resources"] if r["type"] == "aws:iam/role:Role"}
+    secrets = {r["inputs"]["name"] for r in report["resources"] if r["type"] == "aws:secretsmanager/secret:Secret"}
+    runners: set[str] = set()
+    for stack in ("staging", "production"):
+        values = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+        runner = values["redisgw:delivery"]["runner"]
+        assert {runner["deployRoleArn"].rsplit("/", 1)[1], runner["previewRoleArn"].rsplit("/", 1)[1]} <= roles
+        assert values["redisgw:monitoring"]["alertSecretName"] in secrets
+        runners |= {p.inputs["name"] for p in stack_run(stack).of_type("aws:codebuild/project:Project")}
+    # Each role trusts exactly the runner projects the program creates for it.
+    trusted = set()
+    for role in cfg.roles:
+        trust = ci_policies.codebuild_trust(cfg, role)["Statement"][0]["Condition"]
+        trusted |= {arn.rsplit("/", 1)[1] for arn in trust["ArnLike"]["aws:SourceArn"]}
+        assert trust["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    assert trusted == runners
+
+
+# -- what CI calls, and whether the role of each job allows it ----------------------------------
+
+
+def _regions_of(cfg: Bootstrap, role: Role) -> list[str]:
+    return list(role.regions)
+
+
+def _iam_resource(action: str) -> tuple[str, dict[str, str]]:
+    """A representative resource and request context of an IAM action the program's types need."""
+    if action == "iam:PassRole":
+        return f"arn:aws:iam::{ACCOUNT}:role/primary-nodes-1a2b3c", {"iam:PassedToService": "eks.amazonaws.com"}
+    if action == "iam:CreateServiceLinkedRole":
+        return f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS", {
+            "iam:AWSServiceName": "eks.amazonaws.com"
+        }
+    if "OpenIDConnect" in action:
+        return f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC", {}
+    return f"arn:aws:iam::{ACCOUNT}:role/primary-nodes-1a2b3c", {}
+
+
+def test_the_deploy_role_manages_every_type_of_both_plans_in_every_region(
+    cfg: Bootstrap, stack_run: Callable[[str], Recording]
+) -> None:
+    types = set(ci_policies.PULUMI_EKS_CHILDREN)
+    for stack in ("staging", "production"):
+        types |= {r.type for r in stack_run(stack) if r.custom and r.type.startswith("aws:")}
+    missing = sorted(types - set(ci_policies.TYPE_ACTIONS))
+    assert not missing, f"types the program creates with no entry in bootstrap/ci_policies.TYPE_ACTIONS: {missing}"
+    unused = sorted(set(ci_policies.TYPE_ACTIONS) - types)
+    assert not unused, f"entries for types the program does not create (least privilege): {unused}"
+    role = _role(cfg, "deploy")
+    document = _document(cfg, role)
+    refused = []
+    for typ in sorted(types):
+        for action in ci_policies.TYPE_ACTIONS[typ]:
+            if action.startswith("iam:"):
+                resource, context = _iam_resource(action)
+                checks = [(resource, context)]
+            else:
+                checks = [("*", {"aws:RequestedRegion": r}) for r in _regions_of(cfg, role)]
+            refused += [f"{typ}: {action} {c}" for res, c in checks if not allowed(document, action, res, **c)]
+        service = ci_policies.TYPE_ACTIONS[typ][0].split(":")[0]
+        if service not in ci_policies.GLOBAL_SERVICES:
+            for verb in ("Describe", "Get", "List"):
+                if not allowed(document, f"{service}:{verb}Something", "*", **{"aws:RequestedRegion": role.regions[0]}):
+                    refused.append(f"{typ}: no {verb}* on {service}")
+    assert not refused, refused
+    # Nothing outside the stacks' regions; no role passed to a service the program does not use.
+    assert not allowed(document, "ec2:CreateVpc", "*", **{"aws:RequestedRegion": "us-west-2"})
+    assert not allowed(
+        document, "iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x", **{"iam:PassedToService": "lambda.amazonaws.com"}
+    )
+    assert not allowed(document, "iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x")
+    assert not allowed(document, "iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/x")
+
+
+def test_both_runner_roles_can_start_in_the_vpc_log_and_use_the_connection(cfg: Bootstrap) -> None:
+    for role in cfg.roles:
+        document = _document(cfg, role)
+        for stack in role.stacks:
+            region = {"aws:RequestedRegion": stack.region}
+            for action in ("ec2:CreateNetworkInterface", "ec2:DescribeDhcpOptions", "ec2:DeleteNetworkInterface"):
+                assert allowed(document, action, "*", **region), (role.name, action)
+            eni = f"arn:aws:ec2:{stack.region}:{ACCOUNT}:network-interface/eni-0a1b"
+            subnet = f"arn:aws:ec2:{stack.region}:{ACCOUNT}:subnet/subnet-0a1b"
+            assert allowed(
+                document,
+                "ec2:CreateNetworkInterfacePermission",
+                eni,
+                **{"ec2:AuthorizedService": "codebuild.amazonaws.com", "ec2:Subnet": subnet},
+            )
+            assert not allowed(
+                document,
+                "ec2:CreateNetworkInterfacePermission",
+                eni,
+                **{"ec2:AuthorizedService": "lambda.amazonaws.com", "ec2:Subnet": subnet},
+            )
+            group = f"/aws/codebuild/{stack.project(role.purpose)}"
+            log = f"arn:aws:logs:{stack.region}:{ACCOUNT}:log-group:{group}:log-stream:x"
+            assert allowed(document, "logs:PutLogEvents", log) and allowed(document, "logs:CreateLogStream", log)
+            connection = f"arn:aws:codeconnections:{stack.region}:{ACCOUNT}:connection/0a1b"
+            assert allowed(document, "codeconnections:GetConnectionToken", connection)
+
+
+_AWS_CUSTOM = {
+    ("ecr", "get-login-password"): ["ecr:GetAuthorizationToken"],
+    ("eks", "update-kubeconfig"): ["eks:DescribeCluster"],
+    ("sts", "get-caller-identity"): [],  # needs no permission (IAM user guide, GetCallerIdentity)
+}
+"""The AWS CLI's own commands (awscli ``customizations``) and the API each calls."""
+
+
+def _aws_actions(command: list[str]) -> list[str]:
+    import botocore.session
+
+    service, operation = command[1], command[2]
+    if (service, operation) in _AWS_CUSTOM:
+        return _AWS_CUSTOM[(service, operation)]
+    model = botocore.session.get_session().get_service_model(service)
+    names = {re.sub(r"(?<!^)(?=[A-Z])", "-", op).lower(): op for op in model.operation_names}
+    return [f"{model.signing_name}:{names[operation]}"]
+
+
+def _calls(job: dict[str, Any]) -> list[tuple[str, str]]:
+    """(step name, the IAM action it needs) for every AWS call a job's steps make."""
+    calls = []
+    for step in job["steps"]:
+        name = step.get("name", step.get("uses", ""))
+        script = step.get("run", "")
+        for line in script.replace("\\\n", " ").splitlines():
+            for part in re.split(r"\||&&|;|\$\(", line):
+                try:
+                    words = shlex.split(part.replace(")", " "), comments=True)
+                except ValueError:  # a quote that spans a pipe: the words are enough to find the command
+                    words = part.split()
+                if len(words) >= 3 and words[0] == "aws":
+                    calls += [(name, a) for a in _aws_actions(words)]
+                if words[:2] == ["docker", "push"]:
+                    calls += [(name, a) for a in ci_policies.ECR_PUSH]
+                if words[:3] == ["pulumi", "stack", "export"]:
+                    calls += [(name, a) for a in (*ci_policies.STATE_OBJECT_READ, "s3:ListBucket", "kms:Decrypt")]
+        if str(step.get("uses", "")).startswith("pulumi/actions@") and step.get("with", {}).get("command"):
+            write = step["with"]["command"] == "up"
+            state = (*ci_policies.STATE_OBJECT_READ, "s3:ListBucket", "kms:Decrypt", "s3:PutObject")
+            calls += [(name, a) for a in (*state, *(("kms:Encrypt",) if write else ()))]
+    return calls
+
+
+def _resource(action: str, cfg: Bootstrap, stack: str, *, lock: bool = False) -> str:
+    service = action.split(":")[0]
+    if service == "s3":
+        return BUCKET if action == "s3:ListBucket" else f"{BUCKET}/.pulumi/{'locks' if lock else 'stacks'}/x.json"
+    if service == "kms":
+        return KEY
+    if service == "ecr" and action != "ecr:GetAuthorizationToken":
+        served = next(s for s in cfg.stacks if s.name == stack)
+        return f"arn:aws:ecr:{served.region}:{ACCOUNT}:repository/{served.ops_repository}"
+    if service == "eks":
+        return f"arn:aws:eks:eu-west-1:{ACCOUNT}:cluster/redisgw-{stack}"
+    return "*"
+
+
+def _jobs(workflow: str) -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())["jobs"])
+
+
+def test_every_aws_call_of_the_deploy_and_preview_jobs_is_allowed_to_their_runner_role(cfg: Bootstrap) -> None:
+    checked = 0
+    for workflow, job_name, purpose, stack in (
+        ("deploy.yml", "staging", "deploy", "staging"),
+        ("deploy.yml", "production", "deploy", "production"),
+        ("pull-request.yml", "pulumi-preview", "preview", "production"),
+    ):
+        job = _jobs(workflow)[job_name]
+        assert (
+            f"codebuild-redisgw-{stack if job_name != 'pulumi-preview' else '${{ matrix.stack }}'}-{purpose}-"
+            in (job["runs-on"])
+        )
+        document = _document(cfg, _role(cfg, purpose))
+        calls = _calls(job)
+        assert calls, f"{workflow} {job_name}: no AWS call found (the parser missed them)"
+        for step, action in calls:
+            region = {"aws:RequestedRegion": "eu-west-1"}
+            lock = purpose == "preview" and action == "s3:PutObject"  # a preview writes its lock file only
+            resource = _resource(action, cfg, stack, lock=lock)
+            assert allowed(document, action, resource, **region), (job_name, step, action)
+            checked += 1
+    assert checked >= 15
+
+
+def test_the_ops_image_job_can_push_to_its_stacks_repository_only(cfg: Bootstrap) -> None:
+    job = _jobs("deploy.yml")["ops-image"]
+    document = ci_policies.ops_image_policy(cfg)
+    calls = _calls(job)
+    assert {a for _, a in calls} >= {"ecr:GetAuthorizationToken", *ci_policies.ECR_PUSH}
+    for stack in cfg.stacks:
+        for _, action in calls:
+            assert allowed(document, action, _resource(action, cfg, stack.name)), (stack.name, action)
+    other = f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/someone-else"
+    assert not allowed(document, "ecr:PutImage", other)
+    trust = ci_policies.github_trust(cfg, f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com")
+    condition = trust["Statement"][0]["Condition"]
+    subjects = condition["StringLike"]["token.actions.githubusercontent.com:sub"]
+    assert condition["StringEquals"] == {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}
+    assert all(re.fullmatch(r"repo:[\w.-]+/[\w.-]+:ref:refs/(heads/main|tags/v\*)", s) for s in subjects), subjects
+
+
+def test_the_preview_role_reads_but_cannot_write_the_state_nor_read_data(cfg: Bootstrap) -> None:
+    document = _document(cfg, _role(cfg, "preview"))
+    assert allowed(document, "s3:GetObject", f"{BUCKET}/.pulumi/stacks/redisgw/production.json")
+    assert allowed(document, "s3:PutObject", f"{BUCKET}/.pulumi/locks/redisgw/production/lock.json")
+    assert not allowed(document, "s3:PutObject", f"{BUCKET}/.pulumi/stacks/redisgw/production.json")
+    assert not allowed(document, "s3:DeleteObjectVersion", f"{BUCKET}/.pulumi/stacks/redisgw/production.json")
+    assert not allowed(document, "kms:Encrypt", KEY)
+    assert not allowed(document, "s3:GetObject", "arn:aws:s3:::backups-bucket-1a2b/redis/2026/manifest.json")
+    assert not allowed(document, "ec2:CreateVpc", "*", **{"aws:RequestedRegion": "eu-west-1"})
+    assert allowed(document, "ec2:DescribeVpcs", "*", **{"aws:RequestedRegion": "eu-west-1"})
+    deploy = _document(cfg, _role(cfg, "deploy"))
+    assert not allowed(deploy, "s3:DeleteObjectVersion", f"{BUCKET}/.pulumi/stacks/redisgw/production.json")
+
+
+def test_the_program_can_read_its_alerting_secrets_and_no_other(cfg: Bootstrap) -> None:
+    for role in cfg.roles:
+        document = _document(cfg, role)
+        for stack in role.stacks:
+            arn = f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT}:secret:{stack.alert_secret_name}-AbCdEf"
+            assert allowed(document, "secretsmanager:GetSecretValue", arn)
+        other = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:prod/db-password-AbCdEf"
+        assert not allowed(document, "secretsmanager:GetSecretValue", other)
+
+
+def test_the_role_policies_fit_iams_quota_and_grant_no_service_wildcard(cfg: Bootstrap) -> None:
+    for role in cfg.roles:
+        text = json.dumps(_document(cfg, role), separators=(",", ":"))
+        assert len(text) < IAM_POLICY_CHARACTERS, (role.name, len(text))
+        actions = [a for s in _document(cfg, role)["Statement"] for a in s.get("Action", [])]
+        assert not [a for a in actions if a == "*" or a.endswith(":*")]
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def _write_stack(root: Path, name: str, **changes: Any) -> None:
+    values = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    for key, value in changes.items():
+        values["config"][key] = value
+    (root / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(values))
+
+
+@pytest.mark.parametrize(
+    ("values", "files", "message"),
+    [
+        ({}, {}, "redisgw-bootstrap:stacks must list the stacks"),
+        ({"stacks": "production"}, {}, "redisgw-bootstrap:stacks must list the stacks"),
+        ({"stacks": ["nope"]}, {}, "Pulumi.nope.yaml cannot be read"),
+        ({"stacks": ["production"], "stateRetentionDays": 0}, {"production": {}}, "stateRetentionDays"),
+        ({"stacks": ["production"], "githubOidcProviderArn": "arn:x"}, {"production": {}}, "githubOidcProviderArn"),
+        (
+            {"stacks": ["production"]},
+            {"production": {"redisgw:network": {"cidr": "8.8.0.0/16"}}},
+            "redisgw-bootstrap:stacks: production:",
+        ),
+        (
+            {"stacks": ["production", "other"]},
+            {
+                "production": {},
+                "other": {
+                    "redisgw:cluster": {
+                        **yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())["config"]["redisgw:cluster"],
+                        "adminRoleArns": ["arn:aws:iam::210987654321:role/d"],
+                    },
+                    "redisgw:delivery": {
+                        "runner": {
+                            "repository": "o/r",
+                            "deployRoleArn": "arn:aws:iam::210987654321:role/d",
+                            "previewRoleArn": "arn:aws:iam::210987654321:role/p",
+                            "deployRef": "^refs/heads/main$",
+                        }
+                    },
+                },
+            },
+            "one bootstrap stack serves one account",
+        ),
+    ],
+)
+def test_bad_bootstrap_input_names_the_key_and_the_file(
+    tmp_path: Path, values: dict[str, Any], files: dict[str, dict[str, Any]], message: str
+) -> None:
+    for name, changes in files.items():
+        _write_stack(tmp_path, name, **changes)
+    with pytest.raises(BootstrapError) as err:
+        load(values, root=tmp_path, region="eu-west-1")
+    assert message in str(err.value)
+
+
+def test_a_bad_bootstrap_stack_file_is_exit_2_through_the_preview(tmp_path: Path) -> None:
+    variant = tmp_path / "Pulumi.production.yaml"
+    variant.write_text("config:\n  aws:region: eu-west-1\n  redisgw-bootstrap:stacks: [nope]\n")
+    with pytest.raises(OpsError) as err:
+        preview.run("production", None, Console(file=open("/dev/null", "w")), variant, project="bootstrap")  # noqa: SIM115
+    assert err.value.code == 2 and "Pulumi.nope.yaml" in str(err.value)
