@@ -325,6 +325,12 @@ StackCase = tuple[
 ]
 STACK_CASES: list[StackCase] = [
     (
+        "eks-cluster-disallow-version-skew",
+        eks.version_skew,
+        lambda rs: mutated(rs, ":NodeGroup", _set("version", "1.35"), "primary-main"),
+        {},
+    ),
+    (
         "k8s-workload-require-priority-class",
         workloads.priority_classes,
         lambda rs: mutated(rs, ":Rollout", lambda p: p["spec"]["template"]["spec"].pop("priorityClassName")),

@@ -984,6 +984,19 @@ CASES: list[tuple[str, Mutation, str]] = [
         delete("eks:index:Cluster", "dr", "deletionProtection"),
         "eks-cluster-require-deletion-protection",
     ),
+    # -- versions: node groups and add-ons follow their control plane ------------------------------
+    ("dr-node-group-version-dropped", delete(":NodeGroup", "dr-redis", "version"), "eks-cluster-disallow-version-skew"),
+    (
+        "node-group-ahead-of-control-plane",
+        edit(":NodeGroup", "primary-main", "version", "1.35"),
+        "eks-cluster-disallow-version-skew",
+    ),
+    (
+        "kube-proxy-of-another-minor",
+        edit("eks:index:Cluster", "primary", "kubeProxyAddonOptions.version", "v1.33.10-eksbuild.2"),
+        "eks-cluster-disallow-version-skew",
+    ),
+    ("dr-ebs-csi-unpinned", delete(":Addon", "dr-ebs-csi", "addonVersion"), "eks-cluster-disallow-version-skew"),
     ("no-nat-gateway-anywhere", remove_all(":NatGateway"), "ec2-vpc-require-nat-per-az"),
     (
         "nat-gateways-all-private",  # a private NAT reaches other networks, not the internet
@@ -2222,6 +2235,8 @@ CASES: list[tuple[str, Mutation, str]] = [
 ]
 
 CONTROLS: list[tuple[str, Mutation]] = [
+    # An earlier build of the same line: an add-on pinned back, not skewed.
+    ("coredns-pinned-back", edit("eks:index:Cluster", "primary", "corednsAddonOptions.version", "v1.13.2-eksbuild.1")),
     ("dr-sentinel-five-quorum-three", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 3))),
     ("dr-sentinel-five-quorum-four", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 4))),
     # Quorum marks the primary down; the failover itself still needs a majority to elect a leader.

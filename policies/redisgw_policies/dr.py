@@ -15,6 +15,7 @@ from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
 from redisgw_policies._policy import (
     DR_COMPONENT,
+    Finding,
     as_map,
     get,
     k8s_kind,
@@ -109,12 +110,17 @@ def _versions(args: StackValidationArgs, region: str) -> dict[str, PolicyResourc
 
 
 def matching_versions(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
-    """The DR cluster runs the primary's Kubernetes version: a failover must not change the platform."""
+    """The DR cluster runs the primary's Kubernetes version: a failover must not change the platform.
+    During an upgrade the standby trails the primary by design (``redisgw:dr.clusterVersion``); the
+    finding names the ``version`` field, so a dated exemption of it covers that window and no more."""
     primary, dr = _versions(args, "primary"), _versions(args, "dr")
     for version, cluster in dr.items():
         if primary and version not in primary:
             yield (
-                f"DR cluster {cluster.name} runs Kubernetes {version}, the primary {', '.join(sorted(primary))}.",
+                Finding(
+                    f"DR cluster {cluster.name} runs Kubernetes {version}, the primary {', '.join(sorted(primary))}.",
+                    field="version",
+                ),
                 cluster.urn,
             )
 
@@ -258,7 +264,10 @@ POLICIES = [
         description="The DR cluster runs the primary's Kubernetes version.",
         rule=matching_versions,
         severity=Severity.MEDIUM,
-        remediation="Upgrade both clusters together (the DR cluster takes redisgw:cluster.version).",
+        remediation=(
+            "Let the DR cluster take redisgw:cluster.version; while it trails during an upgrade "
+            "(redisgw:dr.clusterVersion), exempt its version field until a date (docs/runbooks/upgrades.md)."
+        ),
         per_region=False,
     ),
     stack_policy(
