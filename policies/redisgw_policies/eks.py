@@ -220,12 +220,13 @@ def version_skew(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterat
         yield from ((f, group.urn) for f in _node_group_findings(group, control_of(_known(group.props)), behind))
     for resource in of_type(args, ADDON):
         props = _known(resource.props)
-        control, addon = control_of(props), props.get("addonName")
-        if control is None or addon not in {name for row in ADDON_VERSIONS.values() for name in row}:
+        control, name = control_of(props), props.get("addonName")
+        known = {addon for row in ADDON_VERSIONS.values() for addon in row}
+        if control is None or not isinstance(name, str) or name not in known:
             continue
         if "addonVersion" in _unknown(resource.props):
             continue
-        for finding in _addon_findings(addon, props.get("addonVersion"), control, f"Add-on {addon} ({resource.name})"):
+        for finding in _addon_findings(name, props.get("addonVersion"), control, f"Add-on {name} ({resource.name})"):
             yield finding, resource.urn
 
 
