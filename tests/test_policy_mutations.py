@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyResource, PolicyResourceOptions
 
-from tests.conftest import Recording
+from tests.conftest import Recording, stack_values
 from tests.policy_harness import Hit, as_policy_resources, evaluate, evaluate_resource, evaluate_stack, pack_config
 
 Plan = list[PolicyResource]
@@ -37,6 +37,8 @@ PRIORITY = "k8s-workload-require-priority-class"
 SERVING, BATCH = "redis-gateway-serving", "redis-gateway-batch"
 SMOKE_POD = "spec.metrics.0.provider.job.spec.template.spec"
 PSA = "pod-security.kubernetes.io/enforce"
+MINOR = int(stack_values("production")["redisgw:cluster"]["version"].split(".")[1])
+"""The production plan's Kubernetes minor: version cases are written relative to it."""
 
 
 # -- building blocks -----------------------------------------------------------------------------
@@ -988,12 +990,12 @@ CASES: list[tuple[str, Mutation, str]] = [
     ("dr-node-group-version-dropped", delete(":NodeGroup", "dr-redis", "version"), "eks-cluster-disallow-version-skew"),
     (
         "node-group-ahead-of-control-plane",
-        edit(":NodeGroup", "primary-main", "version", "1.35"),
+        edit(":NodeGroup", "primary-main", "version", f"1.{MINOR + 1}"),
         "eks-cluster-disallow-version-skew",
     ),
     (
         "kube-proxy-of-another-minor",
-        edit("eks:index:Cluster", "primary", "kubeProxyAddonOptions.version", "v1.33.10-eksbuild.2"),
+        edit("eks:index:Cluster", "primary", "kubeProxyAddonOptions.version", f"v1.{MINOR - 1}.0-eksbuild.1"),
         "eks-cluster-disallow-version-skew",
     ),
     ("dr-ebs-csi-unpinned", delete(":Addon", "dr-ebs-csi", "addonVersion"), "eks-cluster-disallow-version-skew"),
@@ -2147,8 +2149,13 @@ CASES: list[tuple[str, Mutation, str]] = [
     ),
     ("dr-peering-removed", remove(":VpcPeeringConnection", "dr-peering"), "dr-require-disjoint-peered-ranges"),
     (
-        "dr-cluster-version-behind",
-        edit("eks:index:Cluster", "dr", "version", "1.33"),
+        "dr-cluster-version-behind",  # two minors: blocked even in an upgrade's trailing window
+        edit("eks:index:Cluster", "dr", "version", f"1.{MINOR - 2}"),
+        "dr-require-matching-cluster-version",
+    ),
+    (
+        "dr-cluster-version-ahead",
+        edit("eks:index:Cluster", "dr", "version", f"1.{MINOR + 1}"),
         "dr-require-matching-cluster-version",
     ),
     ("primary-record-unchecked", delete(":Record", "gateway-api", "healthCheckId"), "dr-require-failover-records"),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pulumi_policy import PolicyResource, PolicyResourceOptions
 
 import settings
@@ -29,11 +30,17 @@ from components.eks_cluster import (
 )
 from ops.cli import main
 from redisgw_policies import POLICIES, eks
-from tests.conftest import stack_values, write_variant
+from tests.conftest import stack_values
 from tests.policy_harness import Hit, evaluate_stack, pack_config
 
-CURRENT, NEXT = "1.34", "1.35"
-"""Production's committed minor and the one the bump moves it to."""
+MINORS = [f"1.{m}" for m in settings.SUPPORTED_KUBERNETES_MINORS]
+NEXT, CURRENT = MINORS[-1], MINORS[-2]
+"""Two neighbouring minors of the tables, for the unit tests."""
+AHEAD, TWO_BEHIND = f"1.{int(NEXT[2:]) + 1}", f"1.{int(NEXT[2:]) - 2}"
+PRODUCTION = stack_values("production")["redisgw:cluster"]["version"]
+TARGET = MINORS[MINORS.index(PRODUCTION) + 1] if PRODUCTION in MINORS[:-1] else MINORS[-2]
+"""The minor the bump previews: production's next (or, on the newest minor the tables pin, the one
+before: the plan must follow the configured minor either way)."""
 SKEW = next(p for p in POLICIES if p.name == "eks-cluster-disallow-version-skew")
 MATCHING = next(p for p in POLICIES if p.name == "dr-require-matching-cluster-version")
 
@@ -72,6 +79,25 @@ def test_the_pack_and_the_program_pin_the_same_builds() -> None:
 # -- settings ------------------------------------------------------------------------------------
 
 
+def _production(version: str, node: str | None = None, standby: str | None = None) -> dict[str, Any]:
+    """Production's values at ``version``, with the keys of a staged upgrade only as given."""
+    values = stack_values("production")
+    values["redisgw:cluster"].pop("nodeVersion", None)
+    values["redisgw:dr"].pop("clusterVersion", None)
+    values["redisgw:cluster"]["version"] = version
+    if node is not None:
+        values["redisgw:cluster"]["nodeVersion"] = node
+    if standby is not None:
+        values["redisgw:dr"]["clusterVersion"] = standby
+    return values
+
+
+def _variant(directory: Path, values: dict[str, Any], stack: str = "production") -> Path:
+    out = directory / f"Pulumi.{stack}.variant.yaml"
+    out.write_text(yaml.safe_dump({"config": values}, sort_keys=False))
+    return out
+
+
 def _drop_row(minor: str) -> Any:
     return lambda mp: mp.delitem(eks_cluster.EKS_ADDON_VERSIONS, minor)
 
@@ -97,7 +123,7 @@ def test_a_supported_minor_without_pinned_builds_exits_2_naming_the_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, drop: Any, missing: str
 ) -> None:
     drop(monkeypatch)
-    variant = write_variant(tmp_path, "production", [("redisgw:cluster.version", NEXT)])
+    variant = _variant(tmp_path, _production(NEXT))
     assert main(["preview", "--stack", "production", "--config", str(variant)]) == 2
     out, err = capsys.readouterr()
     (line,) = err.strip().splitlines()
@@ -110,11 +136,8 @@ def test_a_supported_minor_without_pinned_builds_exits_2_naming_the_key(
 
 def test_a_standby_minor_without_pinned_builds_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     _drop_addon(CURRENT, "kube-proxy")(monkeypatch)
-    values = stack_values("production")
-    values["redisgw:cluster"]["version"] = NEXT
-    values["redisgw:dr"]["clusterVersion"] = CURRENT
     with pytest.raises(settings.SettingsError) as info:
-        settings.load_settings(values, source="Pulumi.production.yaml")
+        settings.load_settings(_production(NEXT, standby=CURRENT), source="Pulumi.production.yaml")
     assert info.value.problems == [
         f"Pulumi.production.yaml: redisgw:dr.clusterVersion: clusterVersion {CURRENT} has no pinned build of the "
         "kube-proxy add-on in components/eks_cluster.py (EKS_ADDON_VERSIONS, CLUSTER_AUTOSCALER_IMAGES): add them "
@@ -123,7 +146,9 @@ def test_a_standby_minor_without_pinned_builds_is_refused(monkeypatch: pytest.Mo
 
 
 def test_a_standby_minor_without_a_standby_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    variant = write_variant(tmp_path, "staging", [("redisgw:dr.clusterVersion", "1.33")])
+    values = stack_values("staging")
+    values["redisgw:dr"] = {**values.get("redisgw:dr", {}), "clusterVersion": values["redisgw:cluster"]["version"]}
+    variant = _variant(tmp_path, values, "staging")
     assert main(["preview", "--stack", "staging", "--config", str(variant)]) == 2
     assert capsys.readouterr().err.strip() == (
         f"{variant.name}: redisgw:dr.clusterVersion: is set but dr.enabled is false: remove it"
@@ -131,24 +156,21 @@ def test_a_standby_minor_without_a_standby_is_refused(tmp_path: Path, capsys: py
 
 
 @pytest.mark.parametrize(
-    ("changes", "primary", "standby"),
+    ("node", "standby", "primary", "dr"),
     [
-        ([], (CURRENT, CURRENT), (CURRENT, CURRENT)),
-        ([("nodeVersion", "1.33")], (CURRENT, "1.33"), (CURRENT, "1.33")),
-        ([("clusterVersion", "1.33")], (CURRENT, CURRENT), ("1.33", "1.33")),
-        ([("nodeVersion", "1.33"), ("clusterVersion", "1.33")], (CURRENT, "1.33"), ("1.33", "1.33")),
+        (None, None, (NEXT, NEXT), (NEXT, NEXT)),
+        (CURRENT, None, (NEXT, CURRENT), (NEXT, CURRENT)),
+        (None, CURRENT, (NEXT, NEXT), (CURRENT, CURRENT)),
+        (CURRENT, CURRENT, (NEXT, CURRENT), (CURRENT, CURRENT)),
     ],
     ids=["one-minor", "nodes-trail", "standby-trails", "both-trail"],
 )
 def test_the_minors_of_each_region(
-    changes: list[tuple[str, str]], primary: tuple[str, str], standby: tuple[str, str]
+    node: str | None, standby: str | None, primary: tuple[str, str], dr: tuple[str, str]
 ) -> None:
-    values = stack_values("production")
-    for key, value in changes:
-        values["redisgw:cluster" if key == "nodeVersion" else "redisgw:dr"][key] = value
-    cfg = settings.load_settings(values, source="Pulumi.production.yaml")
+    cfg = settings.load_settings(_production(NEXT, node, standby), source="Pulumi.production.yaml")
     assert settings.cluster_versions(cfg) == primary
-    assert settings.cluster_versions(cfg, dr=True) == standby
+    assert settings.cluster_versions(cfg, dr=True) == dr
 
 
 # -- the policy, on small plans ------------------------------------------------------------------
@@ -202,8 +224,12 @@ def test_a_plan_that_follows_its_control_plane_passes() -> None:
 @pytest.mark.parametrize(
     ("plan", "resource", "says"),
     [
-        (_cluster_plan(nodes=("1.36", NEXT)), "primary-main", "runs Kubernetes 1.36, newer than its control plane"),
-        (_cluster_plan(nodes=(NEXT, "1.33")), "primary-redis", "2 minors behind its control plane (1.35); at most 1"),
+        (_cluster_plan(nodes=(AHEAD, NEXT)), "primary-main", f"runs Kubernetes {AHEAD}, newer than its control plane"),
+        (
+            _cluster_plan(nodes=(NEXT, TWO_BEHIND)),
+            "primary-redis",
+            f"2 minors behind its control plane ({NEXT}); at most 1",
+        ),
         (_cluster_plan(nodes=(None, NEXT)), "primary-main", "pins no Kubernetes version"),
         (
             _cluster_plan(builds={"coredns": EKS_ADDON_VERSIONS["1.32"]["coredns"]}),
@@ -217,9 +243,9 @@ def test_a_plan_that_follows_its_control_plane_passes() -> None:
             "runs v1.34.6-eksbuild.2, for Kubernetes 1.34; its control plane runs 1.35",
         ),
         (
-            _cluster_plan(builds={"kube-proxy": "v1.36.0-eksbuild.14"}),
+            _cluster_plan(builds={"kube-proxy": f"v{AHEAD}.0-eksbuild.1"}),
             "primary",
-            "for Kubernetes 1.36; its control plane runs 1.35",
+            f"for Kubernetes {AHEAD}; its control plane runs {NEXT}",
         ),
         (_cluster_plan(builds={"vpc-cni": None}), "primary", "Add-on vpc-cni of primary pins no version"),
         (
@@ -267,20 +293,33 @@ def test_node_groups_and_add_ons_are_matched_to_their_own_cluster() -> None:
     assert hit.urn is not None and hit.urn.endswith("::other-main")
 
 
-def test_a_standby_trailing_the_primary_is_waived_only_by_a_dated_exemption() -> None:
-    primary = _cluster_plan()
-    standby = [_resource(eks.COMPONENT, "dr", {"name": f"{NAME}-dr", "version": CURRENT}, "redisgw:index:DrRegion")]
+def _standby(version: str) -> list[PolicyResource]:
+    return [_resource(eks.COMPONENT, "dr", {"name": f"{NAME}-dr", "version": version}, "redisgw:index:DrRegion")]
+
+
+def _matching(plan: list[PolicyResource], until: str | None = None) -> list[Hit]:
     config = pack_config("production")
     level, props = config[MATCHING.name]
-    (hit,) = evaluate_stack(primary + standby, config, [MATCHING])
-    assert "runs Kubernetes 1.34, the primary 1.35" in hit.message and hit.level == "mandatory"
-    exemption = {"resource": "dr", "field": "version", "reason": "Standby trails the primary during the 1.35 upgrade."}
-    later = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
-    waived = {**config, MATCHING.name: (level, {**props, "exemptions": [exemption | {"expires": later}]})}
-    assert evaluate_stack(primary + standby, waived, [MATCHING]) == []
-    expired = {**config, MATCHING.name: (level, {**props, "exemptions": [exemption | {"expires": "2026-01-01"}]})}
-    (hit,) = evaluate_stack(primary + standby, expired, [MATCHING])
-    assert "exemption expired 2026-01-01" in hit.message
+    extra = {} if until is None else {"allowTrailingUntil": until}
+    return evaluate_stack(plan, {**config, MATCHING.name: (level, {**props, **extra})}, [MATCHING])
+
+
+def test_a_standby_trailing_the_primary_is_blocked_outside_an_upgrade_window() -> None:
+    (hit,) = _matching(_cluster_plan() + _standby(CURRENT))
+    assert f"runs Kubernetes {CURRENT}, the primary {NEXT}" in hit.message and hit.level == "mandatory"
+
+
+def test_until_the_windows_end_the_standby_may_trail_by_one_minor_only() -> None:
+    week = (datetime.date.today() + datetime.timedelta(days=7)).isoformat()
+    assert _matching(_cluster_plan() + _standby(CURRENT), until=week) == []
+    two_behind = MINORS[MINORS.index(CURRENT) - 1]
+    assert len(_matching(_cluster_plan() + _standby(two_behind), until=week)) == 1
+    assert len(_matching(_cluster_plan(control=CURRENT, nodes=(CURRENT, CURRENT)) + _standby(NEXT), until=week)) == 1
+
+
+def test_a_window_that_has_ended_blocks_again_and_says_so() -> None:
+    (hit,) = _matching(_cluster_plan() + _standby(CURRENT), until="2026-01-01")
+    assert "(allowTrailingUntil 2026-01-01 has passed)" in hit.message
 
 
 # -- the bump, previewed once --------------------------------------------------------------------
@@ -289,10 +328,9 @@ def test_a_standby_trailing_the_primary_is_waived_only_by_a_dated_exemption() ->
 @pytest.fixture(scope="module")
 def bumped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``ops preview`` of production with redisgw:cluster.version raised one minor (exit 0: the pack, at
-    production's mandatory levels, passes the bumped plan and the 1.35 schemas accept its objects)."""
+    production's mandatory levels, passes the bumped plan and the target's schemas accept its objects)."""
     work = tmp_path_factory.mktemp("bump")
-    assert stack_values("production")["redisgw:cluster"]["version"] == CURRENT
-    variant = write_variant(work, "production", [("redisgw:cluster.version", NEXT)])
+    variant = _variant(work, _production(TARGET))
     out = work / "report.json"
     assert main(["preview", "--stack", "production", "--config", str(variant), "--json", str(out)]) == 0
     return dict(json.loads(out.read_text()))
@@ -305,18 +343,18 @@ def _of(report: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
 def test_the_bump_moves_both_control_planes(bumped: dict[str, Any]) -> None:
     clusters = _of(bumped, eks.COMPONENT)
     assert set(clusters) == {"primary", "dr"}
-    assert {c["version"] for c in clusters.values()} == {NEXT}
-    assert bumped["schema"]["kubernetes_version"] == NEXT
+    assert {c["version"] for c in clusters.values()} == {TARGET}
+    assert bumped["schema"]["kubernetes_version"] == TARGET
 
 
 def test_the_bump_moves_every_node_group(bumped: dict[str, Any]) -> None:
     groups = _of(bumped, eks.NODE_GROUP)
     assert set(groups) == {"primary-main", "primary-redis", "dr-main", "dr-redis"}
-    assert {name: g["version"] for name, g in groups.items()} == dict.fromkeys(groups, NEXT)
+    assert {name: g["version"] for name, g in groups.items()} == dict.fromkeys(groups, TARGET)
 
 
 def test_the_bump_moves_every_add_on(bumped: dict[str, Any]) -> None:
-    row = EKS_ADDON_VERSIONS[NEXT]
+    row = EKS_ADDON_VERSIONS[TARGET]
     pinned: dict[tuple[str, str], str] = {}
     for name, c in _of(bumped, eks.COMPONENT).items():
         pinned[(name, "coredns")] = c["corednsAddonOptions"]["version"]
@@ -326,9 +364,9 @@ def test_the_bump_moves_every_add_on(bumped: dict[str, Any]) -> None:
         pinned[(name.split("-", 1)[0], a["addonName"])] = a["addonVersion"]
     assert pinned == {(region, addon): row[addon] for region in ("primary", "dr") for addon in EKS_ADDONS}
     # kube-proxy is built per minor: the bump really moves it.
-    assert row["kube-proxy"] != EKS_ADDON_VERSIONS[CURRENT]["kube-proxy"]
+    assert row["kube-proxy"] != EKS_ADDON_VERSIONS[PRODUCTION]["kube-proxy"]
     autoscalers = [r for n, r in _of(bumped, "kubernetes:helm.sh/v3:Release").items() if n.endswith("-autoscaler")]
-    assert [a["values"]["image"]["tag"] for a in autoscalers] == [CLUSTER_AUTOSCALER_IMAGES[NEXT]] * 2
+    assert [a["values"]["image"]["tag"] for a in autoscalers] == [CLUSTER_AUTOSCALER_IMAGES[TARGET]] * 2
 
 
 def test_the_bumped_plan_is_judged_by_the_skew_policy(bumped: dict[str, Any]) -> None:
