@@ -60,9 +60,11 @@ vpc_args = VpcArgs(
 )
 vpc = Vpc("primary", vpc_args, opts=in_primary)
 
+control_plane_version, node_version = settings.cluster_versions(cfg)
 cluster_args = EksClusterArgs(
     cluster_name=cluster_name,
-    version=cfg.cluster.version,
+    version=control_plane_version,
+    node_version=node_version,
     region=cfg.region,
     vpc_id=vpc.vpc_id,
     private_subnet_ids=vpc.private_subnet_ids,
@@ -264,6 +266,7 @@ ReadinessAudit(
 if dr is not None:
     assert cfg.dr.region is not None and cfg.dr.vpc_cidr is not None and cfg.dr.node_groups is not None
     dr_cluster_name = f"{cluster_name}-dr"
+    dr_control_plane_version, dr_node_version = settings.cluster_versions(cfg, dr=True)
     dr_region = DrRegion(
         "dr",
         DrRegionArgs(
@@ -282,6 +285,8 @@ if dr is not None:
                 cluster_args,
                 cluster_name=dr_cluster_name,
                 region=cfg.dr.region,
+                version=dr_control_plane_version,
+                node_version=dr_node_version,
                 main_node_group=NodeGroupSpec(**cfg.dr.node_groups.main.model_dump()),
                 redis_node_group=NodeGroupSpec(**cfg.dr.node_groups.redis.model_dump()),
             ),

@@ -27,6 +27,8 @@ from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from components.eks_cluster import version_pins_missing
+
 NAMESPACE = "redisgw"
 """Config namespace of this project (``redisgw:<key>`` in the stack files)."""
 
@@ -47,7 +49,35 @@ _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _K8S_VERSION_RE = re.compile(r"^1\.(\d{2})$")
 SUPPORTED_KUBERNETES_MINORS = range(32, 36)
-"""EKS minors this program supports (1.32 .. 1.35): each has a matching Cluster Autoscaler release."""
+"""EKS minors this program supports (1.32 .. 1.35): each has a Cluster Autoscaler release and a build of
+every add-on pinned in ``components/eks_cluster.py``; a minor in range without them is refused."""
+
+
+def _kubernetes_minor(value: str, key: str) -> int:
+    """The minor of a quoted ``"1.NN"`` in the supported range, or ValueError naming ``key``."""
+    m = _K8S_VERSION_RE.fullmatch(value)
+    if not m or int(m.group(1)) not in SUPPORTED_KUBERNETES_MINORS:
+        lo, hi = SUPPORTED_KUBERNETES_MINORS[0], SUPPORTED_KUBERNETES_MINORS[-1]
+        raise ValueError(f"{key} must be a quoted Kubernetes minor from '1.{lo}' to '1.{hi}'")
+    return int(m.group(1))
+
+
+def _control_plane_version(value: str, key: str) -> str:
+    """A minor a control plane can run here: supported, with every add-on build and the autoscaler
+    image pinned for it (the component looks them up by the control plane's minor)."""
+    _kubernetes_minor(value, key)
+    missing = version_pins_missing(value)
+    if missing:
+        raise ValueError(
+            f"{key} {value} has no pinned build of {', '.join(missing)} in components/eks_cluster.py "
+            f"(EKS_ADDON_VERSIONS, CLUSTER_AUTOSCALER_IMAGES): add them from `aws eks describe-addon-versions "
+            f"--kubernetes-version {value}` before moving a cluster to {value}"
+        )
+    return value
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
 
 
 class SettingsError(pulumi.RunError):
@@ -213,7 +243,10 @@ class ClusterSettings(_Model):
     """The EKS control plane and its node groups."""
 
     version: str
-    """Kubernetes minor version, e.g. ``"1.34"``."""
+    """Kubernetes minor of the control plane, e.g. ``"1.34"``; node groups and add-ons follow it."""
+    node_version: str | None = None
+    """Kubernetes minor of the managed node groups while they stay one minor behind ``version`` (a staged
+    upgrade: control plane and add-ons first, the nodes once those are verified). Unset: ``version``."""
     endpoint_public_access: bool = False
     """Expose the API server endpoint publicly (restricted to ``publicAccessCidrs``). Private is always on."""
     public_access_cidrs: tuple[str, ...] = ()
@@ -235,10 +268,13 @@ class ClusterSettings(_Model):
     @field_validator("version")
     @classmethod
     def _version(cls, v: str) -> str:
-        m = _K8S_VERSION_RE.fullmatch(v)
-        if not m or int(m.group(1)) not in SUPPORTED_KUBERNETES_MINORS:
-            lo, hi = SUPPORTED_KUBERNETES_MINORS[0], SUPPORTED_KUBERNETES_MINORS[-1]
-            raise ValueError(f"version must be a quoted Kubernetes minor from '1.{lo}' to '1.{hi}'")
+        return _control_plane_version(v, "version")
+
+    @field_validator("node_version")
+    @classmethod
+    def _node_version(cls, v: str | None) -> str | None:
+        if v is not None:
+            _kubernetes_minor(v, "nodeVersion")
         return v
 
     @field_validator("public_access_cidrs")
@@ -322,6 +358,14 @@ class DrSettings(_Model):
     """Recovery point objective of a regional failover: the drill fails above it."""
     rto_seconds: int = Field(default=900, ge=60, le=86_400)
     """Recovery time objective of a regional failover: the drill fails above it."""
+    cluster_version: str | None = None
+    """Kubernetes minor of the standby cluster while it trails the primary by one minor during an
+    upgrade (the primary first, the fallback once the primary is proven). Unset: ``cluster.version``."""
+
+    @field_validator("cluster_version")
+    @classmethod
+    def _cluster_version(cls, v: str | None) -> str | None:
+        return None if v is None else _control_plane_version(v, "clusterVersion")
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -891,6 +935,25 @@ class StackSettings(_Model):
 
     @model_validator(mode="after")
     def _relations(self) -> StackSettings:
+        control = _minor(self.cluster.version)
+        for loc, trailing in (
+            (("cluster", "nodeVersion"), self.cluster.node_version),
+            (("dr", "clusterVersion"), self.dr.cluster_version),
+        ):
+            if trailing is None:
+                continue
+            if _minor(trailing) > control:
+                raise _RelationError(
+                    loc, f"({trailing}) must not be newer than cluster.version ({self.cluster.version})"
+                )
+            if control - _minor(trailing) > 1:
+                raise _RelationError(
+                    loc,
+                    f"({trailing}) may trail cluster.version ({self.cluster.version}) by one minor at most: EKS "
+                    "moves a control plane one minor at a time, and only once its managed nodes run its minor",
+                )
+        if self.dr.cluster_version is not None and not self.dr.enabled:
+            raise _RelationError(("dr", "clusterVersion"), "is set but dr.enabled is false: remove it")
         foreign = [z for z in self.network.availability_zones if not z.startswith(self.region)]
         if foreign:
             raise _RelationError(("network", "availabilityZones"), f"zones {foreign} are not in region {self.region}")
@@ -1093,6 +1156,15 @@ def schedule_max_gap_seconds(schedule: str, runs: int = 1000) -> int:
         gap = max(gap, current - previous)
         previous = current
     return int(gap)
+
+
+def cluster_versions(cfg: StackSettings, *, dr: bool = False) -> tuple[str, str]:
+    """(control plane, node groups) Kubernetes minors of the primary cluster, or with ``dr`` of the
+    standby's: ``dr.clusterVersion`` while the standby trails the primary, its nodes never ahead of
+    its control plane. Without the staging keys, both are ``cluster.version``."""
+    control = (cfg.dr.cluster_version or cfg.cluster.version) if dr else cfg.cluster.version
+    nodes = cfg.cluster.node_version or cfg.cluster.version
+    return control, min(control, nodes, key=_minor)
 
 
 def backup_max_age_seconds(cfg: StackSettings, job_deadline_seconds: int) -> int:

@@ -17,6 +17,14 @@ explicitly:
 * AWS Load Balancer Controller and Cluster Autoscaler from their Helm charts, each with its own
   least-privilege IRSA role.
 
+**Versions.** ``version`` is the one Kubernetes minor everything follows: the control plane, every
+managed node group's ``version`` (``node_version`` holds them one minor behind during a staged
+upgrade), every add-on's build (:data:`EKS_ADDON_VERSIONS`) and the Cluster Autoscaler's image. On a
+change, ``pulumi up`` applies them in dependency order: the control plane, with the add-ons pulumi-eks
+creates beside it (vpc-cni, CoreDNS, kube-proxy); then the node groups, rolled by EKS one node at a
+time (``update_config.max_unavailable``); then the EBS CSI driver, metrics-server and the charts,
+which wait for the node groups. The procedure is ``docs/runbooks/upgrades.md``.
+
 Cluster autoscaling uses the Cluster Autoscaler, not Karpenter: the managed node groups stay the unit
 of configuration, policy and capacity planning (the ``redis`` group is tainted and sized on its own),
 zonal EBS volumes of Redis keep their pods in their zone, and there is no extra interruption queue or
@@ -54,6 +62,63 @@ CLUSTER_AUTOSCALER_CHART = ("cluster-autoscaler", "9.59.0", "https://kubernetes.
 CLUSTER_AUTOSCALER_IMAGES = {"1.32": "v1.32.5", "1.33": "v1.33.3", "1.34": "v1.34.2", "1.35": "v1.35.0"}
 """Cluster Autoscaler releases per Kubernetes minor (the autoscaler must match the control plane)."""
 
+EKS_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "metrics-server")
+"""The EKS add-ons this component installs, each pinned per Kubernetes minor in :data:`EKS_ADDON_VERSIONS`."""
+# EKS add-on builds per Kubernetes minor; the control plane's minor picks the row, so a change of
+# redisgw:cluster.version moves every add-on with it (EKS does not: an add-on keeps its version
+# until it is told otherwise). Sources, read 2026-12-05:
+# * coredns, kube-proxy: the "latest version of the Amazon EKS add-on type for each Kubernetes
+#   version" tables of the EKS User Guide, docs.aws.amazon.com/eks/latest/userguide/managing-coredns.html
+#   and .../managing-kube-proxy.html, in the edition that lists 1.30 to 1.35 (read from its copy at
+#   docs.amazonaws.cn/zh_cn/eks/latest/userguide/managing-coredns.md and managing-kube-proxy.md; the
+#   tables are the same in every language). kube-proxy has one build line per minor; CoreDNS v1.11
+#   serves up to 1.32, v1.13 from 1.33.
+# * vpc-cni, aws-ebs-csi-driver, metrics-server: one build serves every minor here (the guide's VPC
+#   CNI table, .../managing-vpc-cni.html, lists one build for 1.28 to 1.34); the builds are those
+#   `aws eks describe-addon-versions --kubernetes-version <minor>` listed in the same period, as
+#   recorded in a public aws-eks-v2 CDK project's per-minor table whose coredns and kube-proxy rows
+#   equal the guide's.
+# Before an upgrade, check the row of the target minor against
+# `aws eks describe-addon-versions --addon-name <name> --kubernetes-version <minor>`
+# (docs/runbooks/upgrades.md); the pack keeps a copy (policies/redisgw_policies/eks.py), a test
+# holds the two equal.
+_ONE_BUILD = {
+    "vpc-cni": "v1.21.1-eksbuild.7",
+    "aws-ebs-csi-driver": "v1.58.0-eksbuild.1",
+    "metrics-server": "v0.8.1-eksbuild.5",
+}
+EKS_ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
+    "1.32": {**_ONE_BUILD, "coredns": "v1.11.4-eksbuild.33", "kube-proxy": "v1.32.13-eksbuild.5"},
+    "1.33": {**_ONE_BUILD, "coredns": "v1.13.2-eksbuild.4", "kube-proxy": "v1.33.10-eksbuild.2"},
+    "1.34": {**_ONE_BUILD, "coredns": "v1.13.2-eksbuild.4", "kube-proxy": "v1.34.6-eksbuild.2"},
+    "1.35": {**_ONE_BUILD, "coredns": "v1.13.2-eksbuild.4", "kube-proxy": "v1.35.3-eksbuild.2"},
+}
+"""Kubernetes minor -> add-on name -> the EKS add-on build installed on a control plane of that minor."""
+# Node AMIs are not pinned: the node groups use the EKS-optimized AL2023 AMI type without a
+# release_version, so EKS launches the newest AL2023 release of the group's minor when the group is
+# created and whenever its `version` moves. A release pin would be one more table keyed by minor
+# ("1.35": "1.35.<patch>-<date>") that goes stale within weeks: on an update EKS accepts only the
+# newest release of a minor. Refreshing the AMI within a minor is an explicit operation (runbook).
+
+
+def version_pins_missing(minor: str) -> list[str]:
+    """What this component pins per Kubernetes minor but has no entry for at ``minor`` (empty when
+    a control plane of that minor can be built)."""
+    row = EKS_ADDON_VERSIONS.get(minor, {})
+    missing = [f"the {addon} add-on" for addon in EKS_ADDONS if addon not in row]
+    if minor not in CLUSTER_AUTOSCALER_IMAGES:
+        missing.append("the Cluster Autoscaler image")
+    return missing
+
+
+def addon_version(minor: str, addon: str) -> str:
+    """The add-on build pinned for a control plane of ``minor`` (settings refuse a minor without one)."""
+    try:
+        return EKS_ADDON_VERSIONS[minor][addon]
+    except KeyError:
+        raise ValueError(f"no {addon} build is pinned for Kubernetes {minor} (EKS_ADDON_VERSIONS)") from None
+
+
 _NODE_POLICIES = (
     "AmazonEKSWorkerNodePolicy",
     "AmazonEC2ContainerRegistryReadOnly",
@@ -86,7 +151,10 @@ class EksClusterArgs:
     cluster_name: str
     """Name of the EKS cluster (also used in discovery tags and IAM conditions)."""
     version: str
-    """Kubernetes minor version, e.g. ``"1.34"``."""
+    """Kubernetes minor of the control plane, e.g. ``"1.34"``; it picks every add-on's build too."""
+    node_version: str | None = None
+    """Kubernetes minor of the managed node groups when they stay one minor behind the control plane
+    for a while (a staged upgrade); ``None``: the control plane's."""
     region: str
     """Region of the provider the component runs under."""
     vpc_id: pulumi.Input[str]
@@ -200,9 +268,15 @@ class EksCluster(pulumi.ComponentResource):
             skip_default_security_groups=True,
             deletion_protection=args.deletion_protection,
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-            vpc_cni_options=eks.VpcCniOptionsArgs(enable_network_policy=True),
-            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=True),
-            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=True),
+            vpc_cni_options=eks.VpcCniOptionsArgs(
+                enable_network_policy=True, addon_version=addon_version(args.version, "vpc-cni")
+            ),
+            coredns_addon_options=eks.CoreDnsAddonOptionsArgs(
+                enabled=True, version=addon_version(args.version, "coredns")
+            ),
+            kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(
+                enabled=True, version=addon_version(args.version, "kube-proxy")
+            ),
             tags=dict(args.tags),
             # EKS creates /aws/eks/<name>/cluster on first log write, unencrypted and kept forever,
             # unless ours exists first.
@@ -260,6 +334,7 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-ebs-csi",
             cluster_name=args.cluster_name,
             addon_name="aws-ebs-csi-driver",
+            addon_version=addon_version(args.version, "aws-ebs-csi-driver"),
             service_account_role_arn=ebs_role.arn,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
@@ -269,6 +344,7 @@ class EksCluster(pulumi.ComponentResource):
             f"{name}-metrics-server",
             cluster_name=args.cluster_name,
             addon_name="metrics-server",
+            addon_version=addon_version(args.version, "metrics-server"),
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             opts=with_nodes,
@@ -426,6 +502,8 @@ class EksCluster(pulumi.ComponentResource):
             node_group_name=name,
             node_role_arn=role.arn,
             subnet_ids=args.private_subnet_ids,
+            # Without it a group keeps the minor it was created with while the control plane moves on.
+            version=args.node_version or args.version,
             ami_type="AL2023_x86_64_STANDARD",
             instance_types=list(spec.instance_types),
             capacity_type=spec.capacity_type,

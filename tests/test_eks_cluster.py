@@ -11,6 +11,7 @@ import pytest
 from components.eks_cluster import (
     CLUSTER_AUTOSCALER_CHART,
     CONTROL_PLANE_LOG_TYPES,
+    EKS_ADDON_VERSIONS,
     LOAD_BALANCER_CONTROLLER_CHART,
     EksCluster,
     EksClusterArgs,
@@ -205,6 +206,27 @@ def test_cluster_autoscaler_matches_the_control_plane_and_only_resizes_own_group
         if s["Condition"]["StringEquals"] == {"aws:ResourceTag/k8s.io/cluster-autoscaler/demo": "owned"}
     ]
     assert len(writes) == 1
+
+
+def _versions(rec: Recording) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(control plane, node group -> version, add-on -> build) as the component registered them."""
+    c = rec.one("eks:index:Cluster").inputs
+    addons = {
+        "coredns": c["corednsAddonOptions"]["version"],
+        "kube-proxy": c["kubeProxyAddonOptions"]["version"],
+        "vpc-cni": c["vpcCniOptions"]["addonVersion"],
+    } | {a.inputs["addonName"]: a.inputs["addonVersion"] for a in rec.of_type("aws:eks/addon:Addon")}
+    groups = {g.name: g.inputs["version"] for g in rec.of_type("aws:eks/nodeGroup:NodeGroup")}
+    return c["version"], groups, addons
+
+
+def test_node_groups_and_add_ons_follow_the_control_plane(rec: Recording) -> None:
+    assert _versions(rec) == ("1.34", {"eks-main": "1.34", "eks-redis": "1.34"}, dict(EKS_ADDON_VERSIONS["1.34"]))
+
+
+def test_node_version_holds_the_node_groups_only(run_component: Callable[[Callable[[], Any]], Recording]) -> None:
+    staged = run_component(_cluster(version="1.35", node_version="1.34"))
+    assert _versions(staged) == ("1.35", {"eks-main": "1.34", "eks-redis": "1.34"}, dict(EKS_ADDON_VERSIONS["1.35"]))
 
 
 def test_stateful_resources_are_protected(rec: Recording) -> None:

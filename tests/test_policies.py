@@ -23,7 +23,7 @@ from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidation
 from redisgw_policies import DOMAINS, POLICIES, capacity, ci, data, edge, eks, network, platform, workloads
 from redisgw_policies._cron import max_gap_minutes
 from redisgw_policies._policy import Finding, exemption_state, region_of
-from tests.conftest import Recording
+from tests.conftest import Recording, stack_values
 from tests.policy_harness import as_policy_resources
 
 # -- resource rules ------------------------------------------------------------------------------
@@ -317,6 +317,11 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+def _one_minor_ahead() -> str:
+    minor = int(stack_values("production")["redisgw:cluster"]["version"].split(".")[1])
+    return f"1.{minor + 1}"
+
+
 StackCase = tuple[
     str,
     Callable[..., Iterable[tuple[str, str | None]]],
@@ -324,6 +329,12 @@ StackCase = tuple[
     dict[str, Any],
 ]
 STACK_CASES: list[StackCase] = [
+    (
+        "eks-cluster-disallow-version-skew",
+        eks.version_skew,
+        lambda rs: mutated(rs, ":NodeGroup", _set("version", _one_minor_ahead()), "primary-main"),
+        {},
+    ),
     (
         "k8s-workload-require-priority-class",
         workloads.priority_classes,

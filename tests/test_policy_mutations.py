@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyResource, PolicyResourceOptions
 
-from tests.conftest import Recording
+from tests.conftest import Recording, stack_values
 from tests.policy_harness import Hit, as_policy_resources, evaluate, evaluate_resource, evaluate_stack, pack_config
 
 Plan = list[PolicyResource]
@@ -37,6 +37,8 @@ PRIORITY = "k8s-workload-require-priority-class"
 SERVING, BATCH = "redis-gateway-serving", "redis-gateway-batch"
 SMOKE_POD = "spec.metrics.0.provider.job.spec.template.spec"
 PSA = "pod-security.kubernetes.io/enforce"
+MINOR = int(stack_values("production")["redisgw:cluster"]["version"].split(".")[1])
+"""The production plan's Kubernetes minor: version cases are written relative to it."""
 
 
 # -- building blocks -----------------------------------------------------------------------------
@@ -984,6 +986,19 @@ CASES: list[tuple[str, Mutation, str]] = [
         delete("eks:index:Cluster", "dr", "deletionProtection"),
         "eks-cluster-require-deletion-protection",
     ),
+    # -- versions: node groups and add-ons follow their control plane ------------------------------
+    ("dr-node-group-version-dropped", delete(":NodeGroup", "dr-redis", "version"), "eks-cluster-disallow-version-skew"),
+    (
+        "node-group-ahead-of-control-plane",
+        edit(":NodeGroup", "primary-main", "version", f"1.{MINOR + 1}"),
+        "eks-cluster-disallow-version-skew",
+    ),
+    (
+        "kube-proxy-of-another-minor",
+        edit("eks:index:Cluster", "primary", "kubeProxyAddonOptions.version", f"v1.{MINOR - 1}.0-eksbuild.1"),
+        "eks-cluster-disallow-version-skew",
+    ),
+    ("dr-ebs-csi-unpinned", delete(":Addon", "dr-ebs-csi", "addonVersion"), "eks-cluster-disallow-version-skew"),
     ("no-nat-gateway-anywhere", remove_all(":NatGateway"), "ec2-vpc-require-nat-per-az"),
     (
         "nat-gateways-all-private",  # a private NAT reaches other networks, not the internet
@@ -2134,8 +2149,13 @@ CASES: list[tuple[str, Mutation, str]] = [
     ),
     ("dr-peering-removed", remove(":VpcPeeringConnection", "dr-peering"), "dr-require-disjoint-peered-ranges"),
     (
-        "dr-cluster-version-behind",
-        edit("eks:index:Cluster", "dr", "version", "1.33"),
+        "dr-cluster-version-behind",  # two minors: blocked even in an upgrade's trailing window
+        edit("eks:index:Cluster", "dr", "version", f"1.{MINOR - 2}"),
+        "dr-require-matching-cluster-version",
+    ),
+    (
+        "dr-cluster-version-ahead",
+        edit("eks:index:Cluster", "dr", "version", f"1.{MINOR + 1}"),
         "dr-require-matching-cluster-version",
     ),
     ("primary-record-unchecked", delete(":Record", "gateway-api", "healthCheckId"), "dr-require-failover-records"),
@@ -2222,6 +2242,8 @@ CASES: list[tuple[str, Mutation, str]] = [
 ]
 
 CONTROLS: list[tuple[str, Mutation]] = [
+    # An earlier build of the same line: an add-on pinned back, not skewed.
+    ("coredns-pinned-back", edit("eks:index:Cluster", "primary", "corednsAddonOptions.version", "v1.13.2-eksbuild.1")),
     ("dr-sentinel-five-quorum-three", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 3))),
     ("dr-sentinel-five-quorum-four", change(":ConfigMap", "dr-gateway-dr-sentinel", _dr_sentinel(5, 4))),
     # Quorum marks the primary down; the failover itself still needs a majority to elect a leader.

@@ -209,6 +209,26 @@ INVALID: list[tuple[str, list[tuple[str, Any]], str]] = [
         [("redisgw:cluster.version", "1.24")],
         "redisgw:cluster.version: version must be a quoted Kubernetes minor from '1.32' to '1.35'",
     ),
+    (
+        "nodes-newer-than-control-plane",
+        [("redisgw:cluster.nodeVersion", "1.35")],
+        "redisgw:cluster.nodeVersion: (1.35) must not be newer than cluster.version (1.34)",
+    ),
+    (
+        "nodes-two-minors-behind",
+        [("redisgw:cluster.nodeVersion", "1.32")],
+        "redisgw:cluster.nodeVersion: (1.32) may trail cluster.version (1.34) by one minor at most",
+    ),
+    (
+        "nodes-unsupported-kubernetes",
+        [("redisgw:cluster.nodeVersion", "1.31")],
+        "redisgw:cluster.nodeVersion: nodeVersion must be a quoted Kubernetes minor from '1.32' to '1.35'",
+    ),
+    (
+        "standby-ahead-of-primary",
+        [("redisgw:dr.clusterVersion", "1.35")],
+        "redisgw:dr.clusterVersion: (1.35) must not be newer than cluster.version (1.34)",
+    ),
     ("missing-region", [("aws:region", ...)], "aws:region: required key is missing"),
     (
         "image-latest",

@@ -27,6 +27,7 @@ REQUIRED_RUNBOOKS = (
     "runbooks/disaster-recovery.md",
     "runbooks/backup-restore.md",
     "runbooks/capacity-review.md",
+    "runbooks/upgrades.md",
 )
 """Documents an on-call engineer needs (paths under ``docs/``)."""
 MIN_RUNBOOK_BYTES = 500

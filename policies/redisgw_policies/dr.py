@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -108,15 +109,38 @@ def _versions(args: StackValidationArgs, region: str) -> dict[str, PolicyResourc
     return out
 
 
+def _minor(version: str) -> int | None:
+    match = re.fullmatch(r"1\.(\d+)", version)
+    return int(match.group(1)) if match else None
+
+
 def matching_versions(args: StackValidationArgs, config: Mapping[str, Any]) -> Findings:
-    """The DR cluster runs the primary's Kubernetes version: a failover must not change the platform."""
+    """The DR cluster runs the primary's Kubernetes version: a failover must not change the platform.
+
+    During an upgrade the standby moves after the primary (``redisgw:dr.clusterVersion``), so that a
+    failover while the primary is new lands on the platform known to work: until the date
+    ``allowTrailingUntil`` names, the DR cluster may run exactly one minor behind the primary."""
     primary, dr = _versions(args, "primary"), _versions(args, "dr")
+    until = _date(config.get("allowTrailingUntil"))
+    trailing = until is not None and until >= datetime.date.today()
     for version, cluster in dr.items():
-        if primary and version not in primary:
-            yield (
-                f"DR cluster {cluster.name} runs Kubernetes {version}, the primary {', '.join(sorted(primary))}.",
-                cluster.urn,
-            )
+        if not primary or version in primary:
+            continue
+        behind = [(_minor(p) or 0) - (_minor(version) or 0) for p in primary]
+        if trailing and _minor(version) is not None and behind == [1] * len(primary):
+            continue
+        lapsed = f" (allowTrailingUntil {until} has passed)" if until is not None and not trailing else ""
+        yield (
+            f"DR cluster {cluster.name} runs Kubernetes {version}, the primary {', '.join(sorted(primary))}{lapsed}.",
+            cluster.urn,
+        )
+
+
+def _date(value: Any) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _failover(record: PolicyResource) -> str | None:
@@ -258,7 +282,17 @@ POLICIES = [
         description="The DR cluster runs the primary's Kubernetes version.",
         rule=matching_versions,
         severity=Severity.MEDIUM,
-        remediation="Upgrade both clusters together (the DR cluster takes redisgw:cluster.version).",
+        remediation=(
+            "Let the DR cluster take redisgw:cluster.version; while it trails by one minor during an upgrade "
+            "(redisgw:dr.clusterVersion), set allowTrailingUntil to the window's end (docs/runbooks/upgrades.md)."
+        ),
+        config={
+            "allowTrailingUntil": {
+                "type": "string",
+                "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                "description": "Until this date the DR cluster may trail the primary by one minor (a staged upgrade).",
+            }
+        },
         per_region=False,
     ),
     stack_policy(

@@ -1,4 +1,5 @@
-"""EKS hardening: endpoint exposure, Secrets encryption, control-plane logs, OIDC, node access.
+"""EKS hardening: endpoint exposure, Secrets encryption, control-plane logs, OIDC, node access, and
+the versions of node groups and add-ons against their control plane.
 
 Rules read both the inputs we pass the pulumi-eks component (``eks:index:Cluster``, all that the
 offline engine sees) and the ``aws:eks/cluster:Cluster`` it creates (seen in real previews), in
@@ -9,15 +10,50 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from pulumi_policy import Severity
+from pulumi_policy import PolicyResource, Severity, StackValidationArgs
 
-from redisgw_policies._policy import as_int, as_map, get, maps, resource_policy, strings, truthy
+from redisgw_policies._policy import (
+    Finding,
+    as_int,
+    as_map,
+    get,
+    known_items,
+    maps,
+    of_type,
+    resource_policy,
+    stack_policy,
+    strings,
+    truthy,
+)
 
 COMPONENT = "eks:index:Cluster"
 CLUSTER = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ADDON = "aws:eks/addon:Addon"
+_ONE_BUILD = {
+    "vpc-cni": "v1.21.1-eksbuild.7",
+    "aws-ebs-csi-driver": "v1.58.0-eksbuild.1",
+    "metrics-server": "v0.8.1-eksbuild.5",
+}
+ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
+    "1.32": {**_ONE_BUILD, "coredns": "v1.11.4-eksbuild.33", "kube-proxy": "v1.32.13-eksbuild.5"},
+    "1.33": {**_ONE_BUILD, "coredns": "v1.13.2-eksbuild.4", "kube-proxy": "v1.33.10-eksbuild.2"},
+    "1.34": {**_ONE_BUILD, "coredns": "v1.13.2-eksbuild.4", "kube-proxy": "v1.34.6-eksbuild.2"},
+    "1.35": {**_ONE_BUILD, "coredns": "v1.13.2-eksbuild.4", "kube-proxy": "v1.35.3-eksbuild.2"},
+}
+"""The program's EKS add-on builds per control-plane minor (``EKS_ADDON_VERSIONS`` of
+``components/eks_cluster.py``, sources cited there). The pack is deployed on its own and cannot import
+the program: a test holds the two tables equal. A build's line (``v1.13`` of ``v1.13.2-eksbuild.4``) is
+for the minors whose pinned build is of that line."""
+_COMPONENT_ADDONS = (
+    ("coredns", "corednsAddonOptions", "version"),
+    ("kube-proxy", "kubeProxyAddonOptions", "version"),
+    ("vpc-cni", "vpcCniOptions", "addonVersion"),
+)
+"""Add-ons pulumi-eks creates from the component's options: (add-on, options key, version key)."""
 REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
 _OPEN = ("0.0.0.0/0", "::/0")
 
@@ -89,6 +125,137 @@ def supported_version(props: Mapping[str, Any], config: Mapping[str, Any]) -> It
         yield "The Kubernetes version is not pinned; EKS would pick its default."
     elif match is None or (floor is not None and int(match.group(1)) < int(floor.group(1))):
         yield f"Kubernetes {version} is older than {minimum}, outside standard support."
+
+
+def kubernetes_minor(value: Any) -> int | None:
+    """``35`` for ``"1.35"``, ``"1.35.2"``, ``"v1.35.3-eksbuild.2"``; None for anything else."""
+    match = re.fullmatch(r"v?1\.(\d{1,3})(?:\.\d+)?(?:[-+][\w.-]*)?", value.strip()) if isinstance(value, str) else None
+    return int(match.group(1)) if match else None
+
+
+def _line(build: Any) -> str | None:
+    match = re.match(r"(v\d+\.\d+)\.", build) if isinstance(build, str) else None
+    return match.group(1) if match else None
+
+
+def _known(props: Any) -> dict[str, Any]:
+    """The properties the engine knows now (a name from another resource may not be, in a preview)."""
+    return {key: value for key, value, known in known_items(props) if known}
+
+
+def _unknown(props: Any) -> set[str]:
+    """The properties set to values the engine does not know yet: not judged, never taken as missing."""
+    return {key for key, _, known in known_items(props) if not known}
+
+
+def _addon_findings(addon: str, build: Any, control: int, what: str) -> Iterator[Finding]:
+    """An add-on's build against its control plane's minor: pinned, and for that minor. kube-proxy's line
+    is the minor it is for (``v1.35.3-eksbuild.2``); the others' lines are judged by the table, on the
+    minors it covers."""
+    if not isinstance(build, str) or not build.strip():
+        yield Finding(
+            f"{what} pins no version: EKS keeps the build it installed when the control plane moves to another "
+            "minor (and picks one itself at creation).",
+            field="addonVersion",
+        )
+        return
+    row = ADDON_VERSIONS.get(f"1.{control}")
+    if addon == "kube-proxy":
+        minor = kubernetes_minor(build)
+        if minor is not None and minor != control:
+            pinned = f" (pinned for it: {row[addon]})" if row and addon in row else ""
+            yield Finding(
+                f"{what} runs {build}, for Kubernetes 1.{minor}; its control plane runs 1.{control}{pinned}.",
+                field="addonVersion",
+            )
+        return
+    minors = sorted(
+        {kubernetes_minor(m) or 0 for m, r in ADDON_VERSIONS.items() if _line(r.get(addon)) == _line(build)}
+    )
+    if row is not None and minors and control not in minors:
+        yield Finding(
+            f"{what} runs {build}, a build for Kubernetes {', '.join(f'1.{m}' for m in minors)}, not for its "
+            f"control plane's 1.{control} (pinned for it: {row.get(addon)}).",
+            field="addonVersion",
+        )
+
+
+def version_skew(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """Node groups and add-ons against the minor of the control plane they run on (matched by cluster
+    name; one cluster per region otherwise).
+
+    A managed node group pins its ``version`` (unpinned, it keeps its creation minor while the control
+    plane moves), is never newer than its control plane and at most ``maxMinorsBehind`` older. The
+    Kubernetes skew policy lets a kubelet of 1.28 or later be three minors older than the API server
+    (kubernetes.io/releases/version-skew-policy), but EKS updates a control plane only once its managed
+    nodes run its minor ("Update existing cluster to new Kubernetes version", EKS User Guide,
+    docs.aws.amazon.com/eks/latest/userguide/update-cluster.html, read 2026-12-05): in a plan, the one
+    lag that can arise is the minor of a staged upgrade. Each add-on the program knows pins a build of
+    a line EKS offers for the control plane's minor (:data:`ADDON_VERSIONS`)."""
+    behind = max(0, as_int(config.get("maxMinorsBehind"), 1) or 0)
+    clusters: dict[str, int] = {}
+    for cluster in of_type(args, COMPONENT, CLUSTER):
+        props = _known(cluster.props)
+        control = kubernetes_minor(props.get("version"))
+        if control is None:
+            continue  # eks-cluster-require-supported-version reports an unpinned version
+        clusters[str(props.get("name") or cluster.urn)] = control
+        if cluster.resource_type == COMPONENT:
+            for addon, options, key in _COMPONENT_ADDONS:
+                found = _known(props.get(options))
+                if found.get("enabled") is False or options in _unknown(cluster.props):
+                    continue
+                if key in _unknown(props.get(options)):
+                    continue  # known once the value it comes from is
+                for finding in _addon_findings(addon, found.get(key), control, f"Add-on {addon} of {cluster.name}"):
+                    yield finding, cluster.urn
+
+    def control_of(props: Mapping[str, Any]) -> int | None:
+        name = props.get("clusterName")
+        if isinstance(name, str) and name in clusters:
+            return clusters[name]
+        return next(iter(clusters.values())) if len(clusters) == 1 else None
+
+    for group in of_type(args, NODE_GROUP):
+        yield from ((f, group.urn) for f in _node_group_findings(group, control_of(_known(group.props)), behind))
+    for resource in of_type(args, ADDON):
+        props = _known(resource.props)
+        control, name = control_of(props), props.get("addonName")
+        known = {addon for row in ADDON_VERSIONS.values() for addon in row}
+        if control is None or not isinstance(name, str) or name not in known:
+            continue
+        if "addonVersion" in _unknown(resource.props):
+            continue
+        for finding in _addon_findings(name, props.get("addonVersion"), control, f"Add-on {name} ({resource.name})"):
+            yield finding, resource.urn
+
+
+def _node_group_findings(group: PolicyResource, control: int | None, behind: int) -> Iterator[Finding]:
+    if control is None or "version" in _unknown(group.props):
+        return
+    version = _known(group.props).get("version")
+    minor = kubernetes_minor(version)
+    if version is None:
+        yield Finding(
+            f"Node group {group.name} pins no Kubernetes version: it keeps the minor it was created with while "
+            f"its control plane (1.{control}) moves on.",
+            field="version",
+        )
+    elif minor is None:
+        yield Finding(f"Node group {group.name}'s version {version!r} is not a Kubernetes minor.", field="version")
+    elif minor > control:
+        yield Finding(
+            f"Node group {group.name} runs Kubernetes 1.{minor}, newer than its control plane (1.{control}): a "
+            "kubelet must not be newer than the API server.",
+            field="version",
+        )
+    elif control - minor > behind:
+        yield Finding(
+            f"Node group {group.name} runs Kubernetes 1.{minor}, {control - minor} minors behind its control plane "
+            f"(1.{control}); at most {behind} allowed: EKS updates a control plane only once its managed nodes run "
+            "its minor.",
+            field="version",
+        )
 
 
 def network_policy_enforcement(props: Mapping[str, Any], config: Mapping[str, Any]) -> Iterable[str]:
@@ -204,6 +371,29 @@ POLICIES = [
         severity=Severity.MEDIUM,
         remediation="Set redisgw:cluster.version to a supported minor and upgrade before it leaves support.",
         config={"minimumVersion": {"type": "string", "default": "1.32"}},
+    ),
+    stack_policy(
+        name="eks-cluster-disallow-version-skew",
+        description=(
+            "Node groups and EKS add-ons follow their control plane's Kubernetes minor: node groups pinned, "
+            "never newer and within EKS's skew, add-ons on a build for that minor."
+        ),
+        rule=version_skew,
+        severity=Severity.HIGH,
+        remediation=(
+            "Let redisgw:cluster.version drive node groups and add-ons (EksCluster pins them from EKS_ADDON_VERSIONS); "
+            "a staged upgrade holds node groups at most one minor behind with redisgw:cluster.nodeVersion "
+            "(docs/runbooks/upgrades.md)."
+        ),
+        config={
+            "maxMinorsBehind": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 3,
+                "default": 1,
+                "description": "How many minors a node group may trail its control plane (the kubelet skew allows 3).",
+            }
+        },
     ),
     resource_policy(
         name="eks-cluster-require-network-policy-enforcement",
