@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # the program's settings and hardened building blocks, shared
     sys.path.insert(0, str(REPO))
 
+from typing import Any  # noqa: E402
+
 from bootstrap import ci_policies  # noqa: E402
 from bootstrap.config import NAMESPACE, BootstrapError, Role, load  # noqa: E402
 from components._shared import encryption_key, private_bucket  # noqa: E402
@@ -47,6 +49,8 @@ def _same_account(account: str) -> str:
 
 aws.get_caller_identity_output().account_id.apply(_same_account)
 protected = pulumi.ResourceOptions(protect=True)
+KEY_ARN_SAMPLE = f"arn:{cfg.partition}:kms:{region}:{cfg.account}:key/00000000-0000-0000-0000-000000000000"
+"""A KMS key ARN of the length the real one has (the key id is a UUID)."""
 
 # -- state and secrets provider -------------------------------------------------------------------
 key = encryption_key(
@@ -74,10 +78,14 @@ aws.s3.BucketLifecycleConfiguration(
 # -- CI roles --------------------------------------------------------------------------------------
 
 
-def _policy(role: Role) -> pulumi.Output[str]:
-    documents = ci_policies.deploy_policy if role.purpose == "deploy" else ci_policies.preview_policy
+def _document(role: Role, arns: list[str]) -> dict[str, Any]:
+    build = ci_policies.deploy_policy if role.purpose == "deploy" else ci_policies.preview_policy
+    return build(cfg, role, bucket_arn=arns[0], key_arn=arns[1])
+
+
+def _part(role: Role, groups: list[list[int]], index: int) -> pulumi.Output[str]:
     return pulumi.Output.all(bucket.arn, key.arn).apply(
-        lambda arns: json.dumps(documents(cfg, role, bucket_arn=arns[0], key_arn=arns[1]))
+        lambda arns: json.dumps(ci_policies.parts(_document(role, arns), groups)[index])
     )
 
 
@@ -90,11 +98,18 @@ for role in cfg.roles:
         assume_role_policy=json.dumps(ci_policies.codebuild_trust(cfg, role)),
         max_session_duration=3600,
     )
-    aws.iam.RolePolicy(
-        role.name,
-        role=ci_role.id,
-        policy=_policy(role),
-    )
+    # The role's policy is larger than one managed policy may be (IAM quota): its statements are
+    # grouped with stand-in ARNs of the real ones' length, so the number of parts is known before the
+    # bucket and key exist; each part keeps ci_policies.SPLIT_MARGIN characters spare.
+    groups = ci_policies.grouping(_document(role, [f"arn:{cfg.partition}:s3:::pulumi-state-0000000", KEY_ARN_SAMPLE]))
+    for index in range(len(groups)):
+        part = aws.iam.Policy(
+            f"{role.name}-{index + 1}",
+            name=f"{role.name}-{index + 1}",
+            description=f"{role.purpose} runner of {role.stacks[0].name}, part {index + 1}",
+            policy=_part(role, groups, index),
+        )
+        aws.iam.RolePolicyAttachment(f"{role.name}-{index + 1}", role=ci_role.name, policy_arn=part.arn)
     role_arns[role.name] = ci_role.arn
 
 oidc_arn: pulumi.Input[str] = (

@@ -30,6 +30,7 @@ program hands roles to.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -266,7 +267,11 @@ TYPE_ACTIONS: Mapping[str, tuple[str, ...]] = {
         "secretsmanager:UntagResource",
         "secretsmanager:PutResourcePolicy",
         "secretsmanager:DeleteResourcePolicy",
+        # The DR Redis password is replicated to the standby region (``replicas``).
+        "secretsmanager:ReplicateSecretToRegions",
+        "secretsmanager:RemoveRegionsFromReplication",
         "kms:GenerateDataKey",
+        "kms:Encrypt",
         "kms:Decrypt",
     ),
     "aws:secretsmanager/secretVersion:SecretVersion": (
@@ -369,8 +374,53 @@ ECR_PUSH = (
     "ecr:PutImage",
     "ecr:BatchGetImage",
 )
-"""``docker push`` (and cosign's signature and attestation pushes) to ECR (Amazon ECR user guide,
-"Required IAM permissions for pushing an image")."""
+"""``docker push`` to ECR (Amazon ECR user guide, "Required IAM permissions for pushing an image")."""
+ECR_PULL = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+"""``cosign sign``/``attest`` read the image's manifest and an existing signature or attestation
+image; ``cosign verify`` downloads the signature layers (ECR user guide, pulling an image)."""
+
+BACKUP_BUCKETS = "backups-*/*"
+"""The backup bucket and its DR replica (logical names ``backups-bucket``/``backups-replica``)."""
+
+DATA_READS = (
+    "secretsmanager:GetSecretValue",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "logs:GetLogEvents",
+    "logs:GetQueryResults",
+    "ecr:GetDownloadUrlForLayer",
+    "ec2:GetConsoleOutput",
+    "ec2:GetConsoleScreenshot",
+    "ec2:GetPasswordData",
+)
+"""Reads of data, not of configuration, that ``Get*`` would grant: denied outside what each role
+must read (its stack's state and alerting secret; the deploy role also its stack's secrets and the
+backups ``ops verify`` restores)."""
+
+STATE_GUARDS = (
+    "s3:DeleteBucket",
+    "s3:DeleteObjectVersion",
+    "s3:PutBucketPolicy",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketVersioning",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketAcl",
+    "s3:PutObjectAcl",
+)
+KEY_GUARDS = (
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:PutKeyPolicy",
+    "kms:DisableKeyRotation",
+    "kms:CreateGrant",
+    "kms:UpdateAlias",
+    "kms:DeleteAlias",
+)
+"""What no CI role may do to the state bucket and its key, whatever else it is granted: they are the
+bootstrap's, and the state's history is what recovers a stack."""
 
 
 def _services(actions: Iterable[str]) -> list[str]:
@@ -448,24 +498,76 @@ def runner_statements(bootstrap: Bootstrap, role: Role) -> list[dict[str, Any]]:
     ]
 
 
-def _state(bootstrap: Bootstrap, bucket_arn: str, key_arn: str, *, write: bool) -> list[dict[str, Any]]:
-    objects = f"{bucket_arn}/*"
-    locks = f"{bucket_arn}/.pulumi/locks/*"
+def state_objects(bucket_arn: str, stack: str, project: str = "redisgw") -> dict[str, list[str]]:
+    """The DIY backend's keys of one stack (pulumi/pulumi ``pkg/backend/diy``: ``store.go``
+    ``StackBasePath``/``HistoryDir``/``BackupDir`` under ``.pulumi/{stacks,history,backups}/<project>``,
+    ``lock.go`` ``stackLockDir``: ``.pulumi/locks/<org>/<project>/<stack>``)."""
+    root = f"{bucket_arn}/.pulumi"
+    return {
+        "state": [f"{root}/stacks/{project}/{stack}.json*", f"{root}/history/{project}/{stack}/*"],
+        "backups": [f"{root}/backups/{project}/{stack}/*"],
+        "locks": [f"{root}/locks/*/{project}/{stack}/*"],
+        "meta": [f"{root}/meta.yaml"],
+    }
+
+
+def _state(bootstrap: Bootstrap, role: Role, bucket_arn: str, key_arn: str, *, write: bool) -> list[dict[str, Any]]:
+    keys: dict[str, list[str]] = {}
+    for stack in role.stacks:
+        for kind, arns in state_objects(bucket_arn, stack.name).items():
+            keys.setdefault(kind, []).extend(arns)
+    everything = [arn for arns in keys.values() for arn in arns]
+    writable = keys["state"] + keys["backups"] + keys["locks"] if write else keys["locks"]
     return [
         _statement("StateList", ("s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketVersioning"), bucket_arn),
-        _statement("StateRead", STATE_OBJECT_READ, objects),
-        _statement("StateWrite", STATE_OBJECT_WRITE, objects if write else locks),
+        _statement("StateRead", STATE_OBJECT_READ, everything),
+        _statement("StateWrite", STATE_OBJECT_WRITE, writable),
         _statement("StateKey", STATE_KEY_USE if write else ("kms:Decrypt", "kms:GenerateDataKey"), key_arn),
+        {
+            "Sid": "StateBucketGuards",
+            "Effect": "Deny",
+            "Action": list(STATE_GUARDS),
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        },
+        {"Sid": "StateKeyGuards", "Effect": "Deny", "Action": list(KEY_GUARDS), "Resource": key_arn},
+    ]
+
+
+def alerting_secrets(bootstrap: Bootstrap, role: Role) -> list[str]:
+    return [
+        s.alert_secret_name
+        if s.alert_secret_name.startswith("arn:")
+        else f"arn:{bootstrap.partition}:secretsmanager:{s.region}:{bootstrap.account}:secret:{s.alert_secret_name}-*"
+        for s in role.stacks
+        if s.alert_secret_name
+    ]
+
+
+def program_secrets(bootstrap: Bootstrap, role: Role) -> list[str]:
+    """The secrets the program itself creates (``redisgw/<stack>/...``, e.g. the DR Redis password),
+    in every region of the stack (replicas included)."""
+    return [
+        f"arn:{bootstrap.partition}:secretsmanager:{r}:{bootstrap.account}:secret:redisgw/{s.name}/*"
+        for s in role.stacks
+        for r in s.regions
     ]
 
 
 def _secrets(bootstrap: Bootstrap, role: Role) -> list[dict[str, Any]]:
-    arns = [
-        f"arn:{bootstrap.partition}:secretsmanager:{s.region}:{bootstrap.account}:secret:{s.alert_secret_name}-*"
-        for s in role.stacks
-        if s.alert_secret_name and not s.alert_secret_name.startswith("arn:")
-    ] + [s.alert_secret_name for s in role.stacks if s.alert_secret_name and s.alert_secret_name.startswith("arn:")]
+    arns = alerting_secrets(bootstrap, role)
     return [_statement("AlertingSecrets", PROGRAM_INVOKES, arns)] if arns else []
+
+
+def _data_reads(bootstrap: Bootstrap, role: Role, bucket_arn: str, *, deploy: bool) -> dict[str, Any]:
+    """Deny every data read outside what the role must read (``Get*`` would grant them all)."""
+    own_state = [arn for s in role.stacks for arns in state_objects(bucket_arn, s.name).values() for arn in arns]
+    readable = [*own_state, *alerting_secrets(bootstrap, role)]
+    if deploy:
+        # Its stack's secrets; the backups and their DR replicas that ops verify and readiness read:
+        # the BackupVault ``backups`` (__main__.py) auto-names them backups-bucket-* and backups-replica-*.
+        readable += program_secrets(bootstrap, role)
+        readable += [f"arn:{bootstrap.partition}:s3:::{BACKUP_BUCKETS}"]
+    return {"Sid": "NoOtherData", "Effect": "Deny", "Action": list(DATA_READS), "NotResource": readable}
 
 
 def _reads(role: Role) -> list[dict[str, Any]]:
@@ -506,11 +608,12 @@ def deploy_policy(bootstrap: Bootstrap, role: Role, *, bucket_arn: str, key_arn:
         "Version": "2012-10-17",
         "Statement": [
             *runner_statements(bootstrap, role),
-            *_state(bootstrap, bucket_arn, key_arn, write=True),
+            *_state(bootstrap, role, bucket_arn, key_arn, write=True),
             *_reads(role),
             *_regional("ProgramWrite", program_write_actions(), role.regions),
             *_iam(bootstrap),
             *_secrets(bootstrap, role),
+            _data_reads(bootstrap, role, bucket_arn, deploy=True),
         ],
     }
 
@@ -520,17 +623,44 @@ def preview_policy(bootstrap: Bootstrap, role: Role, *, bucket_arn: str, key_arn
         "Version": "2012-10-17",
         "Statement": [
             *runner_statements(bootstrap, role),
-            *_state(bootstrap, bucket_arn, key_arn, write=False),
+            *_state(bootstrap, role, bucket_arn, key_arn, write=False),
             *_reads(role),
             *_secrets(bootstrap, role),
-            {
-                "Sid": "NoDataOutsideTheState",
-                "Effect": "Deny",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "NotResource": [f"{bucket_arn}/*"],
-            },
+            _data_reads(bootstrap, role, bucket_arn, deploy=False),
         ],
     }
+
+
+MANAGED_POLICY_CHARACTERS = 6_144
+"""IAM quota: one customer managed policy, in characters without whitespace (IAM user guide, "IAM
+and AWS STS quotas"); a role holds at most 10 of them by default."""
+
+
+SPLIT_MARGIN = 512
+"""Room left in each part for the real ARNs being longer than the ones the grouping was made with."""
+
+
+def _size(statements: list[Any]) -> int:
+    return len(json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":")))
+
+
+def grouping(document: Mapping[str, Any], limit: int = MANAGED_POLICY_CHARACTERS - SPLIT_MARGIN) -> list[list[int]]:
+    """The statements' indexes packed, in order, into as few groups under ``limit`` as fit. Made once
+    from a document with stand-in ARNs (their number must be known before the real ARNs are), then
+    applied to the real one with :func:`parts`."""
+    groups: list[list[int]] = []
+    statements = list(document["Statement"])
+    for index, statement in enumerate(statements):
+        if groups and _size([*(statements[i] for i in groups[-1]), statement]) < limit:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
+def parts(document: Mapping[str, Any], groups: list[list[int]]) -> list[dict[str, Any]]:
+    statements = list(document["Statement"])
+    return [{"Version": document["Version"], "Statement": [statements[i] for i in group]} for group in groups]
 
 
 def ops_image_policy(bootstrap: Bootstrap) -> dict[str, Any]:
@@ -541,7 +671,7 @@ def ops_image_policy(bootstrap: Bootstrap) -> dict[str, Any]:
             _statement("RegistryToken", ("ecr:GetAuthorizationToken",)),
             _statement(
                 "PushToTheStacksOpsRepositories",
-                ECR_PUSH,
+                (*ECR_PUSH, *ECR_PULL),
                 [f"arn:{p}:ecr:{s.region}:{account}:repository/{s.ops_repository}" for s in bootstrap.stacks],
             ),
         ],

@@ -79,19 +79,12 @@ class Bootstrap:
 
     @property
     def roles(self) -> tuple[Role, ...]:
-        found: dict[str, Role] = {}
-        for stack in self.stacks:
-            for purpose, arn in (("deploy", stack.deploy_role_arn), ("preview", stack.preview_role_arn)):
-                name = arn.rsplit("/", 1)[-1]
-                known = found.get(name)
-                if known is not None and known.purpose != purpose:
-                    raise BootstrapError(
-                        f"role {name} is both a deploy and a preview role (redisgw:delivery.runner of "
-                        f"{known.stacks[0].name} and {stack.name}): the preview role must stay read-only"
-                    )
-                stacks = (*known.stacks, stack) if known else (stack,)
-                found[name] = Role(name, purpose, stacks)  # type: ignore[arg-type]
-        return tuple(found.values())
+        """One deploy and one preview role per stack (validated by :func:`load`)."""
+        return tuple(
+            Role(arn.rsplit("/", 1)[-1], purpose, (stack,))  # type: ignore[arg-type]
+            for stack in self.stacks
+            for purpose, arn in (("deploy", stack.deploy_role_arn), ("preview", stack.preview_role_arn))
+        )
 
     @property
     def repositories(self) -> tuple[str, ...]:
@@ -134,6 +127,23 @@ def served(root: Path, stack: str) -> Served:
     )
 
 
+def _one_role_per_stack_and_purpose(stacks: Sequence[Served]) -> None:
+    """A role shared by two stacks would let a push to ``main`` (the staging runner) write production's
+    state and administer its cluster, past production's reviewers; a role both deploy and preview
+    would hand a pull request's code the deploy rights."""
+    users: dict[str, list[str]] = {}
+    for stack in stacks:
+        for purpose, arn in (("deploy", stack.deploy_role_arn), ("preview", stack.preview_role_arn)):
+            users.setdefault(arn.rsplit("/", 1)[-1], []).append(f"{stack.name} {purpose}")
+    shared = {name: uses for name, uses in users.items() if len(uses) > 1}
+    if shared:
+        name, uses = next(iter(sorted(shared.items())))
+        raise BootstrapError(
+            f"{NAMESPACE}:stacks: role {name} is the runner role of {' and '.join(uses)} "
+            "(redisgw:delivery.runner): each stack needs its own deploy and preview role"
+        )
+
+
 def load(values: Mapping[str, Any], *, root: Path, region: str, source: str = f"{NAMESPACE} config") -> Bootstrap:
     """The bootstrap's settings from its config ``values`` (its keys without the namespace)."""
     stacks = values.get("stacks")
@@ -151,6 +161,14 @@ def load(values: Mapping[str, Any], *, root: Path, region: str, source: str = f"
         raise BootstrapError(
             f"{NAMESPACE}:stacks: the served stacks' runner roles name accounts {sorted(accounts)}: one bootstrap "
             "stack serves one account"
+        )
+    _one_role_per_stack_and_purpose(served_stacks)
+    elsewhere = [f"{s.name} ({s.region})" for s in served_stacks if s.region != region]
+    if elsewhere:
+        raise BootstrapError(
+            f"{source}: aws:region is {region} but the served stacks {', '.join(elsewhere)} are not: the state key, "
+            "the alerting secrets' key and the GitHub connection live in the bootstrap's region (one bootstrap stack "
+            "per account and region)"
         )
     retention = values.get("stateRetentionDays", 90)
     if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 3650:

@@ -160,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     deploy_state = commands.add_parser(
         "deploy-state",
         help="has the stack been deployed whole before? (from `pulumi stack export`; the deploy workflow's gates)",
-        description="Read a stack's state (`pulumi stack export --file FILE`): a stack with no Kubernetes object in "
+        description="Read a stack's state (`pulumi stack export --file FILE`): a stack with no backup CronJob in "
         "it has never had its Kubernetes half deployed, so the deploy workflow skips the backup and readiness gates "
         "that need a running stack. Prints the verdict; --github-output appends first_deploy=true|false and "
         "backup_bucket=<the backupBucket output> to FILE ($GITHUB_OUTPUT). Exit 2 when the file is not a state.",

@@ -30,9 +30,9 @@ from tests.iam_eval import allowed
 BUCKET = "arn:aws:s3:::pulumi-state-0a1b2c3"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0000-4000-8000-000000000000"
 ACCOUNT = "123456789012"
-IAM_POLICY_CHARACTERS = 10_240
-"""IAM quota: the inline policies of one role, together, in characters without whitespace (IAM user
-guide, "IAM and AWS STS quotas")."""
+MANAGED_POLICY_CHARACTERS = 6_144
+"""IAM quota: one customer managed policy, in characters without whitespace (IAM user guide, "IAM and
+AWS STS quotas"), restated here so that a change of the code's constant does not pass unnoticed."""
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,8 @@ def _document(cfg: Bootstrap, role: Role) -> dict[str, Any]:
     return build(cfg, role, bucket_arn=BUCKET, key_arn=KEY)
 
 
-def _role(cfg: Bootstrap, purpose: str) -> Role:
-    (role,) = [r for r in cfg.roles if r.purpose == purpose]
+def _role(cfg: Bootstrap, purpose: str, stack: str = "production") -> Role:
+    (role,) = [r for r in cfg.roles if r.purpose == purpose and r.stacks[0].name == stack]
     return role
 
 
@@ -70,7 +70,8 @@ def test_the_bootstrap_previews_offline_with_no_mandatory_violation(report: dict
         "aws:kms/key:Key",
         "aws:kms/alias:Alias",
         "aws:iam/role:Role",
-        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/policy:Policy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
         "aws:codeconnections/connection:Connection",
         "aws:secretsmanager/secret:Secret",
@@ -247,6 +248,9 @@ def _calls(job: dict[str, Any]) -> list[tuple[str, str]]:
                     calls += [(name, a) for a in _aws_actions(words)]
                 if words[:2] == ["docker", "push"]:
                     calls += [(name, a) for a in ci_policies.ECR_PUSH]
+                if words[:1] == ["cosign"] and len(words) > 1:
+                    pushes = ci_policies.ECR_PUSH if words[1] in ("sign", "attest") else ()
+                    calls += [(name, a) for a in (*pushes, *ci_policies.ECR_PULL)]
                 if words[:3] == ["pulumi", "stack", "export"]:
                     calls += [(name, a) for a in (*ci_policies.STATE_OBJECT_READ, "s3:ListBucket", "kms:Decrypt")]
         if str(step.get("uses", "")).startswith("pulumi/actions@") and step.get("with", {}).get("command"):
@@ -259,7 +263,11 @@ def _calls(job: dict[str, Any]) -> list[tuple[str, str]]:
 def _resource(action: str, cfg: Bootstrap, stack: str, *, lock: bool = False) -> str:
     service = action.split(":")[0]
     if service == "s3":
-        return BUCKET if action == "s3:ListBucket" else f"{BUCKET}/.pulumi/{'locks' if lock else 'stacks'}/x.json"
+        if action == "s3:ListBucket":
+            return BUCKET
+        if lock:
+            return f"{BUCKET}/.pulumi/locks/organization/redisgw/{stack}/0a1b2c3d.json"
+        return f"{BUCKET}/.pulumi/stacks/redisgw/{stack}.json"
     if service == "kms":
         return KEY
     if service == "ecr" and action != "ecr:GetAuthorizationToken":
@@ -279,6 +287,7 @@ def test_every_aws_call_of_the_deploy_and_preview_jobs_is_allowed_to_their_runne
     for workflow, job_name, purpose, stack in (
         ("deploy.yml", "staging", "deploy", "staging"),
         ("deploy.yml", "production", "deploy", "production"),
+        ("pull-request.yml", "pulumi-preview", "preview", "staging"),
         ("pull-request.yml", "pulumi-preview", "preview", "production"),
     ):
         job = _jobs(workflow)[job_name]
@@ -286,7 +295,7 @@ def test_every_aws_call_of_the_deploy_and_preview_jobs_is_allowed_to_their_runne
             f"codebuild-redisgw-{stack if job_name != 'pulumi-preview' else '${{ matrix.stack }}'}-{purpose}-"
             in (job["runs-on"])
         )
-        document = _document(cfg, _role(cfg, purpose))
+        document = _document(cfg, _role(cfg, purpose, stack))
         calls = _calls(job)
         assert calls, f"{workflow} {job_name}: no AWS call found (the parser missed them)"
         for step, action in calls:
@@ -302,7 +311,7 @@ def test_the_ops_image_job_can_push_to_its_stacks_repository_only(cfg: Bootstrap
     job = _jobs("deploy.yml")["ops-image"]
     document = ci_policies.ops_image_policy(cfg)
     calls = _calls(job)
-    assert {a for _, a in calls} >= {"ecr:GetAuthorizationToken", *ci_policies.ECR_PUSH}
+    assert {a for _, a in calls} >= {"ecr:GetAuthorizationToken", *ci_policies.ECR_PUSH, "ecr:GetDownloadUrlForLayer"}
     for stack in cfg.stacks:
         for _, action in calls:
             assert allowed(document, action, _resource(action, cfg, stack.name)), (stack.name, action)
@@ -315,35 +324,76 @@ def test_the_ops_image_job_can_push_to_its_stacks_repository_only(cfg: Bootstrap
     assert all(re.fullmatch(r"repo:[\w.-]+/[\w.-]+:ref:refs/(heads/main|tags/v\*)", s) for s in subjects), subjects
 
 
+REGION = {"aws:RequestedRegion": "eu-west-1"}
+STATE = f"{BUCKET}/.pulumi/stacks/redisgw/production.json"
+
+
 def test_the_preview_role_reads_but_cannot_write_the_state_nor_read_data(cfg: Bootstrap) -> None:
     document = _document(cfg, _role(cfg, "preview"))
-    assert allowed(document, "s3:GetObject", f"{BUCKET}/.pulumi/stacks/redisgw/production.json")
-    assert allowed(document, "s3:PutObject", f"{BUCKET}/.pulumi/locks/redisgw/production/lock.json")
-    assert not allowed(document, "s3:PutObject", f"{BUCKET}/.pulumi/stacks/redisgw/production.json")
-    assert not allowed(document, "s3:DeleteObjectVersion", f"{BUCKET}/.pulumi/stacks/redisgw/production.json")
-    assert not allowed(document, "kms:Encrypt", KEY)
-    assert not allowed(document, "s3:GetObject", "arn:aws:s3:::backups-bucket-1a2b/redis/2026/manifest.json")
-    assert not allowed(document, "ec2:CreateVpc", "*", **{"aws:RequestedRegion": "eu-west-1"})
-    assert allowed(document, "ec2:DescribeVpcs", "*", **{"aws:RequestedRegion": "eu-west-1"})
+    assert allowed(document, "s3:GetObject", STATE, **REGION)
+    assert allowed(document, "s3:PutObject", f"{BUCKET}/.pulumi/locks/organization/redisgw/production/1.json", **REGION)
+    assert not allowed(document, "s3:PutObject", STATE, **REGION)
+    assert not allowed(document, "s3:DeleteObjectVersion", STATE, **REGION)
+    assert not allowed(document, "kms:Encrypt", KEY, **REGION)
+    assert not allowed(document, "s3:GetObject", "arn:aws:s3:::backups-bucket-1a2b/redis/2026/manifest.json", **REGION)
+    assert not allowed(document, "ec2:CreateVpc", "*", **REGION)
+    assert allowed(document, "ec2:DescribeVpcs", "*", **REGION)
+    for data in ("ec2:GetConsoleOutput", "logs:GetLogEvents", "ecr:GetDownloadUrlForLayer"):
+        assert not allowed(document, data, "*", **REGION), data
+
+
+def test_each_stacks_roles_keep_to_that_stack(cfg: Bootstrap) -> None:
+    """A push to main runs as staging's deploy role: it can neither write nor read production's state."""
+    staging = _document(cfg, _role(cfg, "deploy", "staging"))
+    assert allowed(staging, "s3:PutObject", f"{BUCKET}/.pulumi/stacks/redisgw/staging.json", **REGION)
+    assert allowed(staging, "s3:PutObject", f"{BUCKET}/.pulumi/history/redisgw/staging/staging-1.history.json")
+    assert not allowed(staging, "s3:PutObject", STATE, **REGION)
+    assert not allowed(staging, "s3:GetObject", STATE, **REGION)
+    assert not allowed(staging, "s3:GetObject", f"{BUCKET}/.pulumi/stacks/redisgw-bootstrap/production.json")
+
+
+def test_no_ci_role_can_undo_the_states_protection(cfg: Bootstrap) -> None:
+    for role in cfg.roles:
+        document = _document(cfg, role)
+        for action in ci_policies.STATE_GUARDS:
+            for resource in (BUCKET, STATE):
+                assert not allowed(document, action, resource, **REGION), (role.name, action)
+        for action in ci_policies.KEY_GUARDS:
+            assert not allowed(document, action, KEY, **REGION), (role.name, action)
+    # ...while the deploy role still manages the program's own buckets and keys.
     deploy = _document(cfg, _role(cfg, "deploy"))
-    assert not allowed(deploy, "s3:DeleteObjectVersion", f"{BUCKET}/.pulumi/stacks/redisgw/production.json")
+    assert allowed(deploy, "s3:PutBucketPolicy", "arn:aws:s3:::backups-bucket-1a2b", **REGION)
+    assert allowed(deploy, "kms:PutKeyPolicy", "arn:aws:kms:eu-west-1:123456789012:key/other", **REGION)
 
 
 def test_the_program_can_read_its_alerting_secrets_and_no_other(cfg: Bootstrap) -> None:
     for role in cfg.roles:
         document = _document(cfg, role)
         for stack in role.stacks:
+            region = {"aws:RequestedRegion": stack.region}
             arn = f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT}:secret:{stack.alert_secret_name}-AbCdEf"
-            assert allowed(document, "secretsmanager:GetSecretValue", arn)
-        other = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:prod/db-password-AbCdEf"
-        assert not allowed(document, "secretsmanager:GetSecretValue", other)
+            assert allowed(document, "secretsmanager:GetSecretValue", arn, **region)
+            other = f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT}:secret:prod/db-password-AbCdEf"
+            assert not allowed(document, "secretsmanager:GetSecretValue", other, **region), role.name
+            own = f"arn:aws:secretsmanager:{stack.region}:{ACCOUNT}:secret:redisgw/{stack.name}/redis-auth-AbCdEf"
+            assert allowed(document, "secretsmanager:GetSecretValue", own, **region) is (role.purpose == "deploy")
 
 
-def test_the_role_policies_fit_iams_quota_and_grant_no_service_wildcard(cfg: Bootstrap) -> None:
+def test_the_role_policies_fit_iams_quotas_and_grant_no_service_wildcard(cfg: Bootstrap) -> None:
+    """Grouped with stand-in ARNs, applied to longer real ones: every part stays under the managed
+    policy quota, and a role holds at most the default 10 managed policies."""
     for role in cfg.roles:
-        text = json.dumps(_document(cfg, role), separators=(",", ":"))
-        assert len(text) < IAM_POLICY_CHARACTERS, (role.name, len(text))
-        actions = [a for s in _document(cfg, role)["Statement"] for a in s.get("Action", [])]
+        sample = ci_policies.deploy_policy if role.purpose == "deploy" else ci_policies.preview_policy
+        groups = ci_policies.grouping(sample(cfg, role, bucket_arn="arn:aws:s3:::pulumi-state-0000000", key_arn=KEY))
+        longer = sample(
+            cfg, role, bucket_arn="arn:aws:s3:::pulumi-state-0000000-and-60-more-characters-" + "x" * 40, key_arn=KEY
+        )
+        pieces = ci_policies.parts(longer, groups)
+        assert 1 <= len(pieces) <= 10
+        assert [s for p in pieces for s in p["Statement"]] == longer["Statement"]
+        for piece in pieces:
+            assert len(json.dumps(piece, separators=(",", ":"))) < MANAGED_POLICY_CHARACTERS, role.name
+        actions = [a for s in longer["Statement"] for a in s.get("Action", [])]
         assert not [a for a in actions if a == "*" or a.endswith(":*")]
 
 
@@ -369,6 +419,11 @@ def _write_stack(root: Path, name: str, **changes: Any) -> None:
             {"stacks": ["production"]},
             {"production": {"redisgw:network": {"cidr": "8.8.0.0/16"}}},
             "redisgw-bootstrap:stacks: production:",
+        ),
+        (
+            {"stacks": ["production", "copy"]},
+            {"production": {}, "copy": {}},
+            "role github-actions-deploy-production is the runner role of production deploy and copy deploy",
         ),
         (
             {"stacks": ["production", "other"]},
@@ -401,6 +456,12 @@ def test_bad_bootstrap_input_names_the_key_and_the_file(
     with pytest.raises(BootstrapError) as err:
         load(values, root=tmp_path, region="eu-west-1")
     assert message in str(err.value)
+
+
+def test_a_bootstrap_in_another_region_than_its_stacks_is_refused() -> None:
+    with pytest.raises(BootstrapError) as err:
+        load({"stacks": ["production"]}, root=ROOT, region="us-east-1")
+    assert "aws:region is us-east-1 but the served stacks production (eu-west-1) are not" in str(err.value)
 
 
 def test_a_bad_bootstrap_stack_file_is_exit_2_through_the_preview(tmp_path: Path) -> None:

@@ -69,7 +69,11 @@ def test_the_kubernetes_glob_takes_objects_and_charts_not_the_provider_nor_aws()
     pattern = first_deploy.glob_pattern(first_deploy.exclude_glob("production"))
     base = "urn:pulumi:production::redisgw::"
     assert pattern.match(base + "redisgw:index:RedisGateway$kubernetes:core/v1:Namespace::redis-gateway")
-    assert pattern.match(base + "kubernetes:helm.sh/v4:Chart$kubernetes:apps/v1:Deployment::argo-rollouts")
+    # helm v4 names a chart's objects <chart>:<namespace>/<name> (pulumi-kubernetes v4.32
+    # provider/pkg/provider/yaml/v2/yaml.go: ResourcePrefix + ":" + the object's name).
+    chart = "redisgw:index:X$kubernetes:helm.sh/v4:Chart$kubernetes:apps/v1:Deployment::"
+    assert pattern.match(base + chart + "argo-rollouts:argo-rollouts/argo-rollouts")
+    assert pattern.match(base + "redisgw:index:X$kubernetes:helm.sh/v3:Release::argo-rollouts")
     assert pattern.match(base + "redisgw:index:X$kubernetes:redis.redis.opstreelabs.in/v1beta2:RedisSentinel::s")
     assert not pattern.match(base + "redisgw:index:EksCluster$pulumi:providers:kubernetes::primary-k8s")
     assert not pattern.match(base + "redisgw:index:EksCluster$aws:eks/addon:Addon::primary-kubernetes-metrics")
@@ -122,7 +126,7 @@ def test_the_aws_half_creates_what_the_runner_needs_and_nothing_in_the_cluster(
 ) -> None:
     assert production.ok, production.problems
     created_types = {r.type for r in production.created}
-    assert set(first_deploy.RUNNER_NEEDS) <= created_types
+    assert {typ for _, typ in first_deploy.RUNNER_NEEDS} <= created_types
     assert not [r.urn for r in production.created if "providers:kubernetes" in (r.provider or "") and r.custom]
     # Both regions' clusters, node groups and the ops image repository with its key come first.
     assert len([r for r in production.created if r.type == "eks:index:Cluster"]) == 2
@@ -145,27 +149,39 @@ def test_the_readme_gives_the_command_the_engine_was_modelled_with() -> None:
 def test_an_aws_half_that_misses_the_runner_or_touches_the_cluster_is_refused() -> None:
     from ops.offline.engine import Resource
 
-    def res(typ: str, provider: str | None = None) -> Resource:
+    def res(typ: str, parent: str | None = None, provider: str | None = None, region: str = "") -> Resource:
+        name = f"x{region}"
         return Resource(
             type=typ,
-            name="x",
-            urn=f"urn:pulumi:s::p::{typ}::x",
-            parent=None,
-            custom=True,
+            name=name,
+            urn=f"urn:pulumi:s::p::{typ}::{name}",
+            parent=parent,
+            custom=not typ.startswith("redisgw:"),
             dependencies=[],
             inputs={},
             properties=struct_pb2.Struct(),
             provider=provider,
         )
 
-    ok = [res(t) for t in first_deploy.RUNNER_NEEDS]
+    components = {c: res(f"redisgw:index:{c.split(':')[0]}") for c, _ in first_deploy.RUNNER_NEEDS}
+    for c, component in components.items():
+        component.name = c.split(":")[1]
+        component.urn = f"urn:pulumi:s::p::redisgw:index:{c.split(':')[0]}::{component.name}"
+    ok = [*components.values(), *(res(t, components[c].urn) for c, t in first_deploy.RUNNER_NEEDS)]
     assert first_deploy.problems(ok) == []
     missing = first_deploy.problems([r for r in ok if r.type != "aws:ecr/repository:Repository"])
     assert missing == [
-        "the AWS half creates no aws:ecr/repository:Repository (the ops image repository the deploy job pushes to)"
+        "the AWS half creates no aws:ecr/repository:Repository in BackupVault:backups (the ops image repository "
+        "the deploy job pushes to)"
     ]
+    # The DR region's runners (another component) do not stand in for the primary's.
+    dr = res("redisgw:index:DrRegion")
+    dr.name, dr.urn = "dr", "urn:pulumi:s::p::redisgw:index:DrRegion::dr"
+    elsewhere = [r for r in ok if r.type != "aws:codebuild/project:Project"]
+    elsewhere += [dr, res("aws:codebuild/project:Project", dr.urn, region="dr")]
+    assert [p for p in first_deploy.problems(elsewhere) if "codebuild/project" in p]
     touching = first_deploy.problems(
-        [*ok, res("kubernetes:core/v1:Namespace", "urn:...:pulumi:providers:kubernetes::k::id")]
+        [*ok, res("kubernetes:core/v1:Namespace", None, "urn:...:pulumi:providers:kubernetes::k::id")]
     )
     assert len(touching) == 1 and re.search("through the Kubernetes provider", touching[0])
 

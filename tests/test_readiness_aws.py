@@ -65,7 +65,8 @@ class World:
     def __init__(self, source: RedisServer) -> None:
         tag = uuid.uuid4().hex[:10]
         self.s3 = boto3.client("s3", region_name=REGION)
-        self.bucket, self.replica = f"backups-{tag}", f"replica-{tag}"
+        # Named as the program's BackupVault ``backups`` auto-names them (backups-bucket-*, backups-replica-*).
+        self.bucket, self.replica = f"backups-bucket-{tag}", f"backups-replica-{tag}"
         self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         boto3.client("s3", region_name=DR_REGION).create_bucket(
             Bucket=self.replica, CreateBucketConfiguration={"LocationConstraint": DR_REGION}
@@ -559,11 +560,15 @@ def test_the_deploy_role_allows_every_call_of_ops_verify_and_ops_readiness(
     from ops.offline.engine import ROOT
     from tests.iam_eval import allowed
 
-    calls: set[tuple[str, str, str]] = set()
+    calls: set[tuple[str, str, str, str]] = set()
     make_api_call = botocore.client.BaseClient._make_api_call
 
     def recording(client: Any, operation: str, params: Any) -> Any:
-        calls.add((client.meta.service_model.signing_name, operation, client.meta.region_name))
+        service = client.meta.service_model.signing_name
+        resource = "*"
+        if service == "s3" and params.get("Bucket"):
+            resource = f"arn:aws:s3:::{params['Bucket']}" + (f"/{params['Key']}" if params.get("Key") else "")
+        calls.add((service, operation, client.meta.region_name, resource))
         return make_api_call(client, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
@@ -577,16 +582,16 @@ def test_the_deploy_role_allows_every_call_of_ops_verify_and_ops_readiness(
 
     stacks = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.production.yaml").read_text())["config"]
     cfg = load({"stacks": stacks["redisgw-bootstrap:stacks"]}, root=ROOT, region="eu-west-1")
-    (role,) = [r for r in cfg.roles if r.purpose == "deploy"]
+    (role,) = [r for r in cfg.roles if r.purpose == "deploy" and r.stacks[0].name == "production"]
     document = ci_policies.deploy_policy(cfg, role, bucket_arn="arn:aws:s3:::state", key_arn="arn:aws:kms:::key/x")
-    services = {service for service, _, _ in calls}
+    services = {service for service, _, _, _ in calls}
     assert {"s3", "acm", "elasticloadbalancing", "wafv2", "route53", "eks", "backup"} <= services, services
     # sts:GetCallerIdentity needs no permission (STS API reference, GetCallerIdentity).
     refused = sorted(
-        f"{_action(s, op)} in {region}"
-        for s, op, region in calls
+        f"{_action(s, op)} on {resource} in {region}"
+        for s, op, region, resource in calls
         if (s, op) != ("sts", "GetCallerIdentity")
-        and not allowed(document, _action(s, op), "*", **{"aws:RequestedRegion": region})
+        and not allowed(document, _action(s, op), resource, **{"aws:RequestedRegion": region})
     )
     assert not refused, f"the deploy role refuses what its job calls: {refused}"
     # The backups are SSE-KMS in the account: reading them needs kms:Decrypt (S3 does it as the caller).

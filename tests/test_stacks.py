@@ -42,16 +42,17 @@ def test_endpoints_are_private_and_ci_runs_inside_the_vpc(stack_run: StackRun, s
     cluster = rec.one("eks:index:Cluster").inputs
     assert cluster["endpointPublicAccess"] is False and "publicAccessCidrs" not in cluster
     entries = cluster["accessEntries"]
-    assert entries["github-actions-deploy"]["accessPolicies"]["cluster-admin"]["policyArn"].endswith(
+    assert entries[f"github-actions-deploy-{stack}"]["accessPolicies"]["cluster-admin"]["policyArn"].endswith(
         "AmazonEKSClusterAdminPolicy"
     )
-    assert entries["github-actions-preview"]["accessPolicies"]["view"]["policyArn"].endswith("AmazonEKSViewPolicy")
+    view = entries[f"github-actions-preview-{stack}"]["accessPolicies"]["view"]
+    assert view["policyArn"].endswith("AmazonEKSViewPolicy")
     projects = {p.inputs["name"]: p.inputs for p in rec.of_type("aws:codebuild/project:Project")}
     assert set(projects) == {f"redisgw-{stack}-deploy", f"redisgw-{stack}-preview"}
     for project in projects.values():
         assert project["vpcConfig"]["subnets"] and not project["environment"]["privilegedMode"]
-    assert projects[f"redisgw-{stack}-deploy"]["serviceRole"].endswith("/github-actions-deploy")
-    assert projects[f"redisgw-{stack}-preview"]["serviceRole"].endswith("/github-actions-preview")
+    assert projects[f"redisgw-{stack}-deploy"]["serviceRole"].endswith(f"/github-actions-deploy-{stack}")
+    assert projects[f"redisgw-{stack}-preview"]["serviceRole"].endswith(f"/github-actions-preview-{stack}")
     hooks = {
         h.inputs["projectName"]: h.inputs["filterGroups"][0]["filters"]
         for h in rec.of_type("aws:codebuild/webhook:Webhook")

@@ -630,18 +630,26 @@ _AWS_HALF = [
         "id": "redisgw-production",
     },
 ]
-_DEPLOYED = [
-    *_AWS_HALF,
-    {
-        "urn": _URN + "redisgw:index:RedisGateway$kubernetes:argoproj.io/v1alpha1:Rollout::gateway",
-        "type": "kubernetes:argoproj.io/v1alpha1:Rollout",
-        "custom": True,
-        "id": "redis-gateway/redis-gateway",
-    },
-]
-# A first full deploy that failed before the rollout, then was destroyed: only the replaced objects
-# pending deletion remain (``delete: true``); the stack has no live Kubernetes object.
-_PENDING_DELETE = [*_AWS_HALF, {**_DEPLOYED[-1], "delete": True}]
+_ROLLOUT = {
+    "urn": _URN + "redisgw:index:RedisGateway$kubernetes:argoproj.io/v1alpha1:Rollout::gateway",
+    "type": "kubernetes:argoproj.io/v1alpha1:Rollout",
+    "custom": True,
+    "id": "redis-system/redis-gateway",
+    "outputs": {"metadata": {"name": "redis-gateway", "namespace": "redis-system"}},
+}
+_CRONJOB = {
+    "urn": _URN + "redisgw:index:BackupVault$kubernetes:batch/v1:CronJob::backups-redis-backup",
+    "type": "kubernetes:batch/v1:CronJob",
+    "custom": True,
+    "id": "redis-system/redis-backup",
+    "inputs": {"metadata": {"name": "redis-backup", "namespace": "redis-system"}},
+    "outputs": {"metadata": {"name": "redis-backup", "namespace": "redis-system"}},
+}
+_DEPLOYED = [*_AWS_HALF, _ROLLOUT, _CRONJOB]
+# A first Kubernetes run that failed after the gateway, before the backup jobs: no backup can exist.
+_HALF_DEPLOYED = [*_AWS_HALF, _ROLLOUT]
+# The backup CronJob replaced and pending deletion only (``delete: true``) is not a live one.
+_PENDING_DELETE = [*_AWS_HALF, {**_CRONJOB, "delete": True}]
 
 
 def _run_state_step(tmp_path: Path, export: dict[str, Any]) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
@@ -702,6 +710,7 @@ REPORTED = "Readiness scorecard after the first deploy (reported; required from 
         ("empty resources", [], True),
         ("the AWS half from the workstation", _AWS_HALF, True),
         ("only objects pending deletion", _PENDING_DELETE, True),
+        ("the Kubernetes half failed before the backup jobs", _HALF_DEPLOYED, True),
         ("deployed whole", _DEPLOYED, False),
     ],
 )
@@ -740,7 +749,17 @@ def test_without_a_verdict_every_gate_runs() -> None:
         ({"deployment": {}}, "deployment version None, expected 3"),
         ({"version": 3}, "not a `pulumi stack export`"),
         ({"version": 3, "deployment": {"resources": {"urn": "x"}}}, "is not a list of resources"),
-        (_export([{**_AWS_HALF[0], "outputs": {}}, _DEPLOYED[-1]]), "no backupBucket output"),
+        (_export([{**_AWS_HALF[0], "outputs": {}}, _CRONJOB]), "no backupBucket output"),
+        (
+            {
+                "version": 3,
+                "deployment": {
+                    "resources": _DEPLOYED,
+                    "pending_operations": [{"type": "creating", "resource": {"urn": _CRONJOB["urn"]}}],
+                },
+            },
+            "1 pending operation(s) from an interrupted update (the first: creating of",
+        ),
         (
             _export([{**_AWS_HALF[0], "outputs": {"backupBucket": {_SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270"}}}]),
             "backupBucket is not a plain string",

@@ -1,11 +1,14 @@
 """``python -m ops deploy-state --state FILE``: has this stack been deployed whole before?
 
 The deploy workflow runs it on ``pulumi stack export``'s output before its gates. A stack whose
-state holds no Kubernetes object has never had its Kubernetes half deployed: it is new (or only
-its AWS half exists, from the workstation's first ``up``: ``ops first-deploy``). There is then no
+state holds no backup CronJob (``redis-backup``) has never had its Kubernetes half deployed up to
+its backups: it is new, only its AWS half exists (the workstation's first ``up``: ``ops
+first-deploy``), or its first Kubernetes run failed before the jobs were made. There is then no
 backup to verify and nothing in the cluster for the readiness scorecard to judge, so the workflow
 runs the gates that make sense (plan, policies, schemas, smoke test) and reports the scorecard
-after the rollout without blocking on it. From the second deploy on, every gate is required.
+after the rollout without blocking on it. Once the CronJob exists, it runs every 15 minutes and
+every gate is required: a deploy retried before its first run waits for it. A state with pending
+operations (an update that was interrupted) is refused: the engine would refuse it too.
 
 The file's shape is Pulumi's ``UntypedDeployment`` with a ``DeploymentV3`` (pulumi/pulumi
 ``sdk/go/common/apitype/core.go``): ``{"version": 3, "deployment": {"manifest": ...,
@@ -25,6 +28,8 @@ from ops.errors import OpsError
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 BUCKET_OUTPUT = "backupBucket"
+BACKUP_CRONJOB = "redis-backup"
+"""The backup CronJob's name (``components/backup_vault.py``, the job of that name)."""
 
 
 @dataclass(frozen=True)
@@ -55,24 +60,44 @@ def read(path: Path) -> DeployState:
         raise OpsError(f"--state {path}: cannot be read ({exc.strerror})", code=2) from None
     except ValueError as exc:
         raise OpsError(f"--state {path}: not JSON ({exc})", code=2) from None
-    live = [r for r in _resources(doc, f"--state {path}") if not r.get("delete")]  # delete: pending deletion
+    where = f"--state {path}"
+    live = [r for r in _resources(doc, where) if not r.get("delete")]  # delete: pending deletion
+    pending = doc["deployment"].get("pending_operations") or []
+    if pending:
+        first = pending[0] if isinstance(pending[0], dict) else {}
+        raise OpsError(
+            f"{where}: {len(pending)} pending operation(s) from an interrupted update (the first: "
+            f"{first.get('type', '?')} of {(first.get('resource') or {}).get('urn', '?')}): resolve them with "
+            "`pulumi refresh --clear-pending-creates` before deploying",
+            code=2,
+        )
     kubernetes = sum(1 for r in live if str(r["type"]).startswith("kubernetes:"))
+    backups = [r for r in live if r["type"] == "kubernetes:batch/v1:CronJob" and _name(r) == BACKUP_CRONJOB]
     stack = next((r for r in live if r["type"] == ROOT_STACK_TYPE), {})
     bucket = (stack.get("outputs") or {}).get(BUCKET_OUTPUT, "")
     if not isinstance(bucket, str):
         raise OpsError(f"--state {path}: the stack output {BUCKET_OUTPUT} is not a plain string", code=2)
-    if kubernetes and not bucket:
+    if backups and not bucket:
         raise OpsError(
-            f"--state {path}: the stack has Kubernetes objects but no {BUCKET_OUTPUT} output: the backup gate "
+            f"--state {path}: the stack has its backup CronJob but no {BUCKET_OUTPUT} output: the backup gate "
             "cannot run (was the state exported from another project?)",
             code=2,
         )
-    return DeployState(first_deploy=kubernetes == 0, kubernetes_objects=kubernetes, backup_bucket=bucket)
+    return DeployState(first_deploy=not backups, kubernetes_objects=kubernetes, backup_bucket=bucket)
+
+
+def _name(resource: dict[str, Any]) -> str:
+    for side in ("outputs", "inputs"):
+        metadata = (resource.get(side) or {}).get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+            return str(metadata["name"])
+    return ""
 
 
 def describe(state: DeployState) -> str:
     if state.first_deploy:
         return (
-            "first deploy: no Kubernetes object in the state; the backup and readiness gates begin with the next deploy"
+            f"first deploy: no {BACKUP_CRONJOB} CronJob in the state ({state.kubernetes_objects} Kubernetes objects); "
+            "the backup and readiness gates begin once it exists"
         )
     return f"deployed before: {state.kubernetes_objects} Kubernetes objects in the state; every gate is required"
