@@ -246,17 +246,6 @@ AWS_ITEMS = {
 }
 
 
-def test_a_healthy_account_passes_every_aws_item(world: World, plan: Recording, tmp_path: Path) -> None:
-    with _recovery_points(world, 30):
-        code, report = judge(world, plan, tmp_path)
-    aws = {i["id"]: i for i in report["items"] if i["source"] == "aws"}
-    assert set(aws) == AWS_ITEMS
-    assert failing(report) == {}, failing(report)
-    assert all(i["evidence"] for i in aws.values()), "a pass carries what it saw"
-    assert "min old (objective " in aws["backup-fresh-and-verified"]["evidence"][0]
-    assert code == 0 and report["sources"] == ["kubernetes", "docs", "aws"]
-
-
 def _old_manifest(world: World) -> None:
     key = f"redis/{world.manifest['id']}/manifest.json"
     doc = json.loads(world.s3.get_object(Bucket=world.bucket, Key=key)["Body"].read())
@@ -547,11 +536,12 @@ def _action(service: str, operation: str) -> str:
     return S3_ACTIONS[operation]
 
 
-def test_the_deploy_role_allows_every_call_of_ops_verify_and_ops_readiness(
+def test_a_healthy_account_passes_every_aws_item_within_the_deploy_roles_rights(
     world: World, plan: Recording, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Recorded at the botocore client (every API call of the two steps the production deploy job
-    runs on its runner), then judged against the deploy role the bootstrap creates."""
+    """A healthy account passes every AWS item. Every API call of the two steps the production
+    deploy job runs on its runner (the scorecard, then ``ops verify``) is recorded at the botocore
+    client and judged against the deploy role the bootstrap creates."""
     import botocore.client
     import yaml
 
@@ -573,8 +563,13 @@ def test_the_deploy_role_allows_every_call_of_ops_verify_and_ops_readiness(
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
     with _recovery_points(world, 30):
-        code, _ = judge(world, plan, tmp_path)
-    assert code == 0
+        code, report = judge(world, plan, tmp_path)
+    aws = {i["id"]: i for i in report["items"] if i["source"] == "aws"}
+    assert set(aws) == AWS_ITEMS
+    assert failing(report) == {}, failing(report)
+    assert all(i["evidence"] for i in aws.values()), "a pass carries what it saw"
+    assert "min old (objective " in aws["backup-fresh-and-verified"]["evidence"][0]
+    assert code == 0 and report["sources"] == ["kubernetes", "docs", "aws"]
     work = tmp_path / "verify"
     work.mkdir()
     assert main(["verify", "--bucket", world.bucket, "--backup", "latest", "--work-dir", str(work)]) == 0
