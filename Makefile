@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  ?= production
-TYPED  := components settings.py ops policies/redisgw_policies bench bootstrap
+TYPED  := components settings ops policies/redisgw_policies bench bootstrap
 
 .PHONY: preview test lint typecheck pytest image test-image bench bench-http clean
 

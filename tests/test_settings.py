@@ -854,3 +854,48 @@ def test_any_yaml_value_at_any_key_is_one_line_per_problem_never_a_crash(
         assert exc.code == 2 and exc.message.startswith(path.name) and "\n" not in exc.message
     except settings.SettingsError as exc:
         assert exc.problems and all(p.startswith(f"{path.name}: ") and "\n" not in p for p in exc.problems)
+
+
+def _declared_keys() -> dict[str, dict[str, Any]]:
+    """The ``redisgw:`` keys ``Pulumi.yaml`` declares, with their declarations (secrets never are)."""
+    import yaml
+
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text(encoding="utf-8"))["config"]
+    return {
+        key: spec
+        for key, spec in declared.items()
+        if key.startswith(f"{settings.NAMESPACE}:") and key.partition(":")[2] not in settings.SECRET_KEYS
+    }
+
+
+def _settings_modules() -> dict[str, Any]:
+    """The public modules of the settings package, by name."""
+    import importlib
+    import pkgutil
+
+    names = [m.name for m in pkgutil.iter_modules(settings.__path__) if not m.name.startswith("_")]
+    return {name: importlib.import_module(f"settings.{name}") for name in names}
+
+
+def test_settings_package_has_one_module_per_declared_section() -> None:
+    """Each section Pulumi.yaml declares (any key without a scalar type) has the module named after it,
+    stating it as ``KEY``, and every module with a ``KEY`` validates a declared section; the rest
+    compose them (``stack``) or hold the undeclared secrets (``secrets``)."""
+    declared = _declared_keys()
+    sections = {key for key, spec in declared.items() if spec.get("type") not in ("string", "integer", "boolean")}
+    modules = _settings_modules()
+    keys = {module.KEY: name for name, module in modules.items() if hasattr(module, "KEY")}
+    assert set(keys) == sections
+    assert all(key == f"{settings.NAMESPACE}:{name}" for key, name in keys.items())
+    assert set(modules) - set(keys.values()) == {"stack", "secrets"}
+
+
+def test_every_declared_key_is_a_stack_field_named_by_its_module() -> None:
+    """Every declared key is a field of StackSettings, and the docstring of the module validating it
+    (its section module, else ``stack``) names it."""
+    fields = {field.alias for field in settings.StackSettings.model_fields.values()}
+    modules = _settings_modules()
+    for key in _declared_keys():
+        name = key.partition(":")[2]
+        assert name in fields, key
+        assert key in (modules.get(name, modules["stack"]).__doc__ or ""), key

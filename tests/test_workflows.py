@@ -264,7 +264,7 @@ def test_the_strategy_override_command_sets_the_strategy_and_nothing_else(
     project = tmp_path / "checkout"
     project.mkdir()
     # settings checks the cluster version against the builds pinned in components/eks_cluster.py
-    for item in ("ops", "settings.py", "components", "Pulumi.yaml"):
+    for item in ("ops", "settings", "components", "Pulumi.yaml"):
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
@@ -554,7 +554,7 @@ def test_the_push_step_outputs_the_digest_the_deployment_can_pin(
 
     project = tmp_path / "checkout"
     project.mkdir()
-    for item in ("ops", "settings.py", "components", "Pulumi.yaml", f"Pulumi.{stack}.yaml"):
+    for item in ("ops", "settings", "components", "Pulumi.yaml", f"Pulumi.{stack}.yaml"):
         source = ROOT / item
         if source.is_dir():
             shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
