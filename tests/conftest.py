@@ -8,6 +8,10 @@ parent and dependencies, and tests assert on those recordings.
 from __future__ import annotations
 
 import copy
+import fcntl
+import json
+import os
+import pickle
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -101,28 +105,69 @@ def write_variant(tmp_path: Path, stack: str, changes: Iterable[tuple[str, Any]]
     return out
 
 
+def shared(factory: pytest.TempPathFactory, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per test session, whatever the number of xdist workers: the first worker to
+    ask computes it under a file lock and leaves it pickled in the session's temporary directory; the
+    others wait for it and read it. (Each offline run of the program costs seconds of CPU: computed
+    once per worker, the same plan would be built six times on two cores.)"""
+    base = factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the session's, not the user's
+    path = root / f"shared-{key}.pickle"
+    with open(root / f"shared-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        value = compute()
+        path.write_bytes(pickle.dumps(value))
+        return value
+
+
 @pytest.fixture(scope="session")
-def stack_run() -> Callable[[str], Recording]:
-    """Run the real program for a stack file (cached per stack for the session)."""
+def stack_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Recording]:
+    """Run the real program for a stack file (once per stack for the whole session)."""
     cache: dict[str, Recording] = {}
+
+    def compute(stack: str) -> Recording:
+        loaded = load_stack_config(stack)
+        checked = settings.load_settings(loaded.values, source=loaded.path.name, secret_keys=loaded.secret_keys)
+        cfg, _ = assume_secrets(loaded, settings.required_secret_keys(checked))
+        return Recording(
+            run_program(
+                ROOT / "__main__.py",
+                stack=stack,
+                config=cli_config(cfg),
+                secret_keys=cfg.secret_keys,
+                region=REGION,
+            )
+        )
 
     def run(stack: str) -> Recording:
         if stack not in cache:
-            loaded = load_stack_config(stack)
-            checked = settings.load_settings(loaded.values, source=loaded.path.name, secret_keys=loaded.secret_keys)
-            cfg, _ = assume_secrets(loaded, settings.required_secret_keys(checked))
-            cache[stack] = Recording(
-                run_program(
-                    ROOT / "__main__.py",
-                    stack=stack,
-                    config=cli_config(cfg),
-                    secret_keys=cfg.secret_keys,
-                    region=REGION,
-                )
-            )
+            cache[stack] = shared(tmp_path_factory, f"stack-run-{stack}", lambda: compute(stack))
         return cache[stack]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def preview_report(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Any]]:
+    """The report of ``ops preview --stack S --json`` (exit 0 asserted), once per stack for the whole
+    session: several modules read the same clean preview."""
+    from ops.cli import main
+
+    cache: dict[str, dict[str, Any]] = {}
+
+    def compute(stack: str) -> dict[str, Any]:
+        out = tmp_path_factory.mktemp("preview") / f"preview-{stack}.json"
+        assert main(["preview", "--stack", stack, "--json", str(out)]) == 0
+        return dict(json.loads(out.read_text()))
+
+    def report(stack: str) -> dict[str, Any]:
+        if stack not in cache:
+            cache[stack] = shared(tmp_path_factory, f"preview-{stack}", lambda: compute(stack))
+        return cache[stack]
+
+    return report
 
 
 # -- real peers: redis-server and a moto S3/KMS server -------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ from tests.conftest import write_variant
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def base(tmp_path_factory: pytest.TempPathFactory, preview_report: Callable[[str], dict[str, Any]]) -> Path:
+    """The committed production stack's report (``ops preview --json``), as a file."""
     report = tmp_path_factory.mktemp("base") / "production.json"
-    assert main(["preview", "--stack", "production", "--json", str(report)]) == 0
+    report.write_text(json.dumps(preview_report("production")))
     return report
 
 

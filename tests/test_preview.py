@@ -19,22 +19,6 @@ from redisgw_policies import POLICIES
 from tests.conftest import STACKS, write_variant
 
 
-@pytest.fixture(scope="module")
-def preview_report(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[str, Any]]:
-    """The report of ``ops preview --stack S --json`` (exit 0 asserted), run once per stack and worker:
-    several tests read the same clean preview."""
-    cache: dict[str, dict[str, Any]] = {}
-
-    def report(stack: str) -> dict[str, Any]:
-        if stack not in cache:
-            out = tmp_path_factory.mktemp("preview") / f"preview-{stack}.json"
-            assert main(["preview", "--stack", stack, "--json", str(out)]) == 0
-            cache[stack] = json.loads(out.read_text())
-        return cache[stack]
-
-    return report
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_preview_is_clean_and_writes_the_report(preview_report: Callable[[str], dict[str, Any]], stack: str) -> None:
     report = preview_report(stack)
