@@ -182,6 +182,10 @@ class EksClusterArgs:
     """Tags for resources that pulumi-eks creates itself (provider default tags do not reach them all)."""
 
 
+NODE_GROUP_UPDATE_TIMEOUT = "4h"
+"""How long ``pulumi up`` waits for a node group update (docs/runbooks/upgrades.md)."""
+
+
 class EksCluster(pulumi.ComponentResource):
     """A hardened EKS cluster with the platform add-ons installed."""
 
@@ -523,6 +527,9 @@ class EksCluster(pulumi.ComponentResource):
                     depends_on=attachments,
                     # The Cluster Autoscaler owns the desired size once the group exists.
                     ignore_changes=["scalingConfig.desiredSize"],
+                    # A version update replaces the nodes one at a time, each drain waiting up to 15 min
+                    # on PDBs: a full group takes longer than the provider's default 60 minutes.
+                    custom_timeouts=pulumi.CustomTimeouts(create="60m", update=NODE_GROUP_UPDATE_TIMEOUT),
                 ),
             ),
         )

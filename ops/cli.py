@@ -171,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
     deploy_state.add_argument(
         "--github-output", type=Path, metavar="FILE", help="append the verdict as step outputs to FILE"
     )
+    deploy_state.add_argument(
+        "--stack",
+        type=argtypes.stack_name,
+        help="also check the Kubernetes versions Pulumi.<stack>.yaml asks for against the state's clusters and node "
+        "groups: one minor per update, never back, node groups on their control plane's minor first (exit 2)",
+    )
     capacity = commands.add_parser(
         "capacity",
         help="the capacity plan of a stack: pods, nodes, Redis memory and growth, backups, cost; exit 1 when short",
@@ -294,6 +300,13 @@ def _main(argv: Sequence[str] | None) -> int:
 
             state = deploy_state.read(args.state)
             console.print(deploy_state.describe(state), markup=False)
+            if args.stack:
+                from ops.offline.engine import load_stack_config
+
+                loaded = load_stack_config(args.stack)
+                problems = deploy_state.version_problems(args.state, args.stack, loaded.values)
+                if problems:
+                    raise OpsError(f"{loaded.path.name}: " + "; ".join(problems), code=2)
             if args.github_output:
                 try:
                     with args.github_output.open("a", encoding="utf-8") as out:

@@ -78,8 +78,9 @@ class StackSettings(_Model):
             if control - _minor(trailing) > 1:
                 raise _RelationError(
                     loc,
-                    f"({trailing}) may trail cluster.version ({self.cluster.version}) by one minor at most: EKS "
-                    "moves a control plane one minor at a time, and only once its managed nodes run its minor",
+                    f"({trailing}) may trail cluster.version ({self.cluster.version}) by one minor at most: a "
+                    "staged upgrade holds one minor, so that the next control-plane update starts with every node "
+                    "on its minor (docs/runbooks/upgrades.md)",
                 )
         if self.dr.cluster_version is not None and not self.dr.enabled:
             raise _RelationError(("dr", "clusterVersion"), "is set but dr.enabled is false: remove it")

@@ -38,9 +38,9 @@ NEXT, CURRENT = MINORS[-1], MINORS[-2]
 """Two neighbouring minors of the tables, for the unit tests."""
 AHEAD, TWO_BEHIND = f"1.{int(NEXT[2:]) + 1}", f"1.{int(NEXT[2:]) - 2}"
 PRODUCTION = stack_values("production")["redisgw:cluster"]["version"]
-TARGET = MINORS[MINORS.index(PRODUCTION) + 1] if PRODUCTION in MINORS[:-1] else MINORS[-2]
-"""The minor the bump previews: production's next (or, on the newest minor the tables pin, the one
-before: the plan must follow the configured minor either way)."""
+BASE, TARGET = MINORS[-2], MINORS[-1]
+"""The bump the preview makes: production raised to the newest minor the tables pin, from the one
+before it (production's own, today: never a downgrade, whatever production runs later)."""
 SKEW = next(p for p in POLICIES if p.name == "eks-cluster-disallow-version-skew")
 MATCHING = next(p for p in POLICIES if p.name == "dr-require-matching-cluster-version")
 
@@ -232,16 +232,27 @@ def test_a_plan_that_follows_its_control_plane_passes() -> None:
         ),
         (_cluster_plan(nodes=(None, NEXT)), "primary-main", "pins no Kubernetes version"),
         (
-            _cluster_plan(builds={"coredns": EKS_ADDON_VERSIONS["1.32"]["coredns"]}),
+            _cluster_plan(builds={"coredns": EKS_ADDON_VERSIONS[MINORS[0]]["coredns"]}),
             "primary",
-            "Add-on coredns of primary runs v1.11.4-eksbuild.33, a build for Kubernetes 1.32, not for its control "
-            "plane's 1.35 (pinned for it: v1.13.2-eksbuild.4)",
+            f"Add-on coredns of primary runs {EKS_ADDON_VERSIONS[MINORS[0]]['coredns']}, a build for Kubernetes "
+            f"{MINORS[0]}, not for its control plane's {NEXT} (pinned for it: {EKS_ADDON_VERSIONS[NEXT]['coredns']})",
         ),
         (
             _cluster_plan(builds={"kube-proxy": EKS_ADDON_VERSIONS[CURRENT]["kube-proxy"]}),
             "primary",
-            "runs v1.34.6-eksbuild.2, for Kubernetes 1.34; its control plane runs 1.35",
+            f"runs {EKS_ADDON_VERSIONS[CURRENT]['kube-proxy']}, for Kubernetes {CURRENT}; "
+            f"its control plane runs {NEXT}",
         ),
+        # Builds of lines the tables list for no minor: EKS refuses them ("Addon version specified is
+        # not supported"), so the pack does first.
+        (_cluster_plan(builds={"coredns": "v1.8.7-eksbuild.1"}), "primary", "'v1.8.7-eksbuild.1', a build of no line"),
+        (
+            _cluster_plan(builds={"vpc-cni": "v1.12.0-eksbuild.1"}),
+            "primary",
+            "'v1.12.0-eksbuild.1', a build of no line",
+        ),
+        (_cluster_plan(builds={"coredns": "garbage"}), "primary", "'garbage', a build of no line"),
+        (_cluster_plan(builds={"kube-proxy": "garbage"}), "primary", "'garbage', not a kube-proxy build"),
         (
             _cluster_plan(builds={"kube-proxy": f"v{AHEAD}.0-eksbuild.1"}),
             "primary",
@@ -260,6 +271,10 @@ def test_a_plan_that_follows_its_control_plane_passes() -> None:
         "node-group-unpinned",
         "coredns-of-another-minor",
         "kube-proxy-older",
+        "coredns-unknown-line",
+        "vpc-cni-unknown-line",
+        "coredns-garbage",
+        "kube-proxy-garbage",
         "kube-proxy-newer",
         "vpc-cni-unpinned",
         "ebs-csi-unpinned",
@@ -364,7 +379,7 @@ def test_the_bump_moves_every_add_on(bumped: dict[str, Any]) -> None:
         pinned[(name.split("-", 1)[0], a["addonName"])] = a["addonVersion"]
     assert pinned == {(region, addon): row[addon] for region in ("primary", "dr") for addon in EKS_ADDONS}
     # kube-proxy is built per minor: the bump really moves it.
-    assert row["kube-proxy"] != EKS_ADDON_VERSIONS[PRODUCTION]["kube-proxy"]
+    assert row["kube-proxy"] != EKS_ADDON_VERSIONS[BASE]["kube-proxy"]
     autoscalers = [r for n, r in _of(bumped, "kubernetes:helm.sh/v3:Release").items() if n.endswith("-autoscaler")]
     assert [a["values"]["image"]["tag"] for a in autoscalers] == [CLUSTER_AUTOSCALER_IMAGES[TARGET]] * 2
 
@@ -373,3 +388,16 @@ def test_the_bumped_plan_is_judged_by_the_skew_policy(bumped: dict[str, Any]) ->
     evaluated = {p["policy"]: p["enforcement"] for p in bumped["policies"]["evaluated"]}
     assert evaluated[SKEW.name] == "mandatory"
     assert not [v for v in bumped["policies"]["violations"] if v["policy"] == SKEW.name]
+
+
+def test_node_group_updates_get_the_time_a_full_roll_takes(stack_run: Any) -> None:
+    """EKS replaces a group's nodes one at a time (``maxUnavailable`` 1), each drain waiting up to 15
+    minutes on PDBs: a main group at its maximum needs more than the AWS provider's default 60 minutes
+    for an update, so ``pulumi up`` would fail while EKS keeps rolling."""
+    groups = stack_run("production").of_type(eks.NODE_GROUP)
+    assert len(groups) == 4
+    hours = int(eks_cluster.NODE_GROUP_UPDATE_TIMEOUT.removesuffix("h"))
+    largest = max(g.inputs["scalingConfig"]["maxSize"] for g in groups)
+    assert all(g.update_timeout == eks_cluster.NODE_GROUP_UPDATE_TIMEOUT for g in groups)
+    assert all(g.inputs["updateConfig"]["maxUnavailable"] == 1 for g in groups)
+    assert hours * 60 >= largest * 15 + 60  # every node's worst drain, and an hour for the rest

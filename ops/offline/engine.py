@@ -66,6 +66,8 @@ class Resource:
     """Input name -> URNs the input's value came from."""
     provider: str | None = None
     """Provider reference (``<provider urn>::<id>``), if the resource is custom."""
+    update_timeout: str = ""
+    """The ``customTimeouts.update`` the program sets (empty: the provider's default)."""
     protect: bool = False
 
 
@@ -135,6 +137,7 @@ class RecordingMonitor(MockMonitor):
                     property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                     provider=request.provider or None,
                     protect=request.protect,
+                    update_timeout=request.customTimeouts.update,
                 )
             )
         return response

@@ -20,6 +20,8 @@ has no ``resources``. Secret outputs are objects (``{"4dabf18193072939515e22adb2
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,66 @@ def _name(resource: dict[str, Any]) -> str:
         if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
             return str(metadata["name"])
     return ""
+
+
+def _section(values: Mapping[str, Any], key: str) -> dict[str, Any]:
+    section = values.get(key)
+    return dict(section) if isinstance(section, dict) else {}
+
+
+def _minor(value: Any) -> int | None:
+    match = re.fullmatch(r"1\.(\d{1,3})(?:\.\d+)?", value.strip()) if isinstance(value, str) else None
+    return int(match.group(1)) if match else None
+
+
+def version_problems(path: Path, stack: str, values: Mapping[str, Any]) -> list[str]:
+    """What EKS would refuse in the versions ``Pulumi.<stack>.yaml`` asks for, against the clusters and
+    node groups the state holds (EKS User Guide, "Update existing cluster to new Kubernetes version":
+    a control plane moves one minor per update and never back; this program also moves it only with
+    every node group on its minor, docs/runbooks/upgrades.md). Found before ``pulumi up`` has moved
+    anything, instead of half way through it."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    live = [r for r in _resources(doc, f"--state {path}") if not r.get("delete")]
+    cluster = _section(values, "redisgw:cluster")
+    dr = _section(values, "redisgw:dr")
+    primary = cluster.get("version")
+    targets = {f"redisgw-{stack}": primary, f"redisgw-{stack}-dr": dr.get("clusterVersion") or primary}
+    nodes: dict[str, list[tuple[str, int]]] = {}
+    for r in live:
+        out = r.get("outputs") or {}
+        minor = _minor(out.get("version"))
+        if r["type"] == "aws:eks/nodeGroup:NodeGroup" and minor is not None:
+            nodes.setdefault(str(out.get("clusterName")), []).append((str(out.get("nodeGroupName")), minor))
+    problems = []
+    for r in live:
+        out = r.get("outputs") or {}
+        if r["type"] != "aws:eks/cluster:Cluster" or out.get("name") not in targets:
+            continue
+        name, now, want = str(out["name"]), _minor(out.get("version")), _minor(targets[str(out["name"])])
+        if now is None or want is None or want == now:
+            continue
+        key = (
+            "redisgw:dr.clusterVersion"
+            if name.endswith("-dr") and dr.get("clusterVersion")
+            else "redisgw:cluster.version"
+        )
+        if want < now:
+            problems.append(
+                f"{key} asks {name} for 1.{want}, but it runs 1.{now}: EKS never moves a control plane back"
+            )
+        elif want > now + 1:
+            problems.append(
+                f"{key} asks {name} for 1.{want}, but it runs 1.{now}: EKS moves a control plane one minor per update "
+                f"(deploy 1.{now + 1} first)"
+            )
+        else:
+            behind = [f"{group} (1.{minor})" for group, minor in nodes.get(name, []) if minor < now]
+            if behind:
+                problems.append(
+                    f"{key} moves {name} to 1.{want} while node groups still run an older minor than its 1.{now}: "
+                    f"{', '.join(behind)}; finish the last upgrade's node groups first"
+                )
+    return problems
 
 
 def describe(state: DeployState) -> str:

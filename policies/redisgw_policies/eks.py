@@ -160,18 +160,34 @@ def _addon_findings(addon: str, build: Any, control: int, what: str) -> Iterator
         )
         return
     row = ADDON_VERSIONS.get(f"1.{control}")
+    pinned = f" (pinned for it: {row[addon]})" if row and addon in row else ""
     if addon == "kube-proxy":
         minor = kubernetes_minor(build)
-        if minor is not None and minor != control:
-            pinned = f" (pinned for it: {row[addon]})" if row and addon in row else ""
+        if minor is None:
+            yield Finding(
+                f"{what} runs {build!r}, not a kube-proxy build (v1.<minor>.<patch>-eksbuild.<n>): EKS refuses it"
+                f"{pinned}.",
+                field="addonVersion",
+            )
+        elif minor != control:
             yield Finding(
                 f"{what} runs {build}, for Kubernetes 1.{minor}; its control plane runs 1.{control}{pinned}.",
                 field="addonVersion",
             )
         return
+    known = any(addon in r for r in ADDON_VERSIONS.values())
     minors = sorted(
         {kubernetes_minor(m) or 0 for m, r in ADDON_VERSIONS.items() if _line(r.get(addon)) == _line(build)}
     )
+    if known and (_line(build) is None or not minors):
+        # A line the table lists for no minor (an older build, a typo): EKS answers "Addon version
+        # specified is not supported" at create or update, after the rest of the plan has moved.
+        yield Finding(
+            f"{what} runs {build!r}, a build of no line EKS offers for the Kubernetes minors this program "
+            f"supports{pinned}.",
+            field="addonVersion",
+        )
+        return
     if row is not None and minors and control not in minors:
         yield Finding(
             f"{what} runs {build}, a build for Kubernetes {', '.join(f'1.{m}' for m in minors)}, not for its "
@@ -187,10 +203,12 @@ def version_skew(args: StackValidationArgs, config: Mapping[str, Any]) -> Iterat
     A managed node group pins its ``version`` (unpinned, it keeps its creation minor while the control
     plane moves), is never newer than its control plane and at most ``maxMinorsBehind`` older. The
     Kubernetes skew policy lets a kubelet of 1.28 or later be three minors older than the API server
-    (kubernetes.io/releases/version-skew-policy), but EKS updates a control plane only once its managed
-    nodes run its minor ("Update existing cluster to new Kubernetes version", EKS User Guide,
-    docs.aws.amazon.com/eks/latest/userguide/update-cluster.html, read 2026-12-05): in a plan, the one
-    lag that can arise is the minor of a staged upgrade. Each add-on the program knows pins a build of
+    (kubernetes.io/releases/version-skew-policy), and the EKS User Guide ("Update existing cluster to
+    new Kubernetes version", update-cluster.html, read 2026-12-05) lets a cluster whose kubelets are
+    1.25 or later move up to three minors ahead of them, while it recommends that nodes run the control
+    plane's minor before the next update. One minor is this program's choice: the lag a staged upgrade
+    needs (``redisgw:cluster.nodeVersion``, which settings hold to one minor), and no more, so that the
+    next control-plane update never starts with nodes already behind. Each add-on the program knows pins a build of
     a line EKS offers for the control plane's minor (:data:`ADDON_VERSIONS`)."""
     behind = max(0, as_int(config.get("maxMinorsBehind"), 1) or 0)
     clusters: dict[str, int] = {}
@@ -389,9 +407,10 @@ POLICIES = [
             "maxMinorsBehind": {
                 "type": "integer",
                 "minimum": 0,
-                "maximum": 3,
+                "maximum": 1,
                 "default": 1,
-                "description": "How many minors a node group may trail its control plane (the kubelet skew allows 3).",
+                "description": "How many minors a node group may trail its control plane (0 or 1: settings hold "
+                "redisgw:cluster.nodeVersion to one minor; the kubelet skew would allow 3).",
             }
         },
     ),
