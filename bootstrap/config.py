@@ -170,10 +170,15 @@ def load(values: Mapping[str, Any], *, root: Path, region: str, source: str = f"
             "the alerting secrets' key and the GitHub connection live in the bootstrap's region (one bootstrap stack "
             "per account and region)"
         )
+    # `pulumi config set KEY VALUE` stores "90" and "true" as strings; the CLI accepts them for the
+    # declared integer and boolean types (ops/offline/project_config.py), and so does pulumi.Config.
     retention = values.get("stateRetentionDays", 90)
+    if isinstance(retention, str) and retention.strip().lstrip("-").isdigit():
+        retention = int(retention)
     if isinstance(retention, bool) or not isinstance(retention, int) or not 1 <= retention <= 3650:
         raise BootstrapError(f"{source}: {NAMESPACE}:stateRetentionDays must be a whole number of days, 1 to 3650")
     ready = values.get("githubConnectionReady", False)
+    ready = {"true": True, "false": False}.get(ready, ready) if isinstance(ready, str) else ready
     if not isinstance(ready, bool):
         raise BootstrapError(f"{source}: {NAMESPACE}:githubConnectionReady must be true or false")
     oidc = values.get("githubOidcProviderArn", "") or ""

@@ -222,7 +222,11 @@ def load_settings(
             if key not in secret_keys:
                 problems.append(f"{source}: {key}: stored in plain text; set it with pulumi config set --secret {key}")
         elif ns == NAMESPACE:
-            data[name] = value
+            # `pulumi config set redisgw:protectStatefulResources false` stores the string "false"
+            # (an untyped value stays a string: pulumi sdk/go/common/resource/config/value.go), and the
+            # CLI hands the program the same "false" as for a YAML false: read both as the program does
+            # (from_pulumi_config).
+            data[name] = (value == "true") if isinstance(value, str) and value in ("true", "false") else value
     if problems:
         raise SettingsError(problems)
     try:

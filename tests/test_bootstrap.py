@@ -458,6 +458,30 @@ def test_bad_bootstrap_input_names_the_key_and_the_file(
     assert message in str(err.value)
 
 
+def test_values_as_pulumi_config_set_writes_them_are_read(tmp_path: Path) -> None:
+    """`pulumi config set redisgw-bootstrap:githubConnectionReady true` writes the string "true"
+    (pulumi/pulumi sdk/go/common/resource/config/value.go: an untyped value is kept as a string); the
+    CLI accepts it for a boolean declaration, and so must the bootstrap."""
+    cfg = load(
+        {"stacks": ["production"], "githubConnectionReady": "true", "stateRetentionDays": "30"},
+        root=ROOT,
+        region="eu-west-1",
+    )
+    assert cfg.github_connection_ready is True and cfg.state_retention_days == 30
+    variant = tmp_path / "Pulumi.production.yaml"
+    variant.write_text(
+        "config:\n  aws:region: eu-west-1\n  redisgw-bootstrap:stacks: [production]\n"
+        '  redisgw-bootstrap:githubConnectionReady: "true"\n'
+    )
+    out = tmp_path / "report.json"
+    console = Console(file=open("/dev/null", "w"))  # noqa: SIM115
+    assert preview.run("production", str(out), console, variant, project="bootstrap") == 0
+    types = {r["type"] for r in json.loads(out.read_text())["resources"]}
+    assert "aws:codebuild/sourceCredential:SourceCredential" in types  # the handshake done: the credential follows
+    with pytest.raises(BootstrapError, match="githubConnectionReady must be true or false"):
+        load({"stacks": ["production"], "githubConnectionReady": "yes"}, root=ROOT, region="eu-west-1")
+
+
 def test_a_bootstrap_in_another_region_than_its_stacks_is_refused() -> None:
     with pytest.raises(BootstrapError) as err:
         load({"stacks": ["production"]}, root=ROOT, region="us-east-1")

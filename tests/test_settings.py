@@ -899,3 +899,12 @@ def test_every_declared_key_is_a_stack_field_named_by_its_module() -> None:
         name = key.partition(":")[2]
         assert name in fields, key
         assert key in (modules.get(name, modules["stack"]).__doc__ or ""), key
+
+
+@pytest.mark.parametrize("written", ["false", False])
+def test_a_boolean_pulumi_config_set_wrote_as_a_string_reads_as_the_program_reads_it(written: object) -> None:
+    """`pulumi config set redisgw:protectStatefulResources false` writes ``"false"``; the program
+    receives "false" either way, so the offline preview must read it the same."""
+    values = dict(stack_values("production"))
+    values["redisgw:protectStatefulResources"] = written
+    assert settings.load_settings(values, source="Pulumi.production.yaml").protect_stateful_resources is False
