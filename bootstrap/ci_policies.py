@@ -423,10 +423,6 @@ KEY_GUARDS = (
 bootstrap's, and the state's history is what recovers a stack."""
 
 
-def _services(actions: Iterable[str]) -> list[str]:
-    return sorted({a.split(":", 1)[0] for a in actions})
-
-
 def program_write_actions() -> list[str]:
     return sorted({a for actions in TYPE_ACTIONS.values() for a in actions if a.split(":", 1)[0] != "iam"})
 
@@ -719,7 +715,3 @@ def codebuild_trust(bootstrap: Bootstrap, role: Role) -> dict[str, Any]:
             }
         ],
     }
-
-
-def services_of(actions: Iterable[str]) -> list[str]:
-    return _services(actions)

@@ -304,7 +304,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 from ops.offline.engine import load_stack_config
 
                 loaded = load_stack_config(args.stack)
-                problems = deploy_state.version_problems(args.state, args.stack, loaded.values)
+                problems = deploy_state.version_problems(state, args.stack, loaded.values)
                 if problems:
                     raise OpsError(f"{loaded.path.name}: " + "; ".join(problems), code=2)
             if args.github_output:

@@ -132,10 +132,6 @@ def test_roles_and_secrets_are_the_ones_the_served_stacks_name(
 # -- what CI calls, and whether the role of each job allows it ----------------------------------
 
 
-def _regions_of(cfg: Bootstrap, role: Role) -> list[str]:
-    return list(role.regions)
-
-
 def _iam_resource(action: str) -> tuple[str, dict[str, str]]:
     """A representative resource and request context of an IAM action the program's types need."""
     if action == "iam:PassRole":
@@ -168,7 +164,7 @@ def test_the_deploy_role_manages_every_type_of_both_plans_in_every_region(
                 resource, context = _iam_resource(action)
                 checks = [(resource, context)]
             else:
-                checks = [("*", {"aws:RequestedRegion": r}) for r in _regions_of(cfg, role)]
+                checks = [("*", {"aws:RequestedRegion": r}) for r in role.regions]
             refused += [f"{typ}: {action} {c}" for res, c in checks if not allowed(document, action, res, **c)]
         service = ci_policies.TYPE_ACTIONS[typ][0].split(":")[0]
         if service not in ci_policies.GLOBAL_SERVICES:

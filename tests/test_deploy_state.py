@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from ops.cli import main
-from ops.runtime.deploy_state import version_problems
+from ops.runtime.deploy_state import read, version_problems
 
 
 def _state(tmp_path: Path, clusters: dict[str, str], groups: dict[str, tuple[str, str]] | None = None) -> Path:
@@ -69,15 +69,15 @@ GROUPS = {"primary-main": ("redisgw-production", "1.34"), "dr-main": ("redisgw-p
 def test_versions_eks_would_refuse_are_named_before_anything_moves(
     tmp_path: Path, values: dict[str, Any], groups: dict[str, tuple[str, str]], says: str | None
 ) -> None:
-    problems = version_problems(_state(tmp_path, CLUSTERS, groups), "production", values)
+    problems = version_problems(read(_state(tmp_path, CLUSTERS, groups)), "production", values)
     # Each cluster is judged on its own (both move with cluster.version unless dr.clusterVersion is set).
     assert problems == [] if says is None else any(says in p for p in problems), problems
 
 
 def test_a_new_stack_or_one_without_clusters_has_nothing_to_compare(tmp_path: Path) -> None:
-    assert version_problems(_state(tmp_path, {}), "production", _values("1.35")) == []
+    assert version_problems(read(_state(tmp_path, {})), "production", _values("1.35")) == []
     # Another stack's clusters in the same state file are not this stack's.
-    assert version_problems(_state(tmp_path, {"redisgw-staging": "1.32"}), "production", _values("1.35")) == []
+    assert version_problems(read(_state(tmp_path, {"redisgw-staging": "1.32"})), "production", _values("1.35")) == []
 
 
 def test_the_cli_refuses_with_exit_2_naming_the_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -377,6 +377,26 @@ def test_production_runs_the_readiness_scorecard_before_and_after_the_rollout() 
     )
 
 
+def _run_scorecard_step(tmp_path: Path, which: Any, exit_code: int) -> subprocess.CompletedProcess[str]:
+    """The production step ``which`` picks, run by bash with a stand-in for the scorecard (``.venv/bin/python``)
+    that prints its arguments and exits with ``exit_code``."""
+    steps = _production_steps()
+    script = steps[_index(steps, which)]["run"]
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True, exist_ok=True)
+    (venv / "python").write_text(f'#!/bin/sh\necho scorecard "$@"\nexit {exit_code}\n')
+    (venv / "python").chmod(0o755)
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("exit_code", "job_exit", "warned"), [(0, 0, False), (1, 0, True), (2, 2, False), (3, 3, False)]
 )
@@ -385,20 +405,8 @@ def test_the_scorecard_before_the_rollout_tolerates_failing_items_only(
 ) -> None:
     """The step's script, run by bash with a stand-in for the scorecard that exits as told: a failing
     item (1) warns and goes on; an input the scorecard cannot judge (2) or a bug (3) stops the job."""
-    steps = _production_steps()
-    script = steps[_index(steps, lambda s: "ops readiness" in s.get("run", "") and "before" in s["name"])]["run"]
-    venv = tmp_path / ".venv" / "bin"
-    venv.mkdir(parents=True)
-    (venv / "python").write_text(f'#!/bin/sh\necho scorecard "$@"\nexit {exit_code}\n')
-    (venv / "python").chmod(0o755)
-    result = subprocess.run(
-        ["bash", "-e", "-c", script],
-        cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    result = _run_scorecard_step(
+        tmp_path, lambda s: "ops readiness" in s.get("run", "") and "before" in s["name"], exit_code
     )
     assert result.returncode == job_exit, result.stdout + result.stderr
     assert ("::warning title=Readiness before the rollout::" in result.stdout) is warned
@@ -778,21 +786,7 @@ def test_a_state_that_cannot_be_read_stops_the_job_naming_why(
 
 
 def test_the_scorecard_after_the_first_deploy_warns_and_a_bug_still_stops_it(tmp_path: Path) -> None:
-    steps = _production_steps()
-    script = steps[_index(steps, lambda s: s.get("name") == REPORTED)]["run"]
-    venv = tmp_path / ".venv" / "bin"
-    venv.mkdir(parents=True)
     for code, job_exit in ((0, 0), (1, 0), (2, 0), (3, 3)):
-        (venv / "python").write_text(f"#!/bin/sh\nexit {code}\n")
-        (venv / "python").chmod(0o755)
-        result = subprocess.run(
-            ["bash", "-e", "-c", script],
-            cwd=tmp_path,
-            env={"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = _run_scorecard_step(tmp_path, lambda s: s.get("name") == REPORTED, code)
         assert result.returncode == job_exit, (code, result.stdout)
         assert ("::warning title=Readiness after the first deploy::" in result.stdout) is (code in (1, 2))

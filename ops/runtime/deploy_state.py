@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ class DeployState:
     first_deploy: bool
     kubernetes_objects: int
     backup_bucket: str
+    live: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    """The state's resources that are not pending deletion (what :func:`version_problems` reads)."""
 
     def github_output(self) -> str:
         return f"first_deploy={'true' if self.first_deploy else 'false'}\nbackup_bucket={self.backup_bucket}\n"
@@ -85,7 +87,7 @@ def read(path: Path) -> DeployState:
             "cannot run (was the state exported from another project?)",
             code=2,
         )
-    return DeployState(first_deploy=not backups, kubernetes_objects=kubernetes, backup_bucket=bucket)
+    return DeployState(first_deploy=not backups, kubernetes_objects=kubernetes, backup_bucket=bucket, live=tuple(live))
 
 
 def _name(resource: dict[str, Any]) -> str:
@@ -106,14 +108,13 @@ def _minor(value: Any) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def version_problems(path: Path, stack: str, values: Mapping[str, Any]) -> list[str]:
+def version_problems(state: DeployState, stack: str, values: Mapping[str, Any]) -> list[str]:
     """What EKS would refuse in the versions ``Pulumi.<stack>.yaml`` asks for, against the clusters and
     node groups the state holds (EKS User Guide, "Update existing cluster to new Kubernetes version":
     a control plane moves one minor per update and never back; this program also moves it only with
     every node group on its minor, docs/runbooks/upgrades.md). Found before ``pulumi up`` has moved
     anything, instead of half way through it."""
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    live = [r for r in _resources(doc, f"--state {path}") if not r.get("delete")]
+    live = state.live
     cluster = _section(values, "redisgw:cluster")
     dr = _section(values, "redisgw:dr")
     primary = cluster.get("version")
