@@ -31,16 +31,30 @@ def slow() -> Iterator[str]:
         yield url
 
 
+STALL_MS = 50.0
+
+
+def _steady(measure: Callable[[], bench_http.Result]) -> bench_http.Result:
+    """A run during which the generator itself was held up (a send left more than ``STALL_MS`` after
+    it was due: the machine stalled, as shared CI machines do) measured the machine, not the server;
+    it is run again, three times at most. A generator that is always late still fails below."""
+    for _ in range(3):
+        r = measure()
+        if r.send_lag_ms.get("max", 0.0) <= STALL_MS:
+            break
+    return r
+
+
 def test_the_arrival_rate_is_kept(fast: str) -> None:
-    r = bench_http.run(fast, 400, 2.0, warmup=0.5, seed=1)
+    r = _steady(lambda: bench_http.run(fast, 400, 2.0, warmup=0.5, seed=1))
     assert r.sent == 800 and r.completed == 800 and r.errors == 0
     assert abs(r.achieved_rate - 400) / 400 < 0.05
     assert r.latency_ms["p50"] <= r.latency_ms["p90"] <= r.latency_ms["p99"] <= r.latency_ms["p99.9"]
 
 
 def test_percentiles_follow_the_injected_latency(fast: str, slow: str) -> None:
-    base = bench_http.run(fast, 200, 2.0, warmup=0.5).latency_ms["p99"]
-    delayed = bench_http.run(slow, 200, 2.0, warmup=0.5).latency_ms
+    base = _steady(lambda: bench_http.run(fast, 200, 2.0, warmup=0.5)).latency_ms["p99"]
+    delayed = _steady(lambda: bench_http.run(slow, 200, 2.0, warmup=0.5)).latency_ms
     # Every request waits 40 ms: p50 and p99 sit at 40 ms plus what the path adds without delay.
     assert 40 <= delayed["p50"] <= 40 + base * 2 + 4
     assert abs(delayed["p99"] - (40 + base)) / (40 + base) < 0.15, (delayed, base)
@@ -52,12 +66,51 @@ def test_the_error_rate_is_what_the_server_injects() -> None:
     assert 0.15 < r.error_rate < 0.25 and set(r.error_kinds) == {"http 500"}
 
 
+def _sends(rate: float, n: int, late: Callable[[int, float], float]) -> bench_http.SendClock:
+    clock = bench_http.SendClock()
+    for i in range(n):
+        due = 1000.0 + i / rate
+        clock.sent(due, due + late(i, due))
+    return clock
+
+
+def test_the_kept_rate_of_a_generator_on_time() -> None:
+    clock = _sends(200, 400, lambda i, due: 0.0002)
+    assert clock.rate() == pytest.approx(200, rel=1e-9)
+    assert clock.lag_ms() == pytest.approx({"p50": 0.2, "p99": 0.2, "max": 0.2}, abs=0.002)
+
+
+def test_one_stall_before_the_last_send_does_not_decide_the_rate() -> None:
+    """The machine stalls 200 ms over the last sends: those due meanwhile leave together when it
+    resumes, the last one 145 ms late. The end points would read 186/s (what a CI run once printed);
+    the slope stays within 2%, and the lag shows the stall."""
+    stall_end = 1000.0 + 399 / 200 + 0.145
+    clock = _sends(200, 400, lambda i, due: stall_end - due if due > stall_end - 0.2 else 0.0)
+    assert (400 - 1) / (stall_end - 1000.0) < 187  # what the two end points say
+    rate = clock.rate()
+    assert rate is not None and rate == pytest.approx(200, rel=0.02)
+    assert clock.lag_ms()["max"] == pytest.approx(200, abs=1)
+
+
+def test_a_generator_that_falls_behind_shows_the_rate_it_kept() -> None:
+    # every send 10% later than the one before would have been: 180/s kept of 200/s asked
+    clock = _sends(200, 400, lambda i, due: i / 180 - i / 200)
+    assert clock.rate() == pytest.approx(180, rel=1e-6)
+    assert clock.lag_ms()["max"] == pytest.approx((399 / 180 - 399 / 200) * 1000, rel=0.01)
+
+
+def test_too_few_sends_have_no_rate() -> None:
+    assert bench_http.SendClock().rate() is None and bench_http.SendClock().lag_ms() == {}
+    assert _sends(100, 1, lambda i, due: 0.0).rate() is None
+
+
 def test_a_server_that_cannot_keep_up_shows_its_queue() -> None:
     """10 ms per request, one at a time: 100/s at most. Driven at 200/s the requests queue, and an
     open model reports that wait; a closed one would report 10 ms."""
     with stub("--delay-ms", "10", "--concurrency", "1") as url:
-        r = bench_http.run(url, 200, 2.0, warmup=0.2)
+        r = _steady(lambda: bench_http.run(url, 200, 2.0, warmup=0.2))
     assert r.achieved_rate == pytest.approx(200, rel=0.05)  # the load did not slow down
+    assert r.send_lag_ms["p50"] < 50  # the requests left on time while the server queued them
     assert r.throughput < 150
     assert r.latency_ms["p99"] > 500
 
@@ -72,7 +125,10 @@ def test_the_mix_reads_and_writes_values_of_the_drawn_sizes(fast: str) -> None:
 
 def test_find_max_stops_where_the_slo_breaks() -> None:
     with stub("--delay-ms", "10", "--concurrency", "1") as url:
-        found = bench_http.find_max(url, 40, 1.0, p99_slo_ms=50, max_error_rate=0.01, factor=2.0)
+        for _ in range(3):  # as _steady: a step during which the machine stalled is measured again
+            found = bench_http.find_max(url, 40, 1.0, p99_slo_ms=50, max_error_rate=0.01, factor=2.0)
+            if all(step["send_lag_ms"]["max"] <= STALL_MS for step in found.steps):
+                break
     assert found.max_sustainable_rate == 80  # 160/s is beyond the 100/s this server can do
     assert [s["held"] for s in found.steps] == [True, True, False]
 

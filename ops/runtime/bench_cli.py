@@ -251,7 +251,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     write_json(args.json, doc)
     say(
         f"requested {r.rate:g} req/s, sent {r.achieved_rate:g} req/s, {r.throughput:g} responses/s, "
-        f"errors {r.error_rate:.3%}"
+        f"errors {r.error_rate:.3%}" + (f", sends late by p99 {r.send_lag_ms['p99']} ms" if r.send_lag_ms else "")
     )
     say("latency " + "  ".join(f"{k} {v} ms" for k, v in r.latency_ms.items()) + f"  max {r.max_latency_ms} ms")
     if args.save:
