@@ -227,6 +227,7 @@ ReadinessAudit(
         schedule=cfg.monitoring.readiness_schedule,
         region=cfg.region,
         cluster_name=cluster.cluster_name,
+        kubernetes=cluster.declared_versions,
         oidc_provider_arn=cluster.oidc_provider_arn,
         oidc_issuer=cluster.oidc_issuer,
         prometheus_url=PROMETHEUS_URL,

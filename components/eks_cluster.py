@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -62,6 +63,8 @@ CLUSTER_AUTOSCALER_CHART = ("cluster-autoscaler", "9.59.0", "https://kubernetes.
 CLUSTER_AUTOSCALER_IMAGES = {"1.32": "v1.32.5", "1.33": "v1.33.3", "1.34": "v1.34.2", "1.35": "v1.35.0"}
 """Cluster Autoscaler releases per Kubernetes minor (the autoscaler must match the control plane)."""
 
+NODE_GROUPS = ("main", "redis")
+"""The managed node groups of a cluster, named ``<component>-<group>`` in EKS."""
 EKS_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "metrics-server")
 """The EKS add-ons this component installs, each pinned per Kubernetes minor in :data:`EKS_ADDON_VERSIONS`."""
 # EKS add-on builds per Kubernetes minor; the control plane's minor picks the row, so a change of
@@ -99,6 +102,18 @@ EKS_ADDON_VERSIONS: Mapping[str, Mapping[str, str]] = {
 # created and whenever its `version` moves. A release pin would be one more table keyed by minor
 # ("1.35": "1.35.<patch>-<date>") that goes stale within weeks: on an update EKS accepts only the
 # newest release of a minor. Refreshing the AMI within a minor is an explicit operation (runbook).
+
+
+def declared_versions(name: str, args: EksClusterArgs) -> dict[str, Any]:
+    """What a finished ``pulumi up`` of :class:`EksCluster` ``name`` leaves running: the control
+    plane's minor, the node groups' (by their EKS names) and each add-on's build. The readiness
+    scorecard compares it with EKS (``ops.readiness.targets.Versions``)."""
+    return {
+        "version": args.version,
+        "node_version": args.node_version or args.version,
+        "node_groups": [f"{name}-{group}" for group in NODE_GROUPS],
+        "addons": {addon: addon_version(args.version, addon) for addon in EKS_ADDONS},
+    }
 
 
 def version_pins_missing(minor: str) -> list[str]:
@@ -441,6 +456,7 @@ class EksCluster(pulumi.ComponentResource):
         )
 
         self.cluster_name = pulumi.Output.from_input(args.cluster_name)
+        self.declared_versions = declared_versions(name, args)
         self.kubeconfig = pulumi.Output.secret(cluster.kubeconfig_json)
         self.oidc_provider_arn = cluster.oidc_provider_arn
         self.oidc_issuer = cluster.oidc_issuer

@@ -18,7 +18,7 @@ MonitoringStack's ``RedisReadinessCheckFailed`` alert fires.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +87,9 @@ class ReadinessAuditArgs:
     redis_quorum: int = 2
     redis_standby_replicas: int = 0
     """Replicas in the DR region that replicate from this primary."""
+    kubernetes: Mapping[str, Any] | None = None
+    """The cluster's declared versions (``EksCluster.declared_versions``): node groups and add-ons
+    the scorecard compares with EKS."""
 
 
 def role_rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -104,6 +107,12 @@ def role_rules() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         for group, plurals in sorted(by_group.items())
     ]
     return rules(namespaced), rules(cluster)
+
+
+def _cluster_parts(cluster_arn: pulumi.Input[str], kind: str) -> pulumi.Output[str]:
+    """``arn:aws:eks:<region>:<account>:<kind>/<cluster>/*``: the cluster's node groups or add-ons
+    (their ARNs end in ``/<name>/<uuid>``, Service Authorization Reference, Amazon EKS)."""
+    return pulumi.Output.from_input(cluster_arn).apply(lambda arn: arn.replace(":cluster/", f":{kind}/", 1) + "/*")
 
 
 def audit_policy(args: ReadinessAuditArgs, cluster_arn: pulumi.Input[str]) -> dict[str, Any]:
@@ -133,6 +142,19 @@ def audit_policy(args: ReadinessAuditArgs, cluster_arn: pulumi.Input[str]) -> di
             "Resource": [args.certificate_arn],
         },
         {"Sid": "Cluster", "Effect": "Allow", "Action": ["eks:DescribeCluster"], "Resource": [cluster_arn]},
+        *(
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Action": [f"eks:{action}"],
+                "Resource": [_cluster_parts(cluster_arn, kind)],
+            }
+            for sid, action, kind in (
+                ("NodeGroups", "DescribeNodegroup", "nodegroup"),
+                ("AddOns", "DescribeAddon", "addon"),
+            )
+            if args.kubernetes is not None
+        ),
         {
             # Neither action supports resource-level permissions.
             "Sid": "EdgeLookups",
@@ -195,6 +217,8 @@ def targets(args: ReadinessAuditArgs) -> pulumi.Output[str]:
             else {}
         ),
     }
+    if args.kubernetes is not None:
+        document["kubernetes"] = dict(args.kubernetes)
     return pulumi.Output.json_dumps(document)
 
 

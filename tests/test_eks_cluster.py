@@ -16,6 +16,7 @@ from components.eks_cluster import (
     EksCluster,
     EksClusterArgs,
     NodeGroupSpec,
+    declared_versions,
 )
 from tests.conftest import Recording
 
@@ -227,6 +228,20 @@ def test_node_groups_and_add_ons_follow_the_control_plane(rec: Recording) -> Non
 def test_node_version_holds_the_node_groups_only(run_component: Callable[[Callable[[], Any]], Recording]) -> None:
     staged = run_component(_cluster(version="1.35", node_version="1.34"))
     assert _versions(staged) == ("1.35", {"eks-main": "1.34", "eks-redis": "1.34"}, dict(EKS_ADDON_VERSIONS["1.35"]))
+
+
+def test_the_declared_versions_are_what_the_component_creates(
+    run_component: Callable[[Callable[[], Any]], Recording],
+) -> None:
+    """What the readiness scorecard compares with EKS (``declared_versions``, in the targets) names the
+    node groups as EKS knows them and the builds the component installs, staged or not."""
+    for overrides in ({}, {"version": "1.35", "node_version": "1.34"}):
+        created = run_component(_cluster(**overrides))
+        version, groups, addons = _versions(created)
+        declared = declared_versions("eks", EksClusterArgs(**_base_args(**overrides)))
+        names = sorted(g.inputs["nodeGroupName"] for g in created.of_type("aws:eks/nodeGroup:NodeGroup"))
+        assert (declared["version"], sorted(declared["node_groups"]), declared["addons"]) == (version, names, addons)
+        assert set(groups.values()) == {declared["node_version"]}
 
 
 def test_stateful_resources_are_protected(rec: Recording) -> None:

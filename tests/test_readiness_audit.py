@@ -159,3 +159,19 @@ def test_the_scorecard_runs_in_the_batch_priority_class(audit: Recording) -> Non
 def test_the_scorecard_may_read_the_priority_classes_it_resolves() -> None:
     _, cluster = role_rules()
     assert any("priorityclasses" in r["resources"] and "scheduling.k8s.io" in r["apiGroups"] for r in cluster)
+
+
+def test_the_role_reads_the_clusters_node_groups_and_add_ons_only(audit: Recording) -> None:
+    with_versions = replace(ARGS, kubernetes={"version": "1.34", "node_version": "1.34"})
+    from ops.offline.engine import run_program
+
+    rec = Recording(
+        run_program(lambda: ReadinessAudit("readiness", with_versions), stack="test", config={}, region="eu-west-1")
+    )
+    statements = json.loads(rec.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]
+    reads = {a: s["Resource"] for s in statements for a in s["Action"]}
+    assert [r.split(":", 5)[5] for r in reads["eks:DescribeNodegroup"]] == ["nodegroup/redisgw-production/*"]
+    assert [r.split(":", 5)[5] for r in reads["eks:DescribeAddon"]] == ["addon/redisgw-production/*"]
+    # without declared versions (ARGS) the role has no reason to read them
+    before = json.loads(audit.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]
+    assert not {"eks:DescribeNodegroup", "eks:DescribeAddon"} & {a for s in before for a in s["Action"]}

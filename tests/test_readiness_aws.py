@@ -13,6 +13,7 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from components.eks_cluster import EKS_ADDON_VERSIONS, NODE_GROUPS
 from ops.cli import main
 from ops.errors import OpsError
 from ops.readiness import aws_checks
@@ -111,8 +113,36 @@ class World:
             roleArn="arn:aws:iam::123456789012:role/eks",
             resourcesVpcConfig={"subnetIds": subnets},
         )
+        self.subnets = subnets
+        self.declare("1.33")
+        for group in self.declared["node_groups"]:
+            self.node_group(group, "1.33")
         self.vault = f"vault-{tag}"
         boto3.client("backup", region_name=REGION).create_backup_vault(BackupVaultName=self.vault)
+
+    def declare(self, minor: str) -> None:
+        """What the stack declares (``EksCluster.declared_versions`` of the primary, at ``minor``), and
+        EKS's add-ons on exactly those builds, each ACTIVE."""
+        self.declared: dict[str, Any] = {
+            "version": minor,
+            "node_version": minor,
+            "node_groups": [f"primary-{group}" for group in NODE_GROUPS],
+            "addons": dict(EKS_ADDON_VERSIONS[minor]),
+        }
+        self.addons: dict[str, dict[str, Any]] = {
+            name: {"addonVersion": build, "status": "ACTIVE", "health": {"issues": []}}
+            for name, build in EKS_ADDON_VERSIONS[minor].items()
+        }
+        self.node_group_status: dict[str, dict[str, Any]] = {}
+
+    def node_group(self, name: str, minor: str) -> None:
+        self.eks.create_nodegroup(
+            clusterName=self.cluster,
+            nodegroupName=name,
+            nodeRole="arn:aws:iam::123456789012:role/nodes",
+            subnets=self.subnets,
+            version=minor,
+        )
 
     def _acl(self, name: str) -> str:
         return str(
@@ -155,6 +185,7 @@ class World:
                 "health_check_ids": [self.health_check],
             },
             "dr_lag_max_seconds": 30,
+            "kubernetes": self.declared,
         }
 
 
@@ -172,6 +203,7 @@ class Paper(World):
         self.certificate = "arn:aws:acm:eu-west-1:123456789012:certificate/paper"
         self.acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/paper/1"
         self.health_check, self.hostname = "hc-paper", "paper-1.eu-west-1.elb.amazonaws.com"
+        self.declare("1.33")
 
 
 @pytest.fixture
@@ -215,6 +247,42 @@ def _recovery_points(world: World, age_minutes: float, status: str = "COMPLETED"
     return stubber
 
 
+@contextmanager
+def eks_parts(world: World) -> Iterator[None]:
+    """EKS's add-ons and node group states, which moto does not model, answered from ``world`` on
+    the client the checks use. moto 5.2.6 implements no add-on API (moto/eks/responses.py has no
+    DescribeAddon) and creates every node group ACTIVE for good; the add-on answer is validated
+    against botocore's model of DescribeAddon, and a missing add-on is EKS's 404
+    ResourceNotFoundException. A node group's status is moto's real answer with the status EKS
+    reports mid-roll or degraded (``world.node_group_status``)."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.validate import validate_parameters
+
+    client = aws_checks._client("eks", REGION, TIMEOUT)
+    output = client.meta.service_model.operation_model("DescribeAddon").output_shape
+
+    def addon(model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        _, _, cluster, _, name = params["url_path"].split("/")[:5]  # /clusters/{name}/addons/{addonName}
+        if name not in world.addons:
+            error = {"Code": "ResourceNotFoundException", "Message": f"No addon: {name} found in cluster: {cluster}"}
+            return AWSResponse(None, 404, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 404}}
+        body = {"addon": {"addonName": name, "clusterName": cluster, **world.addons[name]}}
+        validate_parameters(body, output)
+        return AWSResponse(None, 200, {}, None), body
+
+    def node_group(parsed: dict[str, Any], **_: Any) -> None:
+        group = parsed.get("nodegroup", {})
+        group.update(world.node_group_status.get(group.get("nodegroupName"), {}))
+
+    client.meta.events.register("before-call.eks.DescribeAddon", addon)
+    client.meta.events.register("after-call.eks.DescribeNodegroup", node_group)
+    try:
+        yield
+    finally:
+        client.meta.events.unregister("before-call.eks.DescribeAddon", addon)
+        client.meta.events.unregister("after-call.eks.DescribeNodegroup", node_group)
+
+
 def judge(
     world: World, plan: Recording, tmp_path: Path, targets: dict[str, Any] | None = None
 ) -> tuple[int, dict[str, Any]]:
@@ -227,7 +295,8 @@ def judge(
     report = tmp_path / "report.json"
     argv = ["readiness", "--stack", "production", "--from-file", str(tmp_path / "cluster.json")]
     argv += ["--targets", str(tmp_path / "targets.json"), "--skip", "prometheus", "--timeout", str(TIMEOUT)]
-    code = main([*argv, "--json", str(report)])
+    with eks_parts(world):
+        code = main([*argv, "--json", str(report)])
     return code, json.loads(report.read_text()) if report.exists() else {}
 
 
@@ -243,6 +312,7 @@ AWS_ITEMS = {
     "waf-associated",
     "eks-version-supported",
     "route53-health-checks",
+    "eks-declared-versions",
 }
 
 
@@ -282,6 +352,21 @@ def _other_acl(world: World) -> None:
     world.waf.associate_web_acl(WebACLArn=world._acl(f"other-{uuid.uuid4().hex[:6]}"), ResourceArn=world.balancer_arn)
 
 
+def _eks_moved_on(world: World) -> None:
+    """The stack declares 1.32 everywhere; nodes and add-ons are on it, but EKS moved the control
+    plane to 1.33 on its own (the end of standard support) or someone upgraded it outside Pulumi."""
+    world.declare("1.32")
+    for group in world.declared["node_groups"]:
+        world.eks.delete_nodegroup(clusterName=world.cluster, nodegroupName=group)
+        world.node_group(group, "1.32")
+
+
+def _node_group_behind(world: World) -> None:
+    """The Redis group's update stopped before it started (a PDB held its first drain)."""
+    world.eks.delete_nodegroup(clusterName=world.cluster, nodegroupName="primary-redis")
+    world.node_group("primary-redis", "1.32")
+
+
 BROKEN: dict[str, tuple[Callable[[World], Any], str, str]] = {
     "newest backup three hours old": (_old_manifest, "backup-fresh-and-verified", "is 3 h 0 min old"),
     "backup data damaged": (_damaged, "backup-fresh-and-verified", "the data is damaged or incomplete"),
@@ -305,6 +390,56 @@ BROKEN: dict[str, tuple[Callable[[World], Any], str, str]] = {
         "not the stack's",
     ),
     "manual failover override in effect": (_overridden, "route53-health-checks", "manual failover override"),
+    "EKS moved the control plane ahead of the stack": (
+        _eks_moved_on,
+        "eks-declared-versions",
+        "runs 1.33, the stack declares 1.32: EKS runs a newer one than redisgw:cluster.version says",
+    ),
+    "a node group one minor behind": (
+        _node_group_behind,
+        "eks-declared-versions",
+        "node group primary-redis: runs 1.32, the stack declares 1.33: the upgrade is not applied",
+    ),
+    "a node group rolling": (
+        lambda w: w.node_group_status.update({"primary-main": {"status": "UPDATING"}}),
+        "eks-declared-versions",
+        "node group primary-main: status UPDATING",
+    ),
+    "a node group degraded": (
+        lambda w: w.node_group_status.update(
+            {
+                "primary-redis": {
+                    "status": "DEGRADED",
+                    "health": {"issues": [{"code": "AsgInstanceLaunchFailures", "message": "capacity"}]},
+                }
+            }
+        ),
+        "eks-declared-versions",
+        "node group primary-redis: status DEGRADED (AsgInstanceLaunchFailures)",
+    ),
+    "a node group gone": (
+        lambda w: w.eks.delete_nodegroup(clusterName=w.cluster, nodegroupName="primary-main"),
+        "eks-declared-versions",
+        "node group primary-main: eks describe_nodegroup: ResourceNotFoundException",
+    ),
+    "an add-on on another minor's build": (
+        lambda w: w.addons["kube-proxy"].update(addonVersion=EKS_ADDON_VERSIONS["1.32"]["kube-proxy"]),
+        "eks-declared-versions",
+        f"add-on kube-proxy: runs {EKS_ADDON_VERSIONS['1.32']['kube-proxy']}, the stack pins "
+        f"{EKS_ADDON_VERSIONS['1.33']['kube-proxy']} for Kubernetes 1.33",
+    ),
+    "an add-on degraded": (
+        lambda w: w.addons["coredns"].update(
+            status="DEGRADED", health={"issues": [{"code": "InsufficientNumberOfReplicas", "message": "0/2"}]}
+        ),
+        "eks-declared-versions",
+        "add-on coredns: status DEGRADED (InsufficientNumberOfReplicas)",
+    ),
+    "an add-on removed": (
+        lambda w: w.addons.pop("metrics-server"),
+        "eks-declared-versions",
+        "add-on metrics-server: eks describe_addon: ResourceNotFoundException: No addon: metrics-server found",
+    ),
     # Route 53 (HealthCheckConfig, API reference): a disabled check is considered healthy; Inverted
     # reverses the status. Either alone breaks automatic failover, each in its own way.
     "health check only disabled": (
@@ -341,10 +476,24 @@ def test_a_cluster_out_of_standard_support_fails_the_version_item(
         roleArn="arn:aws:iam::123456789012:role/eks",
         resourcesVpcConfig={"subnetIds": subnets},
     )
+    # The stack declares 1.29 everywhere (an old stack never upgraded): only the support item fails.
+    world.declare("1.32")
+    world.declared.update(version="1.29", node_version="1.29", node_groups=[])
+    world.addons.clear()
+    world.declared["addons"] = {}
     with _recovery_points(world, 30):
         code, report = judge(world, plan, tmp_path, {**world.targets(), "cluster_name": old})
     assert list(failing(report)) == ["eks-version-supported"] and code == 1
     assert "Kubernetes 1.29 is older than 1.32" in failing(report)["eks-version-supported"][0]
+    # Declared 1.33 (the stack moved on, the cluster did not): the versions item says so too.
+    world.declare("1.33")
+    world.declared["node_groups"] = []
+    with _recovery_points(world, 30):
+        code, report = judge(world, plan, tmp_path, {**world.targets(), "cluster_name": old})
+    assert sorted(failing(report)) == ["eks-declared-versions", "eks-version-supported"] and code == 1
+    assert failing(report)["eks-declared-versions"][0].startswith(
+        f"EKS cluster {old}: runs 1.29, the stack declares 1.33: the upgrade is not applied"
+    )
 
 
 def test_a_missing_bucket_fails_its_item_with_the_reason(world: World, plan: Recording, tmp_path: Path) -> None:
@@ -363,6 +512,23 @@ def test_a_missing_bucket_fails_its_item_with_the_reason(world: World, plan: Rec
 def test_recovery_points_are_read_from_moto(world: World) -> None:
     vault = Targets.model_validate(world.targets()).vault
     assert aws_checks.vault_problems(vault, NOW, TIMEOUT) == []
+
+
+@pytest.mark.xfail(strict=True, reason="moto 5.2.6 implements no EKS add-on API (DescribeAddon)")
+def test_add_ons_are_read_from_moto(world: World) -> None:
+    targets = Targets.model_validate(world.targets())
+    problems = aws_checks.version_problems(targets, TIMEOUT)
+    assert not [p for p in problems if p.startswith("add-on ")], problems
+
+
+def test_an_older_configmap_without_declared_versions_has_no_versions_item(
+    world: World, plan: Recording, tmp_path: Path
+) -> None:
+    targets = world.targets()
+    del targets["kubernetes"]
+    with _recovery_points(world, 30):
+        code, report = judge(world, plan, tmp_path, targets)
+    assert code == 0 and "eks-declared-versions" not in {i["id"] for i in report["items"]}
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,9 @@
   each judged on its own; both at once is the manual failover override, named as such;
 * the cluster: EKS reports it active, on a version the pack's ``eks-cluster-require-supported-version``
   accepts (the same rule, on the live version).
+* the declared versions: the control plane, each managed node group and each EKS add-on run what the
+  stack declares (``cluster.version``, ``cluster.nodeVersion``, the add-on builds pinned for that
+  minor), each ``ACTIVE``: the verification of an upgrade, and drift when EKS moved on its own.
 
 Credentials that AWS refuses (missing, expired, invalid) stop the scorecard with one line (exit 2);
 a missing resource or a denied call fails its item with the reason.
@@ -327,6 +330,64 @@ def cluster_problems(targets: Targets, stack: str, timeout: float, notes: list[s
     return problems
 
 
+def _minor_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def version_problems(targets: Targets, timeout: float, notes: list[str] | None = None) -> list[str]:
+    """The control plane, every managed node group and every add-on on the version the stack
+    declares, each ``ACTIVE``: what a finished upgrade leaves (docs/runbooks/upgrades.md, "Verify").
+    A mismatch says which way: EKS ahead of the stack (an upgrade outside Pulumi, or EKS's own at the
+    end of standard support, which the next ``pulumi up`` cannot undo: a control plane never goes
+    back) or behind it (an upgrade not applied yet, or one that failed half way)."""
+    declared = targets.kubernetes
+    assert declared is not None
+    name, region = targets.cluster_name, targets.region
+    problems: list[str] = []
+    seen: list[str] = []
+
+    def compare(what: str, live: str | None, wanted: str, key: str) -> None:
+        if live == wanted:
+            return
+        if live and _minor_key(live) > _minor_key(wanted):
+            why = f"EKS runs a newer one than {key} says: set the key to what runs, then pulumi up"
+        else:
+            why = "the upgrade is not applied or stopped half way (docs/runbooks/upgrades.md)"
+        problems.append(f"{what}: runs {live}, the stack declares {wanted}: {why}")
+
+    cluster = call("eks", region, timeout, "describe_cluster", name=name)["cluster"]
+    compare(f"EKS cluster {name}", cluster.get("version"), declared.version, "redisgw:cluster.version")
+    seen.append(f"EKS cluster {name}: Kubernetes {cluster.get('version')}")
+    for group in declared.node_groups:
+        try:
+            ng = call("eks", region, timeout, "describe_nodegroup", clusterName=name, nodegroupName=group)["nodegroup"]
+        except UnavailableError as exc:
+            problems.append(f"node group {group}: {exc}")
+            continue
+        status = ng.get("status")
+        if status != "ACTIVE":
+            issues = sorted({str(i.get("code")) for i in (ng.get("health") or {}).get("issues") or []})
+            problems.append(f"node group {group}: status {status}" + (f" ({', '.join(issues)})" if issues else ""))
+        compare(f"node group {group}", ng.get("version"), declared.node_version, "redisgw:cluster.nodeVersion")
+        seen.append(f"node group {group}: {status}, Kubernetes {ng.get('version')}, AMI {ng.get('releaseVersion')}")
+    for addon, build in sorted(declared.addons.items()):
+        try:
+            live = call("eks", region, timeout, "describe_addon", clusterName=name, addonName=addon)["addon"]
+        except UnavailableError as exc:
+            problems.append(f"add-on {addon}: {exc}")
+            continue
+        status, version = live.get("status"), live.get("addonVersion")
+        if status != "ACTIVE":
+            issues = sorted({str(i.get("code")) for i in (live.get("health") or {}).get("issues") or []})
+            problems.append(f"add-on {addon}: status {status}" + (f" ({', '.join(issues)})" if issues else ""))
+        if version != build:
+            problems.append(f"add-on {addon}: runs {version}, the stack pins {build} for Kubernetes {declared.version}")
+        seen.append(f"add-on {addon}: {status}, {version}")
+    if notes is not None:
+        notes += seen
+    return problems
+
+
 ITEMS = {
     "backup-fresh-and-verified": "backup-recovery",
     "replica-backup-fresh": "backup-recovery",
@@ -334,9 +395,11 @@ ITEMS = {
     "certificate-expiry": "security",
     "waf-associated": "security",
     "eks-version-supported": "security",
+    "eks-declared-versions": "high-availability",
     "route53-health-checks": "high-availability",
 }
-"""The AWS items and their categories (the replica and health-check items only where DR exists)."""
+"""The AWS items and their categories (the replica and health-check items only where DR exists, the
+declared-versions item where the targets declare them)."""
 
 
 def _item(check_id: str, title: str, problems: Callable[[list[str]], list[str]]) -> Item:
@@ -392,6 +455,14 @@ def aws_items(
             lambda notes: cluster_problems(targets, stack, timeout, notes),
         ),
     ]
+    if targets.kubernetes is not None:
+        items.append(
+            _item(
+                "eks-declared-versions",
+                "The control plane, node groups and add-ons run the versions the stack declares, all active",
+                lambda notes: version_problems(targets, timeout, notes),
+            )
+        )
     if targets.edge.health_check_ids:
         items.append(
             _item(

@@ -70,6 +70,19 @@ class Redis(_Model):
         return self.replicas - 1 + self.standby_replicas
 
 
+class Versions(_Model):
+    """What the program declares for the cluster (``EksCluster.declared_versions``): the versions a
+    finished ``pulumi up`` leaves running, which an upgrade's verification compares with EKS."""
+
+    version: Annotated[str, Field(pattern=r"^1\.\d+$")]
+    """The control plane's Kubernetes minor (``redisgw:cluster.version``)."""
+    node_version: Annotated[str, Field(pattern=r"^1\.\d+$")]
+    """The managed node groups' minor (``redisgw:cluster.nodeVersion``, else the control plane's)."""
+    node_groups: tuple[str, ...] = ()
+    addons: dict[str, str] = Field(default_factory=dict)
+    """EKS add-on name -> the build the stack pins for ``version``."""
+
+
 class Targets(_Model):
     stack: str
     region: str
@@ -88,6 +101,8 @@ class Targets(_Model):
     """The standby's lag objective (half the RPO), when a standby replicates."""
     redis: Redis | None = None
     """The Redis tier the plan declares (written by the program; absent from older ConfigMaps)."""
+    kubernetes: Versions | None = None
+    """The cluster's declared versions (written by the program; absent from older ConfigMaps)."""
 
 
 def _problem(exc: ValidationError, where: str) -> OpsError:
