@@ -102,8 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     stack_set = commands.add_parser(
         "stack-set",
         help="set values of a stack file by key path, validated together before it is written",
-        description="Set KEY (namespace:key.nested, e.g. redisgw:delivery.strategy) to VALUE (read as YAML: "
-        "numbers and booleans keep their type) in Pulumi.<stack>.yaml, as `pulumi config set --path` would, "
+        description="Set KEY (namespace:key.nested, with [N] for list items, e.g. redisgw:delivery.strategy or "
+        "redisgw:delivery.canarySteps[0].weight) to VALUE in Pulumi.<stack>.yaml, as `pulumi config set --path` "
+        "would: a nested true/false is a boolean and a decimal integer a number, anything else text; a top-level "
+        "key takes the text; a value starting with [ or { is a list or object (JSON), "
         "keeping the file's comments: `KEY VALUE`, or several `KEY=VALUE` pairs set and validated together "
         "(changes valid only as a whole). The whole file is validated first; on any problem the file is left "
         "as it was and the exit code is 2. The deploy workflow uses it for one-off overrides.",
@@ -118,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         "assignments",
         nargs="+",
         metavar="KEY VALUE | KEY=VALUE",
-        help="namespace:key.path and its value as YAML reads it, e.g. redisgw:delivery.strategy canary, or "
+        help="namespace:key.path and its value, e.g. redisgw:delivery.strategy canary, or "
         "several redisgw:cluster.endpointPublicAccess=true redisgw:cluster.publicAccessCidrs='[\"52.19.0.0/16\"]'",
     )
     smoke = commands.add_parser(
@@ -249,6 +251,9 @@ def _main(argv: Sequence[str] | None) -> int:
                 console = Console(highlight=False, stderr=True, width=None if console.is_terminal else 160)
             if args.summary and not args.diff:
                 raise OpsError("preview: --summary writes the --diff: give --diff BASE too", code=2)
+            if args.summary and (args.summary.is_dir() or not args.summary.parent.is_dir()):
+                # refused before the preview runs, so nothing (the --json report) is written half way
+                raise OpsError(f"--summary {args.summary}: not a file in an existing directory", code=2)
             return preview.run(
                 args.stack,
                 args.json,

@@ -92,6 +92,14 @@ CASES: list[Case] = [
     ),
     ("preview-json-a-directory", _args("preview", "--stack", "production", "--json", "{tmp}"), 2, "argument --json: "),
     (
+        "preview-summary-a-directory",  # refused before the preview writes its --json report
+        _args(
+            "preview", "--stack", "staging", "--json", "{tmp}/r.json", "--diff", "{tmp}/r.json", "--summary", "{tmp}"
+        ),
+        2,
+        ": not a file in an existing directory",
+    ),
+    (
         "preview-json-no-value",
         _args("preview", "--stack", "production", "--json"),
         2,
@@ -153,7 +161,7 @@ CASES: list[Case] = [
         "stack-set-into-a-string",
         _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "redisgw:delivery.strategy.x", "1"),
         2,
-        "redisgw:delivery.strategy.x: the parent is not an object",
+        "redisgw:delivery.strategy.x: redisgw:delivery.strategy: expected a map",
     ),
     (
         "stack-set-config-missing",

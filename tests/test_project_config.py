@@ -43,7 +43,7 @@ def test_defaults_values_and_other_namespaces_are_not_required() -> None:
         "instanceSize": "t3.micro",  # a bare value
         "instanceCount": {"type": "integer", "default": 20},
         "aws:region": "us-west-1",
-        "aws:profile": {"type": "string"},  # another namespace: the provider's business
+        "aws:profile": {"value": "dev"},  # another namespace: a value, never required
     }
     assert _stack(declarations, {"test:instanceSize": "t4.large"}) == []
 
@@ -84,8 +84,7 @@ def test_values_of_typed_keys_are_checked_as_the_cli_holds_them(
 def test_a_default_of_the_wrong_type_is_refused_in_the_project() -> None:
     """TestProjectValidationFailsForIncorrectDefaultValueType."""
     assert project_config.project_problems("test", {"instanceSize": {"type": "integer", "default": "hello"}}) == [
-        "Pulumi.yaml: The default value specified for configuration key 'instanceSize' is not of the expected "
-        "type 'integer'"
+        "The default value specified for configuration key 'instanceSize' is not of the expected type 'integer'"
     ]
     wrong = {**ARRAY_OF_ARRAYS, "default": ["hello"]}
     assert "not of the expected type 'array<array<string>>'" in project_config.project_problems("test", {"v": wrong})[0]
@@ -137,10 +136,11 @@ def test_urns_are_built_as_the_engine_builds_them(stack_run: Any) -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("name: redisgw\nruntime: python\nconfig: [1, 2]\n", "config: must be a mapping"),
+        ("name: redisgw\nruntime: python\nconfig: [1, 2]\n", "#/config: [1, 2] is not of type"),
         ("runtime: python\n", "missing a non-empty string 'name'"),
-        ("name: redisgw\nconfig:\n  size:\n    type: float\n", "type 'float' is not one of"),
-        ("name: [unclosed\n", "cannot be read"),
+        ("name: redisgw\nconfig:\n  size:\n    type: float\n", "#/config/size/type: 'float' is not one of"),
+        ("name: [unclosed\n", "line 2: not valid YAML"),
+        ("- a\n- list\n", "expected project to be an object"),
     ],
 )
 def test_a_broken_project_file_is_one_line_exit_2(tmp_path: Path, text: str, says: str) -> None:
@@ -150,3 +150,153 @@ def test_a_broken_project_file_is_one_line_exit_2(tmp_path: Path, text: str, say
     with pytest.raises(OpsError) as info:
         project_config.check(tmp_path, "dev", "Pulumi.dev.yaml", {}, frozenset())
     assert says in info.value.message and info.value.code == 2 and "\n" not in info.value.message
+
+
+# -- Pulumi.yaml itself: ValidateProject (project.json) and Project.Validate, pulumi/pulumi v3.259.0
+# sdk/go/common/workspace/project_test.go (the test named on each case) ---------------------------
+
+
+def _project(tmp_path: Path, config: str) -> str:
+    from ops.errors import OpsError
+
+    (tmp_path / "Pulumi.yaml").write_text(f"name: test\nruntime: dotnet\nconfig:\n{config}")
+    with pytest.raises(OpsError) as info:
+        project_config.load_project(tmp_path)
+    assert info.value.code == 2 and "\n" not in info.value.message
+    assert info.value.message.startswith("Pulumi.yaml: ")
+    return info.value.message
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        (  # TestNamespacedProjectConfigShouldNotBeExplicitlyTyped
+            "  aws:region:\n    type: string\n    value:\n      region: us-west-1\n",
+            "Configuration key 'aws:region' is not namespaced by the project and should not define a type",
+        ),
+        (  # TestProjectConfigCannotHaveBothValueAndDefault
+            "  instanceSize:\n    type: string\n    default: t3.micro\n    value: t4.large\n",
+            "project config 'instanceSize' cannot have both a 'default' and 'value' attribute",
+        ),
+        (  # TestProjectConfigCannotBeTypedArrayWithoutItems
+            "  instanceSize:\n    type: array\n    default: [t3.micro, t4.large]\n",
+            "The configuration key 'instanceSize' declares an array but does not specify the underlying type via "
+            "the 'items' attribute",
+        ),
+        (  # TestNamespacedProjectConfigShouldNotBeProvideDefault
+            "  aws:region:\n    default: us-west-1\n",
+            "Configuration key 'aws:region' is not namespaced by the project and should not define a default value. "
+            "Did you mean to use the 'value' attribute instead of 'default'?",
+        ),
+        (  # Project.Validate: another namespace's key must carry a value
+            "  aws:profile:\n    description: the profile\n",
+            "Configuration key 'aws:profile' is namespaced and must provide an attribute 'value'",
+        ),
+        (  # project.json: additionalProperties false, named with findClosestKey's hint
+            "  size:\n    type: integer\n    defualt: 3\n",
+            "#/config/size: additionalProperties 'defualt' not allowed; did you mean 'default'?",
+        ),
+        (  # ... and the allowed attributes when nothing is close
+            "  size:\n    type: integer\n    minimum: 3\n",
+            "additionalProperties 'minimum' not allowed; the allowed attributes are 'default', 'description', "
+            "'items', 'secret', 'type' and 'value'",
+        ),
+        ("  token:\n    type: string\n    secret: 'yes'\n", "#/config/token/secret: 'yes' is not of type 'boolean'"),
+        ("  list:\n    type: array\n    items: {}\n", "#/config/list/items: 'type' is a required property"),
+        ("  size: 1.5\n", "#/config/size: 1.5 is neither a string, an integer, a boolean, a list nor a declaration"),
+        ("  size:\n", "#/config/size: None is neither"),
+        (  # pkg/workspace/config.go mergeConfig: parseConfigKey -> config.ParseKey
+            "  test:foo:bar:\n    type: string\n",
+            "could not parse test:foo:bar as a configuration key (configuration keys should be of the form "
+            "`<namespace>:<name>`)",
+        ),
+    ],
+)
+def test_each_project_rule_of_the_cli_refuses_the_project(tmp_path: Path, config: str, says: str) -> None:
+    assert says in _project(tmp_path, config)
+
+
+def test_an_object_type_and_shorthand_values_are_accepted(tmp_path: Path) -> None:
+    """TestProjectValidationSucceedsForObjectConfigType; RewriteShorthandConfigValues."""
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: test\nruntime: dotnet\nconfig:\n  example:\n    type: object\n    default: {hello: world}\n"
+        "  size: t3.micro\n  aws:region: us-west-2\n  test:config:count:\n    type: integer\n    default: 2\n"
+    )
+    name, declarations = project_config.load_project(tmp_path)
+    assert declarations["size"] == {"default": "t3.micro"} and declarations["aws:region"] == {"value": "us-west-2"}
+    # mergeConfig: what the stack does not set comes from the project, as the CLI hands it over
+    merged = project_config.apply_defaults(name, declarations, {"test:size": "t4.large"})
+    assert merged == {
+        "test:size": "t4.large",
+        "test:example": {"hello": "world"},
+        "aws:region": "us-west-2",
+        "test:count": "2",
+    }
+    assert project_config.stack_problems(name, declarations, "dev", merged, frozenset()) == []
+    assert project_config.stack_problems(name, declarations, "dev", {**merged, "test:example": "x"}, frozenset()) == [
+        "Stack 'dev' with configuration key 'example' must be of type 'object'"
+    ]
+
+
+def test_a_project_default_reaches_the_program(tmp_path: Path) -> None:
+    """``Pulumi.yaml`` declares ``protectStatefulResources`` with ``default: true``; a stack that
+    leaves it out gets the default, and with ``default: false`` the program reads "false"."""
+    from ops.offline.engine import cli_config, load_stack_config
+
+    (tmp_path / "Pulumi.yaml").write_text(
+        (ROOT / "Pulumi.yaml").read_text().replace("    default: true", "    default: false", 1)
+    )
+    text = (ROOT / "Pulumi.staging.yaml").read_text()
+    kept = [line for line in text.splitlines() if not line.startswith("  redisgw:protectStatefulResources:")]
+    assert len(kept) == len(text.splitlines()) - 1
+    (tmp_path / "Pulumi.staging.yaml").write_text("\n".join(kept) + "\n")
+    loaded = load_stack_config("staging", root=tmp_path)
+    assert cli_config(loaded)["redisgw:protectStatefulResources"] == "false"
+    assert cli_config(load_stack_config("staging"))["redisgw:protectStatefulResources"] == "false"  # as committed
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    assert cli_config(load_stack_config("staging", root=tmp_path))["redisgw:protectStatefulResources"] == "true"
+
+
+@pytest.mark.parametrize("text", ["", "config:\n", "secretsprovider: awskms://alias/pulumi-redisgw\n"])
+def test_a_stack_file_with_no_config_lacks_every_required_key(
+    tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty file, a bare ``config:`` and a file with only the secrets provider (as ``pulumi stack
+    init`` writes it) are the same empty config to the CLI: every required key is missing."""
+    stack_file = tmp_path / "Pulumi.staging.yaml"
+    stack_file.write_text(text)
+    assert main(["preview", "--stack", "staging", "--config", str(stack_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "Stack 'staging' is missing configuration values 'redisgw:backup', " in err
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        # gopkg.in/yaml.v3 resolve.go: YAML 1.2 booleans only, no base 60, Go's ParseInt with base 0
+        ("true", True),
+        ("True", True),
+        ("FALSE", True),
+        ("yes", False),
+        ("on", False),
+        ("'true'", True),
+        ("1", False),
+    ],
+)
+def test_a_boolean_key_takes_what_yaml_v3_reads_as_one(
+    tmp_path: Path, value: str, ok: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    variant = write_variant(tmp_path, "staging", [])
+    text = variant.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("  redisgw:protectStatefulResources:"))
+    variant.write_text(text.replace(line, f"  redisgw:protectStatefulResources: {value}"))
+    from ops.offline.engine import load_stack_config
+
+    loaded = load_stack_config("staging", variant)
+    name, declarations = project_config.load_project(ROOT)
+    problems = project_config.stack_problems(name, declarations, "staging", loaded.values, loaded.secret_keys)
+    assert problems == (
+        []
+        if ok
+        else ["Stack 'staging' with configuration key 'redisgw:protectStatefulResources' must be of type 'boolean'"]
+    )

@@ -519,7 +519,10 @@ def test_error_messages_never_echo_secret_values() -> None:
         (b"\xff\xfeconfig:\n", "Pulumi.production.yaml: not UTF-8 text (byte 0)"),
         (b"- just\n- a list\n", "Pulumi.production.yaml: config: must be a mapping of config keys to values"),
         (b"config: [1, 2]\n", "Pulumi.production.yaml: config: must be a mapping of config keys to values"),
-        (b"config:\n  region: eu-west-1\n", "Pulumi.production.yaml: config.region: keys must be namespaced"),
+        (
+            b"config:\n  region: eu-west-1\n",
+            "Pulumi.production.yaml: config.region: could not parse region as a configuration key",
+        ),
         (
             b"config:\n  aws:region: eu-west-1\n  aws:region: eu-west-2\n",
             "Pulumi.production.yaml: line 3: config.aws:region: duplicate key",

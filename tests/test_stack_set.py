@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -67,3 +68,63 @@ def test_bad_assignments_are_one_line_and_change_nothing(
     err = capsys.readouterr().err.strip()
     assert says in err and err.splitlines() == [err]
     assert stack_file.read_text() == before
+
+
+def _config(stack_file: Path) -> dict[str, Any]:
+    from ops.offline import go_yaml
+
+    return dict(go_yaml.load(stack_file.read_text())["config"])
+
+
+def test_values_are_coerced_as_pulumi_config_set_path_coerces_them(stack_file: Path) -> None:
+    """pulumi/pulumi v3.259.0 sdk/go/common/resource/config/object.go ``coerce``: in a nested path,
+    "true"/"false" are booleans and a decimal integer without a leading zero a number; anything else
+    stays the text given (a YAML reading would turn "#alerts" into null and "2024-01-01" into a date)."""
+    assert _set(stack_file, "redisgw:monitoring.slackChannel=#alerts", "redisgw:tags.created=2024-01-01") == 0
+    assert _set(stack_file, "redisgw:cluster.version=1.35", "redisgw:tags.build=0123") == 0
+    config = _config(stack_file)
+    assert config["redisgw:monitoring"]["slackChannel"] == "#alerts"
+    assert config["redisgw:tags"]["created"] == "2024-01-01" and config["redisgw:tags"]["build"] == "0123"
+    assert config["redisgw:cluster"]["version"] == "1.35"
+    assert _set(stack_file, "redisgw:gateway.replicas.min=4", "redisgw:cluster.endpointPublicAccess=false") == 0
+    config = _config(stack_file)
+    assert config["redisgw:gateway"]["replicas"]["min"] == 4
+    assert config["redisgw:cluster"]["endpointPublicAccess"] is False
+
+
+def test_a_top_level_key_takes_the_text_and_the_project_type_judges_it(
+    stack_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``Map.Set`` without a nested path stores the string; ``Pulumi.yaml`` types the key boolean, so
+    "false" passes (``ValidateConfigValue`` takes the literal) and "yes" is refused in the CLI's words."""
+    assert _set(stack_file, "redisgw:protectStatefulResources=false") == 0
+    assert _config(stack_file)["redisgw:protectStatefulResources"] == "false"
+    before = stack_file.read_text()
+    assert _set(stack_file, "redisgw:protectStatefulResources=yes") == 2
+    assert "configuration key 'redisgw:protectStatefulResources' must be of type 'boolean'" in capsys.readouterr().err
+    assert stack_file.read_text() == before
+
+
+def test_list_items_are_addressed_by_index(stack_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    steps = _config(stack_file)["redisgw:delivery"]["canarySteps"]
+    assert _set(stack_file, "redisgw:delivery.canarySteps[0].weight=10") == 0
+    assert _config(stack_file)["redisgw:delivery"]["canarySteps"][0] == {**steps[0], "weight": 10}
+    before = stack_file.read_text()
+    assert _set(stack_file, f"redisgw:delivery.canarySteps[{len(steps) + 1}].weight=10") == 2
+    assert f"index out of range (0 to {len(steps)})" in capsys.readouterr().err
+    assert _set(stack_file, "redisgw:delivery.canarySteps.weight=10") == 2
+    assert "is a list: give an [index]" in capsys.readouterr().err
+    assert _set(stack_file, "redisgw:delivery[0]=x") == 2
+    assert "redisgw:delivery is an object: give a .name" in capsys.readouterr().err
+    assert stack_file.read_text() == before
+
+
+def test_a_stack_file_without_config_gets_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``pulumi stack init --secrets-provider`` writes only the provider: setting a key adds config:
+    (and the whole file is then validated: a lone key is missing the others)."""
+    bare = tmp_path / "Pulumi.staging.yaml"
+    bare.write_text("secretsprovider: awskms://alias/pulumi-redisgw\n")
+    assert _set(bare, "redisgw:delivery.strategy=canary") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and "is missing configuration values" in err and "Traceback" not in err
+    assert bare.read_text() == "secretsprovider: awskms://alias/pulumi-redisgw\n"

@@ -24,6 +24,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.sync_await import _sync_await
 
 from ops.errors import OpsError
+from ops.offline import go_yaml, project_config
 from ops.offline.mocks import RealisticMocks
 
 ROOT = Path(__file__).resolve().parents[2]  # the project: ops/offline/engine.py -> ../../..
@@ -186,11 +187,11 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
     except OSError as exc:
         raise OpsError(f"{path.name}: cannot be read ({exc.strerror})", code=2) from None
     try:
-        duplicates = duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+        duplicates = duplicate_keys(yaml.compose(text, Loader=go_yaml.Loader))
         if duplicates:
             key, line = duplicates[0]
             raise OpsError(f"{path.name}: line {line}: {key}: duplicate key (the Pulumi CLI refuses it)", code=2)
-        doc = yaml.safe_load(text)
+        doc = go_yaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f": line {mark.line + 1}" if mark is not None else ""
@@ -209,18 +210,25 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
             "CLI reads only what is under it)",
             code=2,
         )
-    if not isinstance(doc, dict) or not isinstance(doc.get("config", {}), dict):
+    doc = {} if doc is None else doc  # an empty file: a stack with no config (as `pulumi stack init` leaves it)
+    if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
         raise OpsError(f"{path.name}: config: must be a mapping of config keys to values", code=2)
     values: dict[str, Any] = {}
     secrets: set[str] = set()
-    for key, value in (doc.get("config") or {}).items():
-        if ":" not in str(key):
-            raise OpsError(f"{path.name}: config.{key}: keys must be namespaced, like redisgw:{key}", code=2)
+    for raw_key, value in (doc.get("config") or {}).items():
+        name = project_config.parse_key(str(raw_key))  # `ns:config:name` is `ns:name`
+        if name is None:
+            hint = f"; like redisgw:{raw_key}" if ":" not in str(raw_key) else ""
+            raise OpsError(f"{path.name}: config.{raw_key}: {project_config._key_error(str(raw_key))}{hint}", code=2)
+        if name in values:
+            raise OpsError(f"{path.name}: config.{raw_key}: {name} is given twice (the Pulumi CLI refuses it)", code=2)
         if isinstance(value, dict) and set(value) == {"secure"}:
-            values[key] = SECRET_PLACEHOLDER
-            secrets.add(key)
+            values[name] = SECRET_PLACEHOLDER
+            secrets.add(name)
         else:
-            values[key] = value
+            values[name] = value
+    project, declarations = project_config.load_project(root)
+    values = project_config.apply_defaults(project, declarations, values)
     return StackConfig(stack=stack, path=path, values=values, secret_keys=frozenset(secrets))
 
 
@@ -239,12 +247,8 @@ def cli_config(config: StackConfig) -> dict[str, str]:
     """Config as the Pulumi CLI passes it to the language host: strings, objects JSON-encoded."""
     out = {}
     for key, value in config.values.items():
-        if isinstance(value, str):
-            out[key] = value
-        elif isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        else:
-            out[key] = json.dumps(value)
+        # A null is an object value to the CLI (``MarshalString``): the program reads "null".
+        out[key] = json.dumps(value) if value is None or isinstance(value, list | dict) else go_yaml.scalar_text(value)
     return out
 
 

@@ -9,28 +9,99 @@ command line. Comments, order and quoting of the rest of the file are kept (ruam
 Several ``KEY=VALUE`` pairs are set together and validated together: changes that are only valid
 as a whole (a public endpoint with its CIDRs) go through in one call, and a bad one leaves the file
 as it was.
+
+Keys and values as ``pulumi config set --path`` reads them (pulumi/pulumi v3.259.0
+``sdk/go/common/resource/config``: ``map.go`` ``Map.Set``, ``object.go`` ``coerce`` and ``object.Set``,
+``resource/properties_path.go`` ``ParsePropertyPathStrict``):
+
+* the path: ``namespace:key`` then ``.name``, ``[index]`` or ``["quoted.name"]`` segments
+  (``redisgw:delivery.canarySteps[0].weight``); a list index may be the list's length (appends);
+* a top-level key (``redisgw:protectStatefulResources``) takes the value as a string, as the CLI
+  stores it; a nested one takes ``true``/``false`` as booleans and a decimal integer without a leading
+  zero as a number, anything else as a string (``#alerts``, ``1.35``, ``2024-01-01``, ``0123``);
+* beyond the CLI: a value starting with ``[`` or ``{`` is a list or object in JSON (or YAML flow)
+  form, set whole (``publicAccessCidrs=["52.19.0.0/16"]``), where the CLI would store the text.
+
+A string that would read back as something else (``"true"``, ``"1.35"``, ``"9_0"``) is written quoted.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 import settings
 from ops.errors import OpsError
+from ops.offline import go_yaml, project_config
 from ops.offline.engine import ROOT, load_stack_config
 
+_INTEGER = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 
-def _value(text: str) -> Any:
-    """The value as YAML reads it (``3`` is a number, ``true`` a boolean, ``canary`` a string)."""
-    try:
-        return YAML(typ="safe").load(text)
-    except YAMLError:
-        return text
+
+def _value(text: str, nested: bool) -> Any:
+    """The value as ``pulumi config set --path`` stores it (see the module docstring)."""
+    if text.lstrip().startswith(("[", "{")):
+        try:
+            whole = go_yaml.load(text)
+        except yaml.YAMLError as exc:
+            raise OpsError(f"{text!r}: not a list or object ({str(exc).splitlines()[0]})", code=2) from None
+        if not isinstance(whole, list | dict):
+            raise OpsError(f"{text!r}: not a list or object", code=2)
+        return whole
+    if not nested:
+        return _quoted(text)
+    if text in ("true", "false"):
+        return text == "true"
+    if _INTEGER.fullmatch(text) and -(2**63) <= int(text) < 2**64:
+        return int(text)
+    return _quoted(text)
+
+
+def _quoted(text: str) -> Any:
+    """A string that would read back as another value is written double-quoted."""
+    read_back = go_yaml.resolve_plain(text) if text else None
+    return text if read_back == text and type(read_back) is str else DoubleQuotedScalarString(text)
+
+
+def _path(key: str) -> tuple[str, list[str | int]]:
+    """``namespace:key.a[0]["b.c"]`` -> (``namespace:key``, ``["a", 0, "b.c"]``); OpsError otherwise."""
+    usage = (
+        f"{key}: a key path is namespace:key or namespace:key.nested (with [index] for list items), "
+        "like redisgw:delivery.strategy"
+    )
+    namespace, sep, rest = key.partition(":")
+    if not sep or not namespace or not rest or ":" in rest:
+        raise OpsError(usage, code=2)
+    segments: list[str | int] = []
+    i = 0
+    while i < len(rest):
+        if rest[i] == "[":
+            bracket = re.match(r'\[(?:(\d+)|"([^"]+)")\]', rest[i:])
+            if bracket is None:
+                raise OpsError(usage, code=2)
+            segments.append(int(bracket[1]) if bracket[1] is not None else bracket[2])
+            i += bracket.end()
+            continue
+        if segments:
+            if rest[i] != ".":
+                raise OpsError(usage, code=2)
+            i += 1
+        name = re.match(r'[^.\[\]"]+', rest[i:])
+        if name is None:
+            raise OpsError(usage, code=2)
+        segments.append(name.group(0))
+        i += name.end()
+    if not segments or not isinstance(segments[0], str):
+        raise OpsError(usage, code=2)
+    top, *tail = segments
+    return f"{namespace}:{top}", tail
 
 
 def parse_assignments(words: list[str]) -> list[tuple[str, str]]:
@@ -50,24 +121,46 @@ def parse_assignments(words: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _wanted(segment: str | int) -> str:
+    return "an array" if isinstance(segment, int) else "a map"
+
+
+def _container(segment: str | int) -> Any:
+    return CommentedSeq() if isinstance(segment, int) else CommentedMap()
+
+
 def _set(doc: Any, path: Path, key: str, raw_value: str) -> None:
-    namespace, sep, dotted = key.partition(":")
-    if not sep or not namespace or not dotted or any(not part for part in dotted.split(".")):
-        raise OpsError(
-            f"{key}: a key path is namespace:key or namespace:key.nested, like redisgw:delivery.strategy", code=2
-        )
-    top, *rest = dotted.split(".")
-    node = doc["config"].setdefault(f"{namespace}:{top}", {} if rest else None)
-    if rest:
-        for part in rest[:-1]:
-            if not isinstance(node, dict):
-                raise OpsError(f"{path.name}: {key}: {part} is not an object", code=2)
-            node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise OpsError(f"{path.name}: {key}: the parent is not an object", code=2)
-        node[rest[-1]] = _value(raw_value)
-    else:
-        doc["config"][f"{namespace}:{top}"] = _value(raw_value)
+    top, tail = _path(key)
+    config = doc["config"]
+    value = _value(raw_value, nested=bool(tail))
+    if not tail:
+        config[top] = value
+        return
+    if isinstance(config.get(top), dict) and set(config[top]) == {"secure"}:
+        raise OpsError(f"{path.name}: {key}: {top} is a secret; set it with pulumi config set --secret", code=2)
+    if not isinstance(config.get(top), dict | list):
+        config[top] = _container(tail[0])  # the CLI replaces a scalar at the first level
+    node: Any = config[top]
+    trail = top
+    for segment, following in zip(tail, [*tail[1:], None], strict=True):
+        if isinstance(node, list):
+            if not isinstance(segment, int):
+                raise OpsError(f"{path.name}: {key}: {trail} is a list: give an [index]", code=2)
+            if not 0 <= segment <= len(node):
+                raise OpsError(f"{path.name}: {key}: {trail}[{segment}]: index out of range (0 to {len(node)})", code=2)
+            if segment == len(node):
+                node.append(None)
+        elif not isinstance(segment, str):  # a map: the only other node there is
+            raise OpsError(f"{path.name}: {key}: {trail} is an object: give a .name", code=2)
+        trail += f"[{segment}]" if isinstance(segment, int) else f".{segment}"
+        child = node.get(segment) if isinstance(node, dict) else node[segment]
+        if following is None:
+            node[segment] = value
+        elif child is None or (not isinstance(child, dict | list)):
+            if child is not None:  # object.Set: "<path>: expected a map" (or "an array")
+                raise OpsError(f"{path.name}: {key}: {trail}: expected {_wanted(following)}", code=2)
+            node[segment] = child = _container(following)
+        node = child
 
 
 def run(stack: str, pairs: list[tuple[str, str]], config_file: Path | None = None) -> str:
@@ -80,6 +173,10 @@ def run(stack: str, pairs: list[tuple[str, str]], config_file: Path | None = Non
     yaml.width = 4096  # never re-wrap long values
     yaml.indent(mapping=2, sequence=4, offset=2)  # the stack files' own style
     doc = yaml.load(path.read_text(encoding="utf-8"))
+    if doc is None:
+        doc = CommentedMap()  # an empty file, as `pulumi stack init` may leave it
+    if doc.get("config") is None:
+        doc["config"] = CommentedMap()  # a stack with no config yet (only its secrets provider)
     for key, raw_value in pairs:
         _set(doc, path, key, raw_value)
     out = io.StringIO()
@@ -88,6 +185,7 @@ def run(stack: str, pairs: list[tuple[str, str]], config_file: Path | None = Non
     candidate.write_text(out.getvalue(), encoding="utf-8")
     try:
         config = load_stack_config(stack, candidate)
+        project_config.check(ROOT, stack, path.name, config.values, config.secret_keys)
         settings.load_settings(config.values, source=path.name, secret_keys=config.secret_keys)
     except settings.SettingsError as exc:
         candidate.unlink()
