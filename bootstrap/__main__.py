@@ -21,7 +21,7 @@ if str(REPO) not in sys.path:  # the program's settings and hardened building bl
 from typing import Any  # noqa: E402
 
 from bootstrap import ci_policies  # noqa: E402
-from bootstrap.config import NAMESPACE, BootstrapError, Role, load  # noqa: E402
+from bootstrap.config import KEYS, NAMESPACE, BootstrapError, Role, load  # noqa: E402
 from components._shared import encryption_key, private_bucket  # noqa: E402
 
 config = pulumi.Config(NAMESPACE)
@@ -36,6 +36,13 @@ values = {
     )
     if value is not None
 }
+# Every other key of the namespace the stack sets, for load() to refuse (the CLI passes them all).
+values.update(
+    (name, value)
+    for key, value in {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}.items()
+    for namespace, _, name in [key.partition(":")]
+    if namespace == NAMESPACE and name not in KEYS
+)
 cfg = load(values, root=REPO, region=region, source=f"Pulumi.{pulumi.get_stack()}.yaml")
 
 

@@ -4,11 +4,14 @@ The roles' names, the regions, the runner projects, the alerting secrets and the
 repositories all come from the served stacks' files (``../Pulumi.<stack>.yaml``), validated by the
 program's own settings (:func:`settings.load_settings`), so the bootstrap creates exactly what those
 stacks name and nothing is typed twice. A served stack that is invalid, or roles of another account,
-stop the bootstrap with one line naming the file and the key.
+stop the bootstrap with one line naming the file and the key; so do a key of its own namespace it
+does not know (:data:`KEYS`: the Pulumi CLI checks only the keys ``Pulumi.yaml`` declares) and a
+stack listed twice.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,8 @@ import yaml
 import settings
 
 NAMESPACE = "redisgw-bootstrap"
+KEYS = ("stacks", "stateRetentionDays", "githubConnectionReady", "githubOidcProviderArn")
+"""The keys of :data:`NAMESPACE` (``bootstrap/Pulumi.yaml``'s ``config:``); any other is refused."""
 PLACEHOLDER = "[secure value]"
 """Stands in for a served stack's ``secure:`` values: the bootstrap reads no secret."""
 
@@ -145,7 +150,15 @@ def _one_role_per_stack_and_purpose(stacks: Sequence[Served]) -> None:
 
 
 def load(values: Mapping[str, Any], *, root: Path, region: str, source: str = f"{NAMESPACE} config") -> Bootstrap:
-    """The bootstrap's settings from its config ``values`` (its keys without the namespace)."""
+    """The bootstrap's settings from its config ``values`` (its keys without the namespace): a key it
+    does not know (a misspelt ``stack``, which would leave the intended value unread) and a stack
+    listed twice are refused."""
+    unknown = [key for key in values if key not in KEYS]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, KEYS, n=1)
+        hint = f"did you mean {NAMESPACE}:{close[0]}?" if close else f"known: {', '.join(KEYS)}"
+        raise BootstrapError(f"{source}: {NAMESPACE}:{key}: unknown key ({hint})")
     stacks = values.get("stacks")
     if not isinstance(stacks, Sequence) or isinstance(stacks, str) or not stacks:
         raise BootstrapError(
@@ -154,7 +167,10 @@ def load(values: Mapping[str, Any], *, root: Path, region: str, source: str = f"
     bad = [s for s in stacks if not isinstance(s, str) or not s or "/" in s]
     if bad:
         raise BootstrapError(f"{source}: {NAMESPACE}:stacks: {bad!r} are not stack names")
-    served_stacks = tuple(served(root, s) for s in dict.fromkeys(stacks))
+    twice = sorted({s for s in stacks if stacks.count(s) > 1})
+    if twice:
+        raise BootstrapError(f"{source}: {NAMESPACE}:stacks: {', '.join(twice)} listed more than once")
+    served_stacks = tuple(served(root, s) for s in stacks)
     accounts = {arn.split(":")[4] for s in served_stacks for arn in (s.deploy_role_arn, s.preview_role_arn)}
     partitions = {arn.split(":")[1] for s in served_stacks for arn in (s.deploy_role_arn, s.preview_role_arn)}
     if len(accounts) != 1 or len(partitions) != 1:

@@ -74,8 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument(
         "--diff",
         metavar="BASE",
-        help="also show what changed against BASE: a preview report (--json of an earlier run) or a git ref "
-        "whose Pulumi.<stack>.yaml is previewed (e.g. origin/main): resources added, removed, changed "
+        help="also show what changed against BASE: a preview report of the stack (--json of an earlier run) or a "
+        "git ref whose Pulumi.<stack>.yaml is previewed (e.g. origin/main): resources added, removed, changed "
         "inputs (secrets masked) and policy verdicts",
     )
     preview.add_argument(
@@ -165,7 +165,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Read a stack's state (`pulumi stack export --file FILE`): a stack with no backup CronJob in "
         "it has never had its Kubernetes half deployed, so the deploy workflow skips the backup and readiness gates "
         "that need a running stack. Prints the verdict; --github-output appends first_deploy=true|false and "
-        "backup_bucket=<the backupBucket output> to FILE ($GITHUB_OUTPUT). Exit 2 when the file is not a state.",
+        "backup_bucket=<the backupBucket output> to FILE ($GITHUB_OUTPUT). Exit 2 when the file is not a state of this "
+        "project (of --stack, when given).",
     )
     deploy_state.add_argument(
         "--state", required=True, type=argtypes.existing_file, metavar="FILE", help="`pulumi stack export` output"
@@ -176,8 +177,9 @@ def _parser() -> argparse.ArgumentParser:
     deploy_state.add_argument(
         "--stack",
         type=argtypes.stack_name,
-        help="also check the Kubernetes versions Pulumi.<stack>.yaml asks for against the state's clusters and node "
-        "groups: one minor per update, never back, node groups on their control plane's minor first (exit 2)",
+        help="the state must be this stack's; also check the Kubernetes versions Pulumi.<stack>.yaml asks for "
+        "against the state's clusters and node groups: one minor per update, never back, node groups on their "
+        "control plane's minor first (exit 2)",
     )
     capacity = commands.add_parser(
         "capacity",
@@ -303,7 +305,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "deploy-state":
             from ops.runtime import deploy_state
 
-            state = deploy_state.read(args.state)
+            state = deploy_state.read(args.state, args.stack)
             console.print(deploy_state.describe(state), markup=False)
             if args.stack:
                 from ops.offline.engine import load_stack_config
@@ -313,9 +315,10 @@ def _main(argv: Sequence[str] | None) -> int:
                 if problems:
                     raise OpsError(f"{loaded.path.name}: " + "; ".join(problems), code=2)
             if args.github_output:
+                lines = state.github_output()
                 try:
                     with args.github_output.open("a", encoding="utf-8") as out:
-                        out.write(state.github_output())
+                        out.write(lines)
                 except OSError as exc:
                     raise OpsError(
                         f"--github-output {args.github_output}: cannot be written ({exc.strerror})", code=2

@@ -20,10 +20,11 @@ import yaml
 from rich.console import Console
 
 from bootstrap import ci_policies
-from bootstrap.config import Bootstrap, BootstrapError, Role, load
+from bootstrap.config import KEYS, NAMESPACE, Bootstrap, BootstrapError, Role, load
+from ops.cli import main
 from ops.errors import OpsError
 from ops.offline import preview
-from ops.offline.engine import ROOT
+from ops.offline.engine import ROOT, run_program
 from tests.conftest import Recording
 from tests.iam_eval import allowed
 
@@ -409,6 +410,17 @@ def _write_stack(root: Path, name: str, **changes: Any) -> None:
         ({}, {}, "redisgw-bootstrap:stacks must list the stacks"),
         ({"stacks": "production"}, {}, "redisgw-bootstrap:stacks must list the stacks"),
         ({"stacks": ["nope"]}, {}, "Pulumi.nope.yaml cannot be read"),
+        (
+            {"stack": ["staging"], "stacks": ["production"]},
+            {"production": {}},
+            "redisgw-bootstrap config: redisgw-bootstrap:stack: unknown key (did you mean redisgw-bootstrap:stacks?)",
+        ),
+        ({"stacks": ["production"], "regions": ["eu-west-1"]}, {"production": {}}, "regions: unknown key (known: "),
+        (
+            {"stacks": ["production", "staging", "production"]},
+            {"production": {}, "staging": {}},
+            "redisgw-bootstrap:stacks: production listed more than once",
+        ),
         ({"stacks": ["production"], "stateRetentionDays": 0}, {"production": {}}, "stateRetentionDays"),
         ({"stacks": ["production"], "githubOidcProviderArn": "arn:x"}, {"production": {}}, "githubOidcProviderArn"),
         (
@@ -490,3 +502,50 @@ def test_a_bad_bootstrap_stack_file_is_exit_2_through_the_preview(tmp_path: Path
     with pytest.raises(OpsError) as err:
         preview.run("production", None, Console(file=open("/dev/null", "w")), variant, project="bootstrap")  # noqa: SIM115
     assert err.value.code == 2 and "Pulumi.nope.yaml" in str(err.value)
+
+
+def test_the_bootstrap_keys_are_those_its_project_declares() -> None:
+    declared = yaml.safe_load((ROOT / "bootstrap" / "Pulumi.yaml").read_text())["config"]
+    assert {f"{NAMESPACE}:{key}" for key in KEYS} == set(declared)
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("redisgw-bootstrap:stack: [staging]", "redisgw-bootstrap:stack: unknown key (did you mean"),
+        ("redisgw-bootstrap:statRetentionDays: 30", "redisgw-bootstrap:statRetentionDays: unknown key (did you mean"),
+    ],
+    ids=["stack", "statRetentionDays"],
+)
+def test_an_unknown_bootstrap_key_is_exit_2_naming_the_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, says: str
+) -> None:
+    """A key of the bootstrap's namespace its project does not declare: the Pulumi CLI passes it to
+    the program without a word (it checks only declared keys: pulumi/pulumi v3.259
+    ``pkg/workspace/config.go`` ``ValidateStackConfigAndApplyProjectConfig``)."""
+    committed = (ROOT / "bootstrap" / "Pulumi.production.yaml").read_text()
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(committed + f"  {line}\n")
+    assert main(["preview", "--project", "bootstrap", "--stack", "production", "--config", str(variant)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"bootstrap/variant.yaml: {says}" in err and err.splitlines() == [err] and "Traceback" not in err
+    # The program itself refuses it too, as `pulumi up` runs it (with every key of its namespace).
+    config = {"aws:region": "eu-west-1", "redisgw-bootstrap:stacks": '["production"]'}
+    key, _, value = line.partition(": ")
+    with pytest.raises(BootstrapError, match=f"{key}: unknown key"):
+        run_program(
+            ROOT / "bootstrap" / "__main__.py",
+            stack="production",
+            config={**config, key: value},
+            region="eu-west-1",
+            project="redisgw-bootstrap",
+        )
+
+
+def test_a_stack_listed_twice_is_exit_2_through_the_preview(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    variant = tmp_path / "Pulumi.production.yaml"
+    variant.write_text("config:\n  aws:region: eu-west-1\n  redisgw-bootstrap:stacks: [production, production]\n")
+    assert main(["preview", "--project", "bootstrap", "--stack", "production", "--config", str(variant)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bootstrap/Pulumi.production.yaml: redisgw-bootstrap:stacks: production listed more than once" in err
+    assert err.splitlines() == [err]

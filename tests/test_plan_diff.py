@@ -1,7 +1,8 @@
 """``python -m ops preview --diff BASE``: what a change does to the plan and to the verdicts.
 
 A canary switch and an image rotation each show exactly their own changes; a base that is a git
-ref previews that ref's stack file; secrets stay masked; bad bases are one line and exit 2.
+ref previews that ref's stack file; secrets stay masked; a long value changed near its end shows
+the change; bad bases, and reports of another stack or project, are one line and exit 2.
 """
 
 from __future__ import annotations
@@ -131,3 +132,115 @@ def test_a_file_that_is_not_a_report_is_one_line_exit_2(tmp_path: Path, capsys: 
     assert main(["preview", "--stack", "production", "--diff", str(bogus)]) == 2
     assert "not a preview report" in capsys.readouterr().err
     assert main(["preview", "--stack", "production", "--summary", str(tmp_path / "s.md")]) == 2
+
+
+def test_a_long_value_changed_near_its_end_shows_the_change(tmp_path: Path, base: Path) -> None:
+    """The AWS providers' ``defaultTags`` is one JSON string (the engine passes a provider's object
+    inputs as JSON), longer than a line: the cost-center tag, its last, changes."""
+    d, summary = _diff(tmp_path, base, [("redisgw:tags.cost-center", "platform-shared")])
+    rows = [line for line in summary.splitlines() if "`defaultTags`" in line]
+    assert {line.split("|")[1].strip() for line in rows} == {
+        "`pulumi:providers:aws::primary`",
+        "`pulumi:providers:aws::dr`",
+    }
+    for line in rows:
+        before, after = (cell.strip().strip("`") for cell in line.split("|")[3:5])
+        assert before != after and before.startswith("…") and after.startswith("…"), line
+        assert '"platform"' in before and '"platform-shared"' in after, line
+        assert len(before) <= plan_diff.MAX_SHOWN and len(after) <= plan_diff.MAX_SHOWN
+    change = next(c for r in d["changed"] for c in r["changes"] if c["path"] == "defaultTags")
+    assert len(change["before"]) > plan_diff.MAX_SHOWN  # the case this is about: a value cut to fit
+
+
+def test_a_cut_value_shows_where_the_sides_differ_and_secrets_stay_masked() -> None:
+    statement = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::backups/*"}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    urn = "urn:pulumi:p::redisgw::aws:iam/policy:Policy::ops"
+    inputs = {"policy": policy, "tags": {"token": "[secret]"}}
+    later = {"policy": policy.replace("backups/*", "backups/redis/*"), "tags": {"token": "[secret]", "k": "[secret]"}}
+    before = {"stack": "p", "resources": [{"urn": urn, "type": "t", "inputs": inputs}], "policies": {}}
+    after = {"stack": "p", "resources": [{"urn": urn, "type": "t", "inputs": later}], "policies": {}}
+    text = plan_diff.markdown(plan_diff.diff(before, after))
+    assert "| `…" in text and 'backups/*"}]}` |' in text and 'backups/redis/*"}]}` |' in text, text
+    assert "| `tags.k` | `(absent)` | `[secret]` |" in text
+    # Short values, and a long one against a short one, are shown from their start.
+    assert plan_diff._shown("a", "b") == ("a", "b")
+    shown = plan_diff._shown(plan_diff.ABSENT, policy)
+    assert shown[0] == plan_diff.ABSENT and shown[1].startswith('{"Version"') and shown[1].endswith("…")
+
+
+@pytest.fixture(scope="module")
+def bootstrap_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bootstrap") / "report.json"
+    assert main(["preview", "--project", "bootstrap", "--stack", "production", "--json", str(out)]) == 0
+    return dict(json.loads(out.read_text()))
+
+
+def _without(report: dict[str, Any], key: str) -> dict[str, Any]:
+    """A report written before it carried ``key``."""
+    return {k: v for k, v in report.items() if k != key}
+
+
+@pytest.mark.parametrize(
+    ("which", "says"),
+    [
+        ("staging", "a report of stack staging, but the stack previewed is production"),
+        ("staging-as-production", "a report of stack staging, but the stack previewed is production"),
+        ("bootstrap", "a report of stack production of project redisgw-bootstrap, not of redisgw"),
+        ("bootstrap-unnamed", "a report of stack production of project redisgw-bootstrap, not of redisgw"),
+    ],
+    ids=["staging", "staging-as-production", "bootstrap", "bootstrap-unnamed"],
+)
+def test_a_report_of_another_stack_or_project_is_refused_naming_both(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    preview_report: Callable[[str], dict[str, Any]],
+    bootstrap_report: dict[str, Any],
+    which: str,
+    says: str,
+) -> None:
+    """``--stack production --diff`` of the staging stack's report, or of the bootstrap project's
+    (``ops preview --project bootstrap``: the same stack name); a report's ``stack`` field edited, or
+    a report without ``project``, is judged by its URNs."""
+    report = {
+        "staging": lambda: preview_report("staging"),
+        "staging-as-production": lambda: {**preview_report("staging"), "stack": "production"},
+        "bootstrap": lambda: bootstrap_report,
+        "bootstrap-unnamed": lambda: _without(bootstrap_report, "project"),
+    }[which]()
+    base, summary = tmp_path / "base.json", tmp_path / "summary.md"
+    base.write_text(json.dumps(report))
+    summary.write_text("## earlier steps\n")
+    argv = ["preview", "--stack", "production", "--diff", str(base), "--summary", str(summary)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and err.splitlines() == [err] and "Traceback" not in err
+    assert summary.read_text() == "## earlier steps\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"stack": "production", "resources": [1], "policies": {}}', "`resources[0]` is not a resource with a `urn`"),
+        ('{"stack": "production", "resources": [{"urn": "u", "inputs": []}], "policies": {}}', "`resources[0].inputs`"),
+        ('{"stack": "production", "resources": [], "policies": []}', "`policies` is not the verdicts of a preview"),
+        ('{"stack": "production", "resources": [], "policies": {"violations": [1]}}', "`policies.violations`"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply to read"),
+        (
+            '{"stack": "production", "policies": {}, "resources": [{"urn": "u", "inputs": {"a": '
+            + "[" * 900
+            + "]" * 900
+            + "}}]}",
+            "`resources[0].inputs` nests deeper than 100",
+        ),
+    ],
+    ids=["resource-number", "inputs-list", "policies-list", "violation-number", "deep-json", "deep-inputs"],
+)
+def test_a_malformed_report_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
+) -> None:
+    base = tmp_path / "base.json"
+    base.write_text(text)
+    assert main(["preview", "--stack", "production", "--diff", str(base)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and err.splitlines() == [err] and "Traceback" not in err

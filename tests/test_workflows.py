@@ -757,7 +757,7 @@ def test_without_a_verdict_every_gate_runs() -> None:
 @pytest.mark.parametrize(
     ("export", "message"),
     [
-        ({"deployment": {}}, "deployment version None, expected 3"),
+        ({"deployment": {}}, "`version` is None: `pulumi stack export` (Pulumi CLI v3) writes 3, or 4"),
         ({"version": 3}, "not a `pulumi stack export`"),
         ({"version": 3, "deployment": {"resources": {"urn": "x"}}}, "is not a list of resources"),
         (_export([{**_AWS_HALF[0], "outputs": {}}, _CRONJOB]), "no backupBucket output"),

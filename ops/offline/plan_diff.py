@@ -1,10 +1,14 @@
 """What a change does to the plan: ``python -m ops preview --stack S --diff BASE``.
 
 ``BASE`` is a previous preview report (``--json`` of ``ops preview``), or a git ref whose
-``Pulumi.<stack>.yaml`` is previewed with the current program (what a stack file change does). The
-diff lists the resources added, removed and changed (each changed input by path, before and after;
-the report masks secrets, so neither side shows one) and the policy verdicts that appeared or went
-away. ``--summary FILE`` appends it as Markdown (the pull-request workflow's job summary).
+``Pulumi.<stack>.yaml`` is previewed with the current program (what a stack file change does). A
+report must be of the stack previewed and of this project (its ``stack`` and ``project``, and the
+stack and project of every URN in it): another stack's report, or the bootstrap's, would be a diff
+of everything. The diff lists the resources added, removed and changed (each changed input by path,
+before and after; the report masks secrets, so neither side shows one) and the policy verdicts that
+appeared or went away. A value too long for a line is shown from a little before where the two
+sides first differ, what is cut marked with an ellipsis, so the change is in view. ``--summary
+FILE`` appends it as Markdown (the pull-request workflow's job summary).
 """
 
 from __future__ import annotations
@@ -19,10 +23,16 @@ from typing import Any
 
 from ops.errors import OpsError
 
+PROJECT = "redisgw"
+"""The project whose stacks ``--diff`` compares (``Pulumi.yaml``'s ``name``)."""
 ABSENT = "(absent)"
 """What a diff shows for an input one side does not set."""
 MAX_SHOWN = 90
 """Characters of a value shown in a diff line; longer values are cut with an ellipsis."""
+LEAD = 30
+"""Characters shown before the first difference when a value is cut."""
+MAX_DEPTH = 100
+"""Nesting a base report's inputs may have (the program's are a dozen deep)."""
 
 
 def _flatten(value: Any, path: str = "") -> dict[str, Any]:
@@ -40,11 +50,30 @@ def _flatten(value: Any, path: str = "") -> dict[str, Any]:
     return {path: value}
 
 
-def _shown(value: Any) -> str:
+def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # the engine's wire format carries every number as a float
-    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+
+
+def _window(text: str, start: int) -> str:
+    """``text`` from ``start`` in at most :data:`MAX_SHOWN` characters, an ellipsis where it is cut."""
+    head = "…" if start > 0 else ""
+    body = text[start:]
+    room = MAX_SHOWN - len(head)
+    return head + (body if len(body) <= room else body[: room - 1] + "…")
+
+
+def _shown(before: Any, after: Any) -> tuple[str, str]:
+    """Both sides of a change as a diff line shows them. A side too long is cut, both sides alike, from
+    :data:`LEAD` characters before the first one where they differ: a long value changed near its end
+    (a provider's ``defaultTags``, an IAM policy) shows the change, not the same start twice."""
+    old, new = _text(before), _text(after)
+    if len(old) <= MAX_SHOWN and len(new) <= MAX_SHOWN:
+        return old, new
+    first = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
+    start = max(0, first - LEAD)
+    return _window(old, start), _window(new, start)
 
 
 def _violations(report: Mapping[str, Any]) -> set[tuple[str, str, str]]:
@@ -103,9 +132,8 @@ def markdown(d: Mapping[str, Any]) -> str:
         lines += ["", "**Changed**", "", "| resource | input | before | after |", "|---|---|---|---|"]
         for r in d["changed"]:
             for c in r["changes"]:
-                lines.append(
-                    f"| `{_name(r['urn'])}` | `{c['path']}` | `{_shown(c['before'])}` | `{_shown(c['after'])}` |"
-                )
+                before, after = _shown(c["before"], c["after"])
+                lines.append(f"| `{_name(r['urn'])}` | `{c['path']}` | `{before}` | `{after}` |")
     for title, rows in (("New policy violations", verdicts["new"]), ("Resolved policy violations", verdicts["gone"])):
         if rows:
             lines += ["", f"**{title}**", ""] + [
@@ -115,14 +143,67 @@ def markdown(d: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests (without recursion: a hostile file may nest thousands deep)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            todo.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def load_report(path: Path) -> dict[str, Any]:
+    """A preview report (``ops preview --json``) of the shape :func:`diff` reads; OpsError (exit 2)
+    naming what is wrong in it."""
+    where = f"--diff {path}"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise OpsError(f"--diff {path}: not a preview report ({str(exc).splitlines()[0]})", code=2) from None
+        raise OpsError(f"{where}: not a preview report ({str(exc).splitlines()[0]})", code=2) from None
+    except RecursionError:
+        raise OpsError(f"{where}: not a preview report (nested too deeply to read)", code=2) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("resources"), list) or "policies" not in doc:
-        raise OpsError(f"--diff {path}: not a preview report (no resources and policies)", code=2)
+        raise OpsError(f"{where}: not a preview report (no resources and policies)", code=2)
+    for i, r in enumerate(doc["resources"]):
+        if not isinstance(r, dict) or not isinstance(r.get("urn"), str):
+            raise OpsError(f"{where}: `resources[{i}]` is not a resource with a `urn`", code=2)
+        if r.get("inputs") is not None and not isinstance(r["inputs"], dict):
+            raise OpsError(f"{where}: `resources[{i}].inputs` is not an object", code=2)
+        if _depth(r.get("inputs")) > MAX_DEPTH:
+            raise OpsError(f"{where}: `resources[{i}].inputs` nests deeper than {MAX_DEPTH}", code=2)
+    policies = doc["policies"]
+    violations = policies.get("violations") if isinstance(policies, dict) else None
+    if not isinstance(policies, dict) or not isinstance(violations or [], list):
+        raise OpsError(f"{where}: `policies` is not the verdicts of a preview (with a `violations` list)", code=2)
+    if not all(isinstance(v, dict) for v in violations or []):
+        raise OpsError(f"{where}: `policies.violations` is not a list of verdicts", code=2)
     return doc
+
+
+def check_same_stack(report: Mapping[str, Any], stack: str, where: str) -> None:
+    """``report`` is of ``stack`` of this project: its ``stack`` and ``project`` (a report written
+    before it carried one is judged by its URNs), and every URN's ``urn:pulumi:<stack>::<project>::``.
+    OpsError (exit 2) naming the report's stack and the one previewed."""
+    owners = {(report.get("stack"), report.get("project", PROJECT))}
+    for r in report.get("resources") or []:
+        parts = str(r["urn"]).removeprefix("urn:pulumi:").split("::")
+        owners.add((parts[0], parts[1] if len(parts) > 1 else None))
+    for theirs, project in sorted(owners, key=str):
+        if project != PROJECT:
+            raise OpsError(
+                f"{where}: a report of stack {theirs} of project {project}, not of {PROJECT}: --diff compares "
+                f"reports of this project's stack {stack}",
+                code=2,
+            )
+    for theirs, _ in sorted(owners, key=str):
+        if theirs != stack:
+            raise OpsError(
+                f"{where}: a report of stack {theirs}, but the stack previewed is {stack}: compare with a report "
+                f"of {stack} (ops preview --stack {stack} --json FILE)",
+                code=2,
+            )
 
 
 def stack_file_at(root: Path, ref: str, stack: str) -> Path:

@@ -56,10 +56,12 @@ def build_report(
     policies: policy_runner.PolicyResult,
     schema: k8s_schema.SchemaResult,
     seconds: float,
+    project: str = "redisgw",
 ) -> dict[str, Any]:
     by_urn = {r.urn: r for r in resources}
     return {
         "stack": stack,
+        "project": project,
         "elapsed_seconds": round(seconds, 3),
         "resources": [
             {
@@ -137,19 +139,21 @@ def base_report(stack: str, base: str) -> dict[str, Any]:
     from ops.offline import plan_diff
 
     if Path(base).is_file():
-        return plan_diff.load_report(Path(base))
+        report = plan_diff.load_report(Path(base))
+        plan_diff.check_same_stack(report, stack, f"--diff {base}")
+        return report
     stack_file = plan_diff.stack_file_at(ROOT, base, stack)
-    report = stack_file.with_suffix(".json")
+    report_file = stack_file.with_suffix(".json")
     try:
         quiet = RichConsole(file=io.StringIO(), width=160)
         try:
-            run(stack, str(report), quiet, stack_file)
+            run(stack, str(report_file), quiet, stack_file)
         except OpsError as exc:
             raise OpsError(f"--diff {base}: its Pulumi.{stack}.yaml: {exc.message}", code=2) from None
-        return plan_diff.load_report(report)
+        return plan_diff.load_report(report_file)
     finally:
         stack_file.unlink(missing_ok=True)
-        report.unlink(missing_ok=True)
+        report_file.unlink(missing_ok=True)
 
 
 BOOTSTRAP = ROOT / "bootstrap"
@@ -227,7 +231,7 @@ def run(
     pack_config = "bootstrap" if project == "bootstrap" else stack
     policies = policy_runner.evaluate(resources, stack=stack, project=name, config=pack_config)
     schema = k8s_schema.validate(resources, version)
-    report = build_report(stack, resources, policies, schema, time.perf_counter() - start)
+    report = build_report(stack, resources, policies, schema, time.perf_counter() - start, project=name)
     report["secrets_assumed_set"] = assumed
     report["policies"]["exemptions"] = policy_runner.exemptions(pack_config)
     render(report, console)

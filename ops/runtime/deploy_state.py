@@ -13,12 +13,26 @@ operations (an update that was interrupted) is refused: the engine would refuse 
 The file's shape is Pulumi's ``UntypedDeployment`` with a ``DeploymentV3`` (pulumi/pulumi
 ``sdk/go/common/apitype/core.go``): ``{"version": 3, "deployment": {"manifest": ...,
 "resources": [{"urn", "type", "outputs", "delete", ...}]}}``; a stack created but never updated
-has no ``resources``. Secret outputs are objects (``{"4dabf18193072939515e22adb298388d": ...,
-"ciphertext": ...}``), never plaintext, in an export without ``--show-secrets``.
+has no ``resources``. A deployment whose resources use engine features the version 3 schema does
+not know (a resource's ``refreshBeforeUpdate``, hooks, taint) is written as version 4
+(``DeploymentSchemaVersionLatest``) with their names in a top-level ``features`` list
+(``{"version": 4, "features": ["refreshBeforeUpdate"], "deployment": ...}``); each adds fields to
+the same ``DeploymentV3``, so it is read the same way. The CLI refuses to load
+a deployment with a feature it does not know (``pkg/resource/stack/deployment.go``,
+``validateSupportedFeatures``), and so does this reader: :data:`KNOWN_FEATURES` are those of Pulumi
+v3.259. Secret outputs are objects (``{"4dabf18193072939515e22adb298388d": ..., "ciphertext":
+...}``), never plaintext, in an export without ``--show-secrets``.
+
+The state must be this project's (:data:`PROJECT`), and with ``--stack`` that stack's: every
+resource's URN is ``urn:pulumi:<stack>::<project>::<type>::<name>`` and the root resource's is
+``urn:pulumi:<stack>::<project>::pulumi:pulumi:Stack::<project>-<stack>``. A document of any other
+shape is refused naming the path in it that is wrong (exit 2). The ``backupBucket`` output, written
+to ``$GITHUB_OUTPUT`` as one ``key=value`` line, must be an S3 bucket name.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from collections.abc import Mapping
@@ -27,8 +41,28 @@ from pathlib import Path
 from typing import Any
 
 from ops.errors import OpsError
+from ops.runtime import args as argtypes
 
+PROJECT = "redisgw"
+"""The project whose stacks the deploy workflow reads (``Pulumi.yaml``'s ``name``)."""
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+SCHEMA_VERSIONS = (3, 4)
+"""``DeploymentSchemaVersionCurrent`` and ``DeploymentSchemaVersionLatest`` (pulumi/pulumi
+``sdk/go/common/apitype/core.go``): what ``pulumi stack export`` writes without and with features."""
+KNOWN_FEATURES = frozenset(
+    {
+        "refreshBeforeUpdate",
+        "views",
+        "hooks",
+        "taint",
+        "replaceWith",
+        "snippets-prototype",
+        "extensionParameterization",
+        "byteString",
+    }
+)
+"""The features a version 4 deployment may name (pulumi/pulumi v3.259 ``pkg/resource/stack/deployment.go``,
+``supportedFeatures``); each adds fields to resources this reader does not read."""
 BUCKET_OUTPUT = "backupBucket"
 BACKUP_CRONJOB = "redis-backup"
 """The backup CronJob's name (``components/backup_vault.py``, the job of that name)."""
@@ -43,47 +77,143 @@ class DeployState:
     """The state's resources that are not pending deletion (what :func:`version_problems` reads)."""
 
     def github_output(self) -> str:
-        return f"first_deploy={'true' if self.first_deploy else 'false'}\nbackup_bucket={self.backup_bucket}\n"
+        """The step outputs, one ``key=value`` line each (a value with a line break would add lines)."""
+        outputs = {"first_deploy": "true" if self.first_deploy else "false", "backup_bucket": self.backup_bucket}
+        for key, value in outputs.items():
+            if "\n" in value or "\r" in value:
+                raise OpsError(f"--github-output: the value of {key} has a line break: not written", code=2)
+        return "".join(f"{key}={value}\n" for key, value in outputs.items())
 
 
-def _resources(doc: Any, where: str) -> list[dict[str, Any]]:
+def _refuse(where: str, path: str, what: str) -> OpsError:
+    return OpsError(f"{where}: `{path}` {what}", code=2)
+
+
+def _resource(value: Any, where: str, path: str) -> dict[str, Any]:
+    """One ``ResourceV3``: the fields this reader reads, of their types."""
+    if not isinstance(value, dict):
+        raise _refuse(where, path, "is not a resource (an object)")
+    for key in ("urn", "type"):
+        if not isinstance(value.get(key), str) or not value[key]:
+            raise _refuse(where, f"{path}.{key}", "is not a string")
+    for key in ("inputs", "outputs"):
+        if value.get(key) is not None and not isinstance(value[key], dict):
+            raise _refuse(where, f"{path}.{key}", "is not an object")
+    if not isinstance(value.get("delete", False), bool):
+        raise _refuse(where, f"{path}.delete", "is not true or false")
+    return value
+
+
+def _deployment(doc: Any, where: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The resources and the pending operations of an ``UntypedDeployment``."""
     if not isinstance(doc, dict) or not isinstance(doc.get("deployment"), dict):
         raise OpsError(f"{where}: not a `pulumi stack export` (no `deployment` object)", code=2)
-    if doc.get("version") != 3:
-        raise OpsError(f"{where}: deployment version {doc.get('version')!r}, expected 3 (Pulumi CLI v3)", code=2)
-    resources = doc["deployment"].get("resources") or []
-    if not isinstance(resources, list) or not all(isinstance(r, dict) and "type" in r for r in resources):
-        raise OpsError(f"{where}: `deployment.resources` is not a list of resources", code=2)
-    return resources
+    version = doc.get("version")
+    if type(version) is not int or version not in SCHEMA_VERSIONS:
+        raise _refuse(
+            where, "version", f"is {version!r}: `pulumi stack export` (Pulumi CLI v3) writes 3, or 4 with `features`"
+        )
+    features = doc.get("features") or []
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise _refuse(where, "features", "is not a list of feature names")
+    unknown = sorted(set(features) - KNOWN_FEATURES) if version == 4 else []
+    if unknown:
+        raise _refuse(
+            where,
+            "features",
+            f"names {', '.join(unknown)}, unknown to this reader (it knows {', '.join(sorted(KNOWN_FEATURES))}): "
+            "a Pulumi CLI newer than v3.259 wrote the state; add the feature to KNOWN_FEATURES "
+            "(ops/runtime/deploy_state.py) once what it adds to a resource is known",
+        )
+    deployment = doc["deployment"]
+    resources = deployment.get("resources") or []
+    if not isinstance(resources, list):
+        raise _refuse(where, "deployment.resources", "is not a list of resources")
+    resources = [_resource(r, where, f"deployment.resources[{i}]") for i, r in enumerate(resources)]
+    pending = deployment.get("pending_operations") or []
+    if not isinstance(pending, list):
+        raise _refuse(where, "deployment.pending_operations", "is not a list of operations")
+    for i, operation in enumerate(pending):
+        path = f"deployment.pending_operations[{i}]"
+        if not isinstance(operation, dict) or not isinstance(operation.get("type"), str):
+            raise _refuse(where, path, "is not an operation (an object with a `type`)")
+        resource = operation.get("resource")
+        if not isinstance(resource, dict) or not isinstance(resource.get("urn"), str):
+            raise _refuse(where, f"{path}.resource", "is not a resource (an object with a `urn`)")
+    return resources, pending
 
 
-def read(path: Path) -> DeployState:
+def _check_owner(resources: list[dict[str, Any]], stack: str | None, where: str) -> None:
+    """The resources are of :data:`PROJECT` (and of ``stack`` when given), by their URNs."""
+    owners: dict[tuple[str, str], str] = {}
+    for i, resource in enumerate(resources):
+        urn, path = resource["urn"], f"deployment.resources[{i}].urn"
+        parts = urn.split("::", 3)
+        if not urn.startswith("urn:pulumi:") or len(parts) < 4:
+            raise _refuse(where, path, f"is {urn!r}, not a Pulumi URN (urn:pulumi:<stack>::<project>::<type>::<name>)")
+        owner = (parts[0].removeprefix("urn:pulumi:"), parts[1])
+        owners.setdefault(owner, path)
+        root = f"urn:pulumi:{owner[0]}::{owner[1]}::{ROOT_STACK_TYPE}::{owner[1]}-{owner[0]}"
+        if resource["type"] == ROOT_STACK_TYPE and urn != root:
+            raise _refuse(where, path, f"is {urn!r}: the root stack resource of stack {owner[0]} is {root}")
+    if len(owners) > 1:
+        (first, at), (second, then) = list(owners.items())[:2]
+        raise OpsError(
+            f"{where}: resources of two stacks, {first[1]}/{first[0]} (`{at}`) and {second[1]}/{second[0]} "
+            f"(`{then}`): not one stack's state",
+            code=2,
+        )
+    for (found_stack, project), path in owners.items():
+        if project != PROJECT:
+            raise OpsError(
+                f"{where}: the state of stack {found_stack} of project {project} (`{path}`), not of project "
+                f"{PROJECT}: export the state of this project's stack",
+                code=2,
+            )
+        if stack is not None and found_stack != stack:
+            raise OpsError(
+                f"{where}: the state of stack {found_stack} (`{path}`), but --stack is {stack}: export the "
+                f"state of stack {stack} (pulumi stack export --stack {stack})",
+                code=2,
+            )
+
+
+def read(path: Path, stack: str | None = None) -> DeployState:
+    """The verdict on the state in ``path``; with ``stack``, the state must be that stack's."""
+    where = f"--state {path}"
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise OpsError(f"--state {path}: cannot be read ({exc.strerror})", code=2) from None
+        raise OpsError(f"{where}: cannot be read ({exc.strerror})", code=2) from None
     except ValueError as exc:
-        raise OpsError(f"--state {path}: not JSON ({exc})", code=2) from None
-    where = f"--state {path}"
-    live = [r for r in _resources(doc, where) if not r.get("delete")]  # delete: pending deletion
-    pending = doc["deployment"].get("pending_operations") or []
+        raise OpsError(f"{where}: not JSON ({exc})", code=2) from None
+    except RecursionError:
+        raise OpsError(f"{where}: not a `pulumi stack export` (nested too deeply to read)", code=2) from None
+    resources, pending = _deployment(doc, where)
+    _check_owner(resources, stack, where)
     if pending:
-        first = pending[0] if isinstance(pending[0], dict) else {}
+        first = pending[0]
         raise OpsError(
             f"{where}: {len(pending)} pending operation(s) from an interrupted update (the first: "
-            f"{first.get('type', '?')} of {(first.get('resource') or {}).get('urn', '?')}): resolve them with "
+            f"{first['type']} of {first['resource']['urn']}): resolve them with "
             "`pulumi refresh --clear-pending-creates` before deploying",
             code=2,
         )
-    kubernetes = sum(1 for r in live if str(r["type"]).startswith("kubernetes:"))
+    live = [r for r in resources if not r.get("delete")]  # delete: pending deletion
+    kubernetes = sum(1 for r in live if r["type"].startswith("kubernetes:"))
     backups = [r for r in live if r["type"] == "kubernetes:batch/v1:CronJob" and _name(r) == BACKUP_CRONJOB]
-    stack = next((r for r in live if r["type"] == ROOT_STACK_TYPE), {})
-    bucket = (stack.get("outputs") or {}).get(BUCKET_OUTPUT, "")
+    root = next((r for r in live if r["type"] == ROOT_STACK_TYPE), {})
+    bucket = (root.get("outputs") or {}).get(BUCKET_OUTPUT, "")
     if not isinstance(bucket, str):
-        raise OpsError(f"--state {path}: the stack output {BUCKET_OUTPUT} is not a plain string", code=2)
+        raise OpsError(f"{where}: the stack output {BUCKET_OUTPUT} is not a plain string", code=2)
+    if bucket:
+        try:
+            argtypes.bucket_name(bucket)
+        except argparse.ArgumentTypeError as exc:
+            raise OpsError(f"{where}: the stack output {BUCKET_OUTPUT}: {exc}", code=2) from None
     if backups and not bucket:
         raise OpsError(
-            f"--state {path}: the stack has its backup CronJob but no {BUCKET_OUTPUT} output: the backup gate "
+            f"{where}: the stack has its backup CronJob but no {BUCKET_OUTPUT} output: the backup gate "
             "cannot run (was the state exported from another project?)",
             code=2,
         )
@@ -128,9 +258,10 @@ def version_problems(state: DeployState, stack: str, values: Mapping[str, Any]) 
     problems = []
     for r in live:
         out = r.get("outputs") or {}
-        if r["type"] != "aws:eks/cluster:Cluster" or out.get("name") not in targets:
+        name = out.get("name")
+        if r["type"] != "aws:eks/cluster:Cluster" or not isinstance(name, str) or name not in targets:
             continue
-        name, now, want = str(out["name"]), _minor(out.get("version")), _minor(targets[str(out["name"])])
+        now, want = _minor(out.get("version")), _minor(targets[name])
         if now is None or want is None or want == now:
             continue
         key = (
