@@ -21,6 +21,8 @@ import pulumi
 import yaml
 
 import settings
+from ops.errors import OpsError
+from ops.offline import go_yaml, project_config
 
 NAMESPACE = "redisgw-bootstrap"
 KEYS = ("stacks", "stateRetentionDays", "githubConnectionReady", "githubOidcProviderArn")
@@ -97,8 +99,10 @@ class Bootstrap:
 
 
 def _stack_values(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
+    """The served stack's config as the Pulumi CLI hands it to that stack's program: its file read as
+    the CLI reads YAML, with the project's declared defaults for what it leaves out."""
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = go_yaml.load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise BootstrapError(f"{NAMESPACE}:stacks: {path} cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
@@ -107,7 +111,12 @@ def _stack_values(path: Path) -> tuple[dict[str, Any], frozenset[str]]:
     if not isinstance(config, dict):
         raise BootstrapError(f"{path}: no `config:` mapping")
     secure = frozenset(k for k, v in config.items() if isinstance(v, dict) and set(v) == {"secure"})
-    return {k: (PLACEHOLDER if k in secure else v) for k, v in config.items()}, secure
+    values = {k: (PLACEHOLDER if k in secure else v) for k, v in config.items()}
+    try:
+        project, declarations = project_config.load_project(path.parent)
+    except OpsError as exc:
+        raise BootstrapError(f"{NAMESPACE}:stacks: {exc}") from None
+    return project_config.apply_defaults(project, declarations, values), secure
 
 
 def served(root: Path, stack: str) -> Served:

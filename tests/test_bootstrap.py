@@ -459,6 +459,7 @@ def _write_stack(root: Path, name: str, **changes: Any) -> None:
 def test_bad_bootstrap_input_names_the_key_and_the_file(
     tmp_path: Path, values: dict[str, Any], files: dict[str, dict[str, Any]], message: str
 ) -> None:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())  # the program's project
     for name, changes in files.items():
         _write_stack(tmp_path, name, **changes)
     with pytest.raises(BootstrapError) as err:

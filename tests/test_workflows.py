@@ -304,6 +304,26 @@ def test_the_strategy_override_command_sets_the_strategy_and_nothing_else(
 ACTIONLINT = ROOT / ".tools" / "node_modules" / "@tktco" / "node-actionlint" / "bin" / "node-actionlint.js"
 
 
+def test_every_pulumi_step_installs_the_cli_whose_rules_the_offline_preview_applies() -> None:
+    """pulumi/actions v7 installs "^3" unless told (``src/config.ts`` ``makeInstallationConfig``:
+    ``pulumi-version`` or ``pulumi-version-file``): a newer CLI could refuse what the offline preview
+    passed, or write a state feature ``ops deploy-state`` does not know. Every step pins the file."""
+    from ops.offline.project_config import CLI_VERSION
+    from ops.runtime import deploy_state
+
+    assert (ROOT / ".pulumi.version").read_text().strip() == CLI_VERSION
+    assert f"v{CLI_VERSION.rsplit('.', 1)[0]}" in (deploy_state.__doc__ or "")
+    steps = [
+        step
+        for path in WORKFLOWS
+        for job in yaml.safe_load(path.read_text())["jobs"].values()
+        for step in job.get("steps", [])
+        if str(step.get("uses", "")).startswith("pulumi/actions@")
+    ]
+    assert len(steps) >= 4
+    assert all(step.get("with", {}).get("pulumi-version-file") == ".pulumi.version" for step in steps), steps
+
+
 def test_actionlint_reports_nothing() -> None:
     assert ACTIONLINT.exists(), "run `make .tools/.installed` (make test does) to install actionlint"
     result = subprocess.run(

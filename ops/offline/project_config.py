@@ -45,6 +45,8 @@ import yaml
 from ops.errors import OpsError
 from ops.offline import go_yaml
 
+CLI_VERSION = "3.259.0"
+"""The Pulumi CLI whose rules these are; ``.pulumi.version`` pins the workflows' CLI to it."""
 TYPES = ("string", "integer", "boolean", "array", "object")
 """The types the project schema allows for a config key."""
 SCHEMA = Path(__file__).with_name("pulumi_project.schema.json")
