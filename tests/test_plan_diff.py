@@ -134,10 +134,22 @@ def test_a_file_that_is_not_a_report_is_one_line_exit_2(tmp_path: Path, capsys: 
     assert main(["preview", "--stack", "production", "--summary", str(tmp_path / "s.md")]) == 2
 
 
-def test_a_long_value_changed_near_its_end_shows_the_change(tmp_path: Path, base: Path) -> None:
+def test_a_long_value_changed_near_its_end_shows_the_change(preview_report: Callable[[str], dict[str, Any]]) -> None:
     """The AWS providers' ``defaultTags`` is one JSON string (the engine passes a provider's object
-    inputs as JSON), longer than a line: the cost-center tag, its last, changes."""
-    d, summary = _diff(tmp_path, base, [("redisgw:tags.cost-center", "platform-shared")])
+    inputs as JSON), longer than a line: the cost-center tag, its last, changes (in the production
+    report as ``redisgw:tags.cost-center=platform-shared`` leaves it: the tag goes into the string)."""
+    before = preview_report("production")
+    after = json.loads(json.dumps(before))
+    providers = [r for r in after["resources"] if r["type"] == "pulumi:providers:aws"]
+    for provider in providers:
+        tags = provider["inputs"]["defaultTags"]
+        assert tags.endswith('"cost-center": "platform"}}')
+        provider["inputs"]["defaultTags"] = tags.replace(
+            '"cost-center": "platform"', '"cost-center": "platform-shared"'
+        )
+    assert len(providers) == 2
+    d = plan_diff.diff(before, after)
+    summary = plan_diff.markdown(d)
     rows = [line for line in summary.splitlines() if "`defaultTags`" in line]
     assert {line.split("|")[1].strip() for line in rows} == {
         "`pulumi:providers:aws::primary`",
