@@ -141,7 +141,12 @@ def audit_policy(args: ReadinessAuditArgs, cluster_arn: pulumi.Input[str]) -> di
             "Action": ["acm:DescribeCertificate"],
             "Resource": [args.certificate_arn],
         },
-        {"Sid": "Cluster", "Effect": "Allow", "Action": ["eks:DescribeCluster"], "Resource": [cluster_arn]},
+        {
+            "Sid": "Cluster",
+            "Effect": "Allow",
+            "Action": ["eks:DescribeCluster", *(["eks:ListNodegroups"] if args.kubernetes is not None else [])],
+            "Resource": [cluster_arn],
+        },
         *(
             {
                 "Sid": sid,

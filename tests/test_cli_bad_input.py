@@ -128,10 +128,10 @@ CASES: list[Case] = [
         "redisgw:delivery.strategy: give a value",
     ),
     (
-        "stack-set-no-namespace",
-        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "delivery.strategy", "canary"),
+        "stack-set-empty-namespace",  # a bare key is the project's (pulumi config set); an empty namespace is none
+        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", ":delivery.strategy", "canary"),
         2,
-        "delivery.strategy: a key path is namespace:key",
+        ":delivery.strategy: a key path is namespace:key",
     ),
     (
         "stack-set-empty-key",
@@ -140,8 +140,8 @@ CASES: list[Case] = [
         "redisgw:: a key path",
     ),
     (
-        "stack-set-empty-segment",
-        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "redisgw:delivery..strategy", "x"),
+        "stack-set-trailing-dot",
+        _with_copy("stack-set", "--stack", "production", "--config", "{copy}", "redisgw:delivery.strategy.", "x"),
         2,
         "a key path",
     ),

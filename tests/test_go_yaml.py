@@ -59,6 +59,12 @@ from ops.offline import go_yaml
         ("2024-01-01 10:00:00", "2024-01-01 10:00:00 +0000 UTC"),
         ("2024-01-01 10:00:00Z", "2024-01-01 10:00:00Z"),  # the space layout takes none
         ("20240-01-01", "20240-01-01"),
+        ("2024-01-01T00:00:00+00:00", "2024-01-01 00:00:00 +0000 UTC"),  # the CLI's round trip writes Z
+        ("2024-01-01T00:00:00,5Z", "2024-01-01 00:00:00.5 +0000 UTC"),  # Go 1.17+ takes a comma
+        ("0000-01-01", "0000-01-01 00:00:00 +0000 UTC"),  # Go takes year 0
+        ("2024-01-01T00:00:00+25:00", "2024-01-01T00:00:00+25:00"),  # offset hour out of range
+        ("1e999", "1e999"),  # ParseFloat's range error: the text
+        (".5e999", ".5e999"),
     ],
 )
 def test_plain_scalars_resolve_as_yaml_v3_resolves_them(text: str, value: Any) -> None:
@@ -100,3 +106,36 @@ def test_scalars_are_handed_over_as_the_cli_holds_them(value: Any, text: str) ->
     """``MarshalString``: a float as ``encoding/json`` writes it ('f' from 1e-6 to 1e21, else 'e'
     with ``e-07`` shortened to ``e-7``), a boolean as true/false."""
     assert go_yaml.scalar_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("a: !!float 1", {"a": 1.0}),
+        ("a: [!!timestamp 2024-01-01]", {"a": ["2024-01-01 00:00:00 +0000 UTC"]}),
+        ("a: [!!binary aGVsbG8=]", {"a": ["hello"]}),  # decoded into a string
+        ("a: !!set {x, y}", {"a": {"x": None, "y": None}}),
+        ("a: !custom x", {"a": "x"}),  # an unknown tag: the node by its kind
+        ("a: {~: 1}", {"a": {"<nil>": 1}}),  # fmt's %v of a nil key
+    ],
+)
+def test_explicit_tags_decode_as_yaml_v3_decodes_them(text: str, value: Any) -> None:
+    assert go_yaml.load(text) == value
+
+
+@pytest.mark.parametrize("text", ["a: !!int 1.0", "a: !!int 2024-01-01", "a: !!bool yes", "a: .inf", "a: [.nan]"])
+def test_what_the_cli_cannot_decode_or_hold_is_a_yaml_error(text: str) -> None:
+    """yaml.v3: "cannot decode !!float `1.0` as a !!int"; encoding/json: "unsupported value" (+Inf,
+    NaN), which fails the CLI's ``MarshalString``."""
+    with pytest.raises(yaml.YAMLError):
+        go_yaml.load(text)
+
+
+def test_objects_reach_the_program_as_go_writes_json() -> None:
+    """``json.Marshal``: compact, keys sorted, HTML characters escaped, UTF-8 as it is, floats in Go's
+    form (a whole float is an integer to the program)."""
+    value = {"b": 1, "a": ["x", "<&>", "é", 1.0, 1e20, None, True, "\u2028"]}
+    assert (
+        go_yaml.go_json(value)
+        == '{"a":["x","\\u003c\\u0026\\u003e","é",1,100000000000000000000,null,true,"\\u2028"],"b":1}'
+    )

@@ -8,6 +8,7 @@ the change; bad bases, and reports of another stack or project, are one line and
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from ops.cli import main
+from ops.errors import OpsError
 from ops.offline import plan_diff
 from tests.conftest import write_variant
 
@@ -136,17 +138,15 @@ def test_a_file_that_is_not_a_report_is_one_line_exit_2(tmp_path: Path, capsys: 
 
 def test_a_long_value_changed_near_its_end_shows_the_change(preview_report: Callable[[str], dict[str, Any]]) -> None:
     """The AWS providers' ``defaultTags`` is one JSON string (the engine passes a provider's object
-    inputs as JSON), longer than a line: the cost-center tag, its last, changes (in the production
-    report as ``redisgw:tags.cost-center=platform-shared`` leaves it: the tag goes into the string)."""
+    inputs as JSON), longer than a line: the service tag, its last (the CLI hands the program the
+    tags as Go writes JSON, keys sorted), changes, as ``redisgw:tags.service=...`` would."""
     before = preview_report("production")
     after = json.loads(json.dumps(before))
     providers = [r for r in after["resources"] if r["type"] == "pulumi:providers:aws"]
     for provider in providers:
         tags = provider["inputs"]["defaultTags"]
-        assert tags.endswith('"cost-center": "platform"}}')
-        provider["inputs"]["defaultTags"] = tags.replace(
-            '"cost-center": "platform"', '"cost-center": "platform-shared"'
-        )
+        assert tags.endswith('"service": "redis-gateway"}}')
+        provider["inputs"]["defaultTags"] = tags.replace('"redis-gateway"}}', '"redis-gateway-v2"}}')
     assert len(providers) == 2
     d = plan_diff.diff(before, after)
     summary = plan_diff.markdown(d)
@@ -158,7 +158,7 @@ def test_a_long_value_changed_near_its_end_shows_the_change(preview_report: Call
     for line in rows:
         before, after = (cell.strip().strip("`") for cell in line.split("|")[3:5])
         assert before != after and before.startswith("…") and after.startswith("…"), line
-        assert '"platform"' in before and '"platform-shared"' in after, line
+        assert '"redis-gateway"' in before and '"redis-gateway-v2"' in after, line
         assert len(before) <= plan_diff.MAX_SHOWN and len(after) <= plan_diff.MAX_SHOWN
     change = next(c for r in d["changed"] for c in r["changes"] if c["path"] == "defaultTags")
     assert len(change["before"]) > plan_diff.MAX_SHOWN  # the case this is about: a value cut to fit
@@ -256,3 +256,18 @@ def test_a_malformed_report_is_one_line_exit_2(
     assert main(["preview", "--stack", "production", "--diff", str(base)]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and err.splitlines() == [err] and "Traceback" not in err
+
+
+def test_a_value_with_a_pipe_a_line_break_or_a_backtick_keeps_the_table_whole() -> None:
+    urn = "urn:pulumi:p::redisgw::kubernetes:core/v1:ConfigMap::rules"
+    before = {"stack": "p", "resources": [{"urn": urn, "type": "t", "inputs": {"data": "a | b\nc"}}], "policies": {}}
+    after = {"stack": "p", "resources": [{"urn": urn, "type": "t", "inputs": {"data": "a | b\n`c`"}}], "policies": {}}
+    (row,) = [line for line in plan_diff.markdown(plan_diff.diff(before, after)).splitlines() if "`data`" in line]
+    assert len(re.split(r"(?<!\\)\|", row)) == 6 and "\n" not in row and row.count("`") == 8, row
+
+
+def test_a_report_without_a_stack_field_is_judged_by_its_urns() -> None:
+    urn = "urn:pulumi:production::redisgw::aws:s3/bucket:Bucket::b"
+    plan_diff.check_same_stack({"resources": [{"urn": urn}]}, "production", "r.json")
+    with pytest.raises(OpsError, match="a report of stack production, but the stack previewed is staging"):
+        plan_diff.check_same_stack({"resources": [{"urn": urn}]}, "staging", "r.json")

@@ -137,7 +137,8 @@ def test_urns_are_built_as_the_engine_builds_them(stack_run: Any) -> None:
     ("text", "says"),
     [
         ("name: redisgw\nruntime: python\nconfig: [1, 2]\n", "#/config: [1, 2] is not of type"),
-        ("runtime: python\n", "missing a non-empty string 'name'"),
+        ("runtime: python\n", "project is missing a 'name' attribute"),
+        ("name: ''\nruntime: python\n", "missing a non-empty string 'name'"),
         ("name: redisgw\nconfig:\n  size:\n    type: float\n", "#/config/size/type: 'float' is not one of"),
         ("name: [unclosed\n", "line 2: not valid YAML"),
         ("- a\n- list\n", "expected project to be an object"),
@@ -300,3 +301,52 @@ def test_a_boolean_key_takes_what_yaml_v3_reads_as_one(
         if ok
         else ["Stack 'staging' with configuration key 'redisgw:protectStatefulResources' must be of type 'boolean'"]
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("Name: test\nruntime: dotnet\n", "project is missing a 'name' attribute; found 'Name' instead"),
+        ("runtime: dotnet\n", "project is missing a 'name' attribute ("),
+        (
+            "name: test\nruntime: dotnet\ndescription: 2024-01-01\n",
+            "#/description: 2024-01-01 00:00:00 +0000 UTC is a timestamp",
+        ),
+        (
+            "name: test\nruntime: dotnet\nconfig:\n  n:\n    type: integer\n    default: 18446744073709551615\n",
+            "#/config/n/default: 18446744073709551615 is beyond a signed 64-bit integer",
+        ),
+    ],
+)
+def test_what_the_cli_decodes_to_go_types_its_schema_refuses(tmp_path: Path, text: str, says: str) -> None:
+    """TestProjectLoadJSONInformativeErrors ("found 'Name' instead"); a time.Time or uint64 that the
+    schema validator cannot type ("invalid jsonType")."""
+    from ops.errors import OpsError
+
+    (tmp_path / "Pulumi.yaml").write_text(text)
+    with pytest.raises(OpsError) as info:
+        project_config.load_project(tmp_path)
+    assert says in info.value.message
+
+
+def test_a_null_default_leaves_the_value_and_integers_are_atoi_s() -> None:
+    """mergeConfig uses ``Value`` when ``Default`` is nil; ``strconv.Atoi`` refuses beyond int64."""
+    declarations = {"aws:r": {"value": "x", "default": None}, "n": {"type": "integer"}}
+    assert project_config.apply_defaults("test", declarations, {"test:n": "1"})["aws:r"] == "x"
+    assert _stack({"n": {"type": "integer"}}, {"test:n": str(2**63 - 1)}) == []
+    assert _stack({"n": {"type": "integer"}}, {"test:n": 2**63}) == [
+        "Stack 'dev' with configuration key 'n' must be of type 'integer'"
+    ]
+
+
+def test_a_bare_key_is_the_projects_and_a_null_is_an_empty_string(tmp_path: Path) -> None:
+    """loaders.go ``stackConfigNamespacedWithProject`` and ``checkForEmptyConfig`` ("treated as an
+    empty string")."""
+    from ops.offline.engine import cli_config, load_stack_config
+
+    text = (ROOT / "Pulumi.staging.yaml").read_text().replace("  redisgw:tags:", "  tags:", 1)
+    stack_file = tmp_path / "Pulumi.staging.yaml"
+    stack_file.write_text(text + "  aws:profile:\n")
+    loaded = load_stack_config("staging", stack_file)
+    assert "redisgw:tags" in loaded.values and "tags" not in loaded.values
+    assert cli_config(loaded)["aws:profile"] == ""

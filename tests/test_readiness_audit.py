@@ -172,6 +172,9 @@ def test_the_role_reads_the_clusters_node_groups_and_add_ons_only(audit: Recordi
     reads = {a: s["Resource"] for s in statements for a in s["Action"]}
     assert [r.split(":", 5)[5] for r in reads["eks:DescribeNodegroup"]] == ["nodegroup/redisgw-production/*"]
     assert [r.split(":", 5)[5] for r in reads["eks:DescribeAddon"]] == ["addon/redisgw-production/*"]
+    assert [r.split(":", 5)[5] for r in reads["eks:ListNodegroups"]] == ["cluster/redisgw-production"]
     # without declared versions (ARGS) the role has no reason to read them
     before = json.loads(audit.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])["Statement"]
-    assert not {"eks:DescribeNodegroup", "eks:DescribeAddon"} & {a for s in before for a in s["Action"]}
+    assert not {"eks:DescribeNodegroup", "eks:DescribeAddon", "eks:ListNodegroups"} & {
+        a for s in before for a in s["Action"]
+    }

@@ -446,6 +446,10 @@ EKS_DRIFT: dict[str, tuple[Callable[[World], Any], str]] = {
         f"add-on kube-proxy: runs {EKS_ADDON_VERSIONS['1.32']['kube-proxy']}, the stack pins "
         f"{EKS_ADDON_VERSIONS['1.33']['kube-proxy']} for Kubernetes 1.33",
     ),
+    "a node group the stack does not declare, on the old minor": (
+        lambda w: w.node_group("primary-main-old", "1.32"),
+        "node group primary-main-old (not the stack's): runs 1.32, the stack declares 1.33",
+    ),
     "an add-on removed": (
         lambda w: w.addons.pop("metrics-server"),
         "add-on metrics-server: eks describe_addon: ResourceNotFoundException: No addon: metrics-server found",

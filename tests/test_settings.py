@@ -520,8 +520,8 @@ def test_error_messages_never_echo_secret_values() -> None:
         (b"- just\n- a list\n", "Pulumi.production.yaml: config: must be a mapping of config keys to values"),
         (b"config: [1, 2]\n", "Pulumi.production.yaml: config: must be a mapping of config keys to values"),
         (
-            b"config:\n  region: eu-west-1\n",
-            "Pulumi.production.yaml: config.region: could not parse region as a configuration key",
+            b"config:\n  a:b:c: eu-west-1\n",
+            "Pulumi.production.yaml: config.a:b:c: could not parse a:b:c as a configuration key",
         ),
         (
             b"config:\n  aws:region: eu-west-1\n  aws:region: eu-west-2\n",

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from ops.cli import main
+from ops.errors import OpsError
 from ops.offline.engine import ROOT
 
 PUBLIC = "redisgw:cluster.endpointPublicAccess=true"
@@ -57,7 +58,7 @@ def test_the_original_key_value_form_still_works(stack_file: Path) -> None:
     [
         ((PUBLIC, "redisgw:delivery.strategy"), "redisgw:delivery.strategy: give a value"),
         ((PUBLIC, PUBLIC), "redisgw:cluster.endpointPublicAccess: set twice"),
-        ((PUBLIC, "cluster.publicAccessCidrs=[]"), "a key path is namespace:key"),
+        ((PUBLIC, "redisgw:a:b:publicAccessCidrs=[]"), "a key path is namespace:key"),
     ],
 )
 def test_bad_assignments_are_one_line_and_change_nothing(
@@ -128,3 +129,23 @@ def test_a_stack_file_without_config_gets_one(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [err] and "is missing configuration values" in err and "Traceback" not in err
     assert bare.read_text() == "secretsprovider: awskms://alias/pulumi-redisgw\n"
+
+
+def test_keys_and_paths_as_pulumi_config_set_path_reads_them(
+    stack_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``parseConfigKey`` (a bare key is the project's), ``config.ParseKey`` (``ns:config:key``),
+    ``ParsePropertyPathStrict`` (``["a\\"b"]``), ``coerce`` ("-05" is -5), ``newContainer`` (an index
+    past a new list's end makes the items before it null)."""
+    assert _set(stack_file, "delivery.strategy=rolling", "redisgw:config:gateway.replicas.min=-05") == 2
+    assert "redisgw:gateway.replicas.min" in capsys.readouterr().err  # -5 reached the settings as a number
+    assert _set(stack_file, "delivery.strategy=rolling", 'redisgw:tags["team/x"]=core') == 0
+    config = _config(stack_file)
+    assert config["redisgw:delivery"]["strategy"] == "rolling" and config["redisgw:tags"]["team/x"] == "core"
+    from ops.offline import stack_set
+
+    doc: dict[str, Any] = {"config": {}}
+    stack_set._set(doc, stack_file, 'aws:x["a\\"b"][2]', "v", "redisgw")
+    assert doc["config"]["aws:x"] == {'a"b': [None, None, "v"]}
+    with pytest.raises(OpsError, match='maps with the single key "secure" are reserved'):
+        stack_set._set({"config": {}}, stack_file, "aws:y.secure", "v", "redisgw")

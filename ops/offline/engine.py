@@ -9,7 +9,6 @@ secrets masked) and the wire-format properties the policy analyzer receives.
 
 from __future__ import annotations
 
-import json
 import runpy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -213,21 +212,24 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
     doc = {} if doc is None else doc  # an empty file: a stack with no config (as `pulumi stack init` leaves it)
     if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
         raise OpsError(f"{path.name}: config: must be a mapping of config keys to values", code=2)
+    project, declarations = project_config.load_project(root)
     values: dict[str, Any] = {}
     secrets: set[str] = set()
     for raw_key, value in (doc.get("config") or {}).items():
-        name = project_config.parse_key(str(raw_key))  # `ns:config:name` is `ns:name`
+        # loaders.go stackConfigNamespacedWithProject: a bare key is the project's; ParseKey then
+        # reads `ns:config:name` as `ns:name`
+        name = project_config.parse_key(str(raw_key) if ":" in str(raw_key) else f"{project}:{raw_key}")
         if name is None:
-            hint = f"; like redisgw:{raw_key}" if ":" not in str(raw_key) else ""
-            raise OpsError(f"{path.name}: config.{raw_key}: {project_config._key_error(str(raw_key))}{hint}", code=2)
+            raise OpsError(f"{path.name}: config.{raw_key}: {project_config._key_error(str(raw_key))}", code=2)
         if name in values:
-            raise OpsError(f"{path.name}: config.{raw_key}: {name} is given twice (the Pulumi CLI refuses it)", code=2)
+            raise OpsError(
+                f"{path.name}: config.{raw_key}: {name} is given twice (the Pulumi CLI would keep either)", code=2
+            )
         if isinstance(value, dict) and set(value) == {"secure"}:
             values[name] = SECRET_PLACEHOLDER
             secrets.add(name)
         else:
             values[name] = value
-    project, declarations = project_config.load_project(root)
     values = project_config.apply_defaults(project, declarations, values)
     return StackConfig(stack=stack, path=path, values=values, secret_keys=frozenset(secrets))
 
@@ -247,8 +249,9 @@ def cli_config(config: StackConfig) -> dict[str, str]:
     """Config as the Pulumi CLI passes it to the language host: strings, objects JSON-encoded."""
     out = {}
     for key, value in config.values.items():
-        # A null is an object value to the CLI (``MarshalString``): the program reads "null".
-        out[key] = json.dumps(value) if value is None or isinstance(value, list | dict) else go_yaml.scalar_text(value)
+        # A key with no value is an empty string to the CLI (yaml.v3 never unmarshals a null node
+        # into its Value; loaders.go checkForEmptyConfig warns that it is "treated as an empty string").
+        out[key] = go_yaml.go_json(value) if isinstance(value, list | dict) else go_yaml.scalar_text(value)
     return out
 
 

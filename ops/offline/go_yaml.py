@@ -17,8 +17,9 @@ receives that text.
 
 from __future__ import annotations
 
-import datetime
+import base64
 import decimal
+import json
 import math
 import re
 from typing import Any
@@ -39,7 +40,7 @@ _GO_INT_BASE0 = re.compile(
 )
 _TIMESTAMP = re.compile(
     r"(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
-    r"(?:(?P<sep>[Tt ])(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2}):(?P<S>[0-9]{1,2})(?:\.(?P<frac>[0-9]+))?"
+    r"(?:(?P<sep>[Tt ])(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2}):(?P<S>[0-9]{1,2})(?:[.,](?P<frac>[0-9]+))?"
     r"(?P<tz>Z|[-+][0-9]{2}:[0-9]{2})?)?"
 )
 
@@ -69,24 +70,23 @@ def _go_time(text: str) -> GoTimestamp | None:
     # "2006-1-2 15:4:5.999999999" (a space: no zone).
     if m.group("sep") and (m.group("sep") == " ") == bool(m.group("tz")):
         return None
-    try:
-        date = datetime.date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
-        hour, minute, second = (int(m.group(g) or 0) for g in "HMS")
-        if hour > 23 or minute > 59 or second > 59:
-            return None
-    except ValueError:
-        return None
+    year, month, day = int(m.group("y")), int(m.group("m")), int(m.group("d"))
+    hour, minute, second = (int(m.group(g) or 0) for g in "HMS")
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    if not (1 <= month <= 12 and 1 <= day <= days[month - 1]) or hour > 23 or minute > 59 or second > 59:
+        return None  # time.Parse: "... out of range"
+    tz = m.group("tz")
+    if tz not in (None, "Z") and (int(tz[1:3]) > 24 or int(tz[4:6]) > 60):
+        return None  # time.Parse: time zone offset out of range
     frac = (m.group("frac") or "")[:9].rstrip("0")
     clock = f"{hour:02d}:{minute:02d}:{second:02d}" + (f".{frac}" if frac else "")
-    tz = m.group("tz")
-    if tz in (None, "Z"):
-        zone = "+0000 UTC"
-    else:
-        offset = tz.replace(":", "")
-        # time.Parse records an offset other than the local zone's in a fabricated zone with no
-        # name; String() then shows the offset where the name would be.
-        zone = f"{offset} {offset}" if offset not in ("+0000", "-0000") else "+0000 +0000"
-    return GoTimestamp(f"{date.isoformat()} {clock} {zone}")
+    offset = "+0000" if tz in (None, "Z") else tz.replace(":", "")
+    # The CLI decodes the file, writes it back (a time as RFC 3339, a zero offset as Z) and decodes
+    # it again: a zero offset comes back as UTC, any other in a fabricated zone with no name, whose
+    # offset String() shows where the name would be.
+    zone = "+0000 UTC" if offset in ("+0000", "-0000") else f"{offset} {offset}"
+    return GoTimestamp(f"{year:04d}-{month:02d}-{day:02d} {clock} {zone}")
 
 
 def resolve_plain(text: str) -> Any:
@@ -99,7 +99,7 @@ def resolve_plain(text: str) -> Any:
         return _SPECIAL_FLOATS[text]
     first = text[0]
     if first == ".":
-        return float(text) if _YAML_STYLE_FLOAT.fullmatch(text) else text
+        return _finite(text, text) if _YAML_STYLE_FLOAT.fullmatch(text) else text
     if not (first.isascii() and (first.isdigit() or first in "+-")):
         return text
     stamp = _go_time(text)
@@ -110,8 +110,14 @@ def resolve_plain(text: str) -> Any:
     if number is not None:
         return number
     if _YAML_STYLE_FLOAT.fullmatch(plain):
-        return float(plain)
+        return _finite(plain, text)
     return text
+
+
+def _finite(number: str, text: str) -> float | str:
+    """``strconv.ParseFloat``: out of range (``1e999``) is an error, and yaml.v3 keeps the text."""
+    value = float(number)
+    return text if math.isinf(value) else value
 
 
 class Loader(yaml.SafeLoader):
@@ -128,7 +134,53 @@ def _construct_plain(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     return resolve_plain(loader.construct_scalar(node))
 
 
+_KINDS = {"int": int, "float": float, "bool": bool, "null": type(None), "timestamp": GoTimestamp}
+
+
+def _construct_tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A scalar with an explicit core tag: yaml.v3 ``resolve`` with that tag, which fails when the
+    text is not of it ("cannot decode !!float `1.0` as a !!int"), an int being a float's too."""
+    assert isinstance(node, yaml.ScalarNode)
+    text, kind = loader.construct_scalar(node), node.tag.rsplit(":", 1)[-1]
+    value = resolve_plain(text) if kind == "timestamp" or not isinstance(resolve_plain(text), GoTimestamp) else text
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, _KINDS[kind]) or (kind == "int" and isinstance(value, bool)):
+        raise yaml.constructor.ConstructorError(None, None, f"cannot decode `{text}` as a !!{kind}", node.start_mark)
+    return value
+
+
+def _construct_binary(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """``!!binary``: yaml.v3 decodes the base64 into a string."""
+    assert isinstance(node, yaml.ScalarNode)
+    try:
+        data = base64.b64decode("".join(loader.construct_scalar(node).split()), validate=True)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, "!!binary value contains invalid base64 data", node.start_mark
+        ) from None
+    return data.decode("utf-8", errors="replace")
+
+
+def _construct_other(loader: yaml.SafeLoader, suffix: Any, node: yaml.Node | None = None) -> Any:
+    """Any other tag (``!custom``, ``!!set``, ``!!omap``): yaml.v3 decodes the node by its kind
+    (a scalar as its text, a mapping as a map, a sequence as a list)."""
+    node = suffix if node is None else node
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return [loader.construct_object(child, deep=True) for child in node.value]
+    assert isinstance(node, yaml.MappingNode)
+    return {loader.construct_object(k, deep=True): loader.construct_object(v, deep=True) for k, v in node.value}
+
+
 Loader.add_constructor(_PLAIN, _construct_plain)
+for _kind in _KINDS:
+    Loader.add_constructor(f"tag:yaml.org,2002:{_kind}", _construct_tagged)
+Loader.add_constructor("tag:yaml.org,2002:binary", _construct_binary)
+for _kind in ("set", "omap", "pairs"):
+    Loader.add_constructor(f"tag:yaml.org,2002:{_kind}", _construct_other)
+Loader.add_constructor(None, _construct_other)
 
 
 def load(text: str) -> Any:
@@ -139,14 +191,52 @@ def load(text: str) -> Any:
 def _normalise(value: Any, within: frozenset[int] = frozenset()) -> Any:
     """Mapping keys as text (``unmarshalObject``: ``fmt.Sprintf("%v", k)``); an alias to a node that
     contains it is refused, as yaml.v3 refuses it ("anchor ... value contains itself")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        # object.MarshalString: encoding/json refuses it, and the CLI the file with it
+        raise yaml.constructor.ConstructorError(None, None, "json: unsupported value: .inf or .nan", None)
     if isinstance(value, dict | list):
         if id(value) in within:
             raise yaml.constructor.ConstructorError(None, None, "an alias refers to a node that contains it", None)
         inner = within | {id(value)}
         if isinstance(value, dict):
-            return {k if isinstance(k, str) else scalar_text(k): _normalise(v, inner) for k, v in value.items()}
+            return {_key_text(k): _normalise(v, inner) for k, v in value.items()}
         return [_normalise(v, inner) for v in value]
     return value
+
+
+def _key_text(key: Any) -> str:
+    """``fmt.Sprintf("%v", k)`` of a mapping key."""
+    if isinstance(key, str):
+        return key
+    return "<nil>" if key is None else scalar_text(key)
+
+
+def go_json(value: Any) -> str:
+    """An object or list as Go's ``json.Marshal`` writes it, which is what the program receives:
+    compact, keys sorted, ``<``, ``>``, ``&``, U+2028 and U+2029 escaped, other characters as they
+    are, floats in Go's form (``[1.0]`` is ``[1]``)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_go_string(str(k))}:{go_json(value[k])}" for k in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(go_json(v) for v in value) + "]"
+    if isinstance(value, str):
+        return _go_string(value)
+    if value is None:
+        return "null"
+    return scalar_text(value)
+
+
+def _go_string(text: str) -> str:
+    out = json.dumps(text, ensure_ascii=False)
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        out = out.replace(char, escaped)
+    return out
 
 
 def go_float(value: float) -> str:

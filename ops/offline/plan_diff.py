@@ -117,6 +117,13 @@ def _name(urn: str) -> str:
     return f"{parts[2].split('$')[-1]}::{parts[-1]}" if len(parts) >= 4 else urn
 
 
+def _cell(text: str) -> str:
+    """Text for a code span in a table cell: a pipe escaped (GitHub's tables split on it even in a code
+    span), a line break shown as a return sign, a backtick (it would end the span) as its look-alike
+    U+02CB."""
+    return str(text).replace("|", "\\|").replace("\r\n", "\u23ce").replace("\n", "\u23ce").replace("`", "\u02cb")
+
+
 def markdown(d: Mapping[str, Any]) -> str:
     """The diff as the job summary shows it."""
     lines = [f"### Plan diff: {d.get('stack')}", ""]
@@ -132,8 +139,8 @@ def markdown(d: Mapping[str, Any]) -> str:
         lines += ["", "**Changed**", "", "| resource | input | before | after |", "|---|---|---|---|"]
         for r in d["changed"]:
             for c in r["changes"]:
-                before, after = _shown(c["before"], c["after"])
-                lines.append(f"| `{_name(r['urn'])}` | `{c['path']}` | `{before}` | `{after}` |")
+                before, after = (_cell(side) for side in _shown(c["before"], c["after"]))
+                lines.append(f"| `{_name(r['urn'])}` | `{_cell(c['path'])}` | `{before}` | `{after}` |")
     for title, rows in (("New policy violations", verdicts["new"]), ("Resolved policy violations", verdicts["gone"])):
         if rows:
             lines += ["", f"**{title}**", ""] + [
@@ -186,7 +193,7 @@ def check_same_stack(report: Mapping[str, Any], stack: str, where: str) -> None:
     """``report`` is of ``stack`` of this project: its ``stack`` and ``project`` (a report written
     before it carried one is judged by its URNs), and every URN's ``urn:pulumi:<stack>::<project>::``.
     OpsError (exit 2) naming the report's stack and the one previewed."""
-    owners = {(report.get("stack"), report.get("project", PROJECT))}
+    owners = {(report["stack"], report.get("project", PROJECT))} if "stack" in report else set()
     for r in report.get("resources") or []:
         parts = str(r["urn"]).removeprefix("urn:pulumi:").split("::")
         owners.add((parts[0], parts[1] if len(parts) > 1 else None))

@@ -99,6 +99,17 @@ def _schema_problem(doc: Any) -> str | None:
     return f"{where}: {error.message}"
 
 
+def _go_only_value(value: Any, where: str = "#") -> str | None:
+    """A value yaml.v3 decodes to a Go type the project schema cannot judge (a ``time.Time``, a
+    ``uint64``): the CLI's validator fails on it ("invalid jsonType"), so the project is refused."""
+    if isinstance(value, go_yaml.GoTimestamp):
+        return f"{where}: {value!s} is a timestamp to YAML, which no project attribute takes: quote it"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 2**63:
+        return f"{where}: {value} is beyond a signed 64-bit integer"
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    return next((p for k, v in items if (p := _go_only_value(v, f"{where}/{k}"))), None)
+
+
 def _shorthand(project: str, config: Mapping[str, Any]) -> dict[str, Any]:
     """``RewriteShorthandConfigValues``: a bare string, integer, boolean or list is a default in the
     project's namespace and a value in another."""
@@ -147,8 +158,16 @@ def load_project(root: Path) -> tuple[str, dict[str, Any]]:
         raise OpsError(f"Pulumi.yaml{where}: not valid YAML ({problem})", code=2) from None
     if not isinstance(doc, Mapping):
         raise _refused(f"expected project to be an object, was {type(doc).__name__}")
+    if "name" not in doc:
+        closest = sorted((_distance("name", str(k)), str(k)) for k in doc if _distance("name", str(k)) <= 2)
+        raise _refused(
+            "project is missing a 'name' attribute" + (f"; found '{closest[0][1]}' instead" if closest else "")
+        )
     if not isinstance(doc.get("name"), str) or not doc["name"]:
         raise _refused("project is missing a non-empty string 'name' attribute")
+    go_typed = _go_only_value(doc)
+    if go_typed:
+        raise _refused(go_typed)
     schema_problem = _schema_problem(doc)
     if schema_problem:
         raise _refused(schema_problem)
@@ -173,7 +192,8 @@ def apply_defaults(project: str, declarations: Mapping[str, Any], values: Mappin
         full = parse_key(key) if ":" in key else f"{project}:{key}"
         if full is None or full in out or not isinstance(declaration, Mapping):
             continue
-        value = declaration.get("default", declaration.get("value"))
+        value = declaration.get("default")
+        value = declaration.get("value") if value is None else value  # a null default is no default
         if value is not None:
             out[full] = go_yaml.scalar_text(value) if isinstance(value, str | int | bool) else value
     return out
@@ -195,7 +215,12 @@ def _valid(type_name: str, items: Any, value: Any) -> bool:
             return False
         if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
             return True
-        return isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]+", value) is not None
+        # strconv.Atoi: decimal, an optional sign, within int64
+        return (
+            isinstance(value, str)
+            and re.fullmatch(r"[+-]?[0-9]+", value) is not None
+            and -(2**63) <= int(value) < 2**63
+        )
     if type_name == "boolean":
         return isinstance(value, bool) or value in ("true", "false")
     if type_name == "object":

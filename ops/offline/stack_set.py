@@ -14,8 +14,10 @@ Keys and values as ``pulumi config set --path`` reads them (pulumi/pulumi v3.259
 ``sdk/go/common/resource/config``: ``map.go`` ``Map.Set``, ``object.go`` ``coerce`` and ``object.Set``,
 ``resource/properties_path.go`` ``ParsePropertyPathStrict``):
 
-* the path: ``namespace:key`` then ``.name``, ``[index]`` or ``["quoted.name"]`` segments
-  (``redisgw:delivery.canarySteps[0].weight``); a list index may be the list's length (appends);
+* the path: ``namespace:key`` (a bare ``key`` is the project's, ``ns:config:key`` is ``ns:key``) then
+  ``.name``, ``[index]`` or ``["quoted.name"]`` segments (``redisgw:delivery.canarySteps[0].weight``);
+  an index may be the list's length (appends); a list made for ``[2]`` has three items, the first two
+  null; a map holding only a ``secure`` string is refused (it would read as a secret);
 * a top-level key (``redisgw:protectStatefulResources``) takes the value as a string, as the CLI
   stores it; a nested one takes ``true``/``false`` as booleans and a decimal integer without a leading
   zero as a number, anything else as a string (``#alerts``, ``1.35``, ``2024-01-01``, ``0123``);
@@ -23,6 +25,8 @@ Keys and values as ``pulumi config set --path`` reads them (pulumi/pulumi v3.259
   form, set whole (``publicAccessCidrs=["52.19.0.0/16"]``), where the CLI would store the text.
 
 A string that would read back as something else (``"true"``, ``"1.35"``, ``"9_0"``) is written quoted.
+One more difference: a path into a ``secure:`` value is refused (the CLI would overwrite the secret
+with plain text); set a secret with ``pulumi config set --secret``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from ops.errors import OpsError
 from ops.offline import go_yaml, project_config
 from ops.offline.engine import ROOT, load_stack_config
 
-_INTEGER = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_INTEGER = re.compile(r"[-+]?[0-9]+")
 
 
 def _value(text: str, nested: bool) -> Any:
@@ -59,8 +63,12 @@ def _value(text: str, nested: bool) -> Any:
         return _quoted(text)
     if text in ("true", "false"):
         return text == "true"
-    if _INTEGER.fullmatch(text) and -(2**63) <= int(text) < 2**64:
-        return int(text)
+    # coerce: more than one character starting with 0 stays text ("0123"); then strconv.ParseInt
+    # (base 10, a sign allowed: "-05" is -5), then ParseUint
+    if not (len(text) > 1 and text[0] == "0") and _INTEGER.fullmatch(text):
+        number = int(text)
+        if -(2**63) <= number < 2**63 or (text[0] not in "+-" and number < 2**64):
+            return number
     return _quoted(text)
 
 
@@ -70,36 +78,76 @@ def _quoted(text: str) -> Any:
     return text if read_back == text and type(read_back) is str else DoubleQuotedScalarString(text)
 
 
-def _path(key: str) -> tuple[str, list[str | int]]:
-    """``namespace:key.a[0]["b.c"]`` -> (``namespace:key``, ``["a", 0, "b.c"]``); OpsError otherwise."""
+def _property_path(path: str) -> list[str | int]:
+    """``resource.ParsePropertyPathStrict`` (``properties_path.go`` ``parsePropertyPath``): names end
+    at ``.`` or ``[``; ``[N]`` an index; ``["..."]`` a name with ``\\"`` for a quote; ValueError otherwise."""
+    elements: list[str | int] = []
+    if path.startswith("."):
+        raise ValueError("expected property path to start with a name or index")
+    while path:
+        if path[0] == ".":
+            path = path[1:]
+            if not path:
+                raise ValueError("expected property path to end with a name or index")
+            if path[0] == "[":
+                raise ValueError("expected property name after '.'")
+        elif path[0] == "[":
+            if len(path) > 1 and path[1] == '"':
+                name, i = [], 2
+                while True:
+                    if i >= len(path):
+                        raise ValueError("missing closing quote in property name")
+                    if path[i] == '"':
+                        i += 1
+                        break
+                    if path[i] == "\\" and i + 1 < len(path) and path[i + 1] == '"':
+                        name.append('"')
+                        i += 2
+                    else:
+                        name.append(path[i])
+                        i += 1
+                if i >= len(path) or path[i] != "]":
+                    raise ValueError("missing closing bracket in property access")
+                elements.append("".join(name))
+                path = path[i + 1 :]
+            else:
+                end = path.find("]")
+                if end == -1:
+                    raise ValueError("missing closing bracket in array index")
+                segment = path[1:end]
+                if segment == "*":
+                    elements.append("*")
+                elif re.fullmatch(r"[+-]?[0-9]+", segment):
+                    elements.append(int(segment))
+                else:
+                    raise ValueError(f"invalid array index: {segment!r}")
+                path = path[end + 1 :]
+        else:
+            name_end = re.search(r"[.\[]", path)
+            cut = name_end.start() if name_end else len(path)
+            elements.append(path[:cut])
+            path = path[cut:]
+    return elements
+
+
+def _path(key: str, project: str) -> tuple[str, list[str | int]]:
+    """``namespace:key.a[0]["b.c"]`` -> (``namespace:key``, ``["a", 0, "b.c"]``), as ``pulumi config
+    set --path`` reads it (``parseConfigKey``: a bare key is the project's; ``config.ParseKey``;
+    ``parseKeyPath``); OpsError (exit 2) otherwise."""
     usage = (
         f"{key}: a key path is namespace:key or namespace:key.nested (with [index] for list items), "
         "like redisgw:delivery.strategy"
     )
-    namespace, sep, rest = key.partition(":")
-    if not sep or not namespace or not rest or ":" in rest:
-        raise OpsError(usage, code=2)
-    segments: list[str | int] = []
-    i = 0
-    while i < len(rest):
-        if rest[i] == "[":
-            bracket = re.match(r'\[(?:(\d+)|"([^"]+)")\]', rest[i:])
-            if bracket is None:
-                raise OpsError(usage, code=2)
-            segments.append(int(bracket[1]) if bracket[1] is not None else bracket[2])
-            i += bracket.end()
-            continue
-        if segments:
-            if rest[i] != ".":
-                raise OpsError(usage, code=2)
-            i += 1
-        name = re.match(r'[^.\[\]"]+', rest[i:])
-        if name is None:
-            raise OpsError(usage, code=2)
-        segments.append(name.group(0))
-        i += name.end()
-    if not segments or not isinstance(segments[0], str):
-        raise OpsError(usage, code=2)
+    parsed = project_config.parse_key(key if ":" in key else f"{project}:{key}")
+    if parsed is None:
+        raise OpsError(f"{usage} ({project_config._key_error(key)})", code=2)
+    namespace, _, name = parsed.partition(":")
+    try:
+        segments = _property_path(name)
+    except ValueError as exc:
+        raise OpsError(f"{usage} (invalid config key path: {exc})", code=2) from None
+    if not segments or not isinstance(segments[0], str) or not namespace:
+        raise OpsError(f"{usage} (the first segment must be a name)", code=2)
     top, *tail = segments
     return f"{namespace}:{top}", tail
 
@@ -126,11 +174,12 @@ def _wanted(segment: str | int) -> str:
 
 
 def _container(segment: str | int) -> Any:
-    return CommentedSeq() if isinstance(segment, int) else CommentedMap()
+    """``newContainer``: a list long enough for the index (``[2]`` makes three items), or a map."""
+    return CommentedSeq([None] * (segment + 1)) if isinstance(segment, int) and segment >= 0 else CommentedMap()
 
 
-def _set(doc: Any, path: Path, key: str, raw_value: str) -> None:
-    top, tail = _path(key)
+def _set(doc: Any, path: Path, key: str, raw_value: str, project: str) -> None:
+    top, tail = _path(key, project)
     config = doc["config"]
     value = _value(raw_value, nested=bool(tail))
     if not tail:
@@ -150,6 +199,9 @@ def _set(doc: Any, path: Path, key: str, raw_value: str) -> None:
                 raise OpsError(f"{path.name}: {key}: {trail}[{segment}]: index out of range (0 to {len(node)})", code=2)
             if segment == len(node):
                 node.append(None)
+        elif segment == "secure" and following is None and not node and isinstance(value, str):
+            # object.Set: errSecureReprReserved (a map of one "secure" string reads as a secret)
+            raise OpsError(f'{path.name}: {key}: maps with the single key "secure" are reserved', code=2)
         elif not isinstance(segment, str):  # a map: the only other node there is
             raise OpsError(f"{path.name}: {key}: {trail} is an object: give a .name", code=2)
         trail += f"[{segment}]" if isinstance(segment, int) else f".{segment}"
@@ -177,8 +229,9 @@ def run(stack: str, pairs: list[tuple[str, str]], config_file: Path | None = Non
         doc = CommentedMap()  # an empty file, as `pulumi stack init` may leave it
     if doc.get("config") is None:
         doc["config"] = CommentedMap()  # a stack with no config yet (only its secrets provider)
+    project, _ = project_config.load_project(ROOT)
     for key, raw_value in pairs:
-        _set(doc, path, key, raw_value)
+        _set(doc, path, key, raw_value, project)
     out = io.StringIO()
     yaml.dump(doc, out)
     candidate = path.with_name(f".{path.name}.new")

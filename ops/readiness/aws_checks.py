@@ -358,7 +358,23 @@ def version_problems(targets: Targets, timeout: float, notes: list[str] | None =
     cluster = call("eks", region, timeout, "describe_cluster", name=name)["cluster"]
     compare(f"EKS cluster {name}", cluster.get("version"), declared.version, "redisgw:cluster.version")
     seen.append(f"EKS cluster {name}: Kubernetes {cluster.get('version')}")
-    for group in declared.node_groups:
+    groups = list(declared.node_groups)
+    try:  # a managed node group the stack does not declare (made by hand, or left by a rename) counts too
+        listed: list[str] = []
+        token = None
+        while True:
+            page = call(
+                "eks", region, timeout, "list_nodegroups", clusterName=name, **({"nextToken": token} if token else {})
+            )
+            listed += page.get("nodegroups") or []
+            token = page.get("nextToken")
+            if not token:
+                break
+        groups += sorted(set(listed) - set(groups))
+    except UnavailableError as exc:
+        problems.append(f"EKS cluster {name}: node groups cannot be listed ({exc})")
+    for group in groups:
+        stray = "" if group in declared.node_groups else " (not the stack's)"
         try:
             ng = call("eks", region, timeout, "describe_nodegroup", clusterName=name, nodegroupName=group)["nodegroup"]
         except UnavailableError as exc:
@@ -368,7 +384,7 @@ def version_problems(targets: Targets, timeout: float, notes: list[str] | None =
         if status != "ACTIVE":
             issues = sorted({str(i.get("code")) for i in (ng.get("health") or {}).get("issues") or []})
             problems.append(f"node group {group}: status {status}" + (f" ({', '.join(issues)})" if issues else ""))
-        compare(f"node group {group}", ng.get("version"), declared.node_version, "redisgw:cluster.nodeVersion")
+        compare(f"node group {group}{stray}", ng.get("version"), declared.node_version, "redisgw:cluster.nodeVersion")
         seen.append(f"node group {group}: {status}, Kubernetes {ng.get('version')}, AMI {ng.get('releaseVersion')}")
     for addon, build in sorted(declared.addons.items()):
         try:
