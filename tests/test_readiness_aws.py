@@ -105,8 +105,14 @@ class World:
                 "FailureThreshold": 3,
             },
         )["HealthCheck"]["Id"]
+        self.create_eks(subnets)
+        self.vault = f"vault-{tag}"
+        boto3.client("backup", region_name=REGION).create_backup_vault(BackupVaultName=self.vault)
+
+    def create_eks(self, subnets: list[str]) -> None:
+        """The stack's cluster on 1.33 with its declared node groups, on moto."""
         self.eks = boto3.client("eks", region_name=REGION)
-        self.cluster = f"redisgw-{tag}"
+        self.cluster = f"redisgw-{uuid.uuid4().hex[:10]}"
         self.eks.create_cluster(
             name=self.cluster,
             version="1.33",
@@ -117,8 +123,6 @@ class World:
         self.declare("1.33")
         for group in self.declared["node_groups"]:
             self.node_group(group, "1.33")
-        self.vault = f"vault-{tag}"
-        boto3.client("backup", region_name=REGION).create_backup_vault(BackupVaultName=self.vault)
 
     def declare(self, minor: str) -> None:
         """What the stack declares (``EksCluster.declared_versions`` of the primary, at ``minor``), and
@@ -466,17 +470,7 @@ class EksOnly(Paper):
         super().__init__()
         ec2 = boto3.client("ec2", region_name=REGION)
         vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-        self.subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]]
-        self.eks = boto3.client("eks", region_name=REGION)
-        self.cluster = f"redisgw-{uuid.uuid4().hex[:10]}"
-        self.eks.create_cluster(
-            name=self.cluster,
-            version="1.33",
-            roleArn="arn:aws:iam::123456789012:role/eks",
-            resourcesVpcConfig={"subnetIds": self.subnets},
-        )
-        for group in self.declared["node_groups"]:
-            self.node_group(group, "1.33")
+        self.create_eks([ec2.create_subnet(VpcId=vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]])
 
 
 @pytest.mark.parametrize("case", sorted(EKS_DRIFT))
