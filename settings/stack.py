@@ -226,7 +226,14 @@ def load_settings(
             # (an untyped value stays a string: pulumi sdk/go/common/resource/config/value.go), and the
             # CLI hands the program the same "false" as for a YAML false: read both as the program does
             # (from_pulumi_config).
-            data[name] = (value == "true") if isinstance(value, str) and value in ("true", "false") else value
+            # Likewise `pulumi config set redisgw:tags '{"team": "core"}'` stores the text, which the
+            # program reads as JSON (from_pulumi_config): an object given as JSON text is that object.
+            if isinstance(value, str) and value in ("true", "false"):
+                value = value == "true"
+            elif isinstance(value, str) and value[:1] in "[{":
+                with contextlib.suppress(json.JSONDecodeError):
+                    value = json.loads(value)
+            data[name] = value
     if problems:
         raise SettingsError(problems)
     try:

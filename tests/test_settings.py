@@ -911,3 +911,15 @@ def test_a_boolean_pulumi_config_set_wrote_as_a_string_reads_as_the_program_read
     values = dict(stack_values("production"))
     values["redisgw:protectStatefulResources"] = written
     assert settings.load_settings(values, source="Pulumi.production.yaml").protect_stateful_resources is False
+
+
+def test_an_object_set_as_json_text_is_read_as_the_program_reads_it() -> None:
+    """`pulumi config set redisgw:tags '{"team": "core"}'` stores text; the program parses text that
+    starts with { or [ as JSON (from_pulumi_config), so the offline validation does too."""
+    values = stack_values("staging")
+    values["redisgw:tags"] = json.dumps({**values["redisgw:tags"], "team": "core"})
+    cfg = settings.load_settings(values, source="Pulumi.staging.yaml")
+    assert cfg.tags["team"] == "core"
+    values["redisgw:tags"] = '{"team": '  # not JSON: stays text, and an object is wanted
+    with pytest.raises(settings.SettingsError, match="redisgw:tags"):
+        settings.load_settings(values, source="Pulumi.staging.yaml")
