@@ -27,12 +27,7 @@ from ops.cli import main
 from ops.errors import OpsError
 from ops.offline.engine import ROOT
 from ops.runtime.deploy_state import PROJECT, DeployState, read, version_problems
-
-URN = "urn:pulumi:production::redisgw::"
-ROOT_URN = URN + "pulumi:pulumi:Stack::redisgw-production"
-"""The root resource's URN: ``<project>-<stack>`` is its name (pulumi/pulumi
-``sdk/python/lib/pulumi/runtime/stack.py``, pulumi 3.272.0 as installed; ``pulumi stack rename``
-keeps that form, ``pkg/resource/edit/operations.go`` ``renameURN``, v3.259)."""
+from tests.state_exports import CRONJOB, MANIFEST, ROOT_URN, URN
 
 
 def _state(tmp_path: Path, clusters: dict[str, str], groups: dict[str, tuple[str, str]] | None = None) -> Path:
@@ -108,14 +103,6 @@ def test_the_cli_refuses_with_exit_2_naming_the_stack_file(tmp_path: Path, capsy
 
 # -- any export: its versions, its stack, its shape -----------------------------------------------
 
-_CRONJOB = {
-    "urn": URN + "redisgw:index:BackupVault$kubernetes:batch/v1:CronJob::backups-redis-backup",
-    "type": "kubernetes:batch/v1:CronJob",
-    "custom": True,
-    "id": "redis-system/redis-backup",
-    "outputs": {"metadata": {"name": "redis-backup", "namespace": "redis-system"}},
-}
-
 
 def _export(
     resources: list[dict[str, Any]] | None = None, bucket: Any = "backups-bucket-1a2b3c", **top: Any
@@ -124,8 +111,8 @@ def _export(
     pulumi/pulumi v3.259 ``sdk/go/common/apitype/core.go``); ``top`` replaces its top-level fields."""
     root = {"urn": ROOT_URN, "type": "pulumi:pulumi:Stack", "custom": False, "outputs": {"backupBucket": bucket}}
     deployment = {
-        "manifest": {"time": "2026-12-01T10:00:00Z", "magic": "", "version": "v3.259.0"},
-        "resources": [root, _CRONJOB] if resources is None else resources,
+        "manifest": MANIFEST,
+        "resources": [root, CRONJOB] if resources is None else resources,
     }
     return {"version": 3, "deployment": deployment, **top}
 
@@ -156,7 +143,7 @@ def test_a_version_4_export_with_features_is_read_as_version_3(
     deployment's resources use, 3 without (pulumi/pulumi v3.259 ``pkg/resource/stack/deployment.go``
     ``SerializeDeploymentWithMetadata``, ``ApplyFeatures``): ``refreshBeforeUpdate`` is the feature of
     a resource with ``"refreshBeforeUpdate": true`` (``apitype.ResourceV3``)."""
-    cronjob = {**_CRONJOB, "refreshBeforeUpdate": True}
+    cronjob = {**CRONJOB, "refreshBeforeUpdate": True}
     for doc in (
         _export(),
         _export([_export()["deployment"]["resources"][0], cronjob], version=4, features=["refreshBeforeUpdate"]),
@@ -204,7 +191,7 @@ _DEEP = '{"version": 3, "deployment": {"resources": [' + "[" * 100_000 + "]" * 1
             "`deployment.resources[0].outputs` is not an object",
         ),
         (
-            _export([{"urn": ROOT_URN, "type": "pulumi:pulumi:Stack"}, {**_CRONJOB, "inputs": []}]),
+            _export([{"urn": ROOT_URN, "type": "pulumi:pulumi:Stack"}, {**CRONJOB, "inputs": []}]),
             "`deployment.resources[1].inputs` is not an object",
         ),
         (
@@ -213,9 +200,9 @@ _DEEP = '{"version": 3, "deployment": {"resources": [' + "[" * 100_000 + "]" * 1
         ),
         (_export([{"type": "pulumi:pulumi:Stack"}]), "`deployment.resources[0].urn` is not a string"),
         (_export([{"urn": ROOT_URN, "type": 7}]), "`deployment.resources[0].type` is not a string"),
-        (_export([{**_CRONJOB, "delete": "yes"}]), "`deployment.resources[0].delete` is not true or false"),
+        (_export([{**CRONJOB, "delete": "yes"}]), "`deployment.resources[0].delete` is not true or false"),
         (
-            _export([{**_CRONJOB, "urn": "redis-backup"}]),
+            _export([{**CRONJOB, "urn": "redis-backup"}]),
             "`deployment.resources[0].urn` is 'redis-backup', not a Pulumi URN",
         ),
         (_export(version=3.0), "`version` is 3.0"),
@@ -275,7 +262,7 @@ def test_a_bucket_output_that_is_not_a_bucket_name_is_refused_and_nothing_is_wri
     to $GITHUB_OUTPUT as ``backup_bucket=<it>``, so a line break in it would add a step output of its
     own, e.g. ``first_deploy=false`` after the ``first_deploy=true`` of a state with no CronJob."""
     root = {"urn": ROOT_URN, "type": "pulumi:pulumi:Stack", "outputs": {"backupBucket": bucket}}
-    for resources in ([root], [root, _CRONJOB]):
+    for resources in ([root], [root, CRONJOB]):
         code, out, written = _run(tmp_path, _export(resources), capsys)
         assert code == 2 and written is None, (out, written)
         assert "the stack output backupBucket:" in out and "is not an S3 bucket name" in out
@@ -316,7 +303,7 @@ def _renamed(doc: dict[str, Any], stack: str, project: str = "redisgw") -> dict[
             "of project redisgw-bootstrap",
         ),
         (
-            _export([{"urn": ROOT_URN, "type": "pulumi:pulumi:Stack"}, _renamed(_CRONJOB, "staging")]),
+            _export([{"urn": ROOT_URN, "type": "pulumi:pulumi:Stack"}, _renamed(CRONJOB, "staging")]),
             "production",
             "resources of two stacks, redisgw/production (`deployment.resources[0].urn`) and redisgw/staging "
             "(`deployment.resources[1].urn`)",

@@ -16,6 +16,7 @@ import yaml
 
 from ops.offline.engine import ROOT
 from tests.conftest import stack_values
+from tests.state_exports import CRONJOB, MANIFEST, ROOT_URN, URN
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
@@ -627,7 +628,7 @@ def _export(resources: list[dict[str, Any]] | None) -> dict[str, Any]:
     ``DeploymentV3`` (pulumi/pulumi v3.259 ``sdk/go/common/apitype/core.go``); a stack created with
     ``pulumi stack init`` and never updated has a manifest and no ``resources``."""
     deployment: dict[str, Any] = {
-        "manifest": {"time": "2026-12-01T10:00:00Z", "magic": "", "version": "v3.259.0"},
+        "manifest": MANIFEST,
         "secrets_providers": {"type": "cloud", "state": {"url": "awskms://alias/pulumi-redisgw?region=eu-west-1"}},
     }
     if resources is not None:
@@ -635,8 +636,8 @@ def _export(resources: list[dict[str, Any]] | None) -> dict[str, Any]:
     return {"version": 3, "deployment": deployment}
 
 
-_URN = "urn:pulumi:production::redisgw::"
-_STACK_URN = _URN + "pulumi:pulumi:Stack::redisgw-production"
+_URN = URN
+_STACK_URN = ROOT_URN
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 _AWS_HALF = [
     {
@@ -668,19 +669,11 @@ _ROLLOUT = {
     "id": "redis-system/redis-gateway",
     "outputs": {"metadata": {"name": "redis-gateway", "namespace": "redis-system"}},
 }
-_CRONJOB = {
-    "urn": _URN + "redisgw:index:BackupVault$kubernetes:batch/v1:CronJob::backups-redis-backup",
-    "type": "kubernetes:batch/v1:CronJob",
-    "custom": True,
-    "id": "redis-system/redis-backup",
-    "inputs": {"metadata": {"name": "redis-backup", "namespace": "redis-system"}},
-    "outputs": {"metadata": {"name": "redis-backup", "namespace": "redis-system"}},
-}
-_DEPLOYED = [*_AWS_HALF, _ROLLOUT, _CRONJOB]
+_DEPLOYED = [*_AWS_HALF, _ROLLOUT, CRONJOB]
 # A first Kubernetes run that failed after the gateway, before the backup jobs: no backup can exist.
 _HALF_DEPLOYED = [*_AWS_HALF, _ROLLOUT]
 # The backup CronJob replaced and pending deletion only (``delete: true``) is not a live one.
-_PENDING_DELETE = [*_AWS_HALF, {**_CRONJOB, "delete": True}]
+_PENDING_DELETE = [*_AWS_HALF, {**CRONJOB, "delete": True}]
 
 
 def _run_state_step(tmp_path: Path, export: dict[str, Any]) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
@@ -780,13 +773,13 @@ def test_without_a_verdict_every_gate_runs() -> None:
         ({"deployment": {}}, "`version` is None: `pulumi stack export` (Pulumi CLI v3) writes 3, or 4"),
         ({"version": 3}, "not a `pulumi stack export`"),
         ({"version": 3, "deployment": {"resources": {"urn": "x"}}}, "is not a list of resources"),
-        (_export([{**_AWS_HALF[0], "outputs": {}}, _CRONJOB]), "no backupBucket output"),
+        (_export([{**_AWS_HALF[0], "outputs": {}}, CRONJOB]), "no backupBucket output"),
         (
             {
                 "version": 3,
                 "deployment": {
                     "resources": _DEPLOYED,
-                    "pending_operations": [{"type": "creating", "resource": {"urn": _CRONJOB["urn"]}}],
+                    "pending_operations": [{"type": "creating", "resource": {"urn": CRONJOB["urn"]}}],
                 },
             },
             "1 pending operation(s) from an interrupted update (the first: creating of",

@@ -197,20 +197,20 @@ def check_same_stack(report: Mapping[str, Any], stack: str, where: str) -> None:
     for r in report.get("resources") or []:
         parts = str(r["urn"]).removeprefix("urn:pulumi:").split("::")
         owners.add((parts[0], parts[1] if len(parts) > 1 else None))
-    for theirs, project in sorted(owners, key=str):
+    for theirs, project in sorted(owners, key=lambda owner: (owner[1] == PROJECT, str(owner))):  # project first
         if project != PROJECT:
-            raise OpsError(
-                f"{where}: a report of stack {theirs} of project {project}, not of {PROJECT}: --diff compares "
-                f"reports of this project's stack {stack}",
-                code=2,
+            problem = (
+                f"a report of stack {theirs} of project {project}, not of {PROJECT}: --diff compares reports of "
+                f"this project's stack {stack}"
             )
-    for theirs, _ in sorted(owners, key=str):
-        if theirs != stack:
-            raise OpsError(
-                f"{where}: a report of stack {theirs}, but the stack previewed is {stack}: compare with a report "
-                f"of {stack} (ops preview --stack {stack} --json FILE)",
-                code=2,
+        elif theirs != stack:
+            problem = (
+                f"a report of stack {theirs}, but the stack previewed is {stack}: compare with a report of {stack} "
+                f"(ops preview --stack {stack} --json FILE)"
             )
+        else:
+            continue
+        raise OpsError(f"{where}: {problem}", code=2)
 
 
 def stack_file_at(root: Path, ref: str, stack: str) -> Path:
