@@ -221,7 +221,14 @@ def test_two_names_for_one_server_are_refused_before_anything_changes(world: Wor
 def test_a_standby_in_a_full_resync_is_not_promoted(redis_server: Callable[..., RedisServer], world: World) -> None:
     """A standby that lost its data (a new pod) and is loading a large dataset from the primary: the
     guard refuses, with the primary reachable or not; --accept-data-loss promotes it and says so."""
-    big = redis_server(password=PASSWORD, extra=("--masterauth", PASSWORD, "--repl-diskless-sync-delay", "5"))
+    # The primary writes the dataset for the standby at 100 us a key (redis.conf rdb-key-save-delay, a
+    # testing knob): 200,000 keys take 20 s, so the standby is still mid-sync when the primary is
+    # killed however busy the machine is (a transfer at full speed lasts well under a second, and a
+    # loaded CI machine reached the standby's loading phase first).
+    big = redis_server(
+        password=PASSWORD,
+        extra=("--masterauth", PASSWORD, "--repl-diskless-sync-delay", "0", "--rdb-key-save-delay", "100"),
+    )
     pipe = big.client.pipeline(transaction=False)
     for i in range(200_000):
         pipe.set(f"k:{i}", "v" * 64)
