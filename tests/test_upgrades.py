@@ -401,3 +401,37 @@ def test_node_group_updates_get_the_time_a_full_roll_takes(stack_run: Any) -> No
     assert all(g.update_timeout == eks_cluster.NODE_GROUP_UPDATE_TIMEOUT for g in groups)
     assert all(g.inputs["updateConfig"]["maxUnavailable"] == 1 for g in groups)
     assert hours * 60 >= largest * 15 + 60  # every node's worst drain, and an hour for the rest
+
+
+def _runbook_stack_sets() -> list[list[str]]:
+    import shlex
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "runbooks" / "upgrades.md").read_text()
+    return [
+        shlex.split(line.strip())[3:]  # without `python -m ops`
+        for line in text.splitlines()
+        if line.strip().startswith("python -m ops stack-set ")
+    ]
+
+
+@pytest.mark.parametrize("argv", _runbook_stack_sets(), ids=lambda argv: " ".join(argv[3:]))
+def test_the_runbooks_stack_set_commands_do_what_they_say(tmp_path: Path, argv: list[str]) -> None:
+    """Each ``stack-set`` of the upgrades runbook, run as written on a copy of its stack file, sets the
+    versions it names as strings (a quoted '"1.35"' would store the quotes, as pulumi config set does)."""
+    from ops.offline import go_yaml
+    from ops.offline.engine import ROOT
+
+    stack = argv[argv.index("--stack") + 1]
+    copy = tmp_path / f"Pulumi.{stack}.yaml"
+    copy.write_text((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    if "--config" in argv:
+        argv[argv.index("--config") + 1] = str(copy)
+    else:
+        argv[argv.index("--stack") + 2 : argv.index("--stack") + 2] = ["--config", str(copy)]
+    assert main(argv) == 0
+    config = go_yaml.load(copy.read_text())["config"]
+    pairs = argv[argv.index(str(copy)) + 1 :]
+    wanted = dict(p.split("=", 1) for p in pairs) if "=" in pairs[0] else {pairs[0]: pairs[1]}
+    for key, version in wanted.items():
+        top, _, field = key.partition(".")
+        assert config[top][field] == version and re.fullmatch(r"1\.\d+", version), (key, config[top])
