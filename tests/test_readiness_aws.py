@@ -613,6 +613,17 @@ def test_route53_checkers_reporting_failure_fail_the_item(paper: World) -> None:
     assert problem == f"health check {paper.health_check}: 1 of 6 checkers healthy ({failure['Status']})"
 
 
+def test_a_call_still_throttled_after_retries_cannot_judge(paper: World) -> None:
+    """EKS's ThrottlingException (botocore retries it in standard mode first) says nothing about the
+    cluster: exit 2, "cannot judge", not a failed item."""
+    targets = Targets.model_validate(paper.targets())
+    with Stubber(aws_checks._client("eks", REGION, TIMEOUT)) as stubber:
+        stubber.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded", 400)
+        with pytest.raises(OpsError, match=r"AWS eks describe_cluster: throttled \(ThrottlingException\)") as info:
+            aws_checks.version_problems(targets, TIMEOUT)
+    assert info.value.code == 2 and "cannot judge" in info.value.message
+
+
 # -- credentials -------------------------------------------------------------------------------------
 
 

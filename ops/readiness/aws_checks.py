@@ -17,8 +17,9 @@
   stack declares (``cluster.version``, ``cluster.nodeVersion``, the add-on builds pinned for that
   minor), each ``ACTIVE``: the verification of an upgrade, and drift when EKS moved on its own.
 
-Credentials that AWS refuses (missing, expired, invalid) stop the scorecard with one line (exit 2);
-a missing resource or a denied call fails its item with the reason.
+Credentials that AWS refuses (missing, expired, invalid) and a call still throttled after botocore's
+retries stop the scorecard with one line (exit 2, "cannot judge"); a missing resource or a denied
+call fails its item with the reason.
 """
 
 from __future__ import annotations
@@ -45,6 +46,18 @@ REFUSED = {
     "RequestExpired",
 }
 """Error codes that mean the credentials themselves are refused (not a missing resource)."""
+THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+}
+"""Error codes of a request refused for its rate (botocore's standard retry mode has already retried
+it): like an unreachable endpoint, they say nothing about the system."""
 
 
 class UnavailableError(Exception):
@@ -87,6 +100,10 @@ def call(service: str, region: str | None, timeout: float, operation: str, **kwa
         code = str(err.get("Code", "error"))
         if code in REFUSED:
             raise OpsError(f"AWS {service} {operation}: credentials refused ({code}): renew them", code=2) from None
+        if code in THROTTLED:
+            raise OpsError(
+                f"AWS {service} {operation}: throttled ({code}) after retries: cannot judge; run it again later", code=2
+            ) from None
         raise UnavailableError(f"{service} {operation}: {code}: {err.get('Message', '')}".rstrip(": ")) from None
     except (AwsConnectionError, HTTPClientError) as exc:
         # Unreachable, timed out, TLS refused, connection dropped: the probe cannot see AWS, which says
