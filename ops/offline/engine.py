@@ -218,9 +218,9 @@ def load_stack_config(stack: str, path: Path | None = None, root: Path = ROOT) -
     for raw_key, value in (doc.get("config") or {}).items():
         # loaders.go stackConfigNamespacedWithProject: a bare key is the project's; ParseKey then
         # reads `ns:config:name` as `ns:name`
-        name = project_config.parse_key(str(raw_key) if ":" in str(raw_key) else f"{project}:{raw_key}")
+        name = project_config.config_key(project, str(raw_key))
         if name is None:
-            raise OpsError(f"{path.name}: config.{raw_key}: {project_config._key_error(str(raw_key))}", code=2)
+            raise OpsError(f"{path.name}: config.{raw_key}: {project_config.key_error(str(raw_key))}", code=2)
         if name in values:
             raise OpsError(
                 f"{path.name}: config.{raw_key}: {name} is given twice (the Pulumi CLI would keep either)", code=2

@@ -35,6 +35,7 @@ _SPECIAL_FLOATS = {
     **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
 }
 _YAML_STYLE_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_DECIMAL = re.compile(r"[-+]?[0-9]+")
 _GO_INT_BASE0 = re.compile(
     r"(?P<sign>[-+]?)(?:0[xX](?P<hex>[0-9a-fA-F]+)|0[bB](?P<bin>[01]+)|0[oO]?(?P<oct>[0-7]+)|(?P<dec>[1-9][0-9]*|0))"
 )
@@ -56,9 +57,21 @@ def _go_int(text: str) -> int | None:
         return None
     digits, base = next((m.group(g), b) for g, b in (("hex", 16), ("bin", 2), ("oct", 8), ("dec", 10)) if m.group(g))
     value = int(digits, base) * (-1 if m.group("sign") == "-" else 1)
-    if -(2**63) <= value < 2**63 or (not m.group("sign") and value < 2**64):
-        return value
-    return None
+    return value if _in_go_range(value, signed=bool(m.group("sign")), unsigned=True) else None
+
+
+def _in_go_range(value: int, *, signed: bool, unsigned: bool) -> bool:
+    """``strconv.ParseInt``'s int64, or (``ParseUint`` after it, when ``unsigned``: no sign) uint64."""
+    return -(2**63) <= value < 2**63 or (unsigned and not signed and 0 <= value < 2**64)
+
+
+def parse_decimal(text: str, *, unsigned: bool) -> int | None:
+    """``strconv.ParseInt(text, 10, 64)`` (a sign, leading zeros allowed), then ``ParseUint`` when
+    ``unsigned``: None when Go refuses it. ``strconv.Atoi`` is ``unsigned=False``."""
+    if _DECIMAL.fullmatch(text) is None:
+        return None
+    value = int(text)
+    return value if _in_go_range(value, signed=text[0] in "+-", unsigned=unsigned) else None
 
 
 def _go_time(text: str) -> GoTimestamp | None:
@@ -142,7 +155,9 @@ def _construct_tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
     text is not of it ("cannot decode !!float `1.0` as a !!int"), an int being a float's too."""
     assert isinstance(node, yaml.ScalarNode)
     text, kind = loader.construct_scalar(node), node.tag.rsplit(":", 1)[-1]
-    value = resolve_plain(text) if kind == "timestamp" or not isinstance(resolve_plain(text), GoTimestamp) else text
+    value = resolve_plain(text)
+    if isinstance(value, GoTimestamp) and kind != "timestamp":
+        value = text  # under another tag, yaml.v3 tries no timestamp layout
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, _KINDS[kind]) or (kind == "int" and isinstance(value, bool)):
@@ -244,7 +259,7 @@ def go_float(value: float) -> str:
     (``strconv.AppendFloat(f, fmt, -1, 64)``), fixed notation from 1e-6 to 1e21, else exponent form
     with ``e-07`` written ``e-7``."""
     if math.isnan(value) or math.isinf(value):
-        return repr(value)  # encoding/json refuses these; the CLI then refuses the stack file
+        return repr(value)  # encoding/json refuses these, and load() refuses a file holding one
     if value == 0:
         return "0"
     shortest = decimal.Decimal(repr(value))

@@ -35,7 +35,6 @@ are those of pulumi/pulumi ``sdk/go/common/workspace``:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -137,7 +136,13 @@ def parse_key(key: str) -> str | None:
     return None
 
 
-def _key_error(key: str) -> str:
+def config_key(project: str, key: str) -> str | None:
+    """``parseConfigKey`` (``pkg/workspace/config.go``): a key without a namespace is the project's;
+    any other goes through :func:`parse_key`. None when ``ParseKey`` refuses it."""
+    return parse_key(key) if ":" in key else f"{project}:{key}"
+
+
+def key_error(key: str) -> str:
     return (
         f"could not parse {key} as a configuration key (configuration keys should be of the form `<namespace>:<name>`)"
     )
@@ -189,7 +194,7 @@ def apply_defaults(project: str, declarations: Mapping[str, Any], values: Mappin
     does not set, as the CLI hands them to the program."""
     out = dict(values)
     for key, declaration in declarations.items():
-        full = parse_key(key) if ":" in key else f"{project}:{key}"
+        full = config_key(project, key)
         if full is None or full in out or not isinstance(declaration, Mapping):
             continue
         value = declaration.get("default")
@@ -215,12 +220,7 @@ def _valid(type_name: str, items: Any, value: Any) -> bool:
             return False
         if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
             return True
-        # strconv.Atoi: decimal, an optional sign, within int64
-        return (
-            isinstance(value, str)
-            and re.fullmatch(r"[+-]?[0-9]+", value) is not None
-            and -(2**63) <= int(value) < 2**63
-        )
+        return isinstance(value, str) and go_yaml.parse_decimal(value, unsigned=False) is not None  # Atoi
     if type_name == "boolean":
         return isinstance(value, bool) or value in ("true", "false")
     if type_name == "object":
@@ -279,7 +279,7 @@ def project_problems(project: str, declarations: Mapping[str, Any]) -> list[str]
             )
         elif declaration.get("value") is None:
             problems.append(f"Configuration key '{key}' is namespaced and must provide an attribute 'value'")
-    problems += [_key_error(k) for k in sorted(declarations) if ":" in k and parse_key(k) is None]
+    problems += [key_error(k) for k in sorted(declarations) if config_key(project, k) is None]
     return problems
 
 
@@ -290,7 +290,7 @@ def stack_problems(
     encrypted) against the declarations, in its words; empty when it would go on."""
 
     def full(key: str) -> str:
-        return (parse_key(key) or key) if ":" in key else f"{project}:{key}"
+        return config_key(project, key) or key
 
     missing = []
     for key, declaration in declarations.items():

@@ -46,8 +46,6 @@ from ops.errors import OpsError
 from ops.offline import go_yaml, project_config
 from ops.offline.engine import ROOT, load_stack_config
 
-_INTEGER = re.compile(r"[-+]?[0-9]+")
-
 
 def _value(text: str, nested: bool) -> Any:
     """The value as ``pulumi config set --path`` stores it (see the module docstring)."""
@@ -65,11 +63,8 @@ def _value(text: str, nested: bool) -> Any:
         return text == "true"
     # coerce: more than one character starting with 0 stays text ("0123"); then strconv.ParseInt
     # (base 10, a sign allowed: "-05" is -5), then ParseUint
-    if not (len(text) > 1 and text[0] == "0") and _INTEGER.fullmatch(text):
-        number = int(text)
-        if -(2**63) <= number < 2**63 or (text[0] not in "+-" and number < 2**64):
-            return number
-    return _quoted(text)
+    number = None if len(text) > 1 and text[0] == "0" else go_yaml.parse_decimal(text, unsigned=True)
+    return number if number is not None else _quoted(text)
 
 
 def _quoted(text: str) -> Any:
@@ -117,8 +112,8 @@ def _property_path(path: str) -> list[str | int]:
                 segment = path[1:end]
                 if segment == "*":
                     elements.append("*")
-                elif re.fullmatch(r"[+-]?[0-9]+", segment):
-                    elements.append(int(segment))
+                elif (index := go_yaml.parse_decimal(segment, unsigned=False)) is not None:
+                    elements.append(index)  # strconv.ParseInt(segment, 10, 0)
                 else:
                     raise ValueError(f"invalid array index: {segment!r}")
                 path = path[end + 1 :]
@@ -138,9 +133,9 @@ def _path(key: str, project: str) -> tuple[str, list[str | int]]:
         f"{key}: a key path is namespace:key or namespace:key.nested (with [index] for list items), "
         "like redisgw:delivery.strategy"
     )
-    parsed = project_config.parse_key(key if ":" in key else f"{project}:{key}")
+    parsed = project_config.config_key(project, key)
     if parsed is None:
-        raise OpsError(f"{usage} ({project_config._key_error(key)})", code=2)
+        raise OpsError(f"{usage} ({project_config.key_error(key)})", code=2)
     namespace, _, name = parsed.partition(":")
     try:
         segments = _property_path(name)

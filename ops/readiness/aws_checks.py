@@ -351,6 +351,15 @@ def _minor_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
+def _inactive(what: str, part: Mapping[str, Any]) -> list[str]:
+    """A node group or add-on not ``ACTIVE``, with the codes of its ``health.issues`` (the same shape
+    in both: botocore's EKS ``NodegroupHealth`` and ``AddonHealth``)."""
+    if part.get("status") == "ACTIVE":
+        return []
+    issues = sorted({str(i.get("code")) for i in (part.get("health") or {}).get("issues") or []})
+    return [f"{what}: status {part.get('status')}" + (f" ({', '.join(issues)})" if issues else "")]
+
+
 def version_problems(targets: Targets, timeout: float, notes: list[str] | None = None) -> list[str]:
     """The control plane, every managed node group and every add-on on the version the stack
     declares, each ``ACTIVE``: what a finished upgrade leaves (docs/runbooks/upgrades.md, "Verify").
@@ -398,9 +407,7 @@ def version_problems(targets: Targets, timeout: float, notes: list[str] | None =
             problems.append(f"node group {group}: {exc}")
             continue
         status = ng.get("status")
-        if status != "ACTIVE":
-            issues = sorted({str(i.get("code")) for i in (ng.get("health") or {}).get("issues") or []})
-            problems.append(f"node group {group}: status {status}" + (f" ({', '.join(issues)})" if issues else ""))
+        problems += _inactive(f"node group {group}", ng)
         compare(f"node group {group}{stray}", ng.get("version"), declared.node_version, "redisgw:cluster.nodeVersion")
         seen.append(f"node group {group}: {status}, Kubernetes {ng.get('version')}, AMI {ng.get('releaseVersion')}")
     for addon, build in sorted(declared.addons.items()):
@@ -410,9 +417,7 @@ def version_problems(targets: Targets, timeout: float, notes: list[str] | None =
             problems.append(f"add-on {addon}: {exc}")
             continue
         status, version = live.get("status"), live.get("addonVersion")
-        if status != "ACTIVE":
-            issues = sorted({str(i.get("code")) for i in (live.get("health") or {}).get("issues") or []})
-            problems.append(f"add-on {addon}: status {status}" + (f" ({', '.join(issues)})" if issues else ""))
+        problems += _inactive(f"add-on {addon}", live)
         if version != build:
             problems.append(f"add-on {addon}: runs {version}, the stack pins {build} for Kubernetes {declared.version}")
         seen.append(f"add-on {addon}: {status}, {version}")

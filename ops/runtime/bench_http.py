@@ -90,6 +90,11 @@ class Result:
         return {**asdict(self), "error_rate": round(self.error_rate, 6)}
 
 
+def _percentiles_ms(histogram: HdrHistogram, percentiles: tuple[float, ...]) -> dict[str, float]:
+    """``{"p50": ..., "p99": ...}`` in milliseconds from a histogram of microseconds."""
+    return {f"p{p:g}": round(histogram.get_value_at_percentile(p) / 1000, 3) for p in percentiles}
+
+
 class SendClock:
     """The rate the generator really kept: the least-squares slope of the measured requests' send
     times against their index (Welford's running form, constant memory at any rate).
@@ -127,11 +132,7 @@ class SendClock:
     def lag_ms(self) -> dict[str, float]:
         if not self.n:
             return {}
-        return {
-            "p50": round(self.lag.get_value_at_percentile(50.0) / 1000, 3),
-            "p99": round(self.lag.get_value_at_percentile(99.0) / 1000, 3),
-            "max": round(self.lag.get_max_value() / 1000, 3),
-        }
+        return {**_percentiles_ms(self.lag, (50.0, 99.0)), "max": round(self.lag.get_max_value() / 1000, 3)}
 
 
 class _Connections:
@@ -333,7 +334,7 @@ def run(
         "gaierror",
     }:
         raise OpsError(f"{url} is unreachable: every request failed ({', '.join(sorted(result.error_kinds))})")
-    result.latency_ms = {f"p{p:g}": round(histogram.get_value_at_percentile(p) / 1000, 3) for p in PERCENTILES}
+    result.latency_ms = _percentiles_ms(histogram, PERCENTILES)
     result.max_latency_ms = round(histogram.get_max_value() / 1000, 3)
     return result
 
